@@ -1,0 +1,31 @@
+// Module entry: process-wide libcurl setup, then one Binding (and pump) per Node environment.
+#include <curl/curl.h>
+#include <napi.h>
+
+#include <cstdlib>
+#include <mutex>
+
+#include "binding.h"
+#include "pump.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  static std::once_flag once;
+  static CURLcode global_result = CURLE_OK;
+  std::call_once(once, [] {
+    global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+    // Registered after libcurl (and its TLS library) initialised, so it runs before their exit
+    // handlers: a process.exit() with transfers in flight must not free TLS state under them.
+    if (global_result == CURLE_OK) std::atexit([] { ned::Pump::HaltAll(); });
+  });
+  if (global_result != CURLE_OK) {
+    throw Napi::Error::New(env, std::string("native-event-dispatcher: curl_global_init failed: ") +
+                                    curl_easy_strerror(global_result));
+  }
+  return ned::Binding::Init(env, exports);
+}
+
+}  // namespace
+
+NODE_API_MODULE(NODE_GYP_MODULE_NAME, Init)
