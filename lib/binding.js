@@ -1,0 +1,26 @@
+'use strict';
+// Loads the compiled addon: a prebuild for this platform or the local build (node-gyp-build picks),
+// or the file named by NATIVE_EVENT_DISPATCHER_ADDON (the sanitizer test run uses that).
+const path = require('node:path');
+
+function load() {
+  const override = process.env.NATIVE_EVENT_DISPATCHER_ADDON;
+  try {
+    if (override) return require(path.resolve(override));
+    return require('node-gyp-build')(path.join(__dirname, '..'));
+  } catch (err) {
+    if (/libcurl\.so/.test(String(err && err.message))) {
+      const e = new Error(
+        'native-event-dispatcher needs the system libcurl (libcurl.so.4), which is missing. ' +
+          'On Debian/Ubuntu: sudo apt-get install libcurl4 (or libcurl4-openssl-dev to build from ' +
+          'source). Original error: ' + err.message,
+      );
+      e.code = 'ERR_LIBCURL_MISSING';
+      e.cause = err;
+      throw e;
+    }
+    throw err;
+  }
+}
+
+module.exports = load();
