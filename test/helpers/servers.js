@@ -1,0 +1,165 @@
+'use strict';
+// Real servers on 127.0.0.1 for the tests: an HTTP(S)/h2 server that records what arrives, a
+// forwarding proxy, and a throw-away CA made with openssl. Everything started here is stopped by
+// the returned close().
+const http = require('node:http');
+const https = require('node:https');
+const http2 = require('node:http2');
+const net = require('node:net');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+
+// start(handler, { tls, h2 }) -> { url, origin, port, requests, connections, close() }
+// `requests` holds { method, url, headers, body (Buffer), httpVersion } for every request.
+async function start(handler = (req, res) => res.end('ok'), options = {}) {
+  const requests = [];
+  const sockets = new Set();
+  let connections = 0;
+  const onRequest = (req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const record = {
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+        httpVersion: req.httpVersion,
+      };
+      requests.push(record);
+      handler(req, res, record);
+    });
+  };
+  let server;
+  if (options.tls && options.h2) {
+    server = http2.createSecureServer({ ...options.tls, allowHTTP1: true }, onRequest);
+  } else if (options.tls) {
+    server = https.createServer(options.tls, onRequest);
+  } else {
+    server = http.createServer(onRequest);
+  }
+  if (server.keepAliveTimeout !== undefined) server.keepAliveTimeout = 30000;
+  server.on(options.tls ? 'secureConnection' : 'connection', () => { connections += 1; });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise((resolve) => server.listen(0, options.host || '127.0.0.1', resolve));
+  const { port } = server.address();
+  const host = options.hostname || '127.0.0.1';
+  const origin = `${options.tls ? 'https' : 'http'}://${host}:${port}`;
+  return {
+    server,
+    port,
+    origin,
+    url: `${origin}/v1/events`,
+    requests,
+    get connections() { return connections; },
+    get openSockets() { return sockets.size; },
+    close() {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+// A port on which nothing listens (bound, then released).
+async function closedPort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+// A raw TCP server: onSocket(socket, firstChunk) decides what the client gets.
+async function startRaw(onSocket) {
+  const sockets = new Set();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.once('data', (chunk) => onSocket(socket, chunk));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/v1/events`,
+    close() {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+// A forwarding HTTP proxy: absolute-form requests for http: and CONNECT tunnels for https:.
+async function startProxy() {
+  const seen = [];
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    seen.push({ method: req.method, url: req.url });
+    const target = new URL(req.url);
+    const upstream = http.request({
+      host: target.hostname, port: target.port, method: req.method,
+      path: target.pathname + target.search, headers: req.headers,
+    }, (up) => {
+      res.writeHead(up.statusCode, { ...up.headers, 'x-proxied': '1' });
+      up.pipe(res);
+    });
+    upstream.on('error', () => { res.writeHead(502); res.end(); });
+    req.pipe(upstream);
+  });
+  server.on('connect', (req, client, head) => {
+    seen.push({ method: 'CONNECT', url: req.url });
+    const [host, port] = req.url.split(':');
+    const upstream = net.connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    sockets.add(client);
+    sockets.add(upstream);
+  });
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close() {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+// A CA and a server certificate for `hostname`, made with the openssl command line.
+function makeCertificates(hostname = 'events.test') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-tls-'));
+  const file = (name) => path.join(dir, name);
+  const run = (args) => execFileSync('openssl', args, { stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  run(['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2',
+    '-subj', '/CN=native-event-dispatcher test CA']);
+  run(['req', ...ec, '-keyout', file('server.key'), '-out', file('server.csr'),
+    '-subj', `/CN=${hostname}`]);
+  fs.writeFileSync(file('ext.cnf'), `subjectAltName=DNS:${hostname}\nbasicConstraints=CA:FALSE\n`);
+  run(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'),
+    '-CAcreateserial', '-out', file('server.pem'), '-days', '2', '-extfile', file('ext.cnf')]);
+  return {
+    dir,
+    caFile: file('ca.pem'),
+    key: fs.readFileSync(file('server.key')),
+    cert: fs.readFileSync(file('server.pem')),
+    remove() { fs.rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+module.exports = { start, startRaw, startProxy, closedPort, makeCertificates };

@@ -1,0 +1,162 @@
+'use strict';
+const { dispatchEvent, versions } = require('..');
+const { start } = require('./helpers/servers');
+
+let server;
+beforeAll(async () => {
+  server = await start((req, res, record) => {
+    const u = new URL(req.url, 'http://x');
+    if (u.pathname === '/status') {
+      res.writeHead(Number(u.searchParams.get('code')), { location: '/elsewhere' });
+      res.end();
+      return;
+    }
+    if (u.pathname === '/big') {
+      res.end('x'.repeat(Number(u.searchParams.get('n'))));
+      return;
+    }
+    res.setHeader('x-request-id', 'abc-123');
+    res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ seen: record.body.length }));
+  });
+});
+afterAll(() => server.close());
+
+const last = () => server.requests[server.requests.length - 1];
+
+test('POST sends exactly the JSON.stringify bytes, with multi-byte UTF-8 intact', async () => {
+  const params = {
+    visitors: [{ visitor_id: 'ünïcödé-用户-🚀', attributes: [{ value: 'Grüße, 世界 — “quotes”' }] }],
+    n: 1.5, nested: { empty: [], nil: null, t: true },
+  };
+  const res = await dispatchEvent('POST', server.url, params);
+  const expected = Buffer.from(JSON.stringify(params), 'utf8');
+  expect(res.statusCode).toBe(200);
+  expect(last().body.equals(expected)).toBe(true);
+  expect(Number(last().headers['content-length'])).toBe(expected.length);
+  expect(expected.length).toBeGreaterThan(JSON.stringify(params).length); // multi-byte really sent
+  expect(last().headers['content-type']).toBe('application/json');
+  expect(last().headers.expect).toBeUndefined();
+  expect(last().method).toBe('POST');
+});
+
+test('resolves with status, lower-case headers and the body', async () => {
+  const res = await dispatchEvent('POST', server.url, { a: 1 });
+  expect(res).toEqual({
+    statusCode: 200,
+    headers: expect.objectContaining({
+      'x-request-id': 'abc-123',
+      'content-type': 'application/json',
+      'set-cookie': 'a=1, b=2',
+    }),
+    body: JSON.stringify({ seen: 7 }),
+  });
+  for (const name of Object.keys(res.headers)) expect(name).toBe(name.toLowerCase());
+});
+
+test.each([200, 201, 204, 301, 302, 400, 404, 429, 500, 503])('resolves on HTTP %i (no redirect is followed)', async (code) => {
+  const before = server.requests.length;
+  const res = await dispatchEvent('POST', `${server.origin}/status?code=${code}`, {});
+  expect(res.statusCode).toBe(code);
+  expect(server.requests.length).toBe(before + 1);
+});
+
+test('strings, Buffers, Uint8Arrays and ArrayBuffers are sent byte for byte', async () => {
+  const text = '{"already":"json","ü":"✓"}';
+  await dispatchEvent('POST', server.url, text);
+  expect(last().body.toString('utf8')).toBe(text);
+
+  const bytes = Buffer.from([0x7b, 0x00, 0xff, 0x7d, 0x0a]);
+  await dispatchEvent('POST', server.url, bytes);
+  expect(last().body.equals(bytes)).toBe(true);
+
+  const view = new Uint8Array([1, 2, 3, 4, 5, 6]).subarray(2, 5);
+  await dispatchEvent('POST', server.url, view);
+  expect([...last().body]).toEqual([3, 4, 5]);
+
+  await dispatchEvent('POST', server.url, new Uint16Array([0x4142]).buffer);
+  expect(last().body.length).toBe(2);
+
+  await dispatchEvent('POST', server.url, '');
+  expect(last().body.length).toBe(0);
+  expect(last().headers['content-length']).toBe('0');
+});
+
+test('a large body (2 MiB) arrives intact', async () => {
+  const params = { blob: 'é'.repeat(1024 * 1024) };
+  const res = await dispatchEvent('POST', server.url, params);
+  expect(res.statusCode).toBe(200);
+  expect(last().body.equals(Buffer.from(JSON.stringify(params)))).toBe(true);
+});
+
+test('PUT and PATCH carry the body; verbs are case-insensitive', async () => {
+  await dispatchEvent('PUT', server.url, { v: 'put' });
+  expect(last().method).toBe('PUT');
+  expect(last().body.toString()).toBe('{"v":"put"}');
+  await dispatchEvent('patch', server.url, { v: 'patch' });
+  expect(last().method).toBe('PATCH');
+  expect(last().body.toString()).toBe('{"v":"patch"}');
+});
+
+test('GET turns a flat params object into the query string and sends no body', async () => {
+  await dispatchEvent('GET', `${server.url}?fixed=1`, { a: 'x y', b: 2, c: true, d: ['1', '2'], e: null, f: undefined });
+  expect(last().method).toBe('GET');
+  expect(last().url).toBe('/v1/events?fixed=1&a=x+y&b=2&c=true&d=1&d=2&e=');
+  expect(last().body.length).toBe(0);
+  expect(last().headers['content-type']).toBeUndefined();
+  await dispatchEvent('GET', server.url);
+  expect(last().url).toBe('/v1/events');
+});
+
+test('custom headers are sent; they can replace content-type and the user agent', async () => {
+  await dispatchEvent('POST', server.url, {}, {
+    headers: { 'X-Api-Key': 'secret', 'x-count': 3, 'X-Empty': '', 'Content-Type': 'application/vnd.custom+json' },
+  });
+  expect(last().headers['x-api-key']).toBe('secret');
+  expect(last().headers['x-count']).toBe('3');
+  expect(last().headers['x-empty']).toBe('');
+  expect(last().headers['content-type']).toBe('application/vnd.custom+json');
+
+  await dispatchEvent('POST', server.url, {}, { headers: { 'User-Agent': 'mine/1.0' } });
+  expect(last().headers['user-agent']).toBe('mine/1.0');
+});
+
+test('the default user agent names the package, its version and libcurl', async () => {
+  const { version } = require('../package.json');
+  await dispatchEvent('POST', server.url, {});
+  expect(last().headers['user-agent']).toBe(`native-event-dispatcher/${version} libcurl/${versions().libcurl}`);
+  await dispatchEvent('POST', server.url, {}, { userAgent: 'my-app/2.0' });
+  expect(last().headers['user-agent']).toBe('my-app/2.0');
+});
+
+test('a changed options object is compiled again (no stale cache)', async () => {
+  const options = { headers: { 'x-n': '1' } };
+  await dispatchEvent('POST', server.url, {}, options);
+  expect(last().headers['x-n']).toBe('1');
+  options.headers['x-n'] = '2';
+  await dispatchEvent('POST', server.url, {}, options);
+  expect(last().headers['x-n']).toBe('2');
+  options.userAgent = 'changed/1';
+  await dispatchEvent('POST', server.url, {}, options);
+  expect(last().headers['user-agent']).toBe('changed/1');
+});
+
+test('response bodies are capped at maxResponseBytes (default 64 KiB); the rest is discarded', async () => {
+  const big = await dispatchEvent('GET', `${server.origin}/big`, { n: 200000 });
+  expect(big.statusCode).toBe(200);
+  expect(big.body.length).toBe(64 * 1024);
+  const small = await dispatchEvent('GET', `${server.origin}/big`, { n: 5000 }, { maxResponseBytes: 100 });
+  expect(small.body).toBe('x'.repeat(100));
+  const none = await dispatchEvent('GET', `${server.origin}/big`, { n: 10 }, { maxResponseBytes: 0 });
+  expect(none.body).toBe('');
+});
+
+test('versions() names libcurl, TLS, nghttp2 and the addon', () => {
+  const v = versions();
+  expect(v.addon).toBe(require('../package.json').version);
+  expect(v.libcurl).toMatch(/^\d+\.\d+\.\d+/);
+  expect(v.tls).toMatch(/OpenSSL|GnuTLS|wolfSSL|BoringSSL|LibreSSL|mbedTLS/);
+  expect(v.nghttp2 === null || /^\d+\.\d+/.test(v.nghttp2)).toBe(true);
+  expect(typeof v.http2).toBe('boolean');
+});

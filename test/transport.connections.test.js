@@ -1,0 +1,119 @@
+'use strict';
+const fs = require('node:fs');
+const crypto = require('node:crypto');
+const { dispatchEvent, setConnectionLimits, pumpStats } = require('..');
+const { start } = require('./helpers/servers');
+
+afterEach(() => setConnectionLimits()); // back to the defaults
+
+test('keep-alive: 100 sequential requests reach the server over 1 connection', async () => {
+  const server = await start((req, res) => res.end());
+  try {
+    for (let i = 0; i < 100; i++) {
+      const res = await dispatchEvent('POST', server.url, { i });
+      expect(res.statusCode).toBe(200);
+    }
+    expect(server.requests.length).toBe(100);
+    expect(server.connections).toBe(1);
+  } finally {
+    await server.close();
+  }
+});
+
+test('250 requests are open at once against a server that holds them, while the threadpool still serves fs and crypto', async () => {
+  const N = 250;
+  setConnectionLimits({ maxConnectionsPerHost: 300, maxConnections: 300, maxInFlight: 300 });
+  const held = [];
+  let open = 0;
+  let maxOpen = 0;
+  let allHeld;
+  const everyoneHeld = new Promise((resolve) => { allHeld = resolve; });
+  const server = await start((req, res) => {
+    open += 1;
+    maxOpen = Math.max(maxOpen, open);
+    res.on('finish', () => { open -= 1; });
+    held.push(res);
+    if (held.length === N) allHeld();
+  });
+  try {
+    const pending = Array.from({ length: N }, (_, i) => dispatchEvent('POST', server.url, { i }));
+    await everyoneHeld;
+    // Every request is parked in the server now; the pump holds at most one threadpool thread,
+    // so file system and crypto work (also threadpool) must still complete.
+    const files = await Promise.all(Array.from({ length: 16 }, () => fs.promises.readFile(__filename, 'utf8')));
+    expect(files.every((f) => f.includes('everyoneHeld'))).toBe(true);
+    const keys = await Promise.all(Array.from({ length: 8 }, () => new Promise((resolve, reject) => {
+      crypto.pbkdf2('pw', 'salt', 1000, 32, 'sha256', (err, key) => (err ? reject(err) : resolve(key)));
+    })));
+    expect(keys).toHaveLength(8);
+    expect(open).toBe(N); // nothing was answered while we waited
+    for (const res of held) res.end('done');
+    const results = await Promise.all(pending);
+    expect(results.every((r) => r.statusCode === 200 && r.body === 'done')).toBe(true);
+    expect(maxOpen).toBeGreaterThanOrEqual(200);
+    expect(server.connections).toBe(N); // HTTP/1.1: one connection per request in flight
+  } finally {
+    await server.close();
+  }
+});
+
+test('maxConnectionsPerHost caps the connections; the rest wait in order and all complete', async () => {
+  setConnectionLimits({ maxConnectionsPerHost: 4 });
+  let open = 0;
+  let maxOpen = 0;
+  const server = await start((req, res) => {
+    open += 1;
+    maxOpen = Math.max(maxOpen, open);
+    setImmediate(() => { open -= 1; res.end(); });
+  });
+  try {
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => dispatchEvent('POST', server.url, { i })));
+    expect(results.every((r) => r.statusCode === 200)).toBe(true);
+    expect(server.requests.length).toBe(200);
+    expect(server.connections).toBeLessThanOrEqual(4);
+    expect(maxOpen).toBeLessThanOrEqual(4);
+  } finally {
+    await server.close();
+  }
+});
+
+test('maxInFlight: beyond it requests wait in the addon, in the order they were made', async () => {
+  setConnectionLimits({ maxInFlight: 1 });
+  const server = await start((req, res) => res.end());
+  try {
+    await Promise.all(Array.from({ length: 30 }, (_, i) => dispatchEvent('POST', server.url, { i })));
+    expect(server.requests.map((r) => JSON.parse(r.body).i)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(server.connections).toBe(1);
+  } finally {
+    await server.close();
+  }
+});
+
+test('setConnectionLimits validates its input', () => {
+  expect(() => setConnectionLimits({ maxConnectionsPerHost: 0 })).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+  expect(() => setConnectionLimits({ maxConnections: '5' })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+  expect(() => setConnectionLimits({ perHost: 5 })).toThrow(expect.objectContaining({ code: 'ERR_UNKNOWN_OPTION', message: expect.stringContaining('perHost') }));
+  expect(setConnectionLimits({ maxInFlight: 10 })).toEqual({ maxConnectionsPerHost: 64, maxConnections: 256, maxInFlight: 10 });
+});
+
+test('the pump gives its thread back when idle and comes back for the next request', async () => {
+  const server = await start((req, res) => res.end());
+  try {
+    await dispatchEvent('POST', server.url, {});
+    const waitIdle = async () => {
+      for (let i = 0; i < 200 && pumpStats().pumpRunning; i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    await waitIdle();
+    const idle = pumpStats();
+    expect(idle.pumpRunning).toBe(false);
+    expect(idle.pending).toBe(0);
+    await dispatchEvent('POST', server.url, {});
+    await waitIdle();
+    const after = pumpStats();
+    expect(after.pumpRuns).toBe(idle.pumpRuns + 1);
+    expect(after.settled).toBe(idle.settled + 1);
+    expect(server.connections).toBe(1); // the connection outlived the pump run
+  } finally {
+    await server.close();
+  }
+});

@@ -1,0 +1,182 @@
+'use strict';
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { Worker } = require('node:worker_threads');
+const { start } = require('./helpers/servers');
+
+const ROOT = JSON.stringify(path.join(__dirname, '..'));
+
+// Starts `code` in a fresh node process: { child, exited } where exited resolves
+// { code, signal, stdout, stderr }.
+function spawnNode(code) {
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => {
+    child.on('exit', (exitCode, signal) => resolve({ code: exitCode, signal, stdout, stderr }));
+  });
+  return { child, exited };
+}
+
+// A server that parks every request; `arrived(n)` resolves once n requests are parked.
+async function holdingServer() {
+  const held = [];
+  const waiters = [];
+  const server = await start((req, res) => {
+    held.push(res);
+    for (const w of waiters) if (held.length >= w.n) w.resolve();
+  });
+  server.held = held;
+  server.arrived = (n) => new Promise((resolve) => {
+    if (held.length >= n) resolve(); else waiters.push({ n, resolve });
+  });
+  return server;
+}
+
+test('an idle process exits by itself once its requests have settled', async () => {
+  const server = await start((req, res) => res.end('ok'));
+  try {
+    const { exited } = spawnNode(`
+      const { dispatchEvent } = require(${ROOT});
+      dispatchEvent('POST', ${JSON.stringify(server.url)}, { a: 1 }).then((r) => console.log('status', r.statusCode));
+    `);
+    const result = await exited;
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe('status 200');
+  } finally {
+    await server.close();
+  }
+});
+
+test('loading the package alone does not keep a process alive', async () => {
+  const { exited } = spawnNode(`require(${ROOT}); console.log('loaded');`);
+  const result = await exited;
+  expect(result.code).toBe(0);
+  expect(result.stdout.trim()).toBe('loaded');
+});
+
+test('a process stays alive while a request is in flight, and exits after it settles', async () => {
+  const server = await holdingServer();
+  try {
+    const { exited } = spawnNode(`
+      const { dispatchEvent } = require(${ROOT});
+      dispatchEvent('POST', ${JSON.stringify(server.url)}, { a: 1 }).then((r) => console.log('answered', r.body));
+      console.log('sent');
+    `);
+    let done = false;
+    exited.then(() => { done = true; });
+    await server.arrived(1);
+    // The child's script finished long ago; only the request in flight keeps it alive. Let the
+    // child's loop run dry several times over before answering.
+    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(done).toBe(false);
+    server.held[0].end('late');
+    const result = await exited;
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n')).toEqual(['sent', 'answered late']);
+  } finally {
+    await server.close();
+  }
+});
+
+test('process.exit() with 50 requests in flight exits cleanly (no crash in exit handlers)', async () => {
+  const server = await holdingServer();
+  try {
+    const { child, exited } = spawnNode(`
+      const { dispatchEvent } = require(${ROOT});
+      // Long timeouts: if exit waited for these, the test would time out instead of passing.
+      for (let i = 0; i < 50; i++) dispatchEvent('POST', ${JSON.stringify(server.url)}, { i }, { timeoutMs: 600000 }).catch(() => {});
+      process.stdin.once('data', () => process.exit(3));
+    `);
+    await server.arrived(50);
+    child.stdin.write('exit now\n');
+    const result = await exited;
+    expect(result.signal).toBeNull();
+    expect(result.code).toBe(3);
+    expect(result.stderr).toBe('');
+  } finally {
+    for (const res of server.held) res.destroy();
+    await server.close();
+  }
+});
+
+const WORKER = `
+  const { parentPort, workerData } = require('node:worker_threads');
+  const { dispatchEvent } = require(${ROOT});
+  const sends = Array.from({ length: workerData.n }, (_, i) =>
+    dispatchEvent('POST', workerData.url, { worker: workerData.id, i }).then((r) => r.statusCode, (e) => e.code));
+  parentPort.postMessage({ sent: workerData.n });
+  Promise.all(sends).then((codes) => parentPort.postMessage({ codes }));
+`;
+
+test('works inside worker_threads, each worker with its own pump, alongside the main thread', async () => {
+  const { dispatchEvent } = require('..');
+  const server = await start((req, res) => res.end('ok'));
+  try {
+    const runWorker = (id) => new Promise((resolve, reject) => {
+      const worker = new Worker(WORKER, { eval: true, workerData: { url: server.url, n: 40, id } });
+      worker.on('message', (m) => { if (m.codes) resolve(m.codes); });
+      worker.on('error', reject);
+    });
+    const [a, b, main] = await Promise.all([
+      runWorker(1), runWorker(2),
+      Promise.all(Array.from({ length: 40 }, (_, i) => dispatchEvent('POST', server.url, { worker: 0, i }).then((r) => r.statusCode))),
+    ]);
+    expect([...a, ...b, ...main]).toEqual(Array(120).fill(200));
+    const byWorker = [0, 1, 2].map((id) => server.requests.filter((r) => JSON.parse(r.body).worker === id).length);
+    expect(byWorker).toEqual([40, 40, 40]);
+  } finally {
+    await server.close();
+  }
+});
+
+test('terminating a worker with requests in flight does not crash, and the process carries on', async () => {
+  const server = await holdingServer();
+  try {
+    const worker = new Worker(WORKER, { eval: true, workerData: { url: server.url, n: 30, id: 7 } });
+    const exitCode = new Promise((resolve) => worker.on('exit', resolve));
+    await server.arrived(30);
+    await worker.terminate();
+    expect(await exitCode).toBe(1); // terminated
+    for (const res of server.held) res.end('too late');
+
+    // A new worker and the main thread still work.
+    const again = new Worker(WORKER, { eval: true, workerData: { url: server.url, n: 5, id: 8 } });
+    const codes = new Promise((resolve) => again.on('message', (m) => { if (m.codes) resolve(m.codes); }));
+    await server.arrived(35);
+    for (const res of server.held.slice(30)) res.end('ok');
+    expect(await codes).toEqual(Array(5).fill(200));
+    await again.terminate();
+  } finally {
+    await server.close();
+  }
+});
+
+test('a child that terminates workers mid-flight many times exits normally', async () => {
+  const server = await holdingServer();
+  try {
+    const { exited } = spawnNode(`
+      const { Worker } = require('node:worker_threads');
+      const code = ${JSON.stringify(WORKER)};
+      (async () => {
+        for (let round = 0; round < 5; round++) {
+          const w = new Worker(code, { eval: true, workerData: { url: ${JSON.stringify(server.url)}, n: 20, id: round } });
+          await new Promise((resolve) => w.once('message', resolve));
+          await w.terminate();
+        }
+        console.log('rounds done');
+      })();
+    `);
+    const result = await exited;
+    expect(result.stderr).toBe('');
+    expect(result.signal).toBeNull();
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe('rounds done');
+  } finally {
+    for (const res of server.held) res.destroy();
+    await server.close();
+  }
+});
