@@ -22,7 +22,7 @@ ln -s "$ROOT/node_modules" "$OUT/node_modules"
   exit 1
 }
 ADDON="$OUT/build/Release/native_event_dispatcher.node"
-if ! nm -D "$ADDON" | grep -q __asan; then
+if ! nm -D "$ADDON" | grep __asan >/dev/null; then  # no -q: with pipefail, nm must not see SIGPIPE
   echo "test:asan: the addon was not built with ASan" >&2
   exit 1
 fi
