@@ -160,3 +160,14 @@ test('versions() names libcurl, TLS, nghttp2 and the addon', () => {
   expect(v.nghttp2 === null || /^\d+\.\d+/.test(v.nghttp2)).toBe(true);
   expect(typeof v.http2).toBe('boolean');
 });
+
+test('IPv6 literal URLs work ([::1])', async () => {
+  const v6 = await start((req, res) => res.end('v6'), { host: '::1' });
+  try {
+    const res = await dispatchEvent('POST', `http://[::1]:${v6.port}/v1/events`, { ip: 6 });
+    expect(res.body).toBe('v6');
+    expect(v6.requests[0].body.toString()).toBe('{"ip":6}');
+  } finally {
+    await v6.close();
+  }
+});

@@ -128,3 +128,16 @@ describe('the native binding guards itself when called directly with junk', () =
     expect(() => binding.compileProfile({ timeoutMs: 1, connectTimeoutMs: 1, maxResponseBytes: 1, insecure: false, http2: false, verbose: false, bodyHeaders: ['X: a\r\nY: b'] })).toThrow(/CR, LF or NUL/);
   });
 });
+
+test('option values JSON cannot show are still validated (the profile cache is not fooled)', async () => {
+  const fn = await dispatchEvent('POST', url, {}, { timeoutMs: () => 5 }).catch((e) => e);
+  expect(fn.code).toBe('ERR_INVALID_ARG_TYPE');
+  const unknownUndefined = await dispatchEvent('POST', url, {}, { timeout: undefined }).catch((e) => e);
+  expect(unknownUndefined.code).toBe('ERR_UNKNOWN_OPTION');
+  const loop = { headers: {} };
+  loop.headers.self = loop;
+  const cyclic = await dispatchEvent('POST', url, {}, loop).catch((e) => e);
+  expect(cyclic.code).toBe('ERR_INVALID_ARG_TYPE');
+  // And a valid equal object still works after all that.
+  expect((await dispatchEvent('POST', url, {}, { timeoutMs: 5000 })).statusCode).toBe(200);
+});
