@@ -1,8 +1,12 @@
 'use strict';
 const { DispatchError } = require('./errors');
 const transport = require('./transport');
+const { createDispatcher, Dispatcher, closeOptimizely } = require('./dispatcher');
 
 module.exports = {
+  createDispatcher,
+  Dispatcher,
+  closeOptimizely,
   dispatchEvent: transport.dispatchEvent,
   setConnectionLimits: transport.setConnectionLimits,
   versions: transport.versions,

@@ -286,6 +286,7 @@ function targetOf(url) {
     href: parsed.href,
     host: parsed.hostname,
     https: parsed.protocol === 'https:',
+    origin: parsed.origin,
     // Shown in errors: no credentials, no query.
     display: `${parsed.protocol}//${parsed.host}${parsed.pathname}`,
   };
@@ -358,29 +359,49 @@ function verbOf(httpVerb) {
 
 // ---- the request ------------------------------------------------------------------------------
 
-// Sends one request with an already compiled profile. Never throws: bad input rejects.
-function send(httpVerb, url, params, profile, caller) {
+// Validates and serialises a request once: { verb, method, href, host, https, origin, display,
+// body, json }. Throws TypeError/RangeError for bad input. The result can be sent many times.
+function prepare(httpVerb, url, params) {
+  const verb = verbOf(httpVerb);
+  const target = targetOf(url);
+  const get = verb === VERBS.GET;
+  return {
+    verb,
+    method: VERB_NAMES[verb],
+    href: get ? queryUrl(target.href, params) : target.href,
+    host: target.host,
+    https: target.https,
+    origin: target.origin,
+    display: target.display,
+    body: get ? undefined : bodyOf(params),
+    // The body is our own JSON.stringify output (so it is one line of valid JSON).
+    json: !get && params !== null && typeof params === 'object' && !ArrayBuffer.isView(params)
+      && !(params instanceof ArrayBuffer),
+  };
+}
+
+// Sends a prepared request with a compiled profile. Never throws: failures reject.
+function sendPrepared(request, profile, caller) {
   try {
-    const verb = verbOf(httpVerb);
-    const target = targetOf(url);
-    const href = verb === VERBS.GET ? queryUrl(target.href, params) : target.href;
-    const body = verb === VERBS.GET ? undefined : bodyOf(params);
-    const site = { method: VERB_NAMES[verb], url: target.display };
-    Error.captureStackTrace(site, caller || send);
-    return binding.dispatch(verb, href, target.host, target.https, body, profile, site);
+    const site = { method: request.method, url: request.display };
+    Error.captureStackTrace(site, caller || sendPrepared);
+    return binding.dispatch(request.verb, request.href, request.host, request.https, request.body,
+      profile, site);
   } catch (err) {
     return Promise.reject(err);
   }
 }
 
 function dispatchEvent(httpVerb, url, params, options) {
+  let request;
   let profile;
   try {
     profile = profileFor(options);
+    request = prepare(httpVerb, url, params);
   } catch (err) {
     return Promise.reject(err);
   }
-  return send(httpVerb, url, params, profile, dispatchEvent);
+  return sendPrepared(request, profile, dispatchEvent);
 }
 
 // Per environment (main thread or worker): connections per host and in all, and how many requests
@@ -419,8 +440,10 @@ function versions() {
 
 module.exports = {
   dispatchEvent,
-  send,
+  prepare,
+  sendPrepared,
   compileOptions: profileFor,
+  OPTION_NAMES,
   setConnectionLimits,
   versions,
   pumpStats: () => binding.stats(),

@@ -1,0 +1,14 @@
+// ESM entry: the same objects as the CommonJS entry (one addon load, one pump per environment).
+import native from './index.js';
+
+export const {
+  createDispatcher,
+  Dispatcher,
+  closeOptimizely,
+  dispatchEvent,
+  setConnectionLimits,
+  versions,
+  pumpStats,
+  DispatchError,
+} = native;
+export default native;
