@@ -1,0 +1,156 @@
+'use strict';
+const path = require('node:path');
+const fs = require('node:fs');
+const os = require('node:os');
+const { spawn } = require('node:child_process');
+const { createDispatcher } = require('..');
+const { startCollector } = require('./helpers/collector');
+const { logEvent } = require('./helpers/events');
+
+const badOptions = [
+  ['not an object', 'fast', TypeError, 'ERR_INVALID_ARG_TYPE'],
+  ['an unknown name', { retries: 3 }, TypeError, 'ERR_UNKNOWN_OPTION'],
+  ['maxAttempts 0', { maxAttempts: 0 }, RangeError, 'ERR_OUT_OF_RANGE'],
+  ['maxAttempts a string', { maxAttempts: '3' }, TypeError, 'ERR_INVALID_ARG_TYPE'],
+  ['baseDelayMs negative', { baseDelayMs: -1 }, RangeError, 'ERR_OUT_OF_RANGE'],
+  ['maxDelayMs below baseDelayMs', { baseDelayMs: 500, maxDelayMs: 100 }, RangeError, 'ERR_OUT_OF_RANGE'],
+  ['deadlineMs fractional', { deadlineMs: 1.5 }, RangeError, 'ERR_OUT_OF_RANGE'],
+  ['maxInFlight 0', { maxInFlight: 0 }, RangeError, 'ERR_OUT_OF_RANGE'],
+  ['maxQueueBytes tiny', { maxQueueBytes: 10 }, RangeError, 'ERR_OUT_OF_RANGE'],
+  ['spoolDir a number', { spoolDir: 5 }, TypeError, 'ERR_INVALID_ARG_TYPE'],
+  ['spoolDir empty', { spoolDir: '' }, TypeError, 'ERR_INVALID_ARG_TYPE'],
+  ['handleProcessExit a string', { handleProcessExit: 'yes' }, TypeError, 'ERR_INVALID_ARG_TYPE'],
+  ['logger without error()', { logger: { debug() {}, info() {}, warn() {} } }, TypeError, 'ERR_INVALID_ARG_TYPE'],
+  ['endpoint not a URL', { endpoint: 'logx' }, TypeError, 'ERR_INVALID_URL'],
+  ['endpoint ftp:', { endpoint: 'ftp://x/' }, RangeError, 'ERR_UNSUPPORTED_PROTOCOL'],
+  ['a bad transport option', { timeoutMs: 0 }, RangeError, 'ERR_OUT_OF_RANGE'],
+  ['a bad header', { headers: { 'x-a': 'a\r\nb' } }, TypeError, 'ERR_INVALID_CHAR'],
+];
+
+test.each(badOptions)('createDispatcher with %s throws a clear error', (title, options, ErrorClass, code) => {
+  let err;
+  try {
+    createDispatcher(options);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ErrorClass);
+  expect(err.code).toBe(code);
+  expect(err.message).toMatch(/^Expected .+ for .+ but received .+/s);
+});
+
+test('createDispatcher() with no options works, and console is a valid logger', async () => {
+  const d = createDispatcher();
+  expect(d.stats().state).toBe('open');
+  const e = createDispatcher({ logger: console, timeoutMs: 100, headers: { 'x-app': 'demo' } });
+  await Promise.all([d.close(), e.close()]);
+});
+
+describe('bad events never throw into the SDK', () => {
+  let c;
+  let d;
+  beforeAll(async () => {
+    c = await startCollector();
+    d = createDispatcher();
+  });
+  afterAll(async () => {
+    await d.close();
+    await c.close();
+  });
+
+  const badEvents = [
+    ['undefined', () => undefined],
+    ['a string', () => 'event'],
+    ['no url', () => ({ httpVerb: 'POST', params: {} })],
+    ['no params', () => ({ url: c.url, httpVerb: 'POST' })],
+    ['a DELETE', () => ({ url: c.url, httpVerb: 'DELETE', params: {} })],
+    ['an ftp url', () => ({ url: 'ftp://127.0.0.1/', httpVerb: 'POST', params: {} })],
+    ['circular params', () => { const p = {}; p.p = p; return { url: c.url, httpVerb: 'POST', params: p }; }],
+    ['BigInt params', () => ({ url: c.url, httpVerb: 'POST', params: { n: 1n } })],
+  ];
+
+  test.each(badEvents)('%s: a rejected promise with a code, the callback called once, no request', async (title, make) => {
+    const before = c.requests.length;
+    const calls = [];
+    let promise;
+    expect(() => { promise = d.dispatchEvent(make(), (r) => calls.push(r)); }).not.toThrow();
+    const err = await promise.then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(typeof err.code).toBe('string');
+    expect(calls).toHaveLength(1);
+    expect(calls[0].statusCode).toBe(0);
+    expect(c.requests.length).toBe(before);
+  });
+
+  test('with a callback, a rejection is never left unhandled', async () => {
+    const unhandled = [];
+    const onUnhandled = (reason) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      d.dispatchEvent(undefined, () => {}); // the SDK ignores the returned promise
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
+
+describe('handleProcessExit', () => {
+  const ROOT = JSON.stringify(path.join(__dirname, '..'));
+
+  function runChild(code) {
+    const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise((resolve) => child.on('exit', (exitCode, signal) => resolve({ exitCode, signal, stdout, stderr })));
+    return { child, exited, output: () => stdout };
+  }
+
+  test('SIGTERM: close() delivers what is queued, then the signal is raised again', async () => {
+    const c = await startCollector((n) => (n < 3 ? { status: 503 } : 'ok'));
+    try {
+      const { child, exited, output } = runChild(`
+        const { createDispatcher } = require(${ROOT});
+        const d = createDispatcher({ handleProcessExit: true, baseDelayMs: 50, maxDelayMs: 100 });
+        for (let i = 0; i < 5; i++) d.send('POST', ${JSON.stringify(c.url)}, { visitors: [{ snapshots: [{ events: [{ uuid: 'u' + i }] }] }] });
+        console.log('ready');
+        setInterval(() => {}, 1000); // an app that would run forever
+      `);
+      while (!output().includes('ready')) await new Promise((r) => setTimeout(r, 5));
+      child.kill('SIGTERM');
+      const result = await exited;
+      expect(result.signal).toBe('SIGTERM');
+      expect([...c.received.keys()].sort()).toEqual(['u0', 'u1', 'u2', 'u3', 'u4']);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test("'exit' with events still in memory: they are in the spool for the next run", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-exit-'));
+    const hang = await startCollector(() => 'hang');
+    const c = await startCollector();
+    try {
+      const { exited } = runChild(`
+        const { createDispatcher } = require(${ROOT});
+        const d = createDispatcher({ handleProcessExit: true, spoolDir: ${JSON.stringify(dir)} });
+        for (let i = 0; i < 5; i++) d.send('POST', ${JSON.stringify(hang.url)}, { visitors: [{ snapshots: [{ events: [{ uuid: 'e' + i }] }] }] });
+        setTimeout(() => process.exit(0), 50);
+      `);
+      const result = await exited;
+      expect(result.exitCode).toBe(0);
+      expect(fs.existsSync(path.join(dir, 'lock'))).toBe(false); // released at exit
+      const next = createDispatcher({ spoolDir: dir, endpoint: c.url });
+      for (let i = 0; i < 500 && next.stats().delivered < 5; i++) await new Promise((r) => setTimeout(r, 10));
+      await next.close();
+      expect([...c.received.keys()].sort()).toEqual(['e0', 'e1', 'e2', 'e3', 'e4']);
+    } finally {
+      await hang.close();
+      await c.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
