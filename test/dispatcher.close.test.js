@@ -3,25 +3,16 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { createDispatcher } = require('..');
-const { startCollector } = require('./helpers/collector');
+const { useCleanup } = require('./helpers/cleanup');
 const { logEvent } = require('./helpers/events');
 
-const cleanup = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()();
-});
-
-async function collector(plan) {
-  const c = await startCollector(plan);
-  cleanup.push(() => c.close());
-  return c;
-}
+const { later, collector } = useCleanup();
 
 test('flush() resolves once everything accepted before it is settled; later events do not hold it', async () => {
   let answer;
   const c = await collector(() => 'hang');
   const d = createDispatcher();
-  cleanup.push(() => d.close({ timeoutMs: 0 }));
+  later(() => d.close({ timeoutMs: 0 }));
   const before = [logEvent(c.url), logEvent(c.url)].map((e) => d.dispatchEvent(e.event));
   let flushed = false;
   const flushing = d.flush().then(() => { flushed = true; });
@@ -63,7 +54,7 @@ test('close() honours its deadline: it resolves while the collector still holds 
 
 test('close() with a spool: what is not delivered by the deadline is spooled, not lost', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-close-'));
-  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  later(() => fs.rmSync(dir, { recursive: true, force: true }));
   const c = await collector(() => 'hang');
   const d = createDispatcher({ spoolDir: dir, maxInFlight: 2, timeoutMs: 600000 });
   const results = Array.from({ length: 6 }, () => d.dispatchEvent(logEvent(c.url).event));
@@ -106,7 +97,7 @@ test('send(httpVerb, url, params) delivers like dispatchEvent; endpoint override
   const c = await collector();
   const other = await collector();
   const d = createDispatcher({ endpoint: c.url });
-  cleanup.push(() => d.close());
+  later(() => d.close());
   const { event, uuids } = logEvent(other.url);
   expect(await d.send('POST', other.url, event.params)).toEqual({ statusCode: 204, attempts: 1 });
   expect(await d.dispatchEvent(logEvent(other.url).event)).toMatchObject({ statusCode: 204 });
@@ -118,7 +109,7 @@ test('send(httpVerb, url, params) delivers like dispatchEvent; endpoint override
 test('stats() reports counts, bytes and latency percentiles', async () => {
   const c = await collector();
   const d = createDispatcher();
-  cleanup.push(() => d.close());
+  later(() => d.close());
   await Promise.all(Array.from({ length: 30 }, () => d.dispatchEvent(logEvent(c.url).event)));
   const s = d.stats();
   expect(s).toMatchObject({ state: 'open', queued: 0, inFlight: 0, accepted: 30, delivered: 30, failed: 0, dropped: 0, spooled: 0 });

@@ -3,22 +3,14 @@
 const net = require('node:net');
 const { createDispatcher } = require('..');
 const { startCollector } = require('./helpers/collector');
+const { useCleanup } = require('./helpers/cleanup');
 const { startProxy, closedPort } = require('./helpers/servers');
 const { logEvent } = require('./helpers/events');
 
 // Fast retries for tests: the policy is the same, only the numbers are small.
 const FAST = { baseDelayMs: 5, maxDelayMs: 40, timeoutMs: 2000 };
 
-const cleanup = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()();
-});
-
-async function collector(plan) {
-  const c = await startCollector(plan);
-  cleanup.push(() => c.close());
-  return c;
-}
+const { later, collector } = useCleanup();
 
 function dispatcher(options) {
   const d = createDispatcher({ ...FAST, ...options });
@@ -26,7 +18,7 @@ function dispatcher(options) {
   d.on('retry', (r) => seen.retries.push(r));
   d.on('drop', (r) => seen.drops.push(r));
   d.on('pause', (p) => seen.pauses.push(p));
-  cleanup.push(() => d.close({ timeoutMs: 0 }));
+  later(() => d.close({ timeoutMs: 0 }));
   return { d, seen };
 }
 
@@ -53,7 +45,7 @@ test('connection refused: retried until the collector comes up, then every event
   const sending = sendAll(d, url, 5);
   const { results, uuids } = await sending;
   const c = await started;
-  cleanup.push(() => c.close());
+  later(() => c.close());
   expect(results.every((r) => r.statusCode === 204)).toBe(true);
   expect(seen.retries.some((r) => r.code === 'ECONNREFUSED')).toBe(true);
   expectAllReceived(c, uuids);
@@ -181,10 +173,11 @@ test('proxy down: EPROXY is retried; delivered once the proxy is up', async () =
         s.pipe(upstream).pipe(s);
       });
       await new Promise((resolve) => forward.listen(port, '127.0.0.1', resolve));
-      cleanup.push(() => {
+      later(() => p.close());
+      later(() => {
         for (const x of sockets) x.destroy();
         return new Promise((resolve) => forward.close(resolve));
-      }, () => p.close());
+      });
       return p;
     });
   });

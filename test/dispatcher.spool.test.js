@@ -4,32 +4,23 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { createDispatcher } = require('..');
-const { startCollector } = require('./helpers/collector');
+const { useCleanup } = require('./helpers/cleanup');
 const { logEvent } = require('./helpers/events');
 
 const CHILD = path.join(__dirname, 'fixtures', 'spool-child.js');
 const FAST = { baseDelayMs: 5, maxDelayMs: 40, spoolRetryMs: 0 };
 
-const cleanup = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()();
-});
+const { later, collector } = useCleanup();
 
 function tempDir() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-spool-'));
-  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  later(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function collector(plan) {
-  const c = await startCollector(plan);
-  cleanup.push(() => c.close());
-  return c;
 }
 
 function dispatcher(options) {
   const d = createDispatcher({ ...FAST, ...options });
-  cleanup.push(() => d.close({ timeoutMs: 0 }));
+  later(() => d.close({ timeoutMs: 0 }));
   return d;
 }
 

@@ -7,23 +7,14 @@ const path = require('node:path');
 const v6 = require('@optimizely/optimizely-sdk');
 const v5 = require('optimizely-sdk-v5');
 const { createDispatcher, closeOptimizely } = require('..');
-const { startCollector } = require('./helpers/collector');
+const { useCleanup } = require('./helpers/cleanup');
 
 const DATAFILE = fs.readFileSync(path.join(__dirname, 'fixtures', 'datafile.json'), 'utf8');
 const FAST = { baseDelayMs: 5, maxDelayMs: 50 };
 // The SDKs address logx.optimizely.com; `endpoint` keeps every test on 127.0.0.1.
 const local = (c, extra = {}) => ({ ...FAST, endpoint: c.url, ...extra });
 
-const cleanup = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()();
-});
-
-async function collector(plan) {
-  const c = await startCollector(plan);
-  cleanup.push(() => c.close());
-  return c;
-}
+const { later, collector } = useCleanup();
 
 // Fails the first attempt of every other batch, in turn with a 503, a reset before the answer, a
 // reset in the middle of it, and once a 429 with Retry-After (which pauses the whole origin);
@@ -134,7 +125,7 @@ test('SDK v6 shutdown: the last, partial batch is delivered by closeOptimizely(c
 
 test('SDK v6 shutdown with a spool: a batch that arrives after the dispatcher closed is kept and delivered next run', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-sdk-'));
-  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  later(() => fs.rmSync(dir, { recursive: true, force: true }));
   const c = await collector();
   const d = createDispatcher(local(c, { spoolDir: dir }));
   const { client } = v6Client(d, { flushInterval: 60000 });
@@ -145,7 +136,7 @@ test('SDK v6 shutdown with a spool: a batch that arrives after the dispatcher cl
   await client.close();
   expect(c.received.size).toBe(0);
   const next = createDispatcher(local(c, { spoolDir: dir }));
-  cleanup.push(() => next.close());
+  later(() => next.close());
   for (let i = 0; i < 500 && next.stats().delivered < 1; i++) await new Promise((r) => setTimeout(r, 10));
   expectUsers(c, 3, 'after', ['campaign_activated']);
 });

@@ -1,4 +1,6 @@
-// Type definitions for native-event-dispatcher (hand-written; checked by tsd in test/types).
+// Type definitions for native-event-dispatcher (hand-written; checked by tsd in test/types and by
+// tsc --strict against the real Optimizely SDK types).
+import { EventEmitter } from 'node:events';
 
 /** The HTTP verbs dispatchEvent accepts (case-insensitive at run time). */
 export type HttpVerb = 'GET' | 'POST' | 'PUT' | 'PATCH';
@@ -113,3 +115,175 @@ export interface PumpStats {
 
 /** Counters of this thread's pump. */
 export function pumpStats(): PumpStats;
+
+// ---- the dispatcher -----------------------------------------------------------------------------
+
+/** Optimizely's logger shape (debug/info/warn/error); `console` fits. */
+export interface Logger {
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+}
+
+export interface DispatcherOptions extends TransportOptions {
+  /** Send every event here instead of event.url (a relay, a regional endpoint, a test collector). */
+  endpoint?: string;
+  /** Attempts per event, the first included. Default 6. */
+  maxAttempts?: number;
+  /** Backoff base: the n-th retry waits a uniform random time below min(maxDelayMs, baseDelayMs·2^(n-1)). Default 250. */
+  baseDelayMs?: number;
+  /** Backoff cap. Default 30 000. */
+  maxDelayMs?: number;
+  /** No retry is scheduled after this long since the event was accepted. Default 120 000. */
+  deadlineMs?: number;
+  /** Cap on a server's Retry-After. Default 60 000. */
+  maxRetryAfterMs?: number;
+  /** Requests in flight. Default 256. */
+  maxInFlight?: number;
+  /** Bytes of events held in memory (queued, in backoff or in flight). Default 32 MiB. */
+  maxQueueBytes?: number;
+  /** Directory of the durable spool (a write-ahead journal). Default: none. */
+  spoolDir?: string;
+  /** Bound of the spool on disk. Default 256 MiB. */
+  spoolMaxBytes?: number;
+  /** How long spooled events rest after failing before they are tried again. Default 30 000. */
+  spoolRetryMs?: number;
+  /** On SIGTERM/SIGINT close() and re-raise; on 'exit' make the spool durable. Default false. */
+  handleProcessExit?: boolean;
+  /** close() deadline used by handleProcessExit and close() without arguments. Default 10 000. */
+  closeTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** An event as the Optimizely SDKs hand it over (v6's LogEvent, v4/v5's Event). */
+export interface DispatcherEvent {
+  url: string;
+  httpVerb: 'POST' | 'PUT' | 'GET' | 'PATCH';
+  params: unknown;
+}
+
+export type DropReason =
+  | 'queue-full'
+  | 'retries-exhausted'
+  | 'deadline'
+  | 'closed'
+  | 'rejected'
+  | 'unreadable';
+
+/**
+ * How an event ended. Delivered: `statusCode` 2xx. Failed for good: `failed`, the final
+ * `statusCode` (0 without a response). Spooled for later delivery: `spooled`, no `statusCode`
+ * (the v6 SDK counts that as success). Lost: `dropped`, with the `reason`.
+ */
+export interface DispatchResult {
+  statusCode?: number;
+  attempts?: number;
+  spooled?: true;
+  failed?: true;
+  dropped?: true;
+  reason?: DropReason;
+  error?: Error;
+}
+
+/** The v4/v5 callback: called exactly once per event; `statusCode` is 0 when there was none. */
+export type DispatchCallback = (response: DispatchResult & { statusCode: number }) => void;
+
+export interface CloseSummary {
+  /** Events delivered by this dispatcher. */
+  delivered: number;
+  /** Events left in the spool for the next dispatcher on the same directory. */
+  spooled: number;
+  /** Events lost (every one was also a 'drop'). */
+  lost: number;
+  /** Events the server rejected for good (a 400, say). */
+  failed: number;
+}
+
+export interface DispatcherStats {
+  state: 'open' | 'closing' | 'closed';
+  queued: number;
+  inFlight: number;
+  queuedBytes: number;
+  accepted: number;
+  delivered: number;
+  failed: number;
+  retried: number;
+  dropped: number;
+  spooled: number;
+  replayed: number;
+  bytesSent: number;
+  notJournaled: number;
+  parked: number;
+  spoolBytes: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+}
+
+export interface RetryInfo {
+  url: string;
+  attempt: number;
+  delayMs: number;
+  statusCode?: number;
+  code?: DispatchErrorCode;
+}
+
+export interface DropInfo {
+  reason: DropReason;
+  httpVerb: HttpVerb;
+  url: string;
+  /** The request body (the JSON text, or the bytes), for whoever wants to keep it. */
+  body: string | ArrayBufferView | undefined;
+  attempts: number;
+  statusCode?: number;
+  code?: string;
+  error?: Error;
+}
+
+export interface SpoolInfo {
+  reason: 'queue-full' | 'retries-exhausted' | 'deadline' | 'closed';
+  url: string;
+  attempts: number;
+  statusCode?: number;
+  code?: string;
+}
+
+export interface PauseInfo {
+  origin: string;
+  untilMs: number;
+  statusCode: number;
+}
+
+export class Dispatcher extends EventEmitter {
+  /** The Optimizely interface: v6 uses the promise, v4/v5 the callback (called exactly once). */
+  dispatchEvent(event: DispatcherEvent, callback?: DispatchCallback): Promise<DispatchResult>;
+  /** The same delivery with a plain signature. */
+  send(httpVerb: HttpVerb | Lowercase<HttpVerb>, url: string | URL, params: EventParams): Promise<DispatchResult>;
+  /** Resolves once every event accepted before the call is delivered, failed, spooled or dropped. */
+  flush(): Promise<void>;
+  /** Stops accepting, sends what is queued, waits up to timeoutMs, spools or counts the rest. */
+  close(options?: { timeoutMs?: number }): Promise<CloseSummary>;
+  stats(): DispatcherStats;
+
+  on(event: 'retry', listener: (info: RetryInfo) => void): this;
+  on(event: 'drop', listener: (info: DropInfo) => void): this;
+  on(event: 'spool', listener: (info: SpoolInfo) => void): this;
+  on(event: 'pause', listener: (info: PauseInfo) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  once(event: 'retry', listener: (info: RetryInfo) => void): this;
+  once(event: 'drop', listener: (info: DropInfo) => void): this;
+  once(event: 'spool', listener: (info: SpoolInfo) => void): this;
+  once(event: 'pause', listener: (info: PauseInfo) => void): this;
+  once(event: 'error', listener: (error: Error) => void): this;
+}
+
+export function createDispatcher(options?: DispatcherOptions): Dispatcher;
+
+/**
+ * Closes an Optimizely client, then the dispatcher, so that the SDK's last (partial) batch is
+ * delivered or spooled. Resolves with the dispatcher's close() summary.
+ */
+export function closeOptimizely(
+  client: { close(): unknown },
+  dispatcher: Dispatcher,
+  options?: { timeoutMs?: number },
+): Promise<CloseSummary>;

@@ -103,7 +103,7 @@ async function startProxy() {
     seen.push({ method: req.method, url: req.url });
     const target = new URL(req.url);
     const upstream = http.request({
-      host: target.hostname, port: target.port, method: req.method,
+      host: target.hostname, port: target.port, method: req.method, agent: false,
       path: target.pathname + target.search, headers: req.headers,
     }, (up) => {
       res.writeHead(up.statusCode, { ...up.headers, 'x-proxied': '1' });

@@ -1,0 +1,13 @@
+// The same dispatcher in the v5 SDK (callback interface), against its real types.
+import { createInstance, type EventDispatcher } from 'optimizely-sdk-v5';
+import { createDispatcher } from 'native-event-dispatcher';
+
+const dispatcher = createDispatcher({ endpoint: 'https://logx.optimizely.com/v1/events' });
+const asSdkType: EventDispatcher = dispatcher;
+
+export const client = createInstance({
+  datafile: {},
+  eventDispatcher: asSdkType,
+  eventBatchSize: 10,
+  eventFlushInterval: 1000,
+});

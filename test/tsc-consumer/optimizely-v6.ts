@@ -1,0 +1,25 @@
+// A TypeScript consumer, compiled with tsc --strict against the real SDK v6 types: the dispatcher
+// plugs into createBatchEventProcessor as eventDispatcher and closingEventDispatcher.
+import {
+  createInstance,
+  createBatchEventProcessor,
+  createStaticProjectConfigManager,
+  type EventDispatcher,
+} from '@optimizely/optimizely-sdk';
+import { createDispatcher, closeOptimizely, type CloseSummary } from 'native-event-dispatcher';
+
+const dispatcher = createDispatcher({ spoolDir: '/var/spool/optimizely', handleProcessExit: true });
+const asSdkType: EventDispatcher = dispatcher;
+
+const client = createInstance({
+  projectConfigManager: createStaticProjectConfigManager({ datafile: '{}' }),
+  eventProcessor: createBatchEventProcessor({
+    eventDispatcher: dispatcher,
+    closingEventDispatcher: asSdkType,
+    maxRetries: 0,
+  }),
+});
+
+export async function shutdown(): Promise<CloseSummary> {
+  return closeOptimizely(client, dispatcher, { timeoutMs: 5000 });
+}

@@ -1,0 +1,33 @@
+import { expectAssignable, expectError, expectType } from 'tsd';
+import type { EventDispatcher as V6EventDispatcher } from '@optimizely/optimizely-sdk';
+import type { EventDispatcher as V5EventDispatcher } from 'optimizely-sdk-v5';
+import {
+  createDispatcher, closeOptimizely, Dispatcher, DispatchResult, CloseSummary, DispatcherStats, DropReason,
+} from '../..';
+
+const dispatcher = createDispatcher({
+  endpoint: 'https://logx.optimizely.com/v1/events', maxAttempts: 6, spoolDir: '/var/spool/events',
+  timeoutMs: 5000, headers: { 'x-app': 'shop' }, logger: console, handleProcessExit: true,
+});
+expectType<Dispatcher>(dispatcher);
+
+// A drop-in for both SDK generations.
+expectAssignable<V6EventDispatcher>(dispatcher);
+expectAssignable<V5EventDispatcher>(dispatcher);
+
+expectType<Promise<DispatchResult>>(dispatcher.dispatchEvent({ url: 'https://x/', httpVerb: 'POST', params: {} }));
+dispatcher.dispatchEvent({ url: 'https://x/', httpVerb: 'POST', params: {} }, (response) => {
+  expectType<number>(response.statusCode);
+});
+expectType<Promise<DispatchResult>>(dispatcher.send('POST', 'https://x/', { a: 1 }));
+expectType<Promise<void>>(dispatcher.flush());
+expectType<Promise<CloseSummary>>(dispatcher.close({ timeoutMs: 1000 }));
+expectType<DispatcherStats>(dispatcher.stats());
+dispatcher.on('drop', (info) => expectType<DropReason>(info.reason));
+dispatcher.on('retry', (info) => expectType<number>(info.delayMs));
+
+expectType<Promise<CloseSummary>>(closeOptimizely({ close: async () => ({ success: true }) }, dispatcher));
+
+expectError(createDispatcher({ retries: 3 }));
+expectError(createDispatcher({ maxAttempts: '6' }));
+expectError(dispatcher.dispatchEvent({ url: 'https://x/', httpVerb: 'DELETE', params: {} }));
