@@ -302,7 +302,7 @@ class Dispatcher extends EventEmitter {
     entry.inFlight = true;
     this.inFlight += 1;
     this.counts.bytesSent += entry.bytes;
-    transport.sendPrepared(entry.request, this.options.profile).then(
+    transport.sendPrepared(entry.request, this.options.profile, null).then(
       (res) => this.onOutcome(entry, { statusCode: res.statusCode, headers: res.headers }),
       (error) => this.onOutcome(entry, { error }),
     );
