@@ -394,6 +394,38 @@ function sendPrepared(request, profile, caller) {
   }
 }
 
+// The dispatcher's path: no promise per request. The addon calls the sink once per batch of
+// completions with a Float64Array of [id, status, body bytes] for 2xx answers (no object is made
+// for them) and records { id, bytes, statusCode, retryAfter, error } for the rest. Each submitted
+// request's owner gets owner.onTransportResult(statusCode, bytes, record).
+const waiting = new Map();
+let nextId = 0;
+
+function completionSink(done, others) {
+  let failure = null;
+  const deliver = (id, statusCode, bytes, record) => {
+    const owner = waiting.get(id);
+    if (owner === undefined) return;
+    waiting.delete(id);
+    try {
+      owner.onTransportResult(statusCode, bytes, record);
+    } catch (err) {
+      failure = failure || err;
+    }
+  };
+  for (let i = 0; i < done.length; i += 3) deliver(done[i], done[i + 1], done[i + 2], undefined);
+  if (others) for (const r of others) deliver(r.id, r.statusCode || 0, r.bytes || 0, r);
+  if (failure) throw failure; // surfaces as an uncaught exception, after every owner was told
+}
+binding.setCompletionSink(completionSink);
+
+// Sends a prepared request; the result goes to owner.onTransportResult. Throws on bad input.
+function submit(request, profile, owner) {
+  const id = ++nextId;
+  binding.send(request.verb, request.href, request.host, request.https, request.body, profile, id);
+  waiting.set(id, owner);
+}
+
 function dispatchEvent(httpVerb, url, params, options) {
   let request;
   let profile;
@@ -444,6 +476,7 @@ module.exports = {
   dispatchEvent,
   prepare,
   sendPrepared,
+  submit,
   compileOptions: profileFor,
   OPTION_NAMES,
   setConnectionLimits,

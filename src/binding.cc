@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -168,13 +169,15 @@ const Profile* UnwrapProfile(Napi::Env env, napi_value value, ProfileRef** holde
 
 Binding::Binding(Napi::Env env, Napi::Object exports)
     : async_context_(env, "native-event-dispatcher") {
-  DefineAddon(exports,
-              {InstanceMethod("dispatch", &Binding::Dispatch),
-               InstanceMethod("compileProfile", &Binding::CompileProfile),
-               InstanceMethod("configure", &Binding::Configure),
-               InstanceMethod("versions", &Binding::Versions),
-               InstanceMethod("stats", &Binding::Stats), InstanceMethod("halt", &Binding::Halt),
-               InstanceMethod("setErrorClass", &Binding::SetErrorClass)});
+  DefineAddon(
+      exports,
+      {InstanceMethod("dispatch", &Binding::Dispatch), InstanceMethod("send", &Binding::Send),
+       InstanceMethod("setCompletionSink", &Binding::SetCompletionSink),
+       InstanceMethod("compileProfile", &Binding::CompileProfile),
+       InstanceMethod("configure", &Binding::Configure),
+       InstanceMethod("versions", &Binding::Versions), InstanceMethod("stats", &Binding::Stats),
+       InstanceMethod("halt", &Binding::Halt),
+       InstanceMethod("setErrorClass", &Binding::SetErrorClass)});
 
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
@@ -213,12 +216,13 @@ void Binding::Recycle(std::unique_ptr<Transfer> t) {
   spare_.push_back(std::move(t));
 }
 
-Napi::Value Binding::Dispatch(const Napi::CallbackInfo& info) {
+// Copies (verbCode, url, host, https, body, profile) into a new transfer.
+std::unique_ptr<Transfer> Binding::ReadRequest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (pump_ == nullptr) throw Napi::Error::New(env, "native-event-dispatcher is shutting down");
   if (info.Length() < 7 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsString() ||
       !info[3].IsBoolean()) {
-    Throw(env, false, "dispatch(verbCode, url, host, https, body, profile, site)");
+    Throw(env, false, "dispatch(verbCode, url, host, https, body, profile, site|id)");
   }
   const int32_t verb = info[0].As<Napi::Number>().Int32Value();
   if (verb < 0 || verb > 3) Throw(env, true, "verbCode must be 0..3");
@@ -234,7 +238,12 @@ Napi::Value Binding::Dispatch(const Napi::CallbackInfo& info) {
   t->https = info[3].As<Napi::Boolean>().Value();
   if (t->verb != Verb::kGet) CopyBody(env, info[4], &t->body);
   t->profile = *profile;
+  return t;
+}
 
+Napi::Value Binding::Dispatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::unique_ptr<Transfer> t = ReadRequest(info);
   napi_value promise;
   napi_deferred deferred;
   if (napi_create_promise(env, &deferred, &promise) != napi_ok) {
@@ -246,6 +255,25 @@ Napi::Value Binding::Dispatch(const Napi::CallbackInfo& info) {
   t->site_handle = site;
   pump_->Submit(std::move(t));
   return Napi::Value(env, promise);
+}
+
+Napi::Value Binding::Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (sink_.IsEmpty()) throw Napi::Error::New(env, "send() needs setCompletionSink() first");
+  if (info.Length() < 7 || !info[6].IsNumber()) Throw(env, false, "send(..., id)");
+  const double id = info[6].As<Napi::Number>().DoubleValue();
+  if (!(id > 0)) Throw(env, true, "id must be positive");
+  std::unique_ptr<Transfer> t = ReadRequest(info);
+  t->sink_id = id;
+  pump_->Submit(std::move(t));
+  return env.Undefined();
+}
+
+Napi::Value Binding::SetCompletionSink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsFunction()) Throw(env, false, "setCompletionSink(fn)");
+  sink_ = Napi::Persistent(info[0].As<Napi::Function>());
+  return env.Undefined();
 }
 
 Napi::Value Binding::CompileProfile(const Napi::CallbackInfo& info) {
@@ -339,14 +367,66 @@ Napi::Value Binding::SetErrorClass(const Napi::CallbackInfo& info) {
 
 void Binding::OnCompleted(TransferBatch* batch) {
   if (batch->empty()) return;
+  SettleBatch(batch);
+}
+
+void Binding::SettleBatch(TransferBatch* batch) {
   Napi::Env env(async_context_.Env());
   Napi::HandleScope scope(env);
   // One callback scope per batch: promise reactions run once, after every settle in the batch.
   Napi::CallbackScope callback_scope(env, async_context_);
+  sink_done_.clear();
+  Napi::Array others;
+  uint32_t other_count = 0;
   for (std::unique_ptr<Transfer>& t : *batch) {
-    Settle(env, t.get());
+    if (t->sink_id == 0) {
+      Settle(env, t.get());
+    } else if (t->result == CURLE_OK && t->status >= 200 && t->status < 300) {
+      sink_done_.push_back(t->sink_id);  // the common case: three numbers, no objects
+      sink_done_.push_back(static_cast<double>(t->status));
+      sink_done_.push_back(static_cast<double>(t->body.size()));
+    } else {
+      if (others.IsEmpty()) others = Napi::Array::New(env);
+      const uint32_t index = other_count++;
+      try {
+        others.Set(index, SinkRecord(env, *t));
+      } catch (const Napi::Error& e) {
+        Napi::Object record = Napi::Object::New(env);
+        record.Set("id", Napi::Number::New(env, t->sink_id));
+        record.Set("error", e.Value());
+        others.Set(index, record);
+      }
+    }
     Recycle(std::move(t));
   }
+  if (sink_done_.empty() && other_count == 0) return;
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, sink_done_.size() * sizeof(double));
+  if (!sink_done_.empty()) {
+    std::memcpy(buffer.Data(), sink_done_.data(), sink_done_.size() * sizeof(double));
+  }
+  Napi::Float64Array done = Napi::Float64Array::New(env, sink_done_.size(), buffer, 0);
+  try {
+    sink_.Call({done, others.IsEmpty() ? env.Undefined() : Napi::Value(others)});
+  } catch (const Napi::Error& e) {
+    // A bug in the JS sink: report it like any uncaught exception, do not lose the env.
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
+// { id, statusCode, retryAfter, error } for an answer other than 2xx, or a failure.
+Napi::Value Binding::SinkRecord(Napi::Env env, const Transfer& t) {
+  Napi::Object record = Napi::Object::New(env);
+  record.Set("id", Napi::Number::New(env, t.sink_id));
+  record.Set("bytes", Napi::Number::New(env, static_cast<double>(t.body.size())));
+  if (t.status > 0) record.Set("statusCode", Napi::Number::New(env, static_cast<double>(t.status)));
+  if (t.result == CURLE_OK) {
+    for (const Header& h : t.headers) {
+      if (h.name == "retry-after") record.Set("retryAfter", Napi::String::New(env, h.value));
+    }
+  } else if (!error_class_.IsEmpty()) {
+    record.Set("error", MakeDispatchError(env, error_class_, t, env.Undefined()));
+  }
+  return record;
 }
 
 void Binding::Settle(Napi::Env env, Transfer* t) {

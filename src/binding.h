@@ -24,6 +24,12 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   // dispatch(verbCode, url, host, https, body, profile, site) -> Promise<{statusCode, headers,
   // body}>
   Napi::Value Dispatch(const Napi::CallbackInfo& info);
+  // send(verbCode, url, host, https, body, profile, id): like dispatch, without a promise; the
+  // result goes to the completion sink with `id` (the dispatcher's path: one JS call per batch).
+  Napi::Value Send(const Napi::CallbackInfo& info);
+  // setCompletionSink(fn): fn(done: Float64Array [id, status, bodyBytes, ...] of 2xx answers,
+  // others: Array of { id, bytes, statusCode, retryAfter, error }), once per batch of completions.
+  Napi::Value SetCompletionSink(const Napi::CallbackInfo& info);
   // compileProfile({ timeoutMs, ..., bodyHeaders: string[], getHeaders: string[] }) -> External
   Napi::Value CompileProfile(const Napi::CallbackInfo& info);
   // configure({ maxHostConnections, maxTotalConnections })
@@ -36,12 +42,17 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   Napi::Value SetErrorClass(const Napi::CallbackInfo& info);
 
   std::unique_ptr<Transfer> NewTransfer();
+  std::unique_ptr<Transfer> ReadRequest(const Napi::CallbackInfo& info);
+  Napi::Value SinkRecord(Napi::Env env, const Transfer& t);
   void Recycle(std::unique_ptr<Transfer> t);
+  void SettleBatch(TransferBatch* batch);
   void Settle(Napi::Env env, Transfer* t);
   static void OnEnvironmentCleanup(napi_async_cleanup_hook_handle handle, void* arg);
 
   Pump* pump_ = nullptr;  // owned by itself once shut down; see Pump::Shutdown
   Napi::FunctionReference error_class_;
+  Napi::FunctionReference sink_;
+  std::vector<double> sink_done_;  // reused between batches
   Napi::AsyncContext async_context_;
   std::vector<std::unique_ptr<Transfer>> spare_;
   napi_async_cleanup_hook_handle cleanup_handle_ = nullptr;

@@ -310,6 +310,13 @@ void Pump::Run() {
         (void)r;
         continue;
       }
+      if (static_cast<size_t>(fd) < parked_.size() && parked_[fd]) {
+        // A parked socket only reports a hang-up or an error; libcurl will notice the closed
+        // connection when it next looks at it. Stop watching it.
+        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+        parked_[fd] = 0;
+        continue;
+      }
       int flags = 0;
       if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
       if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
@@ -421,13 +428,19 @@ void Pump::ReleaseEasy(CURL* easy) {
 
 int Pump::OnSocket(CURL* /*easy*/, curl_socket_t s, int what, void* userp, void* /*socketp*/) {
   auto* self = static_cast<Pump*>(userp);
+  if (s < 0) return 0;
+  if (static_cast<size_t>(s) >= self->parked_.size()) self->parked_.resize(s + 64, 0);
+  epoll_event ev{};
+  ev.data.fd = s;
   if (what == CURL_POLL_REMOVE) {
-    epoll_ctl(self->epoll_fd_, EPOLL_CTL_DEL, s, nullptr);  // may already be closed: fine
+    // Parked, not removed: a kept-alive connection is asked for events again by the next
+    // request, and MOD is one syscall where DEL + ADD were two (plus a failing MOD).
+    ev.events = 0;
+    self->parked_[s] = epoll_ctl(self->epoll_fd_, EPOLL_CTL_MOD, s, &ev) == 0 ? 1 : 0;
     return 0;
   }
-  epoll_event ev{};
+  self->parked_[s] = 0;
   ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
-  ev.data.fd = s;
   if (epoll_ctl(self->epoll_fd_, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) {
     epoll_ctl(self->epoll_fd_, EPOLL_CTL_ADD, s, &ev);
   }

@@ -133,6 +133,7 @@ class Pump {
   long max_in_flight_ = 256;
   TransferBatch finished_;
   std::vector<CURL*> idle_easies_;
+  std::vector<uint8_t> parked_;  // by fd: watched for nothing, between two transfers
   bool has_deadline_ = false;
   Clock::time_point deadline_;
 };

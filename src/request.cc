@@ -22,6 +22,14 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
 size_t HeaderBytes(const Transfer* t) {
   size_t total = 0;
   for (const Header& h : t->headers) total += h.name.size() + h.value.size();
@@ -31,6 +39,7 @@ size_t HeaderBytes(const Transfer* t) {
 size_t OnBody(char* data, size_t size, size_t nmemb, void* userp) noexcept {
   auto* t = static_cast<Transfer*>(userp);
   const size_t n = size * nmemb;
+  if (t->sink_id != 0) return n;  // nobody reads it
   const size_t cap = t->profile->max_response_bytes;
   const size_t room = cap > t->response_body.size() ? cap - t->response_body.size() : 0;
   const size_t keep = std::min(n, room);
@@ -54,6 +63,7 @@ size_t OnHeader(char* data, size_t size, size_t nitems, void* userp) noexcept {
   }
   line = Trim(line);
   if (line.empty()) return n;
+  if (t->sink_id != 0 && !StartsWithNoCase(line, "retry-after:")) return n;
   try {
     if ((data[0] == ' ' || data[0] == '\t') && !t->headers.empty()) {
       // Obsolete line folding: the line continues the previous value.
@@ -163,6 +173,7 @@ void Transfer::Clear() {
   headers.clear();
   settle_handle = nullptr;
   site_handle = nullptr;
+  sink_id = 0;
   easy = nullptr;
   errbuf[0] = '\0';
   if (response_body.capacity() > (1u << 20)) std::string().swap(response_body);

@@ -86,6 +86,9 @@ struct Transfer {
   // Opaque main-thread handles (a napi_deferred and a napi_ref); the pump never touches them.
   void* settle_handle = nullptr;
   void* site_handle = nullptr;
+  // Non-zero: settled through the completion sink under this id instead of a promise. Such a
+  // transfer is lean: only the status and a Retry-After header are kept, not headers and body.
+  double sink_id = 0;
 
   // Pump-thread state.
   CURL* easy = nullptr;

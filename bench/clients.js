@@ -1,0 +1,113 @@
+'use strict';
+// The clients under comparison. Each makeClient(name, target) returns { send(batch) → Promise of a
+// status code, close() }; every one gets the same freshly built EventBatch and the same collector.
+// target: { url, inFlight, caFile, http2 }.
+const fs = require('node:fs');
+const http = require('node:http');
+const https = require('node:https');
+
+const CLIENTS = {
+  // This package: the dispatcher (retries, bounds) and the bare transport.
+  dispatcher(target) {
+    const { createDispatcher, setConnectionLimits } = require('..');
+    setConnectionLimits({ maxConnectionsPerHost: target.inFlight, maxConnections: target.inFlight, maxInFlight: target.inFlight });
+    const d = createDispatcher({
+      maxInFlight: target.inFlight, caFile: target.caFile, http2: target.http2,
+    });
+    return {
+      send: (batch) => d.send('POST', target.url, batch).then((r) => r.statusCode),
+      close: () => d.close(),
+    };
+  },
+  dispatchEvent(target) {
+    const { dispatchEvent, setConnectionLimits } = require('..');
+    setConnectionLimits({ maxConnectionsPerHost: target.inFlight, maxConnections: target.inFlight, maxInFlight: target.inFlight });
+    const options = { caFile: target.caFile, http2: target.http2 };
+    return {
+      send: (batch) => dispatchEvent('POST', target.url, batch, options).then((r) => r.statusCode),
+      close: async () => {},
+    };
+  },
+  // Node's fetch (undici inside Node, HTTP/1.1 only).
+  fetch(target) {
+    if (target.http2) return null;
+    return {
+      send: async (batch) => {
+        const res = await fetch(target.url, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch),
+        });
+        await res.arrayBuffer();
+        return res.status;
+      },
+      close: async () => {},
+    };
+  },
+  // http.request with a keep-alive agent.
+  http(target) {
+    if (target.http2) return null;
+    const u = new URL(target.url);
+    const tls = u.protocol === 'https:';
+    const agent = new (tls ? https : http).Agent({
+      keepAlive: true, maxSockets: target.inFlight, ca: tls ? fs.readFileSync(target.caFile) : undefined,
+    });
+    const request = (tls ? https : http).request;
+    return {
+      send: (batch) => new Promise((resolve, reject) => {
+        const body = JSON.stringify(batch);
+        const req = request(u, {
+          method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end(body);
+      }),
+      close: async () => agent.destroy(),
+    };
+  },
+  // undici's Pool, the fastest pure-JS client (HTTP/2 through allowH2).
+  undici(target) {
+    const { Pool } = require('undici');
+    const u = new URL(target.url);
+    const pool = new Pool(u.origin, {
+      connections: target.inFlight,
+      allowH2: Boolean(target.http2),
+      connect: u.protocol === 'https:' ? { ca: fs.readFileSync(target.caFile) } : undefined,
+    });
+    return {
+      send: async (batch) => {
+        const res = await pool.request({
+          path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch),
+        });
+        await res.body.dump();
+        return res.statusCode;
+      },
+      close: () => pool.close(),
+    };
+  },
+  // The Optimizely SDK v6's own default event dispatcher (http/https.request, Node's global agent).
+  optimizely(target) {
+    if (target.http2) return null;
+    const { eventDispatcher } = require('@optimizely/optimizely-sdk');
+    return {
+      send: (batch) => eventDispatcher.dispatchEvent({ url: target.url, httpVerb: 'POST', params: batch })
+        .then((r) => r.statusCode),
+      close: async () => {},
+    };
+  },
+  // The floor any JS-facing dispatcher pays: build the payload and JSON.stringify it, nothing else.
+  serialise() {
+    let sink = 0;
+    return {
+      send: (batch) => new Promise((resolve) => {
+        sink += JSON.stringify(batch).length;
+        setImmediate(resolve, sink > 0 ? 204 : 0);
+      }),
+      close: async () => {},
+    };
+  },
+};
+
+module.exports = { CLIENTS, CLIENT_NAMES: Object.keys(CLIENTS) };

@@ -1,0 +1,234 @@
+'use strict';
+// Turns bench results into results.md, results.svg (bar charts, and the soak's RSS over time) and
+// the table in the README.
+const fs = require('node:fs');
+
+const LABELS = {
+  dispatcher: 'native-event-dispatcher (dispatcher)',
+  dispatchEvent: 'native-event-dispatcher (dispatchEvent)',
+  undici: 'undici Pool',
+  http: 'http.request + keep-alive agent',
+  fetch: 'Node fetch',
+  optimizely: 'Optimizely SDK default dispatcher',
+  serialise: 'serialise only (the floor)',
+};
+const THROUGHPUT = [
+  ['loopback-64', 'loopback, 64'],
+  ['loopback-256', 'loopback, 256'],
+  ['far-64', '20 ms, 64'],
+  ['far-256', '20 ms, 256'],
+  ['tls-64', 'HTTPS, 64'],
+  ['tls-256', 'HTTPS, 256'],
+  ['h2-64', 'HTTP/2, 64'],
+];
+
+const byId = (results, id) => results.scenarios.find((s) => s.id === id);
+const fmt = (n, digits = 0) => (n === null || n === undefined ? '–'
+  : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+const ratio = (a, b) => (a && b ? a / b : null);
+const times = (r) => (r === null ? '' : ` (${r.toFixed(2)}×)`);
+
+function clientsOf(results) {
+  const seen = new Set();
+  for (const s of results.scenarios) for (const c of Object.keys(s.clients)) seen.add(c);
+  return Object.keys(LABELS).filter((c) => seen.has(c));
+}
+
+function throughputTable(results) {
+  const columns = THROUGHPUT.filter(([id]) => byId(results, id));
+  const lines = [
+    `| client | ${columns.map(([, t]) => t).join(' | ')} |`,
+    `|---|${columns.map(() => '---:').join('|')}|`,
+  ];
+  for (const client of clientsOf(results)) {
+    const cells = columns.map(([id]) => {
+      const s = byId(results, id);
+      const mine = s.clients[client];
+      if (!mine) return '–';
+      const base = s.clients.undici;
+      return `${fmt(mine.throughput)}${client === 'undici' ? '' : times(ratio(mine.throughput, base && base.throughput))}`;
+    });
+    lines.push(`| ${LABELS[client]} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function costTable(results) {
+  const s = byId(results, 'rate');
+  if (!s) return '';
+  const base = s.clients.undici || {};
+  const errors = (client) => results.scenarios.reduce((n, x) => n + ((x.clients[client] || {}).errors || 0), 0);
+  const lines = [
+    '| client | event-loop utilisation | main-thread CPU per request | whole-process CPU per request | event-loop delay p99 | peak RSS | errors (all runs) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const client of clientsOf(results)) {
+    const c = s.clients[client];
+    if (!c) continue;
+    const other = client === 'undici';
+    lines.push(`| ${LABELS[client]} | ${fmt(c.elu * 100, 1)} %${other ? '' : times(ratio(c.elu, base.elu))} | `
+      + `${fmt(c.mainCpuUsPerReq, 1)} µs${other ? '' : times(ratio(c.mainCpuUsPerReq, base.mainCpuUsPerReq))} | `
+      + `${fmt(c.processCpuUsPerReq, 1)} µs | ${fmt(c.loopDelayP99Ms, 1)} ms | ${fmt(c.peakRssMiB)} MiB | ${errors(client)} |`);
+  }
+  return lines.join('\n');
+}
+
+function targets(results, soak) {
+  const get = (id, client, key) => ((byId(results, id) || { clients: {} }).clients[client] || {})[key];
+  const row = (name, value, goal, lowerIsBetter = false) => {
+    if (value === null || value === undefined || Number.isNaN(value)) return `| ${name} | not measured | |`;
+    const met = lowerIsBetter ? value <= goal : value >= goal;
+    return `| ${name} | ${value.toFixed(2)}× | ${met ? 'met' : 'missed'} |`;
+  };
+  const lines = ['| target | measured | |', '|---|---:|---|'];
+  lines.push(row('loopback, 64 in flight: ≥ 1.8× undici (dispatcher)',
+    ratio(get('loopback-64', 'dispatcher', 'throughput'), get('loopback-64', 'undici', 'throughput')), 1.8));
+  lines.push(row('20 ms collector, 256 in flight: ≥ 1.5× undici (dispatcher)',
+    ratio(get('far-256', 'dispatcher', 'throughput'), get('far-256', 'undici', 'throughput')), 1.5));
+  lines.push(row('HTTPS loopback, 64 in flight: ≥ 2× undici (dispatcher)',
+    ratio(get('tls-64', 'dispatcher', 'throughput'), get('tls-64', 'undici', 'throughput')), 2));
+  lines.push(row('fixed 2 000 requests/s: event-loop utilisation ≤ 0.35× undici\'s (dispatcher)',
+    ratio(get('rate', 'dispatcher', 'elu'), get('rate', 'undici', 'elu')), 0.35, true));
+  if (soak) {
+    lines.push(`| soak: RSS growth ≤ 32 MiB over ${fmt(soak.events)} events, 0 lost | ${fmt(soak.rssGrowthMiB, 1)} MiB, ${fmt(soak.lost)} lost | ${soak.rssGrowthMiB <= 32 && soak.lost === 0 ? 'met' : 'missed'} |`);
+  }
+  return lines.join('\n');
+}
+
+function machineLine(m) {
+  return `${m.cpu}, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}, native-event-dispatcher ${m.addon} on libcurl ${m.libcurl} (${m.tls}), `
+    + `undici ${m.undici}, Optimizely SDK ${m.optimizely}; collector ${m.collector}; medians of ${m.rounds} alternating rounds of ${m.durationMs / 1000} s per client, ${m.date}.`;
+}
+
+function markdown(results, soak) {
+  const parts = [
+    '# Benchmark results',
+    '',
+    `Generated by \`npm run bench\` (bench/run.js). ${machineLine(results.machine)}`,
+    '',
+    'Every client runs in its own process and gets the same freshly built Optimizely EventBatch of 10 visitors',
+    '(about 7 KB of JSON) per request. "Serialise only" builds and stringifies the batch and does nothing else:',
+    'the floor any dispatcher with a JavaScript interface pays. Ratios are to undici in the same run.',
+    '',
+    '## Throughput (requests/s)',
+    '',
+    throughputTable(results),
+    '',
+    'HTTP/2 runs only for clients that speak it over TLS (Node\'s fetch and http do not; the SDK\'s default',
+    'dispatcher uses https.request). The HTTP/2 server reads each request whole before answering (see',
+    'bench/nginx.conf.tmpl and the README, "HTTP/2").',
+    '',
+    `## Main-thread cost at a fixed ${fmt(2000)} requests/s`,
+    '',
+    costTable(results),
+    '',
+    '## Targets',
+    '',
+    targets(results, soak),
+    '',
+  ];
+  if (soak) {
+    parts.push('## Soak', '', soakText(soak), '');
+  }
+  parts.push('![throughput and main-thread cost](results.svg)', '');
+  return parts.join('\n');
+}
+
+function soakText(soak) {
+  return `${fmt(soak.events)} events (batches of one visitor) through the dispatcher to a collector that fails 1 request in ${soak.failEvery} (503): `
+    + `${fmt(soak.delivered)} delivered, ${fmt(soak.distinct)} distinct uuids received, ${fmt(soak.lost)} lost, ${fmt(soak.retried)} retries, `
+    + `${fmt(soak.seconds, 1)} s. RSS ${fmt(soak.rssStartMiB, 1)} MiB after warm-up, at most ${fmt(soak.rssMaxMiB, 1)} MiB, `
+    + `growth ${fmt(soak.rssGrowthMiB, 1)} MiB.`;
+}
+
+function readmeTable(results, soak) {
+  const lines = [
+    `Loopback nginx, ${results.machine.cpu}; ${results.machine.date}. Full results, the machine and the chart: [bench/results.md](bench/results.md).`,
+    '',
+    throughputTable(results),
+    '',
+    costTable(results),
+    '',
+    targets(results, soak),
+  ];
+  if (soak) lines.push('', `Soak: ${soakText(soak)}`);
+  return lines.join('\n');
+}
+
+function updateReadme(file, table) {
+  const text = fs.readFileSync(file, 'utf8');
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < 0) return;
+  fs.writeFileSync(file, `${text.slice(0, a + start.length)}\n${table}\n${text.slice(b)}`);
+}
+
+// ---- SVG ----------------------------------------------------------------------------------------
+
+const COLORS = {
+  dispatcher: '#1f6feb', dispatchEvent: '#58a6ff', undici: '#d29922', http: '#8b949e', fetch: '#bc4c00',
+  optimizely: '#a371f7', serialise: '#3fb950',
+};
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
+
+// A grouped bar chart at (x, y) of size w × h. groups: [{ label, values: { client: number } }].
+function bars(x, y, w, h, title, unit, groups, clients) {
+  const max = Math.max(1, ...groups.flatMap((g) => clients.map((c) => g.values[c] || 0)));
+  const out = [`<text x="${x}" y="${y - 8}" font-size="14" font-weight="bold">${esc(title)}</text>`];
+  const plotH = h - 40;
+  const groupW = w / groups.length;
+  const barW = Math.min(22, (groupW - 12) / clients.length);
+  groups.forEach((g, gi) => {
+    const gx = x + gi * groupW + (groupW - barW * clients.length) / 2;
+    clients.forEach((c, ci) => {
+      const v = g.values[c];
+      if (!v) return;
+      const bh = (v / max) * plotH;
+      out.push(`<rect x="${(gx + ci * barW).toFixed(1)}" y="${(y + plotH - bh).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${bh.toFixed(1)}" fill="${COLORS[c]}"><title>${esc(LABELS[c])}: ${fmt(v, v < 10 ? 2 : 0)} ${esc(unit)}</title></rect>`);
+    });
+    out.push(`<text x="${(x + gi * groupW + groupW / 2).toFixed(1)}" y="${y + plotH + 16}" font-size="11" text-anchor="middle">${esc(g.label)}</text>`);
+  });
+  out.push(`<line x1="${x}" y1="${y + plotH}" x2="${x + w}" y2="${y + plotH}" stroke="#888"/>`);
+  out.push(`<text x="${x}" y="${y + plotH + 32}" font-size="10" fill="#555">${esc(unit)}; max ${fmt(max, max < 10 ? 2 : 0)}</text>`);
+  return out.join('\n');
+}
+
+function line(x, y, w, h, title, samples) {
+  const maxT = Math.max(1, ...samples.map((s) => s.t));
+  const maxR = Math.max(1, ...samples.map((s) => s.rssMiB));
+  const px = (t) => x + (t / maxT) * w;
+  const py = (r) => y + h - 30 - (r / (maxR * 1.1)) * (h - 30);
+  const path = samples.map((s, i) => `${i ? 'L' : 'M'}${px(s.t).toFixed(1)},${py(s.rssMiB).toFixed(1)}`).join(' ');
+  return [
+    `<text x="${x}" y="${y - 8}" font-size="14" font-weight="bold">${esc(title)}</text>`,
+    `<path d="${path}" fill="none" stroke="${COLORS.dispatcher}" stroke-width="2"/>`,
+    `<line x1="${x}" y1="${y + h - 30}" x2="${x + w}" y2="${y + h - 30}" stroke="#888"/>`,
+    `<text x="${x}" y="${y + h - 12}" font-size="10" fill="#555">RSS in MiB over ${fmt(maxT, 0)} s; max ${fmt(maxR, 1)} MiB</text>`,
+  ].join('\n');
+}
+
+function svg(results, soak) {
+  const clients = clientsOf(results);
+  const tp = THROUGHPUT.filter(([id]) => ['loopback-64', 'loopback-256', 'far-256', 'tls-64', 'h2-64'].includes(id) && byId(results, id))
+    .map(([id, label]) => ({ label, values: Object.fromEntries(Object.entries(byId(results, id).clients).map(([c, v]) => [c, v.throughput])) }));
+  const rate = byId(results, 'rate');
+  const pick = (key, scale = 1) => (rate ? [{ label: '', values: Object.fromEntries(Object.entries(rate.clients).map(([c, v]) => [c, v[key] * scale])) }] : []);
+  const width = 980;
+  const height = soak ? 860 : 620;
+  const legend = clients.map((c, i) => `<rect x="${20 + (i % 4) * 240}" y="${height - 46 + Math.floor(i / 4) * 18}" width="12" height="12" fill="${COLORS[c]}"/><text x="${36 + (i % 4) * 240}" y="${height - 36 + Math.floor(i / 4) * 18}" font-size="11">${esc(LABELS[c])}</text>`);
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    bars(20, 40, 940, 280, 'Throughput, requests/s (higher is better)', 'requests/s', tp, clients),
+    bars(20, 360, 440, 200, 'Event-loop utilisation at 2 000 requests/s (lower is better)', '%', pick('elu', 100), clients),
+    bars(520, 360, 440, 200, 'Main-thread CPU per request at 2 000/s (lower is better)', 'µs', pick('mainCpuUsPerReq'), clients),
+    soak ? line(20, 600, 940, 200, `Soak: RSS while ${fmt(soak.events)} events pass, 1 in ${soak.failEvery} failing`, soak.samples) : '',
+    ...legend,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+module.exports = { markdown, svg, readmeTable, updateReadme };
