@@ -6,12 +6,15 @@ const path = require('node:path');
 function load() {
   const override = process.env.NATIVE_EVENT_DISPATCHER_ADDON;
   try {
-    if (override) return require(path.resolve(override));
-    return require('node-gyp-build')(path.join(__dirname, '..'));
+    const file = override ? path.resolve(override) : require('node-gyp-build').resolve(path.join(__dirname, '..'));
+    const native = require(file);
+    // Which binary was loaded (a prebuild or a local build): `doctor` reports it.
+    Object.defineProperty(native, 'binaryPath', { value: file });
+    return native;
   } catch (err) {
     if (/libcurl\.so/.test(String(err && err.message))) {
       const e = new Error(
-        'native-event-dispatcher needs the system libcurl (libcurl.so.4), which is missing. ' +
+        'native-event-dispatcher needs the system libcurl (libcurl.so.4), which is missing or cannot be loaded. ' +
           'On Debian/Ubuntu: sudo apt-get install libcurl4 (or libcurl4-openssl-dev to build from ' +
           'source). Original error: ' + err.message,
       );

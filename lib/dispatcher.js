@@ -40,7 +40,8 @@ const LIMITS = {
   spoolRetryMs: [0, 24 * 3600000],
   closeTimeoutMs: [0, 2 ** 31 - 1],
 };
-const TRANSPORT_OPTIONS = new Set(transport.OPTION_NAMES);
+// The transport's options, but timings (the dispatcher's lean path reports none).
+const TRANSPORT_OPTIONS = new Set(transport.OPTION_NAMES.filter((name) => name !== 'timings'));
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 const LATENCY_SAMPLES = 1024;
 

@@ -16,7 +16,7 @@ const VERBS = { GET: 0, POST: 1, PUT: 2, PATCH: 3 };
 const VERB_NAMES = Object.keys(VERBS);
 const OPTION_NAMES = [
   'timeoutMs', 'connectTimeoutMs', 'headers', 'proxy', 'noProxy', 'caFile', 'insecure', 'http2',
-  'maxResponseBytes', 'userAgent', 'resolve',
+  'maxResponseBytes', 'userAgent', 'resolve', 'timings',
 ];
 const KNOWN_OPTIONS = new Set(OPTION_NAMES);
 const DEFAULTS = Object.freeze({
@@ -159,7 +159,7 @@ function connectToOf(resolve) {
 }
 
 function compile(options) {
-  const o = { ...DEFAULTS, userAgent: DEFAULT_USER_AGENT, verbose: TRACE };
+  const o = { ...DEFAULTS, userAgent: DEFAULT_USER_AGENT, verbose: TRACE, timings: false };
   let headers = { lines: [], names: new Set() };
   let proxy;
   let noProxy;
@@ -181,6 +181,7 @@ function compile(options) {
         break;
       case 'insecure':
       case 'http2':
+      case 'timings':
         o[key] = booleanOf(value, what);
         break;
       case 'userAgent':
@@ -473,6 +474,7 @@ function versions() {
 }
 
 module.exports = {
+  proxiesFromEnvironment,
   dispatchEvent,
   prepare,
   sendPrepared,

@@ -165,6 +165,17 @@ const Profile* UnwrapProfile(Napi::Env env, napi_value value, ProfileRef** holde
   return (*holder)->get();
 }
 
+// { dnsMs, connectMs, tlsMs, firstByteMs, totalMs } for a transfer made with timings.
+Napi::Value TimingsOf(Napi::Env env, const Transfer& t) {
+  static const char* const kNames[5] = {"dnsMs", "connectMs", "tlsMs", "firstByteMs", "totalMs"};
+  Napi::Object out = Napi::Object::New(env);
+  for (int i = 0; i < 5; ++i) {
+    out.Set(kNames[i],
+            t.timing_ms[i] >= 0 ? Napi::Value(Napi::Number::New(env, t.timing_ms[i])) : env.Null());
+  }
+  return out;
+}
+
 }  // namespace
 
 Binding::Binding(Napi::Env env, Napi::Object exports)
@@ -288,6 +299,7 @@ Napi::Value Binding::CompileProfile(const Napi::CallbackInfo& info) {
   profile->insecure = GetBool(o, "insecure");
   profile->http2 = GetBool(o, "http2");
   profile->verbose = GetBool(o, "verbose");
+  profile->timings = GetBool(o, "timings");
   profile->user_agent = GetString(o, "userAgent");
   profile->ca_file = GetString(o, "caFile");
   profile->http_proxy = GetString(o, "httpProxy");
@@ -337,6 +349,20 @@ Napi::Value Binding::Versions(const Napi::CallbackInfo& info) {
   out.Set("zlib", text(v->libz_version));
   out.Set("http2", Napi::Boolean::New(env, (v->features & CURL_VERSION_HTTP2) != 0));
   out.Set("asyncDns", Napi::Boolean::New(env, (v->features & CURL_VERSION_ASYNCHDNS) != 0));
+  // The CA bundle and directory libcurl uses when no caFile is given (libcurl 7.84+ tells).
+  Napi::Value ca_file = env.Null();
+  Napi::Value ca_path = env.Null();
+  if (CURL* easy = curl_easy_init()) {
+    char* value = nullptr;
+    if (curl_easy_getinfo(easy, CURLINFO_CAINFO, &value) == CURLE_OK && value)
+      ca_file = text(value);
+    value = nullptr;
+    if (curl_easy_getinfo(easy, CURLINFO_CAPATH, &value) == CURLE_OK && value)
+      ca_path = text(value);
+    curl_easy_cleanup(easy);
+  }
+  out.Set("caFile", ca_file);
+  out.Set("caPath", ca_path);
   return out;
 }
 
@@ -446,6 +472,7 @@ void Binding::Settle(Napi::Env env, Transfer* t) {
       response.Set("headers", headers);
       response.Set("body",
                    Napi::String::New(env, t->response_body.data(), t->response_body.size()));
+      if (t->profile->timings) response.Set("timings", TimingsOf(env, *t));
       napi_resolve_deferred(env, deferred, response);
     } else {
       Napi::Value site_value = env.Undefined();
@@ -463,6 +490,9 @@ void Binding::Settle(Napi::Env env, Transfer* t) {
         plain.Set("code", Napi::String::New(env, ErrorCode(*t)));
         plain.Set("curlCode", Napi::Number::New(env, static_cast<double>(t->result)));
         error = plain.Value();
+      }
+      if (t->profile->timings && error.IsObject()) {
+        error.As<Napi::Object>().Set("timings", TimingsOf(env, *t));
       }
       napi_reject_deferred(env, deferred, error);
     }

@@ -129,6 +129,11 @@ bool ResponseComplete(CURL* easy, long status) {
 
 }  // namespace
 
+bool RuntimeCurlAtLeast(unsigned version) {
+  static const unsigned runtime = curl_version_info(CURLVERSION_NOW)->version_num;
+  return runtime >= version;
+}
+
 char* Bytes::Reserve(size_t n) {
   if (n > capacity_) {
     data_.reset(new char[n]);
@@ -176,6 +181,7 @@ void Transfer::Clear() {
   sink_id = 0;
   easy = nullptr;
   errbuf[0] = '\0';
+  for (double& ms : timing_ms) ms = -1;
   if (response_body.capacity() > (1u << 20)) std::string().swap(response_body);
 }
 
@@ -191,8 +197,17 @@ CURLcode ConfigureEasy(CURL* easy, Transfer* t, CURLSH* share) {
   NED_SET(CURLOPT_PRIVATE, static_cast<void*>(t));
   NED_SET(CURLOPT_URL, t->url.c_str());
   NED_SET(CURLOPT_NOSIGNAL, 1L);  // required with threads; the threaded resolver needs no alarm
-  NED_SET(CURLOPT_PROTOCOLS_STR, "http,https");
-  NED_SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  if (RuntimeCurlAtLeast(0x075500)) {
+    NED_SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    NED_SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  } else {
+    // libcurl before 7.85 (Ubuntu 22.04 has 7.81) knows only the bitmask options, deprecated since.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    NED_SET(CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    NED_SET(CURLOPT_REDIR_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#pragma GCC diagnostic pop
+  }
   NED_SET(CURLOPT_FOLLOWLOCATION, 0L);  // a 3xx is an answer, never followed
   NED_SET(CURLOPT_TIMEOUT_MS, p.timeout_ms);
   NED_SET(CURLOPT_CONNECTTIMEOUT_MS, p.connect_timeout_ms);
@@ -257,6 +272,19 @@ void CollectResult(CURL* easy, Transfer* t, CURLcode result) {
                             result == CURLE_OPERATION_TIMEDOUT;
   if (after_answer && t->status >= 200 && ResponseComplete(easy, t->status)) result = CURLE_OK;
   t->result = result;
+  if (t->profile->timings) {
+    const CURLINFO points[5] = {CURLINFO_NAMELOOKUP_TIME_T, CURLINFO_CONNECT_TIME_T,
+                                CURLINFO_APPCONNECT_TIME_T, CURLINFO_STARTTRANSFER_TIME_T,
+                                CURLINFO_TOTAL_TIME_T};
+    for (int i = 0; i < 5; ++i) {
+      curl_off_t us = 0;
+      if (curl_easy_getinfo(easy, points[i], &us) != CURLE_OK) continue;
+      // libcurl reports 0 for a phase that did not happen, and also for one that took no time (a
+      // reused connection): after a success every phase happened, but TLS only for https.
+      const bool happened = us > 0 || (result == CURLE_OK && (i != 2 || t->https));
+      if (happened) t->timing_ms[i] = static_cast<double>(us) / 1000.0;
+    }
+  }
   if (result == CURLE_OK) return;
   curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &t->os_errno);
   curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &t->connect_code);

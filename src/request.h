@@ -30,6 +30,7 @@ struct Profile {
   bool insecure = false;
   bool http2 = false;
   bool verbose = false;  // libcurl's trace on stderr (NATIVE_EVENT_DISPATCHER_TRACE=1)
+  bool timings = false;  // report DNS, connect, TLS, first byte and total times
   std::string user_agent;
   std::string ca_file;  // empty: the system's CA bundle
   // Proxies are always decided on the main thread (from the option or from the environment there),
@@ -80,6 +81,9 @@ struct Transfer {
   bool via_proxy = false;
   bool truncated = false;
   std::string error_detail;  // libcurl's error buffer
+  // Milliseconds from the start to: name resolved, connected, TLS done, first byte, end.
+  // Only with Profile::timings; -1 where the transfer did not get that far.
+  double timing_ms[5] = {-1, -1, -1, -1, -1};
   std::string response_body;
   std::vector<Header> headers;
 
@@ -97,6 +101,9 @@ struct Transfer {
   // Drops per-request data but keeps buffer capacity, so recycled transfers do not allocate.
   void Clear();
 };
+
+// Whether the libcurl the process runs with (not the one it was built against) is this new.
+bool RuntimeCurlAtLeast(unsigned version);
 
 // Applies `t` to a freshly reset easy handle. Returns the first setopt error, if any.
 CURLcode ConfigureEasy(CURL* easy, Transfer* t, CURLSH* share);

@@ -171,3 +171,15 @@ test('IPv6 literal URLs work ([::1])', async () => {
     await v6.close();
   }
 });
+
+test('timings: true reports DNS, connect, first byte and total times (null for what did not happen)', async () => {
+  const res = await dispatchEvent('POST', server.url, {}, { timings: true });
+  const t = res.timings;
+  expect(Object.keys(t)).toEqual(['dnsMs', 'connectMs', 'tlsMs', 'firstByteMs', 'totalMs']);
+  expect(t.tlsMs).toBeNull(); // plain http
+  // A reused keep-alive connection took no time to resolve or connect: 0, not null.
+  for (const key of ['dnsMs', 'connectMs']) expect(t[key]).toBeGreaterThanOrEqual(0);
+  for (const key of ['firstByteMs', 'totalMs']) expect(t[key]).toBeGreaterThan(0);
+  expect(t.totalMs).toBeGreaterThanOrEqual(t.firstByteMs);
+  expect((await dispatchEvent('POST', server.url, {})).timings).toBeUndefined();
+});

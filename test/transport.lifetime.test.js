@@ -180,3 +180,22 @@ test('a child that terminates workers mid-flight many times exits normally', asy
     await server.close();
   }
 });
+
+test('without a usable libcurl the package says so, naming the library', async () => {
+  // A libcurl.so.4 that is not a library, found first through LD_LIBRARY_PATH.
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-nolib-'));
+  fs.writeFileSync(path.join(dir, 'libcurl.so.4'), 'not a library');
+  try {
+    const child = spawn(process.execPath, ['-e', `try { require(${ROOT}); } catch (e) { console.log(e.code + ' ' + e.message); }`],
+      { env: { ...process.env, LD_LIBRARY_PATH: dir } });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    await new Promise((resolve) => child.on('exit', resolve));
+    expect(out).toMatch(/^ERR_LIBCURL_MISSING native-event-dispatcher needs the system libcurl \(libcurl\.so\.4\)/);
+    expect(out).toContain('apt-get install libcurl4');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -125,7 +125,7 @@ describe('the native binding guards itself when called directly with junk', () =
       expect(() => binding.compileProfile(a)).toThrow();
       expect(() => binding.configure(a)).toThrow();
     }
-    expect(() => binding.compileProfile({ timeoutMs: 1, connectTimeoutMs: 1, maxResponseBytes: 1, insecure: false, http2: false, verbose: false, bodyHeaders: ['X: a\r\nY: b'] })).toThrow(/CR, LF or NUL/);
+    expect(() => binding.compileProfile({ timeoutMs: 1, connectTimeoutMs: 1, maxResponseBytes: 1, insecure: false, http2: false, verbose: false, timings: false, bodyHeaders: ['X: a\r\nY: b'] })).toThrow(/CR, LF or NUL/);
   });
 });
 

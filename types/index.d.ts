@@ -31,6 +31,17 @@ export interface TransportOptions {
   userAgent?: string;
   /** Pin host names to addresses, `'host:port:address'` entries as curl's --resolve. */
   resolve?: string[];
+  /** Add `timings` to the response (and to a DispatchError). Default false. */
+  timings?: boolean;
+}
+
+/** Milliseconds from the start of a request; null where it did not get that far. */
+export interface Timings {
+  dnsMs: number | null;
+  connectMs: number | null;
+  tlsMs: number | null;
+  firstByteMs: number | null;
+  totalMs: number | null;
 }
 
 export interface DispatchResponse {
@@ -39,6 +50,8 @@ export interface DispatchResponse {
   headers: Record<string, string>;
   /** Response body as text, capped at maxResponseBytes. */
   body: string;
+  /** With the `timings` option. */
+  timings?: Timings;
 }
 
 /** Stable codes of a request that got no HTTP response. */
@@ -66,6 +79,8 @@ export class DispatchError extends Error {
   readonly curlCode: number;
   /** The status, when response headers arrived before the failure. */
   readonly statusCode?: number;
+  /** With the `timings` option. */
+  readonly timings?: Timings;
 }
 
 /**
@@ -101,6 +116,9 @@ export interface Versions {
   zlib: string | null;
   http2: boolean;
   asyncDns: boolean;
+  /** libcurl's default CA bundle and directory (libcurl 7.84+ reports them). */
+  caFile: string | null;
+  caPath: string | null;
 }
 
 export function versions(): Versions;
@@ -126,7 +144,7 @@ export interface Logger {
   error(message: string, ...args: unknown[]): void;
 }
 
-export interface DispatcherOptions extends TransportOptions {
+export interface DispatcherOptions extends Omit<TransportOptions, 'timings'> {
   /** Send every event here instead of event.url (a relay, a regional endpoint, a test collector). */
   endpoint?: string;
   /** Attempts per event, the first included. Default 6. */

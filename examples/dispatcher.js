@@ -1,0 +1,26 @@
+'use strict';
+// The README's dispatcher example, runnable: EVENT_ENDPOINT=http://127.0.0.1:8080/v1/events node examples/dispatcher.js
+
+async function main() {
+  const url = process.env.EVENT_ENDPOINT || 'http://127.0.0.1:8080/v1/events';
+  const eventBatch = { account_id: '10000001', project_id: '10000002', revision: '42', visitors: [] };
+  // #region readme
+  const { createDispatcher } = require('native-event-dispatcher');
+
+  const dispatcher = createDispatcher({ maxAttempts: 6, maxQueueBytes: 32 * 1024 * 1024 });
+  dispatcher.on('drop', (drop) => console.warn(`event lost: ${drop.reason}`, drop.url));
+
+  const result = await dispatcher.send('POST', url, eventBatch);
+  // { statusCode: 204, attempts: 1 } — or { spooled: true }, or { dropped: true, reason }
+
+  await dispatcher.flush(); // everything accepted so far has ended one way or another
+  console.log(result, dispatcher.stats().delivered);
+  console.log(await dispatcher.close({ timeoutMs: 5000 })); // { delivered, spooled, lost, failed }
+  // #endregion
+  return result;
+}
+
+main().then((result) => { process.exitCode = result.statusCode >= 200 && result.statusCode < 300 ? 0 : 1; }, (err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

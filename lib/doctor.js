@@ -1,0 +1,200 @@
+'use strict';
+// npx native-event-dispatcher doctor [url]: what this installation runs on (addon, libcurl, TLS,
+// nghttp2, the binary, the CA bundle, the proxies in effect) and, given a URL, one test request
+// with its timings and a plain-words diagnosis when it fails.
+const transport = require('./transport');
+const binding = require('./binding');
+
+const MIN_LIBCURL = '7.68.0';
+
+const USAGE = `Usage: npx native-event-dispatcher doctor [url] [options]
+
+Prints the versions and settings this package runs with; with a URL, sends one test request
+(POST {} unless --method GET) and explains the outcome.
+
+Options:
+  --proxy URL        use this proxy (default: http_proxy/https_proxy/all_proxy from the environment)
+  --no-proxy         connect directly, whatever the environment says
+  --ca-file PATH     trust the CAs in this PEM file instead of the system's
+  --insecure         do not verify the server's certificate
+  --http2            offer HTTP/2
+  --resolve H:P:A    pin a host name to an address (curl's --resolve format; repeatable)
+  --timeout MS       whole-request timeout (default 10000)
+  --method M         POST (default) or GET
+  --help             this text
+
+Exit code: 0 when the endpoint answered (any HTTP status), 1 when it could not be reached,
+2 for bad arguments.`;
+
+class UsageError extends Error {}
+
+function parse(argv) {
+  const args = { url: undefined, options: {}, method: 'POST', help: false };
+  const resolve = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new UsageError(`${arg} needs a value`);
+      return argv[++i];
+    };
+    if (arg === '--help' || arg === '-h') args.help = true;
+    else if (arg === '--proxy') args.options.proxy = next();
+    else if (arg === '--no-proxy') args.options.proxy = false;
+    else if (arg === '--ca-file') args.options.caFile = next();
+    else if (arg === '--insecure') args.options.insecure = true;
+    else if (arg === '--http2') args.options.http2 = true;
+    else if (arg === '--resolve') resolve.push(next());
+    else if (arg === '--timeout') {
+      const ms = Number(next());
+      if (!Number.isInteger(ms) || ms < 1) throw new UsageError('--timeout needs a positive integer (ms)');
+      args.options.timeoutMs = ms;
+    } else if (arg === '--method') {
+      args.method = next().toUpperCase();
+      if (args.method !== 'POST' && args.method !== 'GET') throw new UsageError('--method is POST or GET');
+    } else if (!arg.startsWith('-') && args.url === undefined) args.url = arg;
+    else throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
+  }
+  if (resolve.length) args.options.resolve = resolve;
+  return args;
+}
+
+function versionAtLeast(version, minimum) {
+  const a = version.split('.').map(Number);
+  const b = minimum.split('.').map(Number);
+  for (let i = 0; i < 3; i++) if ((a[i] || 0) !== (b[i] || 0)) return (a[i] || 0) > (b[i] || 0);
+  return true;
+}
+
+// Which proxy the request to `url` takes, and why, following libcurl's rules.
+function proxyFor(url, options) {
+  const u = new URL(url);
+  if (options.proxy === false) return { proxy: null, source: '--no-proxy' };
+  if (options.proxy) return { proxy: options.proxy, source: '--proxy' };
+  const env = transport.proxiesFromEnvironment();
+  const proxy = u.protocol === 'https:' ? env.httpsProxy : env.httpProxy;
+  if (!proxy) return { proxy: null, source: 'no proxy variable for this scheme' };
+  const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  for (const raw of env.noProxy.split(',')) {
+    const entry = raw.trim().toLowerCase().replace(/^\./, '');
+    if (entry === '*' || (entry && (host === entry || host.endsWith(`.${entry}`)))) {
+      return { proxy: null, source: `no_proxy matches ${entry}` };
+    }
+  }
+  return { proxy, source: 'environment' };
+}
+
+function environmentLines() {
+  const names = ['http_proxy', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY', 'HTTP_PROXY'];
+  const set = names.filter((n) => process.env[n]);
+  if (set.length === 0) return ['none of http_proxy, https_proxy, all_proxy, no_proxy is set'];
+  return set.map((n) => `${n}=${process.env[n]}${n === 'HTTP_PROXY' ? ' (ignored for http: URLs, as libcurl does)' : ''}`);
+}
+
+const ms = (v) => (v === null || v === undefined ? '–' : `${v.toFixed(1)} ms`);
+
+function diagnose(err, url, proxy) {
+  const u = new URL(url);
+  const where = `${u.hostname}:${u.port || (u.protocol === 'https:' ? 443 : 80)}`;
+  const t = err.timings || {};
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return `Nothing accepts connections at ${where}. Is the collector running, and is the port right? (A firewall that rejects connections looks the same.)`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `This machine has no route to ${u.hostname}. Check its network, or whether a proxy is needed.`;
+    case 'ENOTFOUND':
+      return `The name ${u.hostname} does not resolve. Check the spelling and this machine's DNS; behind a proxy, set https_proxy.`;
+    case 'ETIMEDOUT':
+      return t.connectMs === null
+        ? `No connection to ${where} within the connect timeout: a firewall may drop the packets, or the host is down.`
+        : `Connected to ${where}, but no complete answer within the timeout: the endpoint is slow or stuck.`;
+    case 'ECERT':
+      return `The server's certificate was not accepted (${err.message.replace(/^.*?: /, '')}). If the endpoint uses a private CA, pass --ca-file; check that the host name matches the certificate.`;
+    case 'ETLS':
+      return `The TLS handshake failed (${err.message.replace(/^.*?: /, '')}). Is this an HTTPS port? A plain HTTP port answers TLS with nonsense.`;
+    case 'EPROXY':
+      return `The proxy ${proxy || ''} failed (${err.message.replace(/^.*?: /, '')}). Check http_proxy/https_proxy, or try --proxy URL or --no-proxy.`;
+    case 'ECONNRESET':
+      return `${where} closed the connection without a complete answer: an overloaded server, a load balancer's limit, or a port that does not speak HTTP.`;
+    case 'EPROTO':
+      return `What came back from ${where} is not HTTP: is it an HTTPS port addressed with http://, or another protocol?`;
+    default:
+      return `The request failed: ${err.message}`;
+  }
+}
+
+function explainStatus(status) {
+  if (status >= 200 && status < 300) return 'reached, and accepted.';
+  if (status === 400) return 'reached; it refused the test payload (an empty event batch), which an event collector is expected to do. The connection is fine.';
+  if (status === 401 || status === 403) return 'reached, but access is denied: check credentials or allow-lists.';
+  if (status === 404) return 'reached, but nothing is at this path: check the URL.';
+  if (status === 405) return 'reached, but this method is not allowed here (try --method GET or POST).';
+  if (status === 407) return 'the proxy wants credentials: put them in the proxy URL (http://user:pass@host:port).';
+  if (status === 429) return 'reached, but it asks to slow down (rate limited); the dispatcher honours Retry-After.';
+  if (status >= 500) return 'reached, but the server has a problem; the dispatcher would retry.';
+  if (status >= 300 && status < 400) return 'reached; it redirects, and redirects are not followed: use the final URL.';
+  return 'reached.';
+}
+
+async function doctor(argv, out = (line) => process.stdout.write(`${line}\n`)) {
+  let args;
+  try {
+    args = parse(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`doctor: ${err.message}\n`);
+    return 2;
+  }
+  if (args.help) {
+    out(USAGE);
+    return 0;
+  }
+  const row = (label, value) => out(`  ${label.padEnd(12)} ${value}`);
+  const v = transport.versions();
+  out('native-event-dispatcher doctor');
+  row('addon', `${v.addon}${v.addonBinary ? ` (binary built from ${v.addonBinary})` : ''}`);
+  row('binary', binding.binaryPath);
+  row('node', `${process.version} (N-API ${process.versions.napi})`);
+  row('libcurl', `${v.libcurl}${versionAtLeast(v.libcurl, MIN_LIBCURL) ? '' : ` — older than ${MIN_LIBCURL}, not supported`}`);
+  row('TLS', v.tls || 'none (https: will not work)');
+  row('nghttp2', v.nghttp2 ? `${v.nghttp2} (HTTP/2 available with http2: true)` : 'none (HTTP/1.1 only)');
+  row('CA bundle', args.options.caFile ? `${args.options.caFile} (--ca-file)` : `${v.caFile || v.caPath || 'libcurl has no default'} (libcurl's default)`);
+  row('proxy env', environmentLines()[0]);
+  for (const extra of environmentLines().slice(1)) row('', extra);
+  if (!args.url) {
+    out('');
+    out('Give a URL to test a request: npx native-event-dispatcher doctor https://logx.optimizely.com/v1/events');
+    return 0;
+  }
+  let route;
+  try {
+    route = proxyFor(args.url, args.options);
+  } catch {
+    process.stderr.write(`doctor: ${JSON.stringify(args.url)} is not a URL\n`);
+    return 2;
+  }
+  out('');
+  out(`Test request: ${args.method} ${args.url}`);
+  row('route', route.proxy ? `through ${route.proxy} (${route.source})` : `direct (${route.source})`);
+  try {
+    const res = await transport.dispatchEvent(args.method, args.url, args.method === 'GET' ? undefined : {},
+      { ...args.options, timings: true });
+    const t = res.timings;
+    row('timings', `DNS ${ms(t.dnsMs)}, connect ${ms(t.connectMs)}, TLS ${ms(t.tlsMs)}, first byte ${ms(t.firstByteMs)}, total ${ms(t.totalMs)}`);
+    row('answer', `HTTP ${res.statusCode}${res.headers.server ? ` from ${res.headers.server}` : ''}`);
+    row('diagnosis', explainStatus(res.statusCode));
+    return 0;
+  } catch (err) {
+    if (!err.curlCode) {
+      process.stderr.write(`doctor: ${err.message}\n`);
+      return 2;
+    }
+    const t = err.timings || {};
+    row('timings', `DNS ${ms(t.dnsMs)}, connect ${ms(t.connectMs)}, TLS ${ms(t.tlsMs)}, total ${ms(t.totalMs)}`);
+    row('error', `${err.code} (libcurl ${err.curlCode}): ${err.message}`);
+    row('diagnosis', diagnose(err, args.url, route.proxy));
+    return 1;
+  }
+}
+
+module.exports = { doctor };

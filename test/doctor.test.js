@@ -1,0 +1,115 @@
+'use strict';
+// npx native-event-dispatcher doctor, run as a command against local servers.
+const path = require('node:path');
+const { execFile } = require('node:child_process');
+const { start, closedPort, makeCertificates, startProxy } = require('./helpers/servers');
+
+const CLI = path.join(__dirname, '..', 'bin', 'native-event-dispatcher.js');
+
+function doctor(args, env = {}) {
+  return new Promise((resolve) => {
+    const clean = { ...process.env };
+    for (const n of ['http_proxy', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY', 'HTTP_PROXY']) delete clean[n];
+    execFile(process.execPath, [CLI, 'doctor', ...args], { env: { ...clean, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? err.code : 0, stdout, stderr });
+    });
+  });
+}
+
+test('without a URL: versions, the binary, the CA bundle and the proxy environment', async () => {
+  const { versions } = require('..');
+  const r = await doctor([]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(new RegExp(`libcurl\\s+${versions().libcurl.replace(/\./g, '\\.')}`));
+  expect(r.stdout).toMatch(/addon\s+\d+\.\d+\.\d+/);
+  expect(r.stdout).toMatch(/binary\s+\/.+\.node/);
+  expect(r.stdout).toMatch(/TLS\s+OpenSSL/);
+  expect(r.stdout).toMatch(/CA bundle\s+\S+/);
+  expect(r.stdout).toContain('none of http_proxy, https_proxy, all_proxy, no_proxy is set');
+});
+
+test('a reachable endpoint: timings, the answer, exit 0', async () => {
+  const server = await start((req, res) => res.writeHead(204, { server: 'test-collector' }).end());
+  try {
+    const r = await doctor([server.url]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/timings\s+DNS .* ms, connect [\d.]+ ms, TLS .*, first byte [\d.]+ ms, total [\d.]+ ms/);
+    expect(r.stdout).toMatch(/answer\s+HTTP 204 from test-collector/);
+    expect(r.stdout).toContain('reached, and accepted');
+    expect(r.stdout).toMatch(/route\s+direct \(no proxy variable for this scheme\)/);
+    expect(server.requests[0].method).toBe('POST');
+    expect(server.requests[0].body.toString()).toBe('{}');
+  } finally {
+    await server.close();
+  }
+});
+
+test('a 400 is explained as an expected refusal of the test payload', async () => {
+  const server = await start((req, res) => res.writeHead(400).end());
+  try {
+    const r = await doctor([server.url, '--method', 'GET']);
+    expect(r.code).toBe(0);
+    expect(server.requests[0].method).toBe('GET');
+    expect(r.stdout).toContain('refused the test payload');
+  } finally {
+    await server.close();
+  }
+});
+
+test('nothing listening: exit 1 and a diagnosis in plain words', async () => {
+  const port = await closedPort();
+  const r = await doctor([`http://127.0.0.1:${port}/v1/events`]);
+  expect(r.code).toBe(1);
+  expect(r.stdout).toMatch(/error\s+ECONNREFUSED \(libcurl 7\)/);
+  expect(r.stdout).toContain(`Nothing accepts connections at 127.0.0.1:${port}`);
+});
+
+test('an untrusted certificate is diagnosed; --ca-file and --resolve make it work', async () => {
+  const certs = makeCertificates('events.test');
+  const server = await start((req, res) => res.end('ok'), { tls: { key: certs.key, cert: certs.cert }, hostname: 'events.test' });
+  try {
+    const pin = ['--resolve', `events.test:${server.port}:127.0.0.1`];
+    const bad = await doctor([server.url, ...pin]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('ECERT');
+    expect(bad.stdout).toContain("The server's certificate was not accepted");
+    const good = await doctor([server.url, ...pin, '--ca-file', certs.caFile]);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/TLS [\d.]+ ms/);
+    expect(good.stdout).toContain(`${certs.caFile} (--ca-file)`);
+  } finally {
+    await server.close();
+    certs.remove();
+  }
+});
+
+test('proxies: shown from the environment and taken; no_proxy is honoured; a dead proxy is diagnosed', async () => {
+  const server = await start((req, res) => res.end('ok'));
+  const proxy = await startProxy();
+  try {
+    const via = await doctor([server.url], { http_proxy: proxy.url });
+    expect(via.code).toBe(0);
+    expect(via.stdout).toContain(`http_proxy=${proxy.url}`);
+    expect(via.stdout).toContain(`through ${proxy.url} (environment)`);
+    expect(proxy.seen).toHaveLength(1);
+    const skipped = await doctor([server.url], { http_proxy: proxy.url, no_proxy: '127.0.0.1' });
+    expect(skipped.stdout).toContain('direct (no_proxy matches 127.0.0.1)');
+    const port = await closedPort();
+    const dead = await doctor([server.url, '--proxy', `http://127.0.0.1:${port}`]);
+    expect(dead.code).toBe(1);
+    expect(dead.stdout).toContain('EPROXY');
+    expect(dead.stdout).toContain('The proxy http://127.0.0.1:');
+  } finally {
+    await proxy.close();
+    await server.close();
+  }
+});
+
+test('bad arguments: exit 2 with a message', async () => {
+  const r = await doctor(['--timeout', 'soon']);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain('--timeout needs a positive integer');
+  const help = await doctor(['--help']);
+  expect(help.code).toBe(0);
+  expect(help.stdout).toContain('Usage: npx native-event-dispatcher doctor');
+});
