@@ -13,11 +13,14 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 NPM=(npm --no-audit --no-fund --loglevel=error)
 
-cd "$ROOT"
-rm -rf prebuilds
-"${NPM[@]}" pack --pack-destination "$WORK" >/dev/null
+# Packed from a copy: prebuildify rebuilds (and then removes) build/, which must not touch the
+# working tree's own build.
+COPY="$WORK/repo"
+mkdir -p "$COPY"
+cp -r "$ROOT"/{package.json,binding.gyp,src,lib,types,bin,LICENSE,README.md} "$COPY/"
+ln -s "$ROOT/node_modules" "$COPY/node_modules"
+(cd "$COPY" && "${NPM[@]}" pack --pack-destination "$WORK" >/dev/null)
 TGZ=$(ls "$WORK"/native-event-dispatcher-*.tgz)
-rm -rf prebuilds   # keep the working tree as it was
 echo "test:pack: packed $(basename "$TGZ") ($(du -k "$TGZ" | cut -f1) KiB)"
 
 CONTENTS=$(tar tzf "$TGZ")
