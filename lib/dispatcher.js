@@ -223,50 +223,49 @@ class Dispatcher extends EventEmitter {
   }
 
   accept(request, callback) {
+    if (this.state !== 'open') return this.acceptLate(request, callback);
     let resolve;
     const promise = new Promise((r) => { resolve = r; });
-    if (this.state !== 'open') {
-      if (!this.spool) return this.refuse(closedError(), callback);
-      // A late event (the SDK may hand over its last batch while or after we close): spooled.
-      try {
-        if (this.spool.closed) {
-          Spool.appendLate(this.spool.dir, request.method, request.href, request.body ?? '', request.json);
-        } else if (!this.spool.append(request.method, request.href, request.body ?? '', request.json)) {
-          throw new Error('the spool is full');
-        }
-      } catch (err) {
-        this.counts.dropped += 1;
-        this.emitDrop({ reason: 'closed', request, attempts: 0, error: err });
-        const result = { statusCode: 0, dropped: true, reason: 'closed' };
-        resolve(result);
-        callOnce(callback, result, (e) => this.report(e));
-        return promise;
-      }
-      this.counts.spooled += 1;
-      this.emit('spool', { reason: 'closed', url: request.href, attempts: 0 });
-      const result = { spooled: true };
-      resolve(result);
-      callOnce(callback, result, (e) => this.report(e));
-      return promise;
-    }
-
     const now = Date.now();
     const entry = new Delivery(this, ++this.seq, request, now, now + this.options.deadlineMs);
     entry.resolve = resolve;
     entry.callback = callback;
-    const { bytes } = entry;
     this.counts.accepted += 1;
     if (this.spool) this.journal(entry);
-    if (!this.makeRoom(bytes)) {
-      this.hold(entry);
-      if (entry.record) this.park(entry, 'queue-full');
-      else this.drop(entry, 'queue-full');
-      return promise;
-    }
+    const room = this.makeRoom(entry.bytes);
     this.hold(entry);
-    this.queue.add(entry);
-    this.drain();
+    if (room) {
+      this.queue.add(entry);
+      this.drain();
+    } else if (entry.record) {
+      this.park(entry, 'queue-full');
+    } else {
+      this.drop(entry, 'queue-full');
+    }
     return promise;
+  }
+
+  // A late event (the SDK may hand over its last batch while or after we close): spooled when
+  // there is a spool, refused otherwise.
+  acceptLate(request, callback) {
+    if (!this.spool) return this.refuse(closedError(), callback);
+    let result;
+    try {
+      if (this.spool.closed) {
+        Spool.appendLate(this.spool.dir, request.method, request.href, request.body ?? '', request.json);
+      } else if (!this.spool.append(request.method, request.href, request.body ?? '', request.json)) {
+        throw new Error('the spool is full');
+      }
+      this.counts.spooled += 1;
+      this.emit('spool', { reason: 'closed', url: request.href, attempts: 0 });
+      result = { spooled: true };
+    } catch (err) {
+      this.counts.dropped += 1;
+      this.emitDrop({ reason: 'closed', request, attempts: 0, error: err });
+      result = { statusCode: 0, dropped: true, reason: 'closed' };
+    }
+    callOnce(callback, result, (e) => this.report(e));
+    return Promise.resolve(result);
   }
 
   // Write-ahead: the event is on disk before dispatchEvent returns.
@@ -480,10 +479,15 @@ class Dispatcher extends EventEmitter {
 
   // ---- endings ----------------------------------------------------------------------------------
 
-  settle(entry, result) {
+  // The entry leaves memory accounting; nothing more will be done with it.
+  release(entry) {
     entry.settled = true;
     this.held.remove(entry);
     this.heldBytes -= entry.bytes;
+  }
+
+  settle(entry, result) {
+    this.release(entry);
     entry.request = null; // the body can go
     if (entry.resolve) entry.resolve(result);
     callOnce(entry.callback, result, (e) => this.report(e));
@@ -566,7 +570,7 @@ class Dispatcher extends EventEmitter {
         const next = e.ageNext;
         if (e.replayed && !e.inFlight) {
           this.queue.remove(e);
-          this.giveBack(e);
+          this.release(e); // still in the journal: it goes back to the spool untouched
         }
         e = next;
       }
@@ -575,7 +579,7 @@ class Dispatcher extends EventEmitter {
       for (let e = this.held.head; e;) {
         const next = e.ageNext;
         this.queue.remove(e);
-        if (e.replayed) this.giveBack(e);
+        if (e.replayed) this.release(e);
         else if (e.record) this.park(e, 'closed');
         else this.drop(e, 'closed');
         e = next;
@@ -601,13 +605,6 @@ class Dispatcher extends EventEmitter {
       return summary;
     })();
     return this.closing;
-  }
-
-  // A replayed event goes back to the spool untouched (it is still in the journal).
-  giveBack(entry) {
-    entry.settled = true;
-    this.held.remove(entry);
-    this.heldBytes -= entry.bytes;
   }
 
   installExitHandlers() {

@@ -159,8 +159,9 @@ async function doctor(argv, out = (line) => process.stdout.write(`${line}\n`)) {
   row('TLS', v.tls || 'none (https: will not work)');
   row('nghttp2', v.nghttp2 ? `${v.nghttp2} (HTTP/2 available with http2: true)` : 'none (HTTP/1.1 only)');
   row('CA bundle', args.options.caFile ? `${args.options.caFile} (--ca-file)` : `${v.caFile || v.caPath || 'libcurl has no default'} (libcurl's default)`);
-  row('proxy env', environmentLines()[0]);
-  for (const extra of environmentLines().slice(1)) row('', extra);
+  const [firstVariable, ...moreVariables] = environmentLines();
+  row('proxy env', firstVariable);
+  for (const extra of moreVariables) row('', extra);
   if (!args.url) {
     out('');
     out('Give a URL to test a request: npx native-event-dispatcher doctor https://logx.optimizely.com/v1/events');

@@ -381,13 +381,12 @@ function prepare(httpVerb, url, params) {
   };
 }
 
-// Sends a prepared request with a compiled profile. Never throws: failures reject. The caller's
-// stack is captured for DispatchError unless `caller` is null (the dispatcher's own retries, whose
-// errors never reach a stack trace, save the ~2 µs).
+// Sends a prepared request with a compiled profile. Never throws: failures reject, with the
+// caller's stack captured for DispatchError.
 function sendPrepared(request, profile, caller) {
   try {
     const site = { method: request.method, url: request.display };
-    if (caller !== null) Error.captureStackTrace(site, caller || sendPrepared);
+    Error.captureStackTrace(site, caller);
     return binding.dispatch(request.verb, request.href, request.host, request.https, request.body,
       profile, site);
   } catch (err) {
@@ -477,12 +476,10 @@ module.exports = {
   proxiesFromEnvironment,
   dispatchEvent,
   prepare,
-  sendPrepared,
   submit,
   compileOptions: profileFor,
   OPTION_NAMES,
   setConnectionLimits,
   versions,
   pumpStats: () => binding.stats(),
-  DEFAULT_USER_AGENT,
 };

@@ -2,9 +2,9 @@
 const path = require('node:path');
 const fs = require('node:fs');
 const os = require('node:os');
-const { spawn } = require('node:child_process');
 const { createDispatcher } = require('..');
 const { startCollector } = require('./helpers/collector');
+const { spawnNode } = require('./helpers/processes');
 const { logEvent } = require('./helpers/events');
 
 const badOptions = [
@@ -99,20 +99,10 @@ describe('bad events never throw into the SDK', () => {
 describe('handleProcessExit', () => {
   const ROOT = JSON.stringify(path.join(__dirname, '..'));
 
-  function runChild(code) {
-    const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const exited = new Promise((resolve) => child.on('exit', (exitCode, signal) => resolve({ exitCode, signal, stdout, stderr })));
-    return { child, exited, output: () => stdout };
-  }
-
   test('SIGTERM: close() delivers what is queued, then the signal is raised again', async () => {
     const c = await startCollector((n) => (n < 3 ? { status: 503 } : 'ok'));
     try {
-      const { child, exited, output } = runChild(`
+      const { child, exited, output } = spawnNode(`
         const { createDispatcher } = require(${ROOT});
         const d = createDispatcher({ handleProcessExit: true, baseDelayMs: 50, maxDelayMs: 100 });
         for (let i = 0; i < 5; i++) d.send('POST', ${JSON.stringify(c.url)}, { visitors: [{ snapshots: [{ events: [{ uuid: 'u' + i }] }] }] });
@@ -134,14 +124,14 @@ describe('handleProcessExit', () => {
     const hang = await startCollector(() => 'hang');
     const c = await startCollector();
     try {
-      const { exited } = runChild(`
+      const { exited } = spawnNode(`
         const { createDispatcher } = require(${ROOT});
         const d = createDispatcher({ handleProcessExit: true, spoolDir: ${JSON.stringify(dir)} });
         for (let i = 0; i < 5; i++) d.send('POST', ${JSON.stringify(hang.url)}, { visitors: [{ snapshots: [{ events: [{ uuid: 'e' + i }] }] }] });
         setTimeout(() => process.exit(0), 50);
       `);
       const result = await exited;
-      expect(result.exitCode).toBe(0);
+      expect(result.code).toBe(0);
       expect(fs.existsSync(path.join(dir, 'lock'))).toBe(false); // released at exit
       const next = createDispatcher({ spoolDir: dir, endpoint: c.url });
       for (let i = 0; i < 500 && next.stats().delivered < 5; i++) await new Promise((r) => setTimeout(r, 10));

@@ -1,24 +1,10 @@
 'use strict';
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 const { Worker } = require('node:worker_threads');
 const { start } = require('./helpers/servers');
+const { spawnNode } = require('./helpers/processes');
 
 const ROOT = JSON.stringify(path.join(__dirname, '..'));
-
-// Starts `code` in a fresh node process: { child, exited } where exited resolves
-// { code, signal, stdout, stderr }.
-function spawnNode(code) {
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => {
-    child.on('exit', (exitCode, signal) => resolve({ code: exitCode, signal, stdout, stderr }));
-  });
-  return { child, exited };
-}
 
 // A server that parks every request; `arrived(n)` resolves once n requests are parked.
 async function holdingServer() {
@@ -188,11 +174,9 @@ test('without a usable libcurl the package says so, naming the library', async (
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-nolib-'));
   fs.writeFileSync(path.join(dir, 'libcurl.so.4'), 'not a library');
   try {
-    const child = spawn(process.execPath, ['-e', `try { require(${ROOT}); } catch (e) { console.log(e.code + ' ' + e.message); }`],
-      { env: { ...process.env, LD_LIBRARY_PATH: dir } });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    await new Promise((resolve) => child.on('exit', resolve));
+    const { exited } = spawnNode(`try { require(${ROOT}); } catch (e) { console.log(e.code + ' ' + e.message); }`,
+      { LD_LIBRARY_PATH: dir });
+    const out = (await exited).stdout;
     expect(out).toMatch(/^ERR_LIBCURL_MISSING native-event-dispatcher needs the system libcurl \(libcurl\.so\.4\)/);
     expect(out).toContain('apt-get install libcurl4');
   } finally {
