@@ -191,3 +191,30 @@ test('4 processes on one root; 2 SIGKILLed with live records; 2 started at once 
   for (const w of [alive1, alive2, ...starters]) w.send('close');
   for (const w of [alive1, alive2, ...starters]) expect((await w.exited).code).toBe(0);
 }, 20000);
+
+test('adopted again and again (each adopter closed with the records live): nothing is lost', () => {
+  const root = tempRoot(later);
+  const first = new Spool(root, { maxBytes: 1024 * 1024 });
+  const live = [1, 2, 3, 4].map((i) => first.append(request(400, i)).id);
+  first.close();
+  for (let generation = 0; generation < 3; generation++) {
+    const next = new Spool(root, { maxBytes: 1024 * 1024 });
+    const records = drainParked(next);
+    expect(records.map((r) => r.id)).toEqual(live);
+    live.push(next.append(request(400, generation)).id);
+    next.close();
+  }
+  expect(slotNames(root)).toHaveLength(1);
+});
+
+test('a merge cut short (an adopt-… directory and an import file inside an orphan slot) is finished by the next adopter', () => {
+  const root = tempRoot(later);
+  const outer = makeSlot(root, { owner: { pid: 1 }, released: true, segments: [[lineOf(request(300))]] });
+  // What a process that died in the middle of adopting leaves: the orphan it was merging, nested.
+  const inner = makeSlot(root, { owner: { pid: 1 }, released: true, segments: [[lineOf(request(300)), lineOf(request(300))]] });
+  fs.renameSync(inner.dir, path.join(outer.dir, `adopt-${inner.name}`));
+  fs.writeFileSync(path.join(outer.dir, 'import-late-1-x.jsonl'), lineOf(request(300)), { mode: 0o600 });
+  const spool = open(root);
+  expect(spool.stats()).toMatchObject({ adopted: 4, liveRecords: 4, skipped: 0 });
+  expect(fs.readdirSync(spool.dir).filter((n) => !n.startsWith('seg-'))).toEqual(['owner.json']);
+});

@@ -36,10 +36,6 @@ function checkFilesystem(root, dir) {
   } catch {
     // keep the path as given: statfs below still judges it
   }
-  const tree = SPECIAL_TREES.find((t) => under(real, t));
-  if (tree && !under(real, SHM)) {
-    throw new SpoolError(`cannot use ${root} as a spool directory: ${real} is under ${tree}, the kernel's own tree, which does not keep files`, 'ERR_SPOOL_IO');
-  }
   let type;
   try {
     ({ type } = fs.statfsSync(real));
@@ -49,6 +45,10 @@ function checkFilesystem(root, dir) {
   const name = SPECIAL_FILESYSTEMS.get(type);
   if (name) {
     throw new SpoolError(`cannot use ${root} as a spool directory: ${real} is on a ${name} filesystem, which does not keep files`, 'ERR_SPOOL_IO');
+  }
+  const tree = SPECIAL_TREES.find((t) => under(real, t));
+  if (tree && !under(real, SHM)) {
+    throw new SpoolError(`cannot use ${root} as a spool directory: ${real} is under ${tree}, the kernel's own tree, which does not keep files`, 'ERR_SPOOL_IO');
   }
 }
 

@@ -380,4 +380,9 @@ class Journal {
   }
 }
 
-module.exports = { Journal, SpoolRecord };
+// Whether a file in a slot is a segment (own, or renamed in from an adopted slot).
+function isSegmentName(name) {
+  return SEGMENT.test(name);
+}
+
+module.exports = { Journal, SpoolRecord, isSegmentName };

@@ -18,6 +18,7 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const { ioError } = require('./error');
 const { makePrivateDir, openPrivateFile } = require('./directory');
+const { isSegmentName } = require('./journal');
 
 const OWNER = 'owner.json';
 const RELEASED = 'released.json';
@@ -26,7 +27,6 @@ const HEARTBEAT_MS = 10 * 1000;
 const STALE_MS = 60 * 1000;
 const SLOT = /^slot-[0-9a-f]{16}$/;
 const ADOPTED = /^adopt-slot-[0-9a-f]{16}$/;
-const SEGMENT = /^seg-\d{12}\.jsonl$/;
 const IMPORT = /^import-.+\.jsonl$/;
 const LATE = /^late-.+\.jsonl$/;
 const LATE_TMP = /^\.late-.+\.tmp$/;
@@ -170,18 +170,19 @@ function adoptOrphans(root, slot, log) {
   return adopted;
 }
 
-// Moves the files of an adopted slot (and of the slots it had adopted) into `into`.
+// Moves the files of an adopted slot (and of the slots it had adopted) into `into`. Only its owner
+// file is deleted: a file we do not know is left where it is (with its directory), never lost.
 function merge(into, from, log) {
   for (const name of fs.readdirSync(from)) {
     const file = path.join(from, name);
     if (ADOPTED.test(name)) {
       merge(into, file, log);
-    } else if (SEGMENT.test(name) || IMPORT.test(name)) {
-      // New names: a segment's sequence number only has to be unique in its slot.
-      const prefix = SEGMENT.test(name) ? 'seg-adopted' : 'import';
+    } else if (isSegmentName(name) || IMPORT.test(name)) {
+      // New names: a segment's name only has to be unique in its slot.
+      const prefix = isSegmentName(name) ? 'seg-adopted' : 'import';
       fs.renameSync(file, path.join(into, uniqueName(into, prefix)));
-    } else {
-      fs.rmSync(file, { recursive: true, force: true }); // owner.json, released.json
+    } else if (name === OWNER || name === RELEASED) {
+      fs.rmSync(file, { force: true });
     }
   }
   try {
