@@ -218,3 +218,52 @@ test('a merge cut short (an adopt-… directory and an import file inside an orp
   expect(spool.stats()).toMatchObject({ adopted: 4, liveRecords: 4, skipped: 0 });
   expect(fs.readdirSync(spool.dir).filter((n) => !n.startsWith('seg-'))).toEqual(['owner.json']);
 });
+
+test('the heartbeat: the owner file is touched every 10 s by an unref\'d timer, and by append() when due', () => {
+  const start = Date.now();
+  jest.useFakeTimers({ now: start, doNotFake: ['nextTick', 'setImmediate'] });
+  later(() => jest.useRealTimers());
+  const spool = open(tempRoot(later));
+  const owner = path.join(spool.dir, 'owner.json');
+  const mtime = () => fs.statSync(owner).mtimeMs;
+  const old = (start - 120000) / 1000;
+  fs.utimesSync(owner, old, old);
+  jest.advanceTimersByTime(9000);
+  expect(mtime()).toBeLessThan(start - 100000); // not due yet
+  jest.advanceTimersByTime(1000);
+  expect(Math.abs(mtime() - (start + 10000))).toBeLessThan(1000);
+  // With the timer starved (a busy loop still appending), append() beats when due.
+  fs.utimesSync(owner, old, old);
+  jest.setSystemTime(start + 25000);
+  spool.append(request(300));
+  expect(Math.abs(mtime() - (start + 25000))).toBeLessThan(1000);
+});
+
+test('an open Spool does not keep a process alive; its slot is then adopted like any other', async () => {
+  const root = tempRoot(later);
+  const spoolPath = JSON.stringify(path.join(__dirname, '..', 'lib', 'spool', 'index.js'));
+  const run = spawnNode(`
+    const { Spool } = require(${spoolPath});
+    const spool = new Spool(${JSON.stringify(root)}, { maxBytes: 65536 });
+    process.stdout.write(spool.append({ method: 'POST', href: ${JSON.stringify(HREF)}, body: '{}', json: true }).id);`);
+  const timer = setTimeout(() => run.child.kill('SIGKILL'), 10000);
+  const { code, signal, stdout } = await run.exited;
+  clearTimeout(timer);
+  expect({ code, signal }).toEqual({ code: 0, signal: null });
+  expect(drainParked(open(root)).map((r) => r.id)).toEqual([stdout]);
+});
+
+test('two processes starting at once on a 0.1.0 directory import it exactly once', async () => {
+  const root = tempRoot(later);
+  const gone = spawnNode('');
+  await gone.exited;
+  const legacy = legacyJournal(root, gone.child.pid);
+  const starters = [0, 1].map(() => startWorker(later, ['hold', root, '0', '0']));
+  await Promise.all(starters.map((w) => w.until((l) => l.includes('READY'))));
+  const adopted = starters.flatMap((w) => ids(w.lines, 'ADOPTED'));
+  expect(adopted).toHaveLength(6); // the 5 live records and the late one
+  expect(adopted).toEqual(expect.arrayContaining(legacy.ids));
+  expect(fs.readdirSync(root).filter((n) => !n.startsWith('slot-'))).toEqual([]);
+  for (const w of starters) w.send('close');
+  for (const w of starters) expect((await w.exited).code).toBe(0);
+});
