@@ -17,10 +17,11 @@ function open(root, maxBytes, log) {
   return spool;
 }
 
-// The slot's files on disk, as stats() counts them and as they are, within maxBytes + one record.
-function expectWithinBound(spool, maxBytes, largestRecord) {
+// The slot's files, within maxBytes + one record, as stats() counts them and (when `onDisk`, the
+// costlier check) as they are on disk.
+function expectWithinBound(spool, maxBytes, largestRecord, onDisk = true) {
   const { bytes } = spool.stats();
-  expect(dirBytes(spool.dir)).toBe(bytes);
+  if (onDisk) expect(dirBytes(spool.dir)).toBe(bytes);
   expect(bytes).toBeLessThanOrEqual(maxBytes + largestRecord);
 }
 
@@ -38,7 +39,7 @@ test('issue 8 §1: 1 MiB, 4 rounds of 1,000 ~1 KB events acked after each round:
       const r = spool.append(request(1000, i));
       if (r) records.push(r);
       else refused += 1;
-      if (i % 50 === 0) expectWithinBound(spool, maxBytes, 1000);
+      expectWithinBound(spool, maxBytes, 1000, i % 50 === 0);
     }
     for (const r of records) spool.ack(r);
     expectWithinBound(spool, maxBytes, 1000);
@@ -62,7 +63,7 @@ test.each([64 * KiB, 100 * KiB + 17, 512 * KiB])('a steady healthy load (ack sho
     if (r) live.push(r);
     else refused += 1;
     while (live.length > window) spool.ack(live.splice(Math.floor(rand() * live.length), 1)[0]);
-    if (i % 25 === 0) expectWithinBound(spool, maxBytes, largest);
+    expectWithinBound(spool, maxBytes, largest, i % 25 === 0);
   }
   expect(refused).toBe(0);
   expect(spool.stats().liveRecords).toBe(live.length);
@@ -76,7 +77,7 @@ test('flapping (a random 20% stays live for a while): refused only when live rec
   const due = new Map(); // record -> the step at which it is acknowledged
   let refused = 0;
   let accepted = 0;
-  for (let step = 0; step < 6000; step++) {
+  for (let step = 0; step < 4000; step++) {
     for (const [r, at] of due) {
       if (at > step) continue;
       spool.ack(r);
@@ -96,7 +97,7 @@ test('flapping (a random 20% stays live for a while): refused only when live rec
       expect(after.liveBytes).toBe(before.liveBytes);
       expect(after.liveBytes + size + ownerBytes).toBeGreaterThan(maxBytes);
     }
-    expectWithinBound(spool, maxBytes, 1500);
+    expectWithinBound(spool, maxBytes, 1500, step % 10 === 0);
   }
   // The pattern does fill the cap at times, and most events are journaled all the same.
   expect(refused).toBeGreaterThan(0);
@@ -133,7 +134,7 @@ test('compaction keeps every live record, with its bytes, and reclaims the rest'
     expect(r).not.toBeNull();
     if (i % 7 === 0 && keep.size < 60) keep.set(r, req);
     else spool.ack(r);
-    expectWithinBound(spool, maxBytes, 700);
+    expectWithinBound(spool, maxBytes, 700, i % 10 === 0);
   }
   expect(spool.stats().liveRecords).toBe(keep.size);
   for (const [r, req] of keep) expect(spool.read(r)).toMatchObject({ body: req.body, href: req.href, json: true });

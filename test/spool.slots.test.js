@@ -267,3 +267,32 @@ test('two processes starting at once on a 0.1.0 directory import it exactly once
   for (const w of starters) w.send('close');
   for (const w of starters) expect((await w.exited).code).toBe(0);
 });
+
+test('an owner that is a zombie (dead, not yet reaped) is gone', async () => {
+  const root = tempRoot(later);
+  // A parent too busy to reap its child: the child's pid stays, as a zombie.
+  const parent = spawnNode(`
+    const { spawn } = require('node:child_process');
+    const child = spawn('sh', ['-c', 'exit 0'], { stdio: 'ignore' });
+    process.stdout.write(String(child.pid) + '\\n');
+    const until = Date.now() + 8000; while (Date.now() < until); // no reaping
+  `);
+  later(() => parent.child.kill('SIGKILL'));
+  const stat = async () => {
+    for (let i = 0; i < 400; i++) {
+      const pid = parent.output().trim();
+      const text = pid && fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (text && /\) Z /.test(text)) return { pid: Number(pid), text };
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('no zombie');
+  };
+  const { pid, text } = await stat();
+  const zombie = makeSlot(root, {
+    owner: { ...ownIdentity(), pid, startTime: text.slice(text.lastIndexOf(')') + 2).split(' ')[19] },
+    segments: [[lineOf(request(300))]],
+  });
+  const spool = open(root);
+  expect(spool.stats().adopted).toBe(1);
+  expect(fs.existsSync(zombie.dir)).toBe(false);
+});

@@ -345,7 +345,8 @@ class Journal {
 
   // Frees room for `n` more bytes, cheapest segment first (live bytes to move per dead byte won).
   reclaim(n) {
-    // The current segment's dead bytes can only be reclaimed once it is sealed.
+    // The current segment's dead bytes can only be reclaimed once it is sealed; sealing it first
+    // pays: it is mostly recent records, acknowledged soonest, so the cheapest to compact.
     if (this.current && this.current.deadBytes > 0) this.current = null;
     while (this.bytes + n > this.capacity) {
       let best = null;

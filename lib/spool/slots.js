@@ -42,12 +42,18 @@ function readText(file) {
   }
 }
 
-// Field 22 of /proc/<pid>/stat: the start time in clock ticks since boot (the name in field 2 may
-// hold spaces and parentheses: count from the last ')').
-function startTimeOf(pid) {
+// Fields 3 and 22 of /proc/<pid>/stat: the state, and the start time in clock ticks since boot
+// (the name in field 2 may hold spaces and parentheses: count from the last ')').
+function procStat(pid) {
   const stat = readText(`/proc/${pid}/stat`);
   if (!stat) return null;
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0], startTime: fields[19] ?? null };
+}
+
+function startTimeOf(pid) {
+  const stat = procStat(pid);
+  return stat && stat.startTime;
 }
 
 let self = null;
@@ -96,9 +102,11 @@ function judge(dir, me, now) {
   }
   if (me.bootId && owner.bootId === me.bootId && me.pidNs && owner.pidNs === me.pidNs) {
     if (!Number.isInteger(owner.pid) || !pidExists(owner.pid)) return 'orphan';
-    const start = startTimeOf(owner.pid);
+    const stat = procStat(owner.pid);
     // A pid we cannot look at is taken as its owner's: never adopt a slot that may be live.
-    return start !== null && owner.startTime != null && start !== owner.startTime ? 'orphan' : 'live';
+    if (!stat) return 'live';
+    if (stat.state === 'Z' || stat.state === 'X') return 'orphan'; // dead, not yet reaped
+    return owner.startTime != null && stat.startTime !== owner.startTime ? 'orphan' : 'live';
   }
   return now - heartbeat > STALE_MS ? 'orphan' : 'live';
 }
