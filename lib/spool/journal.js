@@ -11,6 +11,7 @@
 //   segment, then the segment is truncated before it, dead bytes behind it included. A SIGKILL
 //   between the copy and the truncation leaves two live copies of one id; load() keeps one and
 //   flags the other. A live record is never deleted, an acknowledged one never comes back.
+// - a slot holds at most maxSegments files (+ one): past that, the smallest is merged away.
 // - append refuses (null) only when the live records alone leave no room; records inherited at
 //   open (`force`) are never refused nor deleted, even past the capacity.
 const fs = require('node:fs');
@@ -23,6 +24,10 @@ const SEGMENT = /^seg-[0-9a-z-]+\.jsonl$/;
 const OWN_SEGMENT = /^seg-(\d{12})\.jsonl$/;
 const MIN_SEGMENT_BYTES = 4096;
 const MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
+// Compaction leaves small segments behind (the all-live start of a drained one); past four times
+// the number of full segments the cap allows (+ 16), the smallest is merged into the current one.
+const SEGMENTS_PER_FULL_SEGMENT = 4;
+const SEGMENTS_SLACK = 16;
 const ACKED = Buffer.from('1');
 
 function segmentName(seq) {
@@ -76,6 +81,7 @@ class Journal {
     this.capacity = capacity;
     this.log = log;
     this.segmentBytes = Math.min(MAX_SEGMENT_BYTES, Math.max(MIN_SEGMENT_BYTES, Math.floor(capacity / 8)));
+    this.maxSegments = SEGMENTS_PER_FULL_SEGMENT * Math.ceil(capacity / this.segmentBytes) + SEGMENTS_SLACK;
     this.segments = new Set();
     this.current = null;
     this.nextSeq = 1;
@@ -154,6 +160,7 @@ class Journal {
     const { segment, offset } = this.write(line);
     const r = new SpoolRecord(id, acceptedAt, n, segment, offset);
     this.track(r);
+    if (this.segments.size > this.maxSegments) this.consolidate();
     return r;
   }
 
@@ -365,8 +372,8 @@ class Journal {
   }
 
   // Compacts a sealed segment from its tail until there is room for `n` bytes, the segment is
-  // gone, or what is left of it is all live.
-  drain(s, n) {
+  // gone, or what is left of it is all live (`whole`: until it is gone).
+  drain(s, n, whole = false) {
     const live = [...s.records];
     for (let i = live.length - 1; ; i--) {
       const end = i >= 0 ? live[i].offset + live[i].bytes : 0;
@@ -375,9 +382,19 @@ class Journal {
         this.remove(s);
         return;
       }
-      if (this.bytes + n <= this.capacity || s.deadBytes === 0) return;
+      if (!whole && (this.bytes + n <= this.capacity || s.deadBytes === 0)) return;
       this.move(live[i]);
     }
+  }
+
+  // Merges the smallest sealed segment into the current one (record by record, from its tail:
+  // the same crash safety and the same bound as compaction).
+  consolidate() {
+    let smallest = null;
+    for (const s of this.segments) {
+      if (s !== this.current && (!smallest || s.bytes < smallest.bytes)) smallest = s;
+    }
+    if (smallest) this.drain(smallest, 0, true);
   }
 }
 
