@@ -9,7 +9,7 @@
 // - a 0.1.0 journal in the root itself (segment-*.jsonl, a `lock` file), claimed by creating
 //   `legacy.claim` (O_EXCL) and imported by copy.
 // Whose slot is gone: released.json instead of owner.json (closed with records left); same boot
-// and pid namespace: the pid is dead, or is another process (its start time differs); otherwise
+// and pid namespace: the pid is dead (or a zombie), or is another process (its start time differs); otherwise
 // (another host or container sharing the volume): no heartbeat for STALE_MS. The heartbeat is the
 // owner file's mtime, touched every HEARTBEAT_MS by an unref'd timer and by append().
 const fs = require('node:fs');
@@ -23,7 +23,9 @@ const { isSegmentName } = require('./journal');
 const OWNER = 'owner.json';
 const RELEASED = 'released.json';
 const HEARTBEAT_MS = 10 * 1000;
-// Well above HEARTBEAT_MS: a process whose event loop stalls for a minute keeps its slot.
+// For owners on another host or in another pid namespace only. Well above HEARTBEAT_MS: a
+// process whose event loop stalls for less than a minute keeps its slot. Clocks of hosts that
+// share a volume must agree to within a few seconds (NTP).
 const STALE_MS = 60 * 1000;
 const SLOT = /^slot-[0-9a-f]{16}$/;
 const ADOPTED = /^adopt-slot-[0-9a-f]{16}$/;
