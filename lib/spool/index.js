@@ -1,0 +1,309 @@
+'use strict';
+// The durable spool: a write-ahead journal of accepted events in a slot of its own, inside a root
+// that any number of processes and Spools may share (slots.js). The dispatcher appends each event
+// it accepts — on disk (the page cache) before append() returns, so a SIGKILL loses nothing —
+// acknowledges it once it is delivered or failed for good, and parks what should be replayed.
+//   const spool = new Spool(root, { maxBytes, log });
+//   append(request, acceptedAt) → record | null   ack(record)   park(record)   takeParked()
+//   parkedCount   read(record)   close()   stats()   Spool.appendLate(root, request)
+// maxBytes bounds this Spool's slot (each slot has its own bound, not the root). What a Spool
+// inherits at open — orphan slots, late files, a 0.1.0 journal — is live and parked, oldest
+// acceptedAt first, and counts toward its slot; it is never deleted for lack of room (new appends
+// are refused instead until it drains).
+const fs = require('node:fs');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const { invalid } = require('../errors');
+const { SpoolError, ioError } = require('./error');
+const record = require('./record');
+const directory = require('./directory');
+const slots = require('./slots');
+const { Journal, SpoolRecord } = require('./journal');
+
+const METHOD_LIST = [...record.METHODS].join(', ');
+
+function checkRequest(request) {
+  if (request === null || typeof request !== 'object') {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'request', 'an object { method, href, body, json }', request);
+  }
+  const { method, href, body, json } = request;
+  if (!record.METHODS.has(method)) {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_VALUE', 'request.method', `one of ${METHOD_LIST}`, method);
+  }
+  if (typeof href !== 'string') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'request.href', 'a string', href);
+  if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'request.body', 'a string, a Uint8Array or undefined', body);
+  }
+  if (json && typeof body !== 'string') {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'request.body', 'a string (request.json is true)', body);
+  }
+}
+
+function checkAcceptedAt(acceptedAt) {
+  if (typeof acceptedAt !== 'number') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'acceptedAt', 'a time in ms', acceptedAt);
+  if (!Number.isFinite(acceptedAt) || acceptedAt < 0) {
+    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'acceptedAt', 'a finite time in ms >= 0', acceptedAt);
+  }
+}
+
+function checkRoot(root) {
+  if (typeof root !== 'string' || root === '') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'root', 'a directory path', root);
+}
+
+// A logger that throws must not break the journal.
+function safeLog(log) {
+  if (log === undefined) return () => {};
+  return (level, message) => {
+    try {
+      log(level, message);
+    } catch {
+      // ignored on purpose
+    }
+  };
+}
+
+function readFiles(files) {
+  return files.map((file) => fs.readFileSync(file));
+}
+
+class Spool {
+  #root;
+  #slot;
+  #journal;
+  #heartbeat = null;
+  #log;
+  #parked = []; // FIFO; entries whose record left the queue are skipped by takeParked()
+  #parkedHead = 0;
+  #parkedCount = 0;
+  #skipped = 0;
+  #adopted = 0;
+  #closed = false;
+
+  // root: a directory any number of processes may share (created 0700 if missing). maxBytes: the
+  // bound of this Spool's slot on disk. log(level, message), level: debug|info|warn|error.
+  constructor(root, { maxBytes, log } = {}) {
+    checkRoot(root);
+    if (typeof maxBytes !== 'number') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.maxBytes', 'an integer', maxBytes);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+      throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'options.maxBytes', 'an integer >= 1', maxBytes);
+    }
+    if (log !== undefined && typeof log !== 'function') {
+      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.log', 'a function (level, message)', log);
+    }
+    this.#log = safeLog(log);
+    this.#root = directory.ensureRoot(root, this.#log);
+    this.#slot = slots.createSlot(this.#root);
+    this.#journal = new Journal(this.#slot.dir, Math.max(0, maxBytes - this.#slot.ownerBytes), this.#log);
+    try {
+      this.#open();
+    } catch (err) {
+      this.#abandon();
+      throw err instanceof SpoolError ? err : ioError(`cannot open the spool in ${this.#root}`, err);
+    }
+    this.#heartbeat = new slots.Heartbeat(this.#slot.ownerFile, this.#log);
+  }
+
+  get root() { return this.#root; }
+
+  get dir() { return this.#slot.dir; }
+
+  get parkedCount() { return this.#parkedCount; }
+
+  // Journals one accepted event → its record, or null (nothing written) when live records leave
+  // no room for it. Throws SpoolError ERR_SPOOL_IO on an I/O failure (nothing half-written stays).
+  append(request, acceptedAt = Date.now()) {
+    if (this.#closed) throw new SpoolError('the spool is closed', 'ERR_SPOOL_CLOSED');
+    checkRequest(request);
+    checkAcceptedAt(acceptedAt);
+    const id = crypto.randomUUID();
+    const r = this.#journal.append(record.encode(id, acceptedAt, request), id, acceptedAt);
+    const now = Date.now();
+    if (this.#heartbeat.due(now)) this.#heartbeat.beat(now);
+    return r;
+  }
+
+  // Delivered, or failed for good: it never comes back (durable when ack returns: a flag byte
+  // written in place). Idempotent; never throws for I/O (logged). After close() the flag is still
+  // written, unless another Spool adopted the slot meanwhile (then it may be delivered again).
+  ack(r) {
+    this.#own(r);
+    if (!r.live) return;
+    if (r.parked) {
+      r.parked = false;
+      this.#parkedCount -= 1;
+    }
+    this.#journal.ack(r);
+  }
+
+  // Stays live on disk; queued for replay (FIFO, at the back). A no-op for a parked or dead record.
+  park(r) {
+    this.#own(r);
+    if (!r.live || r.parked) return;
+    r.parked = true;
+    this.#parked.push(r);
+    this.#parkedCount += 1;
+  }
+
+  // The oldest parked record, out of the replay queue (still live), or undefined.
+  takeParked() {
+    const queue = this.#parked;
+    while (this.#parkedHead < queue.length) {
+      const r = queue[this.#parkedHead];
+      queue[this.#parkedHead++] = undefined;
+      if (this.#parkedHead > 1024 && this.#parkedHead * 2 > queue.length) {
+        queue.splice(0, this.#parkedHead);
+        this.#parkedHead = 0;
+      }
+      if (r.parked) {
+        r.parked = false;
+        this.#parkedCount -= 1;
+        return r;
+      }
+    }
+    return undefined;
+  }
+
+  // The event as journaled: { method, href, body, json, acceptedAt }; body is a string for JSON
+  // and text, a Buffer for bytes, undefined for none — the bytes accepted.
+  read(r) {
+    if (this.#closed) throw new SpoolError('the spool is closed', 'ERR_SPOOL_CLOSED');
+    this.#own(r);
+    if (!r.live) throw new SpoolError(`record ${r.id} is acknowledged`, 'ERR_SPOOL_NOT_LIVE');
+    let line;
+    try {
+      line = this.#journal.readLine(r);
+    } catch (err) {
+      throw ioError(`cannot read record ${r.id} from ${r.segment.file}`, err);
+    }
+    const parsed = line.length === r.bytes && record.parse(line.subarray(0, line.length - 1));
+    if (!parsed || parsed.id !== r.id || parsed.acked) {
+      throw new SpoolError(`record ${r.id} in ${r.segment.file} is unreadable (corrupt or changed on disk)`, 'ERR_SPOOL_CORRUPT');
+    }
+    return record.requestOf(parsed);
+  }
+
+  // Durable (fsync), heartbeat stopped, slot released (removed if nothing is live, else left for
+  // the next Spool on the root to adopt). Idempotent.
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#heartbeat.stop();
+    let failure;
+    try {
+      this.#journal.close();
+      directory.syncDir(this.#slot.dir);
+    } catch (err) {
+      failure = err instanceof SpoolError ? err : ioError(`cannot make ${this.#slot.dir} durable`, err);
+    }
+    try {
+      slots.releaseSlot(this.#slot);
+    } catch (err) {
+      failure = failure || ioError(`cannot release ${this.#slot.dir}`, err);
+    }
+    if (failure) throw failure;
+  }
+
+  // bytes: this slot's files on disk; liveBytes/liveRecords: not acknowledged; parked: queued for
+  // replay; skipped: torn or invalid lines found at open; adopted: records inherited at open.
+  stats() {
+    return {
+      bytes: this.#journal.bytes + this.#slot.ownerBytes,
+      liveBytes: this.#journal.liveBytes,
+      liveRecords: this.#journal.liveCount,
+      parked: this.#parkedCount,
+      skipped: this.#skipped,
+      adopted: this.#adopted,
+    };
+  }
+
+  // For an event handed to a closed dispatcher: a file of its own in the root (fsynced, then
+  // renamed into view), adopted by the next Spool opened on the root. → the record's id.
+  static appendLate(root, request, acceptedAt = Date.now()) {
+    checkRoot(root);
+    checkRequest(request);
+    checkAcceptedAt(acceptedAt);
+    const dir = directory.ensureRoot(root);
+    const id = crypto.randomUUID();
+    const line = record.encode(id, acceptedAt, request);
+    const suffix = crypto.randomBytes(8).toString('hex');
+    const tmp = path.join(dir, `.late-${suffix}.tmp`);
+    try {
+      const fd = directory.openPrivateFile(tmp, 'wx');
+      try {
+        for (let done = 0; done < line.length;) done += fs.writeSync(fd, line, done, line.length - done);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, path.join(dir, `late-${Date.now()}-${suffix}.jsonl`));
+      directory.syncDir(dir);
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      throw ioError(`cannot write a late event to ${dir}`, err);
+    }
+    return id;
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  #own(r) {
+    if (!(r instanceof SpoolRecord) || (r.live && r.segment.journal !== this.#journal)) {
+      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'record', 'a record of this spool', r);
+    }
+  }
+
+  // Adopts what is inherited, loads the journal, parks every live record oldest first.
+  #open() {
+    const root = this.#root;
+    const slot = this.#slot;
+    const journal = this.#journal;
+    const log = this.#log;
+    slots.adoptOrphans(root, slot, log);
+    slots.claimLateFiles(root, slot);
+    const loaded = journal.load();
+    const inherited = loaded.records;
+    let { skipped, torn } = loaded;
+    const importAll = (files) => {
+      const found = record.liveEntries(readFiles(files));
+      skipped += found.skipped;
+      torn += found.torn;
+      for (const r of journal.import(found.entries, loaded.byId)) inherited.push(r);
+      journal.sync(); // the copies are durable before their sources go
+    };
+    for (const file of slots.importFiles(slot)) {
+      importAll([file]);
+      fs.unlinkSync(file);
+    }
+    const legacy = slots.claimLegacy(root, slot, log);
+    if (legacy) {
+      const before = inherited.length;
+      importAll(legacy.files);
+      legacy.release();
+      log('info', `imported ${inherited.length - before} event(s) from the 0.1.0 journal in ${root}`);
+    }
+    if (skipped + torn > 0) {
+      log('warn', `skipped ${torn} torn last line(s) and ${skipped} invalid line(s) in the spool ${root}; they are not replayed`);
+    }
+    if (loaded.duplicates > 0) log('debug', `merged ${loaded.duplicates} duplicate record(s) left by an interrupted compaction`);
+    this.#skipped = skipped + torn;
+    this.#adopted = inherited.length;
+    inherited.sort((a, b) => a.acceptedAt - b.acceptedAt); // stable: file order among equals
+    for (const r of inherited) this.park(r);
+    if (journal.bytes > journal.capacity) journal.reclaim(0);
+  }
+
+  #abandon() {
+    try {
+      this.#journal.close();
+    } catch {
+      // the open failed already; the slot keeps what it holds for the next Spool
+    }
+    try {
+      slots.releaseSlot(this.#slot);
+    } catch {
+      // as above
+    }
+  }
+}
+
+module.exports = { Spool, SpoolError, SpoolRecord };

@@ -1,0 +1,317 @@
+'use strict';
+// The shared root: any number of processes (and Spools in one process) journal into one root,
+// each in its own slot directory, slot-<16 hex>/, holding an owner file (owner.json) that names
+// its process. A starting Spool adopts what nobody owns any more, each exactly once:
+// - orphan slots, claimed by one atomic rename into the adopter's own slot (adopt-<name>/), then
+//   merged (their segments renamed into it). A rename has one winner, and a merge cut short is an
+//   adopt-… directory inside a slot that is itself an orphan: the next adopter merges it.
+// - late files (Spool.appendLate), claimed by a rename into the slot (import-….jsonl).
+// - a 0.1.0 journal in the root itself (segment-*.jsonl, a `lock` file), claimed by creating
+//   `legacy.claim` (O_EXCL) and imported by copy.
+// Whose slot is gone: released.json instead of owner.json (closed with records left); same boot
+// and pid namespace: the pid is dead (or a zombie), or is another process (its start time differs); otherwise
+// (another host or container sharing the volume): no heartbeat for STALE_MS. The heartbeat is the
+// owner file's mtime, touched every HEARTBEAT_MS by an unref'd timer and by append().
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const { ioError } = require('./error');
+const { makePrivateDir, openPrivateFile } = require('./directory');
+const { isSegmentName } = require('./journal');
+
+const OWNER = 'owner.json';
+const RELEASED = 'released.json';
+const HEARTBEAT_MS = 10 * 1000;
+// For owners on another host or in another pid namespace only. Well above HEARTBEAT_MS: a
+// process whose event loop stalls for less than a minute keeps its slot. Clocks of hosts that
+// share a volume must agree to within a few seconds (NTP).
+const STALE_MS = 60 * 1000;
+const SLOT = /^slot-[0-9a-f]{16}$/;
+const ADOPTED = /^adopt-slot-[0-9a-f]{16}$/;
+const IMPORT = /^import-.+\.jsonl$/;
+const LATE = /^late-.+\.jsonl$/;
+const LATE_TMP = /^\.late-.+\.tmp$/;
+const LEGACY_SEGMENT = /^segment-\d{10}\.jsonl$/;
+const LEGACY_LOCK = 'lock';
+const LEGACY_CLAIM = 'legacy.claim';
+
+function readText(file) {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+// Fields 3 and 22 of /proc/<pid>/stat: the state, and the start time in clock ticks since boot
+// (the name in field 2 may hold spaces and parentheses: count from the last ')').
+function procStat(pid) {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (!stat) return null;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0], startTime: fields[19] ?? null };
+}
+
+function startTimeOf(pid) {
+  const stat = procStat(pid);
+  return stat && stat.startTime;
+}
+
+let self = null;
+function identity() {
+  if (!self) {
+    let pidNs = null;
+    try {
+      pidNs = fs.readlinkSync('/proc/self/ns/pid');
+    } catch {
+      // not Linux, or /proc hidden: judged by heartbeat only
+    }
+    const boot = readText('/proc/sys/kernel/random/boot_id');
+    self = {
+      pid: process.pid, pidNs, bootId: boot ? boot.trim() : null, hostname: os.hostname(),
+      startTime: startTimeOf('self'),
+    };
+  }
+  return self;
+}
+
+function pidExists(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+// 'live' or 'orphan' (or 'gone' when the directory vanished meanwhile).
+function judge(dir, me, now) {
+  if (fs.existsSync(path.join(dir, RELEASED))) return 'orphan';
+  const ownerFile = path.join(dir, OWNER);
+  let owner;
+  let heartbeat;
+  try {
+    heartbeat = fs.statSync(ownerFile).mtimeMs;
+    owner = JSON.parse(fs.readFileSync(ownerFile, 'utf8'));
+  } catch {
+    // No owner file (or half of one): a slot being created, or whose creator died at once.
+    try {
+      return now - fs.statSync(dir).mtimeMs > STALE_MS ? 'orphan' : 'live';
+    } catch {
+      return 'gone';
+    }
+  }
+  if (me.bootId && owner.bootId === me.bootId && me.pidNs && owner.pidNs === me.pidNs) {
+    if (!Number.isInteger(owner.pid) || !pidExists(owner.pid)) return 'orphan';
+    const stat = procStat(owner.pid);
+    // A pid we cannot look at is taken as its owner's: never adopt a slot that may be live.
+    if (!stat) return 'live';
+    if (stat.state === 'Z' || stat.state === 'X') return 'orphan'; // dead, not yet reaped
+    return owner.startTime != null && stat.startTime !== owner.startTime ? 'orphan' : 'live';
+  }
+  return now - heartbeat > STALE_MS ? 'orphan' : 'live';
+}
+
+// Creates this process's new slot in `root` → { name, dir, ownerFile, ownerBytes }.
+function createSlot(root) {
+  let name;
+  let dir;
+  for (;;) {
+    name = `slot-${crypto.randomBytes(8).toString('hex')}`;
+    dir = path.join(root, name);
+    try {
+      makePrivateDir(dir);
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw ioError(`cannot create a spool slot in ${root}`, err);
+    }
+  }
+  const ownerFile = path.join(dir, OWNER);
+  const text = `${JSON.stringify({ ...identity(), createdAt: Date.now() })}\n`;
+  try {
+    const fd = openPrivateFile(ownerFile, 'wx');
+    try {
+      fs.writeSync(fd, text);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw ioError(`cannot create a spool slot in ${root}`, err);
+  }
+  return { name, dir, ownerFile, ownerBytes: Buffer.byteLength(text) };
+}
+
+// Gives the slot up (at close, or when open fails): removed when only its owner file is left,
+// else released, for the next Spool on the root to adopt at once. Gone already: nothing to do.
+function releaseSlot(slot) {
+  let names;
+  try {
+    names = fs.readdirSync(slot.dir);
+  } catch (err) {
+    if (err.code === 'ENOENT') return;
+    throw err;
+  }
+  if (names.every((n) => n === OWNER)) fs.rmSync(slot.dir, { recursive: true, force: true });
+  else fs.renameSync(slot.ownerFile, path.join(slot.dir, RELEASED));
+}
+
+// Moves every orphan slot into `slot` and merges it there → the names adopted.
+function adoptOrphans(root, slot, log) {
+  const me = identity();
+  const now = Date.now();
+  const adopted = [];
+  for (const name of fs.readdirSync(root)) {
+    if (!SLOT.test(name) || name === slot.name) continue;
+    if (judge(path.join(root, name), me, now) !== 'orphan') continue;
+    try {
+      fs.renameSync(path.join(root, name), path.join(slot.dir, `adopt-${name}`));
+    } catch (err) {
+      if (err.code === 'ENOENT') continue; // another starter won it
+      throw ioError(`cannot adopt ${path.join(root, name)}`, err);
+    }
+    adopted.push(name);
+  }
+  for (const name of fs.readdirSync(slot.dir)) {
+    if (ADOPTED.test(name)) merge(slot.dir, path.join(slot.dir, name), log);
+  }
+  if (adopted.length > 0) log('info', `adopted ${adopted.length} slot(s) whose owner is gone: ${adopted.join(', ')}`);
+  return adopted;
+}
+
+// Moves the files of an adopted slot (and of the slots it had adopted) into `into`. Only its owner
+// file is deleted: a file we do not know is left where it is (with its directory), never lost.
+function merge(into, from, log) {
+  for (const name of fs.readdirSync(from)) {
+    const file = path.join(from, name);
+    if (ADOPTED.test(name)) {
+      merge(into, file, log);
+    } else if (isSegmentName(name) || IMPORT.test(name)) {
+      // New names: a segment's name only has to be unique in its slot.
+      const prefix = isSegmentName(name) ? 'seg-adopted' : 'import';
+      fs.renameSync(file, path.join(into, uniqueName(into, prefix)));
+    } else if (name === OWNER || name === RELEASED) {
+      fs.rmSync(file, { force: true });
+    }
+  }
+  try {
+    fs.rmdirSync(from);
+  } catch (err) {
+    log('warn', `could not remove ${from} after adopting it: ${err.message}`);
+  }
+}
+
+function uniqueName(dir, prefix) {
+  for (;;) {
+    const name = `${prefix}-${crypto.randomBytes(6).toString('hex')}.jsonl`;
+    if (!fs.existsSync(path.join(dir, name))) return name;
+  }
+}
+
+// Claims the late files of the root into the slot (import-….jsonl) and clears the temporary
+// files of appendLate() calls that died before their rename.
+function claimLateFiles(root, slot) {
+  const now = Date.now();
+  let claimed = 0;
+  for (const name of fs.readdirSync(root)) {
+    const file = path.join(root, name);
+    if (LATE.test(name)) {
+      try {
+        fs.renameSync(file, path.join(slot.dir, `import-${name}`));
+        claimed += 1;
+      } catch (err) {
+        if (err.code !== 'ENOENT') throw ioError(`cannot adopt ${file}`, err);
+      }
+    } else if (LATE_TMP.test(name)) {
+      try {
+        if (now - fs.statSync(file).mtimeMs > STALE_MS) fs.unlinkSync(file);
+      } catch {
+        // gone already
+      }
+    }
+  }
+  return claimed;
+}
+
+// The files in the slot that wait to be imported (late files, and those of adopted slots).
+function importFiles(slot) {
+  return fs.readdirSync(slot.dir).filter((n) => IMPORT.test(n)).sort().map((n) => path.join(slot.dir, n));
+}
+
+// A 0.1.0 journal in the root → { files (oldest first), release() } once claimed by this slot,
+// or null (none, its dispatcher is still running, or another starter holds the claim).
+function claimLegacy(root, slot, log) {
+  const names = fs.readdirSync(root).filter((n) => LEGACY_SEGMENT.test(n)).sort();
+  if (names.length === 0) return null;
+  const holder = Number(readText(path.join(root, LEGACY_LOCK)));
+  if (Number.isInteger(holder) && holder > 0 && pidExists(holder)) {
+    log('info', `${root} holds a 0.1.0 journal still locked by process ${holder}; it is adopted once that process is gone`);
+    return null;
+  }
+  const claimFile = path.join(root, LEGACY_CLAIM);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openPrivateFile(claimFile, 'wx');
+      try {
+        fs.writeSync(fd, slot.name);
+      } finally {
+        fs.closeSync(fd);
+      }
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw ioError(`cannot claim the 0.1.0 journal in ${root}`, err);
+    }
+    const claimant = readText(claimFile);
+    const live = claimant && SLOT.test(claimant) && judge(path.join(root, claimant), identity(), Date.now()) === 'live';
+    if (live || attempt > 0) return null;
+    // The claimant died before it finished: its copies went with its slot (merged by id).
+    fs.rmSync(claimFile, { force: true });
+  }
+  return {
+    files: names.map((n) => path.join(root, n)),
+    release() {
+      // Oldest first: a newer segment may hold the acknowledgements of an older one.
+      for (const n of names) fs.rmSync(path.join(root, n), { force: true });
+      fs.rmSync(path.join(root, LEGACY_LOCK), { force: true });
+      fs.rmSync(claimFile, { force: true });
+    },
+  };
+}
+
+// Touches the owner file: every HEARTBEAT_MS (unref'd) and whenever beat() finds it due.
+class Heartbeat {
+  constructor(file, log) {
+    this.file = file;
+    this.log = log;
+    this.last = Date.now();
+    this.lost = false;
+    this.timer = setInterval(() => this.beat(Date.now()), HEARTBEAT_MS);
+    this.timer.unref();
+  }
+
+  due(now) {
+    return now - this.last >= HEARTBEAT_MS;
+  }
+
+  beat(now) {
+    this.last = now;
+    try {
+      fs.utimesSync(this.file, now / 1000, now / 1000);
+    } catch (err) {
+      if (!this.lost) {
+        this.lost = true;
+        this.log('error', `the spool slot's owner file ${this.file} is gone (${err.code}): was the slot adopted by another host after a heartbeat stall of over ${STALE_MS / 1000} s?`);
+      }
+    }
+  }
+
+  stop() {
+    clearInterval(this.timer);
+  }
+}
+
+module.exports = {
+  HEARTBEAT_MS, STALE_MS, identity, judge, createSlot, releaseSlot, adoptOrphans, claimLateFiles,
+  importFiles, claimLegacy, Heartbeat,
+};

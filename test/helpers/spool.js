@@ -1,0 +1,130 @@
+'use strict';
+// Helpers for the spool tests: temporary roots, what a slot holds on disk, hand-made slots, child
+// processes that speak in lines, and a seeded random source.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const { spawn } = require('node:child_process');
+const record = require('../../lib/spool/record');
+
+const WORKER = path.join(__dirname, '..', 'fixtures', 'spool-worker.js');
+const HREF = 'https://collector.test/v1/events';
+
+function tempRoot(later) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-spool-'));
+  later(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+// The bytes of the files directly in `dir`.
+function dirBytes(dir) {
+  let total = 0;
+  for (const name of fs.readdirSync(dir)) {
+    const st = fs.statSync(path.join(dir, name));
+    if (st.isFile()) total += st.size;
+  }
+  return total;
+}
+
+// A JSON request whose journal line is exactly `lineBytes` long (the id and time have fixed widths).
+function request(lineBytes, tag = 0) {
+  const base = { method: 'POST', href: HREF, body: JSON.stringify({ tag, pad: '' }), json: true };
+  const overhead = lineOf(base).length;
+  return { ...base, body: JSON.stringify({ tag, pad: 'x'.repeat(Math.max(0, lineBytes - overhead)) }) };
+}
+
+function lineOf(req, id = crypto.randomUUID(), t = Date.now()) {
+  return record.encode(id, t, req);
+}
+
+// A slot made by hand: owner (null: none) or released, and segments given as arrays of lines.
+function makeSlot(root, { owner, released = false, segments = [], mtimeMs } = {}) {
+  const name = `slot-${crypto.randomBytes(8).toString('hex')}`;
+  const dir = path.join(root, name);
+  fs.mkdirSync(dir, 0o700);
+  segments.forEach((lines, i) => {
+    const file = path.join(dir, `seg-${String(i + 1).padStart(12, '0')}.jsonl`);
+    fs.writeFileSync(file, Buffer.concat(lines.map((l) => (typeof l === 'string' ? Buffer.from(l) : l))), { mode: 0o600 });
+  });
+  if (owner) {
+    const file = path.join(dir, released ? 'released.json' : 'owner.json');
+    fs.writeFileSync(file, `${JSON.stringify(owner)}\n`, { mode: 0o600 });
+    if (mtimeMs !== undefined) fs.utimesSync(file, mtimeMs / 1000, mtimeMs / 1000);
+  }
+  if (mtimeMs !== undefined) fs.utimesSync(dir, mtimeMs / 1000, mtimeMs / 1000);
+  return { name, dir };
+}
+
+// This process's identity, as an owner file states it.
+function ownIdentity() {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  return {
+    pid: process.pid,
+    pidNs: fs.readlinkSync('/proc/self/ns/pid'),
+    bootId: fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+    hostname: os.hostname(),
+    startTime: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19],
+  };
+}
+
+// Runs test/fixtures/spool-worker.js (or `command` through bash) and collects its stdout lines.
+function startWorker(later, args, { shell } = {}) {
+  const proc = shell
+    ? spawn('bash', ['-c', `${shell} exec "$0" "$@"`, process.execPath, WORKER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [WORKER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines = [];
+  const waiters = [];
+  let rest = '';
+  let stderr = '';
+  proc.stdout.on('data', (d) => {
+    const parts = (rest + d).split('\n');
+    rest = parts.pop();
+    lines.push(...parts);
+    for (const w of waiters) w();
+  });
+  proc.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, stderr })));
+  let done = false;
+  exited.then(() => { done = true; for (const w of waiters) w(); });
+  later(() => { if (!done) proc.kill('SIGKILL'); return exited; });
+  // Resolves once predicate(lines) holds; rejects if the worker exits first.
+  const until = (predicate) => new Promise((resolve, reject) => {
+    const check = () => {
+      if (predicate(lines)) resolve(lines);
+      else if (done) reject(new Error(`the worker exited first: ${stderr}\n${lines.slice(-5).join('\n')}`));
+    };
+    waiters.push(check);
+    check();
+  });
+  const send = (line) => proc.stdin.write(`${line}\n`);
+  return { proc, lines, exited, until, send, stderr: () => stderr };
+}
+
+// The ids after each prefix: ids(lines, 'A') for "A <id>" lines.
+function ids(lines, prefix) {
+  return lines.filter((l) => l.startsWith(`${prefix} `)).map((l) => l.slice(prefix.length + 1));
+}
+
+// mulberry32: a small seeded generator, so a failing run can be repeated.
+function random(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Every record still parked in `spool`, in queue order.
+function drainParked(spool) {
+  const out = [];
+  for (let r = spool.takeParked(); r; r = spool.takeParked()) out.push(r);
+  return out;
+}
+
+module.exports = {
+  HREF, tempRoot, dirBytes, request, lineOf, makeSlot, ownIdentity, startWorker, ids, random, drainParked,
+};
