@@ -10,6 +10,7 @@
         "src/addon.cc",
         "src/binding.cc",
         "src/errors.cc",
+        "src/poller.cc",
         "src/pump.cc",
         "src/request.cc"
       ],
@@ -21,6 +22,9 @@
       "defines": [
         "NAPI_VERSION=8",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
+        # An N-API call that fails because the environment is being torn down (a worker
+        # terminated) must not turn into a fatal error inside node-addon-api.
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "NED_VERSION=\"<!(node -p \"require('./package.json').version\")\""
       ],
       "include_dirs": [

@@ -14,7 +14,7 @@ NODE_INCLUDE="$(node -p "require('path').join(process.execPath, '..', '..', 'inc
 [ -f "$NODE_INCLUDE/node_api.h" ] || NODE_INCLUDE="${npm_config_nodedir:-/usr}/include/node"
 for f in src/*.cc; do
   g++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS \
-    -DNODE_ADDON_API_CPP_EXCEPTIONS_ALL -DNODE_ADDON_API_DISABLE_DEPRECATED \
+    -DNODE_ADDON_API_CPP_EXCEPTIONS_ALL -DNODE_ADDON_API_DISABLE_DEPRECATED -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS \
     -I"$NODE_INCLUDE" -I"$(node -p "require('node-addon-api').include_dir")" \
     $(pkg-config --cflags libcurl) "$f"
 done

@@ -1,4 +1,4 @@
-// Module entry: process-wide libcurl setup, then one Binding (and pump) per Node environment.
+// Module entry: process-wide libcurl setup, then one Binding (and pump channel) per environment.
 #include <curl/curl.h>
 #include <napi.h>
 
@@ -16,8 +16,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   std::call_once(once, [] {
     global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
     // Registered after libcurl (and its TLS library) initialised, so it runs before their exit
-    // handlers: a process.exit() with transfers in flight must not free TLS state under them.
-    if (global_result == CURLE_OK) std::atexit([] { ned::Pump::HaltAll(); });
+    // handlers: an exit with transfers in flight must not free TLS state under them.
+    if (global_result == CURLE_OK) std::atexit([] { ned::Pump::HaltProcess(); });
   });
   if (global_result != CURLE_OK) {
     throw Napi::Error::New(env, std::string("native-event-dispatcher: curl_global_init failed: ") +

@@ -18,36 +18,48 @@ namespace ned {
 namespace {
 
 // Marks the externals made by compileProfile, so a foreign External can never be taken for one.
-constexpr napi_type_tag kProfileTag = {0x6e65642d70726f66ULL, 0x696c65733a763031ULL};
+constexpr napi_type_tag kProfileTag = {0x6e65642d70726f66ULL, 0x696c65733a763032ULL};
 // Recycled transfers keep their buffers; this many are kept between bursts.
 constexpr size_t kMaxSpareTransfers = 1024;
+// Numbers per completion in the batch handed to JS: id, statusCode, bytesSent, detail index.
+constexpr size_t kStride = 4;
 
 using ProfileRef = std::shared_ptr<const Profile>;
 
-// The JS layer validates every argument; these guards only make sure that calling the binding
-// directly with junk throws instead of crashing.
-[[noreturn]] void Throw(Napi::Env env, bool range, const std::string& message) {
-  Napi::Error error = range ? static_cast<Napi::Error>(Napi::RangeError::New(env, message))
-                            : static_cast<Napi::Error>(Napi::TypeError::New(env, message));
-  error.Set("code", Napi::String::New(env, range ? "ERR_OUT_OF_RANGE" : "ERR_INVALID_ARG_TYPE"));
-  throw error;
+// lib/ validates every argument and owns the defaults; these guards only make sure that calling
+// the binding directly with junk throws instead of crashing. Raw napi_throw: if the environment is
+// being torn down the throw fails quietly, which is all that can be done then.
+Napi::Value Throw(napi_env env, bool range, const char* message) {
+  napi_value msg;
+  napi_value code;
+  napi_value error;
+  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok) return {};
+  const char* code_text = range ? "ERR_OUT_OF_RANGE" : "ERR_INVALID_ARG_TYPE";
+  napi_create_string_utf8(env, code_text, NAPI_AUTO_LENGTH, &code);
+  napi_status status = range ? napi_create_range_error(env, code, msg, &error)
+                             : napi_create_type_error(env, code, msg, &error);
+  if (status == napi_ok) napi_throw(env, error);
+  return {};
 }
 
-void CopyString(Napi::Env env, napi_value value, std::string* out) {
+bool CopyString(napi_env env, napi_value value, std::string* out) {
   size_t length = 0;
-  if (napi_get_value_string_utf8(env, value, nullptr, 0, &length) != napi_ok) {
-    Throw(env, false, "expected a string");
-  }
+  if (napi_get_value_string_utf8(env, value, nullptr, 0, &length) != napi_ok) return false;
   out->resize(length);
   size_t copied = 0;
   napi_get_value_string_utf8(env, value, &(*out)[0], length + 1, &copied);
   out->resize(copied);
+  return true;
 }
 
 // Bytes of a string (as UTF-8) or of any ArrayBufferView, copied so the pump owns them.
-void CopyBody(Napi::Env env, napi_value value, Bytes* out) {
+bool CopyBody(napi_env env, napi_value value, Bytes* out) {
   napi_valuetype type;
-  napi_typeof(env, value, &type);
+  if (napi_typeof(env, value, &type) != napi_ok) return false;
+  if (type == napi_undefined) {
+    out->Resize(0);
+    return true;
+  }
   if (type == napi_string) {
     // One pass: UTF-8 needs at most 3 bytes per UTF-16 unit, so size for that and write once.
     size_t units = 0;
@@ -56,7 +68,7 @@ void CopyBody(Napi::Env env, napi_value value, Bytes* out) {
     size_t written = 0;
     napi_get_value_string_utf8(env, value, out->Reserve(room), room, &written);
     out->Resize(written);
-    return;
+    return true;
   }
   bool is_typed = false;
   bool is_view = false;
@@ -64,11 +76,11 @@ void CopyBody(Napi::Env env, napi_value value, Bytes* out) {
   if (!is_typed) napi_is_dataview(env, value, &is_view);
   void* data = nullptr;
   size_t bytes = 0;
+  napi_value buffer;
+  size_t offset = 0;
   if (is_typed) {
     napi_typedarray_type kind;
     size_t length = 0;
-    napi_value buffer;
-    size_t offset = 0;
     napi_get_typedarray_info(env, value, &kind, &length, &data, &buffer, &offset);
     size_t element = 1;
     switch (kind) {
@@ -91,127 +103,156 @@ void CopyBody(Napi::Env env, napi_value value, Bytes* out) {
     }
     bytes = length * element;
   } else if (is_view) {
-    napi_value buffer;
-    size_t offset = 0;
     napi_get_dataview_info(env, value, &bytes, &data, &buffer, &offset);
   } else {
-    Throw(env, false, "body must be a string or an ArrayBufferView");
+    return false;
   }
   out->Assign(static_cast<const char*>(data), bytes);
+  return true;
+}
+
+// An array of header lines as a curl_slist. A line with CR, LF or NUL could smuggle a header or a
+// request, so it is refused here too. Returns false (and throws) on junk.
+bool CopyLines(napi_env env, napi_value value, curl_slist** out) {
+  *out = nullptr;
+  bool is_array = false;
+  if (napi_is_array(env, value, &is_array) != napi_ok || !is_array) return false;
+  uint32_t length = 0;
+  napi_get_array_length(env, value, &length);
+  std::string line;
+  for (uint32_t i = 0; i < length; ++i) {
+    napi_value item;
+    napi_valuetype type;
+    if (napi_get_element(env, value, i, &item) != napi_ok ||
+        napi_typeof(env, item, &type) != napi_ok || type != napi_string ||
+        !CopyString(env, item, &line) ||
+        line.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
+      curl_slist_free_all(*out);
+      *out = nullptr;
+      return false;
+    }
+    curl_slist* next = curl_slist_append(*out, line.c_str());
+    if (next == nullptr) {
+      curl_slist_free_all(*out);
+      *out = nullptr;
+      throw std::bad_alloc();
+    }
+    *out = next;
+  }
+  return true;
 }
 
 double GetNumber(Napi::Object o, const char* key, double min, double max) {
   Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) Throw(o.Env(), false, std::string(key) + " must be a number");
+  if (!v.IsNumber()) {
+    throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
+  }
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= min && d <= max) || std::floor(d) != d) {
-    Throw(o.Env(), true, std::string(key) + " is out of range");
+    throw Napi::RangeError::New(o.Env(), std::string(key) + " is out of range");
   }
   return d;
 }
 
 std::string GetString(Napi::Object o, const char* key) {
   Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return std::string();
-  if (!v.IsString()) Throw(o.Env(), false, std::string(key) + " must be a string");
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a string");
   std::string s = v.As<Napi::String>().Utf8Value();
-  if (s.find('\0') != std::string::npos) Throw(o.Env(), false, std::string(key) + " contains NUL");
+  if (s.find('\0') != std::string::npos) {
+    throw Napi::TypeError::New(o.Env(), std::string(key) + " contains NUL");
+  }
   return s;
 }
 
 bool GetBool(Napi::Object o, const char* key) {
   Napi::Value v = o.Get(key);
-  if (!v.IsBoolean()) Throw(o.Env(), false, std::string(key) + " must be a boolean");
+  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
-// An array of strings as a curl_slist; a line with CR, LF or NUL could smuggle a header or
-// request, so it is refused here too.
 curl_slist* GetLines(Napi::Object o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return nullptr;
-  if (!v.IsArray()) Throw(o.Env(), false, std::string(key) + " must be an array of strings");
-  Napi::Array array = v.As<Napi::Array>();
   curl_slist* list = nullptr;
-  for (uint32_t i = 0; i < array.Length(); ++i) {
-    Napi::Value item = array.Get(i);
-    if (!item.IsString()) {
-      curl_slist_free_all(list);
-      Throw(o.Env(), false, std::string(key) + " must be an array of strings");
-    }
-    std::string line = item.As<Napi::String>().Utf8Value();
-    if (line.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
-      curl_slist_free_all(list);
-      Throw(o.Env(), false, std::string(key) + " has a line with CR, LF or NUL");
-    }
-    curl_slist* next = curl_slist_append(list, line.c_str());
-    if (next == nullptr) {
-      curl_slist_free_all(list);
-      throw std::bad_alloc();
-    }
-    list = next;
+  if (!CopyLines(o.Env(), o.Get(key), &list)) {
+    throw Napi::TypeError::New(
+        o.Env(), std::string(key) + " must be an array of strings without CR, LF or NUL");
   }
   return list;
 }
 
-const Profile* UnwrapProfile(Napi::Env env, napi_value value, ProfileRef** holder) {
-  bool tagged = false;
-  if (napi_check_object_type_tag(env, value, &kProfileTag, &tagged) != napi_ok || !tagged) {
-    Throw(env, false, "profile must come from compileProfile()");
-  }
-  void* data = nullptr;
-  napi_get_value_external(env, value, &data);
-  *holder = static_cast<ProfileRef*>(data);
-  return (*holder)->get();
+void SetNamed(napi_env env, napi_value object, const char* key, napi_value value) {
+  if (value != nullptr) napi_set_named_property(env, object, key, value);
 }
 
-// { dnsMs, connectMs, tlsMs, firstByteMs, totalMs } for a transfer made with timings.
-Napi::Value TimingsOf(Napi::Env env, const Transfer& t) {
-  static const char* const kNames[5] = {"dnsMs", "connectMs", "tlsMs", "firstByteMs", "totalMs"};
-  Napi::Object out = Napi::Object::New(env);
-  for (int i = 0; i < 5; ++i) {
-    out.Set(kNames[i],
-            t.timing_ms[i] >= 0 ? Napi::Value(Napi::Number::New(env, t.timing_ms[i])) : env.Null());
-  }
-  return out;
+napi_value String(napi_env env, const std::string& s) {
+  napi_value v = nullptr;
+  napi_create_string_utf8(env, s.data(), s.size(), &v);
+  return v;
+}
+
+napi_value Number(napi_env env, double d) {
+  napi_value v = nullptr;
+  napi_create_double(env, d, &v);
+  return v;
 }
 
 }  // namespace
 
-Binding::Binding(Napi::Env env, Napi::Object exports)
-    : async_context_(env, "native-event-dispatcher") {
-  DefineAddon(
-      exports,
-      {InstanceMethod("dispatch", &Binding::Dispatch), InstanceMethod("send", &Binding::Send),
-       InstanceMethod("setCompletionSink", &Binding::SetCompletionSink),
-       InstanceMethod("compileProfile", &Binding::CompileProfile),
-       InstanceMethod("configure", &Binding::Configure),
-       InstanceMethod("versions", &Binding::Versions), InstanceMethod("stats", &Binding::Stats),
-       InstanceMethod("halt", &Binding::Halt),
-       InstanceMethod("setErrorClass", &Binding::SetErrorClass)});
+Binding::Binding(Napi::Env env, Napi::Object exports) : env_(env) {
+  // Exports first: if this environment is being torn down while it loads the addon, this throws
+  // (into JS, quietly) before anything is allocated that would need freeing.
+  DefineAddon(exports,
+              {InstanceMethod("submit", &Binding::Submit), InstanceMethod("abort", &Binding::Abort),
+               InstanceMethod("setCompletionSink", &Binding::SetCompletionSink),
+               InstanceMethod("compileProfile", &Binding::CompileProfile),
+               InstanceMethod("configure", &Binding::Configure),
+               InstanceMethod("versions", &Binding::Versions),
+               InstanceMethod("stats", &Binding::Stats), InstanceMethod("halt", &Binding::Halt)});
 
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
     throw Napi::Error::New(env, "native-event-dispatcher: no event loop in this environment");
   }
+  napi_value resource;
+  napi_value name;
+  if (napi_create_object(env, &resource) != napi_ok ||
+      napi_create_reference(env, resource, 1, &resource_) != napi_ok ||
+      napi_create_string_utf8(env, "native-event-dispatcher", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, resource, name, &async_context_) != napi_ok) {
+    throw Napi::Error::New(env, "native-event-dispatcher: cannot set up this environment");
+  }
   std::string error;
-  pump_ = Pump::Create(loop, this, Limits{}, &error);
-  if (pump_ == nullptr) throw Napi::Error::New(env, "native-event-dispatcher: " + error);
-  // Asynchronous, so a worker's teardown waits until the pump has left the threadpool.
-  napi_add_async_cleanup_hook(env, &Binding::OnEnvironmentCleanup, this, &cleanup_handle_);
+  Channel* channel = Channel::Open(loop, this, &error);
+  if (channel == nullptr) throw Napi::Error::New(env, "native-event-dispatcher: " + error);
+  link_ = new Link();
+  link_->channel = channel;
+  // Asynchronous, so an environment's teardown waits until the pump has let go of its transfers.
+  napi_add_async_cleanup_hook(env, &Binding::OnEnvironmentCleanup, link_, &link_->handle);
 }
 
-Binding::~Binding() = default;
+Binding::~Binding() {
+  // The environment is being torn down; the channel may outlive this object until its close ends.
+  if (link_ == nullptr) return;
+  if (link_->channel != nullptr) link_->channel->ForgetSink();
+  link_->binding_alive = false;
+  if (link_->hook_finished) delete link_;
+  if (async_context_ != nullptr) napi_async_destroy(env_, async_context_);
+}
 
-void Binding::OnEnvironmentCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
-  auto* self = static_cast<Binding*>(arg);
-  Pump* pump = self->pump_;
-  self->pump_ = nullptr;
-  pump->Shutdown(
-      [](void* h) {
-        napi_remove_async_cleanup_hook(static_cast<napi_async_cleanup_hook_handle>(h));
+void Binding::OnEnvironmentCleanup(napi_async_cleanup_hook_handle /*handle*/, void* arg) {
+  auto* link = static_cast<Link*>(arg);
+  Channel* channel = link->channel;
+  link->channel = nullptr;
+  channel->Close(
+      [](void* a) {
+        auto* l = static_cast<Link*>(a);
+        napi_remove_async_cleanup_hook(l->handle);
+        if (l->binding_alive) {
+          l->hook_finished = true;
+        } else {
+          delete l;
+        }
       },
-      handle);
+      link);
 }
 
 std::unique_ptr<Transfer> Binding::NewTransfer() {
@@ -227,69 +268,83 @@ void Binding::Recycle(std::unique_ptr<Transfer> t) {
   spare_.push_back(std::move(t));
 }
 
-// Copies (verbCode, url, host, https, body, profile) into a new transfer.
-std::unique_ptr<Transfer> Binding::ReadRequest(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (pump_ == nullptr) throw Napi::Error::New(env, "native-event-dispatcher is shutting down");
-  if (info.Length() < 7 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsString() ||
-      !info[3].IsBoolean()) {
-    Throw(env, false, "dispatch(verbCode, url, host, https, body, profile, site|id)");
+Napi::Value Binding::Submit(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  Channel* channel = link_->channel;
+  if (channel == nullptr) return Throw(env, false, "native-event-dispatcher is shutting down");
+  if (sink_ == nullptr) return Throw(env, false, "submit() needs setCompletionSink() first");
+  if (info.Length() < 7) {
+    return Throw(env, false, "submit(id, verbCode, url, body, profile, headers, flags)");
   }
-  const int32_t verb = info[0].As<Napi::Number>().Int32Value();
-  if (verb < 0 || verb > 3) Throw(env, true, "verbCode must be 0..3");
-
-  ProfileRef* profile = nullptr;
-  UnwrapProfile(env, info[5], &profile);
+  double id = 0;
+  int32_t verb = -1;
+  int32_t flags = 0;
+  if (napi_get_value_double(env, info[0], &id) != napi_ok || !(id > 0)) {
+    return Throw(env, false, "id must be a positive number");
+  }
+  if (napi_get_value_int32(env, info[1], &verb) != napi_ok || verb < 0 || verb >= kVerbCount) {
+    return Throw(env, true, "verbCode must be 0..5");
+  }
+  if (napi_get_value_int32(env, info[6], &flags) != napi_ok) {
+    return Throw(env, false, "flags must be a number");
+  }
+  bool tagged = false;
+  if (napi_check_object_type_tag(env, info[4], &kProfileTag, &tagged) != napi_ok || !tagged) {
+    return Throw(env, false, "profile must come from compileProfile()");
+  }
+  void* holder = nullptr;
+  napi_get_value_external(env, info[4], &holder);
 
   std::unique_ptr<Transfer> t = NewTransfer();
+  t->id = id;
   t->verb = static_cast<Verb>(verb);
-  CopyString(env, info[1], &t->url);
-  if (t->url.empty() || t->url.find('\0') != std::string::npos) Throw(env, false, "bad url");
-  CopyString(env, info[2], &t->host);
-  t->https = info[3].As<Napi::Boolean>().Value();
-  if (t->verb != Verb::kGet) CopyBody(env, info[4], &t->body);
-  t->profile = *profile;
-  return t;
-}
-
-Napi::Value Binding::Dispatch(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::unique_ptr<Transfer> t = ReadRequest(info);
-  napi_value promise;
-  napi_deferred deferred;
-  if (napi_create_promise(env, &deferred, &promise) != napi_ok) {
-    throw Napi::Error::New(env, "cannot create a promise");
+  t->flags = static_cast<uint32_t>(flags);
+  napi_valuetype type;
+  if (napi_typeof(env, info[2], &type) != napi_ok || type != napi_string ||
+      !CopyString(env, info[2], &t->url) || t->url.empty() ||
+      t->url.find('\0') != std::string::npos) {
+    Recycle(std::move(t));
+    return Throw(env, false, "url must be a non-empty string");
   }
-  napi_ref site = nullptr;
-  if (info[6].IsObject()) napi_create_reference(env, info[6], 1, &site);
-  t->settle_handle = deferred;
-  t->site_handle = site;
-  pump_->Submit(std::move(t));
-  return Napi::Value(env, promise);
+  if (!CopyBody(env, info[3], &t->body)) {
+    Recycle(std::move(t));
+    return Throw(env, false, "body must be a string, an ArrayBufferView or undefined");
+  }
+  if (napi_typeof(env, info[5], &type) == napi_ok && type != napi_undefined &&
+      !CopyLines(env, info[5], &t->headers)) {
+    Recycle(std::move(t));
+    return Throw(env, false, "headers must be an array of strings without CR, LF or NUL");
+  }
+  t->profile = *static_cast<ProfileRef*>(holder);
+  channel->Submit(std::move(t));
+  return Napi::Value();
 }
 
-Napi::Value Binding::Send(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (sink_.IsEmpty()) throw Napi::Error::New(env, "send() needs setCompletionSink() first");
-  if (info.Length() < 7 || !info[6].IsNumber()) Throw(env, false, "send(..., id)");
-  const double id = info[6].As<Napi::Number>().DoubleValue();
-  if (!(id > 0)) Throw(env, true, "id must be positive");
-  std::unique_ptr<Transfer> t = ReadRequest(info);
-  t->sink_id = id;
-  pump_->Submit(std::move(t));
-  return env.Undefined();
+Napi::Value Binding::Abort(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  double id = 0;
+  if (info.Length() < 1 || napi_get_value_double(env, info[0], &id) != napi_ok) {
+    return Throw(env, false, "abort(id)");
+  }
+  if (link_->channel != nullptr) link_->channel->Abort(id);
+  return Napi::Value();
 }
 
 Napi::Value Binding::SetCompletionSink(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsFunction()) Throw(env, false, "setCompletionSink(fn)");
-  sink_ = Napi::Persistent(info[0].As<Napi::Function>());
-  return env.Undefined();
+  napi_env env = info.Env();
+  napi_valuetype type;
+  if (info.Length() < 1 || napi_typeof(env, info[0], &type) != napi_ok || type != napi_function) {
+    return Throw(env, false, "setCompletionSink(fn)");
+  }
+  if (sink_ != nullptr) napi_delete_reference(env, sink_);
+  sink_ = nullptr;
+  napi_create_reference(env, info[0], 1, &sink_);
+  return Napi::Value();
 }
 
 Napi::Value Binding::CompileProfile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) Throw(env, false, "compileProfile(options)");
+  if (info.Length() < 1 || !info[0].IsObject()) return Throw(env, false, "compileProfile(options)");
   Napi::Object o = info[0].As<Napi::Object>();
   auto profile = std::make_shared<Profile>();
   profile->timeout_ms = static_cast<long>(GetNumber(o, "timeoutMs", 1, 2147483647));
@@ -316,7 +371,7 @@ Napi::Value Binding::CompileProfile(const Napi::CallbackInfo& info) {
       nullptr, &external);
   if (status != napi_ok) {
     delete holder;
-    throw Napi::Error::New(env, "cannot create a profile");
+    return Throw(env, false, "cannot create a profile");
   }
   napi_type_tag_object(env, external, &kProfileTag);
   return Napi::Value(env, external);
@@ -324,14 +379,16 @@ Napi::Value Binding::CompileProfile(const Napi::CallbackInfo& info) {
 
 Napi::Value Binding::Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) Throw(env, false, "configure(limits)");
-  if (pump_ == nullptr) return env.Undefined();
+  if (info.Length() < 1 || !info[0].IsObject()) return Throw(env, false, "configure(limits)");
+  Channel* channel = link_->channel;
+  if (channel == nullptr) return env.Undefined();
   Napi::Object o = info[0].As<Napi::Object>();
-  Limits limits;
+  ConnectionLimits limits;
   limits.max_host_connections = static_cast<long>(GetNumber(o, "maxHostConnections", 1, 100000));
   limits.max_total_connections = static_cast<long>(GetNumber(o, "maxTotalConnections", 1, 100000));
-  limits.max_in_flight = static_cast<long>(GetNumber(o, "maxInFlight", 1, 100000));
-  pump_->SetLimits(limits);
+  const long max_in_flight = static_cast<long>(GetNumber(o, "maxInFlight", 1, 100000));
+  channel->SetConnectionLimits(limits);
+  channel->SetMaxInFlight(max_in_flight);
   return env.Undefined();
 }
 
@@ -369,139 +426,145 @@ Napi::Value Binding::Versions(const Napi::CallbackInfo& info) {
 Napi::Value Binding::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
-  if (pump_ == nullptr) return out;
-  const PumpStats s = pump_->Stats();
-  out.Set("submitted", Napi::Number::New(env, static_cast<double>(s.submitted)));
-  out.Set("settled", Napi::Number::New(env, static_cast<double>(s.settled)));
-  out.Set("pending", Napi::Number::New(env, static_cast<double>(s.pending)));
-  out.Set("pumpRuns", Napi::Number::New(env, static_cast<double>(s.runs)));
+  Channel* channel = link_->channel;
+  if (channel == nullptr) return out;
+  const PumpStats s = channel->Stats();
+  auto number = [&env](double d) { return Napi::Number::New(env, d); };
+  out.Set("submitted", number(static_cast<double>(s.submitted)));
+  out.Set("settled", number(static_cast<double>(s.settled)));
+  out.Set("pending", number(static_cast<double>(s.pending)));
+  out.Set("pumpRuns", number(static_cast<double>(s.runs)));
   out.Set("pumpRunning", Napi::Boolean::New(env, s.running));
+  out.Set("threads", number(s.threads));
+  out.Set("maxThreads", number(s.max_threads));
+  out.Set("cpuMs", number(static_cast<double>(s.cpu_ns) / 1e6));
+  out.Set("environments", number(static_cast<double>(s.environments)));
+  Napi::Object mine = Napi::Object::New(env);
+  mine.Set("submitted", number(static_cast<double>(channel->submitted())));
+  mine.Set("pending", number(static_cast<double>(channel->pending())));
+  out.Set("environment", mine);
   return out;
 }
 
 Napi::Value Binding::Halt(const Napi::CallbackInfo& info) {
-  if (pump_ != nullptr) pump_->Halt();
+  Pump::HaltProcess();
   return info.Env().Undefined();
 }
 
-Napi::Value Binding::SetErrorClass(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsFunction()) Throw(env, false, "setErrorClass(class)");
-  error_class_ = Napi::Persistent(info[0].As<Napi::Function>());
-  return env.Undefined();
-}
-
-void Binding::OnCompleted(TransferBatch* batch) {
-  if (batch->empty()) return;
-  SettleBatch(batch);
-}
-
-void Binding::SettleBatch(TransferBatch* batch) {
-  Napi::Env env(async_context_.Env());
-  Napi::HandleScope scope(env);
-  // One callback scope per batch: promise reactions run once, after every settle in the batch.
-  Napi::CallbackScope callback_scope(env, async_context_);
-  sink_done_.clear();
-  Napi::Array others;
-  uint32_t other_count = 0;
-  for (std::unique_ptr<Transfer>& t : *batch) {
-    if (t->sink_id == 0) {
-      Settle(env, t.get());
-    } else if (t->result == CURLE_OK && t->status >= 200 && t->status < 300) {
-      sink_done_.push_back(t->sink_id);  // the common case: three numbers, no objects
-      sink_done_.push_back(static_cast<double>(t->status));
-      sink_done_.push_back(static_cast<double>(t->body.size()));
+// A finished transfer that needs more than three numbers: a failure, a Retry-After, or a caller
+// that asked for the response.
+napi_value Binding::Detail(napi_env env, const Transfer& t) {
+  napi_value d;
+  if (napi_create_object(env, &d) != napi_ok) return nullptr;
+  if (t.result != CURLE_OK) {
+    SetNamed(env, d, "code", String(env, ErrorCode(t)));
+    SetNamed(env, d, "curlCode", Number(env, static_cast<double>(t.result)));
+    SetNamed(env, d, "message", String(env, ErrorMessage(t)));
+    if (t.status > 0) SetNamed(env, d, "statusCode", Number(env, static_cast<double>(t.status)));
+  }
+  if (!t.retry_after.empty()) SetNamed(env, d, "retryAfter", String(env, t.retry_after));
+  if (t.flags & kKeepResponse) {
+    napi_value headers = nullptr;
+    // Header bytes are Latin-1 on the wire (Node's http reads them so too).
+    napi_create_string_latin1(env, t.response_headers.data(), t.response_headers.size(), &headers);
+    SetNamed(env, d, "headers", headers);
+    napi_value body = nullptr;
+    if (t.flags & kBinaryBody) {
+      void* copy = nullptr;
+      napi_create_buffer_copy(env, t.response_body.size(), t.response_body.data(), &copy, &body);
     } else {
-      if (others.IsEmpty()) others = Napi::Array::New(env);
-      const uint32_t index = other_count++;
-      try {
-        others.Set(index, SinkRecord(env, *t));
-      } catch (const Napi::Error& e) {
-        Napi::Object record = Napi::Object::New(env);
-        record.Set("id", Napi::Number::New(env, t->sink_id));
-        record.Set("error", e.Value());
-        others.Set(index, record);
+      body = String(env, t.response_body);
+    }
+    SetNamed(env, d, "body", body);
+    if (t.truncated) {
+      napi_value yes;
+      napi_get_boolean(env, true, &yes);
+      SetNamed(env, d, "truncated", yes);
+    }
+  }
+  if (t.profile->timings) {
+    napi_value timings;
+    if (napi_create_array_with_length(env, 5, &timings) == napi_ok) {
+      for (uint32_t i = 0; i < 5; ++i)
+        napi_set_element(env, timings, i, Number(env, t.timing_ms[i]));
+      SetNamed(env, d, "timings", timings);
+    }
+  }
+  return d;
+}
+
+// Runs from a libuv callback: nothing may throw from here, and during an environment's teardown
+// every N-API call may fail — then the batch is simply dropped (nobody is left to hear of it).
+void Binding::OnCompleted(TransferBatch* batch) {
+  napi_env env = env_;
+  if (sink_ == nullptr || batch->empty()) return;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  numbers_.clear();
+  napi_value details = nullptr;
+  uint32_t detail_count = 0;
+  bool ok = true;
+  for (std::unique_ptr<Transfer>& t : *batch) {
+    const bool plain = t->result == CURLE_OK && t->status >= 200 && t->status < 300 &&
+                       t->retry_after.empty() && !(t->flags & kKeepResponse) &&
+                       !t->profile->timings;
+    double detail_index = -1;
+    if (!plain && ok) {
+      if (details == nullptr && napi_create_array(env, &details) != napi_ok) ok = false;
+      napi_value d = ok ? Detail(env, *t) : nullptr;
+      if (d == nullptr || napi_set_element(env, details, detail_count, d) != napi_ok) {
+        ok = false;
+      } else {
+        detail_index = detail_count++;
       }
     }
+    numbers_.push_back(t->id);
+    numbers_.push_back(t->result == CURLE_OK ? static_cast<double>(t->status) : 0);
+    numbers_.push_back(static_cast<double>(t->bytes_sent));
+    numbers_.push_back(detail_index);
     Recycle(std::move(t));
   }
-  if (sink_done_.empty() && other_count == 0) return;
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, sink_done_.size() * sizeof(double));
-  if (!sink_done_.empty()) {
-    std::memcpy(buffer.Data(), sink_done_.data(), sink_done_.size() * sizeof(double));
+  if (!ok) {
+    napi_close_handle_scope(env, scope);
+    return;
   }
-  Napi::Float64Array done = Napi::Float64Array::New(env, sink_done_.size(), buffer, 0);
-  try {
-    sink_.Call({done, others.IsEmpty() ? env.Undefined() : Napi::Value(others)});
-  } catch (const Napi::Error& e) {
-    // A bug in the JS sink: report it like any uncaught exception, do not lose the env.
-    napi_fatal_exception(env, e.Value());
+  napi_value array_buffer;
+  void* data = nullptr;
+  napi_value numbers;
+  napi_value undefined;
+  napi_value sink;
+  napi_value resource;
+  napi_get_undefined(env, &undefined);
+  if (napi_create_arraybuffer(env, numbers_.size() * sizeof(double), &data, &array_buffer) !=
+          napi_ok ||
+      napi_create_typedarray(env, napi_float64_array, numbers_.size(), array_buffer, 0, &numbers) !=
+          napi_ok ||
+      napi_get_reference_value(env, sink_, &sink) != napi_ok || sink == nullptr ||
+      napi_get_reference_value(env, resource_, &resource) != napi_ok || resource == nullptr) {
+    napi_close_handle_scope(env, scope);
+    return;
   }
-}
-
-// { id, statusCode, retryAfter, error } for an answer other than 2xx, or a failure.
-Napi::Value Binding::SinkRecord(Napi::Env env, const Transfer& t) {
-  Napi::Object record = Napi::Object::New(env);
-  record.Set("id", Napi::Number::New(env, t.sink_id));
-  record.Set("bytes", Napi::Number::New(env, static_cast<double>(t.body.size())));
-  if (t.status > 0) record.Set("statusCode", Napi::Number::New(env, static_cast<double>(t.status)));
-  if (t.result == CURLE_OK) {
-    for (const Header& h : t.headers) {
-      if (h.name == "retry-after") record.Set("retryAfter", Napi::String::New(env, h.value));
+  std::memcpy(data, numbers_.data(), numbers_.size() * sizeof(double));
+  // One callback scope per batch: promise reactions run once, after every result in the batch.
+  napi_callback_scope callback_scope;
+  if (napi_open_callback_scope(env, resource, async_context_, &callback_scope) != napi_ok) {
+    napi_close_handle_scope(env, scope);
+    return;
+  }
+  napi_value argv[2] = {numbers, details != nullptr ? details : undefined};
+  napi_value result;
+  if (napi_call_function(env, undefined, sink, 2, argv, &result) != napi_ok) {
+    bool pending = false;
+    napi_value exception;
+    // A bug in the JS sink: report it like any uncaught exception. (In a teardown nothing is
+    // pending: JS just cannot run any more.)
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+        napi_get_and_clear_last_exception(env, &exception) == napi_ok) {
+      napi_fatal_exception(env, exception);
     }
-  } else if (!error_class_.IsEmpty()) {
-    record.Set("error", MakeDispatchError(env, error_class_, t, env.Undefined()));
   }
-  return record;
-}
-
-void Binding::Settle(Napi::Env env, Transfer* t) {
-  auto deferred = static_cast<napi_deferred>(t->settle_handle);
-  auto site = static_cast<napi_ref>(t->site_handle);
-  t->settle_handle = nullptr;
-  t->site_handle = nullptr;
-  Napi::HandleScope scope(env);
-  try {
-    if (t->result == CURLE_OK) {
-      Napi::Object headers = Napi::Object::New(env);
-      for (const Header& h : t->headers) {
-        headers.Set(h.name, Napi::String::New(env, h.value));
-      }
-      Napi::Object response = Napi::Object::New(env);
-      response.Set("statusCode", Napi::Number::New(env, static_cast<double>(t->status)));
-      response.Set("headers", headers);
-      response.Set("body",
-                   Napi::String::New(env, t->response_body.data(), t->response_body.size()));
-      if (t->profile->timings) response.Set("timings", TimingsOf(env, *t));
-      napi_resolve_deferred(env, deferred, response);
-    } else {
-      Napi::Value site_value = env.Undefined();
-      if (site != nullptr) {
-        napi_value v;
-        if (napi_get_reference_value(env, site, &v) == napi_ok && v != nullptr) {
-          site_value = Napi::Value(env, v);
-        }
-      }
-      Napi::Value error;
-      if (!error_class_.IsEmpty()) {
-        error = MakeDispatchError(env, error_class_, *t, site_value);
-      } else {
-        Napi::Error plain = Napi::Error::New(env, ErrorMessage(*t));
-        plain.Set("code", Napi::String::New(env, ErrorCode(*t)));
-        plain.Set("curlCode", Napi::Number::New(env, static_cast<double>(t->result)));
-        error = plain.Value();
-      }
-      if (t->profile->timings && error.IsObject()) {
-        error.As<Napi::Object>().Set("timings", TimingsOf(env, *t));
-      }
-      napi_reject_deferred(env, deferred, error);
-    }
-  } catch (const Napi::Error& e) {
-    napi_reject_deferred(env, deferred, e.Value());
-  } catch (const std::exception& e) {
-    napi_reject_deferred(env, deferred, Napi::Error::New(env, e.what()).Value());
-  }
-  if (site != nullptr) napi_delete_reference(env, site);
+  napi_close_callback_scope(env, callback_scope);
+  napi_close_handle_scope(env, scope);
 }
 
 }  // namespace ned

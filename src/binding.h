@@ -1,6 +1,6 @@
-// The JS-facing side of one Node environment: copies JS values into plain C++ structs, queues them
-// on the environment's pump, and settles the promises when the pump hands transfers back.
-// Everything here runs on the environment's main thread.
+// The JS-facing side of one Node environment: copies JS values into plain C++ transfers, hands
+// them to the process's pump through this environment's Channel, and passes finished transfers to
+// the JS completion sink in batches. Everything here runs on the environment's own thread.
 #pragma once
 
 #include <napi.h>
@@ -21,41 +21,43 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   void OnCompleted(TransferBatch* batch) override;
 
  private:
-  // dispatch(verbCode, url, host, https, body, profile, site) -> Promise<{statusCode, headers,
-  // body}>
-  Napi::Value Dispatch(const Napi::CallbackInfo& info);
-  // send(verbCode, url, host, https, body, profile, id): like dispatch, without a promise; the
-  // result goes to the completion sink with `id` (the dispatcher's path: one JS call per batch).
-  Napi::Value Send(const Napi::CallbackInfo& info);
-  // setCompletionSink(fn): fn(done: Float64Array [id, status, bodyBytes, ...] of 2xx answers,
-  // others: Array of { id, bytes, statusCode, retryAfter, error }), once per batch of completions.
+  // submit(id, verbCode, url, body, profile, headers, flags): queues one transfer. Its result
+  // reaches the completion sink under `id`.
+  Napi::Value Submit(const Napi::CallbackInfo& info);
+  // abort(id): the transfer, queued or in flight, ends with libcurl code 42 (EABORTED).
+  Napi::Value Abort(const Napi::CallbackInfo& info);
+  // setCompletionSink(fn): fn(numbers: Float64Array [id, statusCode, bytesSent, detail, ...],
+  // details: Array | undefined), once per batch of completions.
   Napi::Value SetCompletionSink(const Napi::CallbackInfo& info);
   // compileProfile({ timeoutMs, ..., bodyHeaders: string[], getHeaders: string[] }) -> External
   Napi::Value CompileProfile(const Napi::CallbackInfo& info);
-  // configure({ maxHostConnections, maxTotalConnections })
+  // configure({ maxHostConnections, maxTotalConnections, maxInFlight })
   Napi::Value Configure(const Napi::CallbackInfo& info);
   Napi::Value Versions(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
-  // halt(): process 'exit' — stop the pump so the threadpool can be joined.
+  // halt(): process 'exit' on the main thread — stop the pump so the threadpool can be joined.
   Napi::Value Halt(const Napi::CallbackInfo& info);
-  // setErrorClass(DispatchError): the class C++ constructs for failed transfers.
-  Napi::Value SetErrorClass(const Napi::CallbackInfo& info);
 
-  std::unique_ptr<Transfer> NewTransfer();
-  std::unique_ptr<Transfer> ReadRequest(const Napi::CallbackInfo& info);
-  Napi::Value SinkRecord(Napi::Env env, const Transfer& t);
-  void Recycle(std::unique_ptr<Transfer> t);
-  void SettleBatch(TransferBatch* batch);
-  void Settle(Napi::Env env, Transfer* t);
+  // What this environment's cleanup hook and the binding share: either may go first.
+  struct Link {
+    Channel* channel = nullptr;
+    bool binding_alive = true;
+    bool hook_finished = false;
+    napi_async_cleanup_hook_handle handle = nullptr;
+  };
   static void OnEnvironmentCleanup(napi_async_cleanup_hook_handle handle, void* arg);
 
-  Pump* pump_ = nullptr;  // owned by itself once shut down; see Pump::Shutdown
-  Napi::FunctionReference error_class_;
-  Napi::FunctionReference sink_;
-  std::vector<double> sink_done_;  // reused between batches
-  Napi::AsyncContext async_context_;
+  std::unique_ptr<Transfer> NewTransfer();
+  void Recycle(std::unique_ptr<Transfer> t);
+  napi_value Detail(napi_env env, const Transfer& t);
+
+  Link* link_ = nullptr;
+  napi_env env_;
+  napi_ref sink_ = nullptr;
+  napi_ref resource_ = nullptr;
+  napi_async_context async_context_ = nullptr;
+  std::vector<double> numbers_;  // reused between batches
   std::vector<std::unique_ptr<Transfer>> spare_;
-  napi_async_cleanup_hook_handle cleanup_handle_ = nullptr;
 };
 
 }  // namespace ned

@@ -73,13 +73,4 @@ std::string ErrorMessage(const Transfer& t) {
   return message;
 }
 
-Napi::Value MakeDispatchError(Napi::Env env, const Napi::FunctionReference& error_class,
-                              const Transfer& t, Napi::Value site) {
-  Napi::Value status =
-      t.status > 0 ? Napi::Number::New(env, static_cast<double>(t.status)) : env.Undefined();
-  return error_class.New({Napi::String::New(env, ErrorMessage(t)),
-                          Napi::String::New(env, ErrorCode(t)),
-                          Napi::Number::New(env, static_cast<double>(t.result)), site, status});
-}
-
 }  // namespace ned

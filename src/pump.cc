@@ -1,372 +1,656 @@
 #include "pump.h"
 
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
+#include <time.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <set>
 
 namespace ned {
 
 namespace {
 
-constexpr int kMaxEvents = 256;
 // Idle easy handles kept for reuse: creating one costs more than a whole loopback request.
 constexpr size_t kMaxIdleEasies = 1024;
 // With transfers in flight libcurl always has a timer; this only bounds a lost one.
 constexpr int kMaxWaitMs = 1000;
 constexpr auto kHaltWait = std::chrono::seconds(2);
-// How long an idle pump waits for more work before giving its thread back.
-constexpr auto kLinger = std::chrono::milliseconds(2);
+// How long an idle pump waits for more work before giving its thread back. A busy server sends
+// again within milliseconds, and each new run costs a threadpool round trip.
+constexpr auto kLinger = std::chrono::milliseconds(20);
 
-std::mutex& RegistryMutex() {
-  static std::mutex* mu = new std::mutex();  // never destroyed: used from atexit
-  return *mu;
+std::mutex g_create_mu;
+Pump* g_pump = nullptr;  // never destroyed: it may be halted from atexit
+
+uint64_t ThreadCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-std::set<Pump*>& Registry() {
-  static auto* pumps = new std::set<Pump*>();
-  return *pumps;
-}
+struct WorkItem {
+  uv_work_t req;
+  Pump* pump;
+  Channel* host;
+};
 
 }  // namespace
 
-Pump* Pump::Create(uv_loop_t* loop, CompletionSink* sink, const Limits& limits,
-                   std::string* error) {
-  auto* pump = new Pump(loop, sink);
-  if (!pump->Init(limits, error)) {
+// ---------------------------------------------------------------------------------------------
+// Channel: one environment's side, on its own thread
+
+Channel::Channel(uv_loop_t* loop, CompletionSink* sink, Pump* pump)
+    : pump_(pump), loop_(loop), sink_(sink) {}
+
+Channel* Channel::Open(uv_loop_t* loop, CompletionSink* sink, std::string* error) {
+  Pump* pump = Pump::Get(error);
+  if (pump == nullptr) return nullptr;
+  auto* ch = new Channel(loop, sink, pump);
+  if (uv_async_init(loop, &ch->async_, &Channel::OnAsync) != 0) {
+    *error = "cannot create the completion handle";
+    delete ch;
+    return nullptr;
+  }
+  ch->async_.data = ch;
+  uv_prepare_init(loop, &ch->prepare_);
+  uv_check_init(loop, &ch->check_);
+  ch->prepare_.data = ch;
+  ch->check_.data = ch;
+  uv_prepare_start(&ch->prepare_, [](uv_prepare_t* h) { static_cast<Channel*>(h->data)->Ring(); });
+  uv_check_start(&ch->check_, [](uv_check_t* h) { static_cast<Channel*>(h->data)->Ring(); });
+  ch->handles_open_ = 3;
+  // None of them keeps the loop alive by itself; the async is referenced while transfers of this
+  // environment are pending.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&ch->async_));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&ch->prepare_));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&ch->check_));
+  pump->Attach(ch);
+  return ch;
+}
+
+void Channel::Submit(std::unique_ptr<Transfer> t) {
+  t->channel = this;
+  ++submitted_;
+  if (pending_++ == 0 && !referenced_) {
+    uv_ref(reinterpret_cast<uv_handle_t*>(&async_));
+    referenced_ = true;
+  }
+  pump_->Submit(this, std::move(t));
+}
+
+// Transfers queued during one turn of this loop reach the pump with one ring, not one each.
+void Channel::Ring() {
+  if (!ring_due_) return;
+  ring_due_ = false;
+  pump_->Ring();
+}
+
+void Channel::Abort(double id) {
+  {
+    std::lock_guard<std::mutex> lock(pump_->mu_);
+    if (pump_->stop_) return;
+    // Not yet seen by the pump: it ends here, without a trip through libcurl.
+    for (auto it = pump_->incoming_.begin(); it != pump_->incoming_.end(); ++it) {
+      if ((*it)->channel == this && (*it)->id == id) {
+        std::unique_ptr<Transfer> t = std::move(*it);
+        pump_->incoming_.erase(it);
+        FailTransfer(t.get(), CURLE_ABORTED_BY_CALLBACK, "aborted by the caller");
+        std::lock_guard<std::mutex> own(mu_);
+        completed_.push_back(std::move(t));
+        uv_async_send(&async_);
+        return;
+      }
+    }
+    if (pump_->state_ == Pump::State::kIdle && !pump_->has_work_) return;  // nothing in flight
+    pump_->aborts_.emplace_back(this, id);
+  }
+  pump_->Ring();
+}
+
+void Channel::SetMaxInFlight(long n) {
+  {
+    std::lock_guard<std::mutex> lock(pump_->mu_);
+    requested_max_in_flight_ = n;
+    max_in_flight_dirty_ = true;
+    pump_->channel_limits_dirty_ = true;
+  }
+  pump_->Ring();
+}
+
+void Channel::SetConnectionLimits(const ConnectionLimits& limits) {
+  {
+    std::lock_guard<std::mutex> lock(pump_->mu_);
+    pump_->limits_ = limits;
+    pump_->limits_dirty_ = true;
+  }
+  pump_->Ring();
+}
+
+PumpStats Channel::Stats() const {
+  Pump* p = pump_;
+  PumpStats s;
+  std::lock_guard<std::mutex> lock(p->mu_);
+  s.submitted = p->submitted_.load();
+  s.settled = p->settled_.load();
+  const uint64_t ended = s.settled + p->dropped_.load();
+  s.pending = s.submitted > ended ? s.submitted - ended : 0;
+  s.runs = p->runs_.load();
+  s.running = p->state_ != Pump::State::kIdle;
+  s.threads = p->threads_.load();
+  s.max_threads = p->max_threads_.load();
+  s.cpu_ns = p->cpu_ns_.load();
+  s.environments = p->channels_.size();
+  return s;
+}
+
+void Channel::OnAsync(uv_async_t* handle) {
+  auto* self = static_cast<Channel*>(handle->data);
+  bool kick;
+  bool detached;
+  {
+    std::lock_guard<std::mutex> lock(self->mu_);
+    kick = self->kick_;
+    self->kick_ = false;
+    detached = self->detached_;
+  }
+  if (detached) {
+    self->pump_done_ = true;
+  } else {
+    self->Deliver();
+  }
+  if (kick && !self->closing_) self->pump_->Host(self);
+  self->MaybeFinishClose();  // may delete self
+}
+
+void Channel::Deliver() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    delivering_.swap(completed_);
+  }
+  if (delivering_.empty()) return;
+  const uint64_t n = delivering_.size();
+  pending_ = pending_ > n ? pending_ - n : 0;
+  pump_->settled_.fetch_add(n, std::memory_order_relaxed);
+  if (pending_ == 0 && referenced_) {
+    uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+    referenced_ = false;
+  }
+  if (!closing_ && sink_ != nullptr) {
+    try {
+      sink_->OnCompleted(&delivering_);
+    } catch (...) {
+      // Nothing may escape into libuv: during an environment's teardown any N-API call can fail.
+    }
+  }
+  delivering_.clear();
+}
+
+void Channel::Close(void (*done)(void*), void* arg) {
+  closing_ = true;
+  close_done_ = done;
+  close_arg_ = arg;
+  pump_->Leave(this);
+  MaybeFinishClose();
+}
+
+void Channel::MaybeFinishClose() {
+  if (!closing_ || !pump_done_ || works_queued_ > 0 || handles_open_ != 3) return;
+  handles_open_ = 2;  // closing: counts down to -1 below
+  auto closed = [](uv_handle_t* h) {
+    auto* self = static_cast<Channel*>(h->data);
+    if (--self->handles_open_ > -1) return;
+    void (*done)(void*) = self->close_done_;
+    void* arg = self->close_arg_;
+    delete self;
+    if (done != nullptr) done(arg);
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&check_), closed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pump: process-wide; these run on environment threads, under mu_ where they touch shared state
+
+Pump* Pump::Get(std::string* error) {
+  std::lock_guard<std::mutex> lock(g_create_mu);
+  if (g_pump != nullptr) return g_pump;
+  auto* pump = new Pump();
+  if (!pump->Init(error)) {
     delete pump;
     return nullptr;
   }
-  std::lock_guard<std::mutex> lock(RegistryMutex());
-  Registry().insert(pump);
+  g_pump = pump;
   return pump;
 }
 
-Pump::Pump(uv_loop_t* loop, CompletionSink* sink) : loop_(loop), sink_(sink) {
-  work_.data = this;
-  async_.data = this;
+void Pump::HaltProcess() {
+  Pump* pump;
+  {
+    std::lock_guard<std::mutex> lock(g_create_mu);
+    pump = g_pump;
+  }
+  if (pump != nullptr) pump->Halt();
 }
 
-Pump::~Pump() {
-  for (CURL* easy : idle_easies_) curl_easy_cleanup(easy);
-  if (multi_ != nullptr) curl_multi_cleanup(multi_);
-  if (share_ != nullptr) curl_share_cleanup(share_);
-  if (epoll_fd_ >= 0) close(epoll_fd_);
-  if (wake_fd_ >= 0) close(wake_fd_);
-}
-
-bool Pump::Init(const Limits& limits, std::string* error) {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epoll_fd_ < 0 || wake_fd_ < 0) {
-    *error = std::string("cannot create the pump's poller: ") + std::strerror(errno);
-    return false;
-  }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = wake_fd_;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
-    *error = std::string("cannot watch the pump's doorbell: ") + std::strerror(errno);
-    return false;
-  }
+bool Pump::Init(std::string* error) {
+  if (!poller_.Init(error)) return false;
   multi_ = curl_multi_init();
   share_ = curl_share_init();
   if (multi_ == nullptr || share_ == nullptr) {
     *error = "libcurl could not create a multi or share handle";
     return false;
   }
-  // Only the pump thread uses the share, one thread at a time, so it needs no lock callbacks.
+  // Only the owner of the multi uses the share, one thread at a time: no lock callbacks needed.
   curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Pump::OnSocket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Pump::OnTimer);
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  ApplyLimits(limits);
-  limits_ = limits;
-  if (uv_async_init(loop_, &async_, &Pump::OnAsync) != 0) {
-    *error = "cannot create the pump's completion handle";
-    return false;
-  }
-  // Never keeps the process alive by itself: the queued work item does that while busy.
-  uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+  ApplyLimits(limits_);
   return true;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Main thread
+void Pump::Attach(Channel* ch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  channels_.push_back(ch);
+}
 
-void Pump::Submit(std::unique_ptr<Transfer> t) {
+void Pump::Submit(Channel* ch, std::unique_ptr<Transfer> t) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    submitted_.push_back(std::move(t));
+    submitted_.fetch_add(1, std::memory_order_relaxed);
+    incoming_.push_back(std::move(t));
+    if (stop_) return;  // the process is exiting; nothing will run
+    if (state_ == State::kIdle) {
+      QueueWorkLocked(ch);
+      return;
+    }
   }
-  ++stats_.submitted;
-  ++stats_.pending;
-  if (!work_scheduled_) {
-    work_scheduled_ = true;
-    ++stats_.runs;
-    uv_queue_work(loop_, &work_, &Pump::Work, &Pump::AfterWork);
+  // A pump waiting with nothing in flight hears of it now; a busy one at this loop's next turn.
+  if (IdleWaiting()) {
+    Ring();
   } else {
-    Wake();
+    ch->ring_due_ = true;
   }
 }
 
-void Pump::SetLimits(const Limits& limits) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    limits_ = limits;
-    limits_dirty_ = true;
-  }
-  if (work_scheduled_) Wake();
-}
-
-PumpStats Pump::Stats() const {
-  PumpStats s = stats_;
-  s.running = work_scheduled_;
-  return s;
-}
-
-void Pump::Wake() {
-  // One write per wait is enough; the pump clears the flag before it takes the queue.
+void Pump::Ring() {
+  // One write per wait is enough; the pump clears the flag before it takes the queues.
   if (wake_pending_.exchange(true)) return;
-  const uint64_t one = 1;
-  ssize_t n;
+  poller_.Ring();
+}
+
+// On `ch`'s thread, with mu_ held: the work item goes on ch's loop.
+void Pump::QueueWorkLocked(Channel* ch) {
+  state_ = State::kQueued;
+  host_ = ch;
+  yield_ = false;
+  runs_.fetch_add(1, std::memory_order_relaxed);
+  auto* item = new WorkItem{uv_work_t{}, this, ch};
+  item->req.data = item;
+  ++ch->works_queued_;
+  ch->current_work_ = &item->req;
+  uv_queue_work(ch->loop_, &item->req, &Pump::Work, &Pump::AfterWork);
+}
+
+// Asks another environment to host the work item (its loop queues it on the threadpool).
+void Pump::KickLocked(Channel* except) {
+  for (Channel* ch : channels_) {
+    if (ch == except) continue;
+    {
+      std::lock_guard<std::mutex> lock(ch->mu_);
+      ch->kick_ = true;
+    }
+    uv_async_send(&ch->async_);
+    return;
+  }
+}
+
+void Pump::Host(Channel* ch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_ != State::kIdle || stop_) return;
+  if (has_work_ || !incoming_.empty() || !aborts_.empty() || !leaving_.empty()) QueueWorkLocked(ch);
+}
+
+void Pump::Leave(Channel* ch) {
+  std::unique_lock<std::mutex> lock(mu_);
+  channels_.erase(std::remove(channels_.begin(), channels_.end(), ch), channels_.end());
+  // What the pump has not seen yet is simply dropped.
+  auto mine = [ch](const std::unique_ptr<Transfer>& t) { return t->channel == ch; };
+  const auto first = std::remove_if(incoming_.begin(), incoming_.end(), mine);
+  dropped_.fetch_add(static_cast<uint64_t>(incoming_.end() - first), std::memory_order_relaxed);
+  incoming_.erase(first, incoming_.end());
+  aborts_.erase(
+      std::remove_if(aborts_.begin(), aborts_.end(),
+                     [ch](const std::pair<Channel*, double>& a) { return a.first == ch; }),
+      aborts_.end());
+  if (stop_) {
+    // Halted for good: once the last run has stopped, nobody looks at this channel again.
+    idle_cv_.wait_for(lock, kHaltWait, [this] { return !in_run_; });
+    ch->pump_done_ = true;
+    return;
+  }
+  leaving_.push_back(ch);
+  if (state_ == State::kIdle) {
+    // Nobody drives the multi: this thread takes it for the moment it needs.
+    state_ = State::kInline;
+    InlineLocked(&lock);
+    if (has_work_ || !incoming_.empty()) KickLocked(ch);
+    return;
+  }
+  if (host_ == ch) {
+    yield_ = true;
+    // Not started yet: cancelled, and AfterWork (UV_ECANCELED) hands the work on.
+    if (ch->current_work_ != nullptr) uv_cancel(reinterpret_cast<uv_req_t*>(ch->current_work_));
+  }
+  lock.unlock();
+  Ring();
+}
+
+void Pump::Work(uv_work_t* req) { static_cast<WorkItem*>(req->data)->pump->Run(); }
+
+void Pump::AfterWork(uv_work_t* req, int status) {
+  auto* item = static_cast<WorkItem*>(req->data);
+  Pump* self = item->pump;
+  Channel* host = item->host;
+  delete item;
+  --host->works_queued_;
+  if (host->current_work_ == req) host->current_work_ = nullptr;
+  if (status == UV_ECANCELED) {
+    // Run never ran: take the multi here for what must happen now (environments leaving, aborts),
+    // then find a loop for the rest.
+    std::unique_lock<std::mutex> lock(self->mu_);
+    if (self->state_ == State::kQueued && self->host_ == host) {
+      self->state_ = State::kInline;
+      self->host_ = nullptr;
+      self->yield_ = false;
+      self->InlineLocked(&lock);
+      if (!self->stop_ && (self->has_work_ || !self->incoming_.empty())) {
+        if (!host->closing_) {
+          self->QueueWorkLocked(host);
+        } else {
+          self->KickLocked(host);
+        }
+      }
+    }
+  }
+  host->MaybeFinishClose();  // may delete host
+}
+
+// With the multi taken by this environment thread (kInline): what cannot wait for a host —
+// environments leaving, aborts — is done here, until none is left; then the multi is let go.
+void Pump::InlineLocked(std::unique_lock<std::mutex>* lock) {
   do {
-    n = write(wake_fd_, &one, sizeof(one));
-  } while (n < 0 && errno == EINTR);
-}
-
-void Pump::OnAsync(uv_async_t* handle) { static_cast<Pump*>(handle->data)->Deliver(); }
-
-void Pump::Deliver() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    delivering_.swap(completed_);
-  }
-  if (delivering_.empty()) return;
-  stats_.settled += delivering_.size();
-  stats_.pending -= delivering_.size();
-  if (!shutting_down_) sink_->OnCompleted(&delivering_);
-  delivering_.clear();
-}
-
-void Pump::AfterWork(uv_work_t* req, int /*status*/) {
-  auto* self = static_cast<Pump*>(req->data);
-  self->work_scheduled_ = false;
-  if (self->shutting_down_) {
-    self->Deliver();
-    self->FinishShutdown();
-    return;
-  }
-  bool more;
-  {
-    std::lock_guard<std::mutex> lock(self->mu_);
-    more = !self->submitted_.empty();
-  }
-  // Transfers queued while the run was ending start a new run. This comes before delivering,
-  // because settling promises runs JS that may submit (and so schedule) again.
-  if (more) {
-    self->work_scheduled_ = true;
-    ++self->stats_.runs;
-    uv_queue_work(self->loop_, &self->work_, &Pump::Work, &Pump::AfterWork);
-  }
-  self->Deliver();
-}
-
-void Pump::Shutdown(void (*done)(void*), void* arg) {
-  shutting_down_ = true;
-  shutdown_done_ = done;
-  shutdown_arg_ = arg;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  if (!work_scheduled_) {
-    FinishShutdown();
-    return;
-  }
-  // Not started yet: cancel it (AfterWork then runs with UV_ECANCELED); otherwise wake it.
-  if (uv_cancel(reinterpret_cast<uv_req_t*>(&work_)) != 0) Wake();
-}
-
-void Pump::FinishShutdown() {
-  {
-    std::lock_guard<std::mutex> lock(RegistryMutex());
-    Registry().erase(this);
-  }
-  for (Transfer* t : active_) {
-    curl_multi_remove_handle(multi_, t->easy);
-    curl_easy_cleanup(t->easy);
-    delete t;
-  }
-  active_.clear();
-  submitted_.clear();
-  waiting_.clear();
-  completed_.clear();
-  finished_.clear();
-  uv_close(reinterpret_cast<uv_handle_t*>(&async_), [](uv_handle_t* handle) {
-    auto* self = static_cast<Pump*>(handle->data);
-    void (*done)(void*) = self->shutdown_done_;
-    void* arg = self->shutdown_arg_;
-    delete self;
-    if (done != nullptr) done(arg);
-  });
-}
-
-void Pump::HaltAll() {
-  std::lock_guard<std::mutex> lock(RegistryMutex());
-  for (Pump* pump : Registry()) pump->Halt();
+    lock->unlock();
+    TakeIntake();
+    Flush();
+    lock->lock();
+  } while (!leaving_.empty() || !aborts_.empty());
+  state_ = State::kIdle;
+  has_work_ = Busy();
 }
 
 void Pump::Halt() {
   std::unique_lock<std::mutex> lock(mu_);
   stop_ = true;
+  if (!in_run_) return;
   lock.unlock();
-  const uint64_t one = 1;
-  ssize_t n = write(wake_fd_, &one, sizeof(one));
-  (void)n;
+  poller_.Ring();
   lock.lock();
   idle_cv_.wait_for(lock, kHaltWait, [this] { return !in_run_; });
 }
 
 // ---------------------------------------------------------------------------------------------
-// Threadpool thread
+// Owner of the multi handle: the threadpool thread running the work item (or, briefly, an
+// environment thread that found the pump idle)
 
-void Pump::Work(uv_work_t* req) { static_cast<Pump*>(req->data)->Run(); }
+void Pump::TakeIntake() {
+  std::vector<std::unique_ptr<Transfer>> incoming;
+  std::vector<std::pair<Channel*, double>> aborts;
+  std::vector<Channel*> leaving;
+  bool limits_dirty;
+  ConnectionLimits limits;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_pending_.store(false);
+    incoming.swap(incoming_);
+    aborts.swap(aborts_);
+    leaving.swap(leaving_);
+    limits_dirty = limits_dirty_;
+    limits = limits_;
+    limits_dirty_ = false;
+    if (channel_limits_dirty_) {
+      for (Channel* ch : channels_) {
+        if (!ch->max_in_flight_dirty_) continue;
+        ch->max_in_flight_ = ch->requested_max_in_flight_;
+        ch->max_in_flight_dirty_ = false;
+      }
+      channel_limits_dirty_ = false;
+    }
+  }
+  if (limits_dirty) ApplyLimits(limits);
+  for (const auto& a : aborts) AbortTransfer(a.first, a.second);
+  for (Channel* ch : leaving) DropChannel(ch);
+  for (auto& owned : incoming) {
+    Transfer* t = owned.release();
+    Channel* ch = t->channel;
+    ch->waiting_.push_back(t);
+    ++waiting_total_;
+    if (!ch->in_lanes_) {
+      ch->in_lanes_ = true;
+      lanes_.push_back(ch);
+    }
+  }
+}
 
 void Pump::Run() {
-  epoll_event events[kMaxEvents];
-  bool lingering = false;
-  Clock::time_point linger_until;
+  const uint64_t cpu_start = ThreadCpuNs();
   {
     std::lock_guard<std::mutex> lock(mu_);
     in_run_ = true;
   }
+  const int threads = threads_.fetch_add(1) + 1;
+  int seen = max_threads_.load();
+  while (threads > seen && !max_threads_.compare_exchange_weak(seen, threads)) {
+  }
+  bool lingering = false;
+  Clock::time_point linger_until;
   for (;;) {
-    bool dirty = false;
-    Limits limits;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) break;
-      wake_pending_.store(false);
-      for (auto& t : submitted_) waiting_.push_back(std::move(t));
-      submitted_.clear();
-      if (limits_dirty_) {
-        limits = limits_;
-        limits_dirty_ = false;
-        dirty = true;
-      }
     }
-    if (dirty) ApplyLimits(limits);
-    // Only this many go to libcurl; the rest wait here, in order. (libcurl 7.88 scans its own
-    // pending list on every curl_multi_remove_handle, which is quadratic with thousands queued.)
-    while (!waiting_.empty() && active_.size() < static_cast<size_t>(max_in_flight_)) {
-      std::unique_ptr<Transfer> t = std::move(waiting_.front());
-      waiting_.pop_front();
-      Start(std::move(t));
-    }
+    TakeIntake();
+    StartWaiting();
     DrainFinished();
     Flush();
 
     int wait_ms = kMaxWaitMs;
-    if (active_.empty()) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (stop_) break;
-        if (!submitted_.empty()) continue;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) break;
+      if (!incoming_.empty() || !aborts_.empty() || !leaving_.empty()) continue;
+      const bool busy = Busy();
+      if (yield_) {
+        // The host environment is leaving: let go of its loop; another environment takes over
+        // what is still in flight.
+        state_ = State::kIdle;
+        host_ = nullptr;
+        yield_ = false;
+        has_work_ = busy;
+        if (busy) KickLocked(nullptr);
+        break;
       }
-      // Idle. Linger briefly for the next request (a busy app sends another within
-      // microseconds, and requeueing costs a threadpool round trip), then give the thread back.
-      const auto now = Clock::now();
-      if (!lingering) {
-        lingering = true;
-        linger_until = now + kLinger;
+      if (!busy) {
+        const auto now = Clock::now();
+        if (!lingering) {
+          lingering = true;
+          linger_until = now + kLinger;
+        }
+        if (now >= linger_until) {
+          state_ = State::kIdle;
+          host_ = nullptr;
+          has_work_ = false;
+          break;
+        }
+        wait_ms =
+            static_cast<int>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(linger_until - now).count()) +
+            1;
+        idle_waiting_.store(true, std::memory_order_relaxed);
+      } else {
+        lingering = false;
       }
-      if (now >= linger_until) break;
-      wait_ms =
-          static_cast<int>(
-              std::chrono::duration_cast<std::chrono::milliseconds>(linger_until - now).count()) +
-          1;
-    } else {
-      lingering = false;
     }
     if (has_deadline_) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
       wait_ms = std::min(wait_ms, static_cast<int>(std::clamp<long long>(left, 0, kMaxWaitMs)));
     }
-    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, wait_ms);
+    bool rung = false;
+    poller_.Wait(wait_ms, &ready_, &rung);
+    idle_waiting_.store(false, std::memory_order_relaxed);
     int running = 0;
-    for (int i = 0; i < n; ++i) {
-      const int fd = events[i].data.fd;
-      if (fd == wake_fd_) {
-        uint64_t value;
-        ssize_t r = read(wake_fd_, &value, sizeof(value));
-        (void)r;
-        continue;
-      }
-      if (static_cast<size_t>(fd) < parked_.size() && parked_[fd]) {
-        // A parked socket only reports a hang-up or an error; libcurl will notice the closed
-        // connection when it next looks at it. Stop watching it.
-        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-        parked_[fd] = 0;
-        continue;
-      }
+    for (const Poller::Ready& r : ready_) {
       int flags = 0;
-      if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
-      if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
-      if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
-      curl_multi_socket_action(multi_, fd, flags, &running);
+      if (r.in) flags |= CURL_CSELECT_IN;
+      if (r.out) flags |= CURL_CSELECT_OUT;
+      if (r.error) flags |= CURL_CSELECT_ERR;
+      curl_multi_socket_action(multi_, r.fd, flags, &running);
     }
     if (has_deadline_ && Clock::now() >= deadline_) {
       has_deadline_ = false;  // cleared first: the call below may set a new timer
       curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
     }
-    DrainFinished();  // frees slots for the waiting transfers at the top of the loop
+    DrainFinished();
   }
-  // Completions made just before a stop still go out.
-  DrainFinished();
   Flush();
+  threads_.fetch_sub(1);
+  cpu_ns_.fetch_add(ThreadCpuNs() - cpu_start, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
   in_run_ = false;
   idle_cv_.notify_all();
 }
 
-void Pump::Start(std::unique_ptr<Transfer> owned) {
-  Transfer* t = owned.release();
+void Pump::StartWaiting() {
+  while (waiting_total_ > 0 && !lanes_.empty()) {
+    bool started = false;
+    const size_t n = lanes_.size();
+    for (size_t i = 0; i < n; ++i) {
+      Channel* ch = lanes_[(next_lane_ + i) % n];
+      if (ch->waiting_.empty() || ch->active_ >= ch->max_in_flight_) continue;
+      Transfer* t = ch->waiting_.front();
+      ch->waiting_.pop_front();
+      --waiting_total_;
+      Start(t);
+      started = true;
+    }
+    ++next_lane_;
+    if (!started) break;
+  }
+  // Channels with nothing waiting leave the rotation.
+  lanes_.erase(std::remove_if(lanes_.begin(), lanes_.end(),
+                              [](Channel* ch) {
+                                if (!ch->waiting_.empty()) return false;
+                                ch->in_lanes_ = false;
+                                return true;
+                              }),
+               lanes_.end());
+}
+
+void Pump::Start(Transfer* t) {
+  Channel* ch = t->channel;
   CURL* easy = AcquireEasy();
   if (easy == nullptr) {
-    Fail(t, CURLE_OUT_OF_MEMORY, "libcurl could not create an easy handle");
+    FailTransfer(t, CURLE_OUT_OF_MEMORY, "libcurl could not create an easy handle");
+    finished_.push_back(t);
     return;
   }
   t->easy = easy;
   const CURLcode rc = ConfigureEasy(easy, t, share_);
   if (rc != CURLE_OK) {
-    Fail(t, rc, "libcurl refused an option for this request");
+    ReleaseEasy(easy);
+    t->easy = nullptr;
+    FailTransfer(t, rc, "libcurl refused an option for this request");
+    finished_.push_back(t);
     return;
   }
   const CURLMcode mc = curl_multi_add_handle(multi_, easy);
   if (mc != CURLM_OK) {
-    Fail(t, mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT,
-         curl_multi_strerror(mc));
+    ReleaseEasy(easy);
+    t->easy = nullptr;
+    FailTransfer(t, mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT,
+                 curl_multi_strerror(mc));
+    finished_.push_back(t);
     return;
   }
+  ++ch->active_;
   active_.insert(t);
 }
 
-void Pump::Fail(Transfer* t, CURLcode code, const char* detail) {
-  if (t->easy != nullptr) {
-    ReleaseEasy(t->easy);
-    t->easy = nullptr;
+void Pump::RemoveActive(Transfer* t) {
+  curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &t->bytes_sent);
+  curl_multi_remove_handle(multi_, t->easy);
+  ReleaseEasy(t->easy);
+  t->easy = nullptr;
+  active_.erase(t);
+  --t->channel->active_;
+}
+
+void Pump::AbortTransfer(Channel* ch, double id) {
+  for (auto it = ch->waiting_.begin(); it != ch->waiting_.end(); ++it) {
+    if ((*it)->id != id) continue;
+    Transfer* t = *it;
+    ch->waiting_.erase(it);
+    --waiting_total_;
+    FailTransfer(t, CURLE_ABORTED_BY_CALLBACK, "aborted by the caller");
+    finished_.push_back(t);
+    return;
   }
-  t->result = code;
-  t->error_detail = detail;
-  finished_.emplace_back(t);
+  for (Transfer* t : active_) {
+    if (t->channel != ch || t->id != id) continue;
+    RemoveActive(t);
+    FailTransfer(t, CURLE_ABORTED_BY_CALLBACK, "aborted by the caller");
+    finished_.push_back(t);
+    return;
+  }
+}
+
+// The environment is gone: its transfers end here, unsettled, and the pump forgets it.
+void Pump::DropChannel(Channel* ch) {
+  uint64_t dropped = ch->waiting_.size();
+  for (Transfer* t : ch->waiting_) delete t;
+  waiting_total_ -= ch->waiting_.size();
+  ch->waiting_.clear();
+  if (ch->in_lanes_) {
+    lanes_.erase(std::remove(lanes_.begin(), lanes_.end(), ch), lanes_.end());
+    ch->in_lanes_ = false;
+  }
+  std::vector<Transfer*> mine;
+  for (Transfer* t : active_) {
+    if (t->channel == ch) mine.push_back(t);
+  }
+  for (Transfer* t : mine) {
+    RemoveActive(t);
+    delete t;
+  }
+  dropped += mine.size();
+  auto first = std::remove_if(finished_.begin(), finished_.end(), [ch, &dropped](Transfer* t) {
+    if (t->channel != ch) return false;
+    delete t;
+    ++dropped;
+    return true;
+  });
+  finished_.erase(first, finished_.end());
+  {
+    std::lock_guard<std::mutex> lock(ch->mu_);
+    dropped += ch->completed_.size();
+    ch->completed_.clear();
+    ch->detached_ = true;
+  }
+  dropped_.fetch_add(dropped, std::memory_order_relaxed);
+  uv_async_send(&ch->async_);
 }
 
 void Pump::DrainFinished() {
@@ -382,26 +666,32 @@ void Pump::DrainFinished() {
     ReleaseEasy(easy);
     t->easy = nullptr;
     active_.erase(t);
-    finished_.emplace_back(t);
+    --t->channel->active_;
+    finished_.push_back(t);
   }
 }
 
+// Hands finished transfers to their environments: one lock and one wake-up per environment.
 void Pump::Flush() {
   if (finished_.empty()) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (completed_.empty()) {
-      completed_.swap(finished_);
-    } else {
-      for (auto& t : finished_) completed_.push_back(std::move(t));
+  size_t i = 0;
+  while (i < finished_.size()) {
+    Channel* ch = finished_[i]->channel;
+    {
+      std::lock_guard<std::mutex> lock(ch->mu_);
+      for (size_t j = i; j < finished_.size(); ++j) {
+        if (finished_[j] == nullptr || finished_[j]->channel != ch) continue;
+        ch->completed_.emplace_back(finished_[j]);
+        finished_[j] = nullptr;
+      }
     }
+    uv_async_send(&ch->async_);
+    while (i < finished_.size() && finished_[i] == nullptr) ++i;
   }
   finished_.clear();
-  uv_async_send(&async_);
 }
 
-void Pump::ApplyLimits(const Limits& limits) {
-  max_in_flight_ = limits.max_in_flight;
+void Pump::ApplyLimits(const ConnectionLimits& limits) {
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, limits.max_host_connections);
   curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, limits.max_total_connections);
   // Room in the cache for every connection we may open, so keep-alive ones are not closed.
@@ -428,21 +718,11 @@ void Pump::ReleaseEasy(CURL* easy) {
 
 int Pump::OnSocket(CURL* /*easy*/, curl_socket_t s, int what, void* userp, void* /*socketp*/) {
   auto* self = static_cast<Pump*>(userp);
-  if (s < 0) return 0;
-  if (static_cast<size_t>(s) >= self->parked_.size()) self->parked_.resize(s + 64, 0);
-  epoll_event ev{};
-  ev.data.fd = s;
   if (what == CURL_POLL_REMOVE) {
-    // Parked, not removed: a kept-alive connection is asked for events again by the next
-    // request, and MOD is one syscall where DEL + ADD were two (plus a failing MOD).
-    ev.events = 0;
-    self->parked_[s] = epoll_ctl(self->epoll_fd_, EPOLL_CTL_MOD, s, &ev) == 0 ? 1 : 0;
-    return 0;
-  }
-  self->parked_[s] = 0;
-  ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
-  if (epoll_ctl(self->epoll_fd_, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) {
-    epoll_ctl(self->epoll_fd_, EPOLL_CTL_ADD, s, &ev);
+    // Parked, not removed: a kept-alive connection is asked for events again by the next request.
+    self->poller_.Park(s);
+  } else {
+    self->poller_.Watch(s, (what & CURL_POLL_IN) != 0, (what & CURL_POLL_OUT) != 0);
   }
   return 0;
 }

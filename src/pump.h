@@ -1,11 +1,17 @@
-// The pump: one per Node environment. A single libuv threadpool work item drives one curl multi
-// handle (curl_multi_socket_action over an epoll set) for every transfer in flight. The main thread
-// queues transfers under a mutex and wakes the pump; the pump hands finished transfers back in
-// batches through a uv_async. When nothing is queued or in flight the work item ends and its
-// thread returns to the pool; the multi handle, and with it libcurl's connection cache, stays.
+// The pump: one per process. A single libuv threadpool work item drives one curl multi handle
+// (curl_multi_socket_action over the Poller) for the transfers of every Node environment in the
+// process — the main thread and each worker — so the addon holds at most one threadpool thread,
+// and workers share connections and TLS sessions. When nothing is queued or in flight the work item
+// ends and its thread goes back to the pool; the multi handle (and its connection cache) stays.
 //
-// Threads: Submit/SetLimits/Stats/Shutdown run on the environment's main thread; Run runs on a
-// threadpool thread; Halt may run on any thread (process exit). No N-API here.
+// Each environment talks to the pump through its Channel: it submits transfers, and gets them back
+// finished, in batches, on its own loop (a uv_async). The work item is queued on the loop of the
+// environment that found the pump idle (its "host"); when the host goes away, the work moves to
+// another environment's loop and the transfers in flight carry on.
+//
+// Threads: Channel methods run on their environment's thread; Pump::Run on a threadpool thread;
+// Pump::Halt on any thread. Whoever owns the multi handle (the running work item, or an
+// environment thread that found the pump idle) is the only one touching "owner" state. No N-API.
 #pragma once
 
 #include <curl/curl.h>
@@ -20,120 +26,201 @@
 #include <mutex>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
+#include "poller.h"
 #include "request.h"
 
 namespace ned {
 
-struct Limits {
-  long max_host_connections = 64;
-  long max_total_connections = 256;
-  long max_in_flight = 256;  // transfers handed to libcurl at once; the rest wait in order
+using TransferBatch = std::vector<std::unique_ptr<Transfer>>;
+
+// Process-wide: libcurl's connection caps apply to the one multi handle.
+struct ConnectionLimits {
+  long max_host_connections;
+  long max_total_connections;
 };
 
 struct PumpStats {
-  uint64_t submitted = 0;  // transfers ever queued
-  uint64_t settled = 0;    // transfers handed back to the main thread
-  uint64_t runs = 0;       // times the work item was queued on the threadpool
-  uint64_t pending = 0;    // queued or in flight, not yet handed back
-  bool running = false;    // the work item is queued or holds a threadpool thread
+  uint64_t submitted = 0;   // transfers ever queued, all environments
+  uint64_t settled = 0;     // transfers handed back to their environment
+  uint64_t pending = 0;     // queued or in flight
+  uint64_t runs = 0;        // times the work item was queued on the threadpool
+  bool running = false;     // the work item is queued or holds a threadpool thread
+  int threads = 0;          // threadpool threads the addon holds now (0 or 1)
+  int max_threads = 0;      // the most it ever held at once
+  uint64_t cpu_ns = 0;      // CPU time the pump's thread spent, all runs
+  size_t environments = 0;  // environments attached
 };
 
-using TransferBatch = std::vector<std::unique_ptr<Transfer>>;
-
-// Receives finished transfers on the main thread; takes them out of the batch.
+// Receives finished transfers on its environment's thread; takes them out of the batch.
 class CompletionSink {
  public:
   virtual ~CompletionSink() = default;
   virtual void OnCompleted(TransferBatch* batch) = 0;
 };
 
-class Pump {
- public:
-  // nullptr (and `error` set) when libcurl or the OS refuses a resource.
-  static Pump* Create(uv_loop_t* loop, CompletionSink* sink, const Limits& limits,
-                      std::string* error);
+class Pump;
 
-  Pump(const Pump&) = delete;
-  Pump& operator=(const Pump&) = delete;
+class Channel {
+ public:
+  // nullptr (and `error` set) when the pump cannot start or the loop refuses a handle.
+  static Channel* Open(uv_loop_t* loop, CompletionSink* sink, std::string* error);
+
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
 
   void Submit(std::unique_ptr<Transfer> t);
-  void SetLimits(const Limits& limits);
-  PumpStats Stats() const;
+  // The transfer with this id, queued or in flight, ends with CURLE_ABORTED_BY_CALLBACK.
+  void Abort(double id);
+  void SetMaxInFlight(long n);
+  void SetConnectionLimits(const ConnectionLimits& limits);
+  PumpStats Stats() const;                // process-wide
+  void ForgetSink() { sink_ = nullptr; }  // its binding is gone; the channel may outlive it
+  uint64_t pending() const { return pending_; }
+  uint64_t submitted() const { return submitted_; }
 
-  // Stops the pump, frees everything (transfers still queued or in flight are dropped unsettled:
-  // their environment is going away), then calls done(arg) and deletes itself.
-  void Shutdown(void (*done)(void*), void* arg);
-
-  // Stops the pump for good (transfers in flight are abandoned) and waits, bounded, until it is
-  // out of libcurl. For process exit: libuv joins its threadpool before exit(), and OpenSSL's exit
-  // handlers must not run under a live transfer. Any thread.
-  void Halt();
-  static void HaltAll();
+  // The environment is going away: its transfers are dropped unsettled (aborted in libcurl), then
+  // done(arg) runs on this thread and the channel deletes itself.
+  void Close(void (*done)(void*), void* arg);
 
  private:
+  friend class Pump;
+  Channel(uv_loop_t* loop, CompletionSink* sink, Pump* pump);
+  ~Channel() = default;
+
+  static void OnAsync(uv_async_t* handle);
+  static void OnTurn(uv_handle_t* handle);
+  void Deliver();
+  void Ring();
+  void MaybeFinishClose();
+
+  Pump* pump_;
+  uv_loop_t* loop_;
+  CompletionSink* sink_;
+
+  // Environment thread only.
+  uv_async_t async_;      // completions, "host the pump", "the pump let go of you"
+  uv_prepare_t prepare_;  // once per loop turn: rings the pump for the transfers just queued
+  uv_check_t check_;
+  bool ring_due_ = false;
+  bool referenced_ = false;
+  bool closing_ = false;
+  bool pump_done_ = false;
+  int handles_open_ = 0;
+  int works_queued_ = 0;  // pump work items queued on this loop, not yet through AfterWork
+  uv_work_t* current_work_ = nullptr;
+  void (*close_done_)(void*) = nullptr;
+  void* close_arg_ = nullptr;
+  uint64_t pending_ = 0;
+  uint64_t submitted_ = 0;
+  TransferBatch delivering_;
+
+  // Shared with the pump, under mu_.
+  std::mutex mu_;
+  TransferBatch completed_;
+  bool kick_ = false;      // asked to host the pump's work item
+  bool detached_ = false;  // the pump will never touch this channel again
+
+  // Under the pump's lock.
+  long requested_max_in_flight_ = 0;
+  bool max_in_flight_dirty_ = false;
+
+  // Owner of the multi handle only.
+  std::deque<Transfer*> waiting_;  // beyond max_in_flight_, in order
+  long active_ = 0;
+  long max_in_flight_ = 256;
+  bool in_lanes_ = false;
+};
+
+class Pump {
+ public:
+  static Pump* Get(std::string* error);  // the process's pump, made on first use
+  static void HaltProcess();             // atexit: halts the pump if there is one
+
+  // Stops the pump for good (transfers in flight are abandoned) and waits, bounded, until it is
+  // out of libcurl: libuv joins its threadpool before exit(), and TLS exit handlers must not run
+  // under a live transfer. Any thread.
+  void Halt();
+
+ private:
+  friend class Channel;
   using Clock = std::chrono::steady_clock;
+  enum class State { kIdle, kQueued, kInline };
 
-  explicit Pump(uv_loop_t* loop, CompletionSink* sink);
-  ~Pump();
-  bool Init(const Limits& limits, std::string* error);
+  Pump() = default;
+  bool Init(std::string* error);
 
-  // Threadpool side.
+  // Environment threads (through their Channel).
+  void Attach(Channel* ch);
+  void Submit(Channel* ch, std::unique_ptr<Transfer> t);
+  void Leave(Channel* ch);
+  void Host(Channel* ch);  // a kicked channel offers its loop
+  void QueueWorkLocked(Channel* ch);
+  bool IdleWaiting() const { return idle_waiting_.load(std::memory_order_relaxed); }
+  void Ring();
   static void Work(uv_work_t* req);
+  static void AfterWork(uv_work_t* req, int status);
+  void KickLocked(Channel* except);
+  void InlineLocked(std::unique_lock<std::mutex>* lock);
+
+  // Owner of the multi handle.
   void Run();
-  void Start(std::unique_ptr<Transfer> t);
-  void Fail(Transfer* t, CURLcode code, const char* detail);
+  void TakeIntake();
+  void DropChannel(Channel* ch);
+  void AbortTransfer(Channel* ch, double id);
+  void StartWaiting();
+  void Start(Transfer* t);
+  void Finish(Transfer* t);
   void DrainFinished();
   void Flush();
-  void ApplyLimits(const Limits& limits);
+  void ApplyLimits(const ConnectionLimits& limits);
   CURL* AcquireEasy();
   void ReleaseEasy(CURL* easy);
+  void RemoveActive(Transfer* t);
+  bool Busy() const { return !active_.empty() || waiting_total_ > 0; }
   static int OnSocket(CURL* easy, curl_socket_t s, int what, void* userp, void* socketp);
   static int OnTimer(CURLM* multi, long timeout_ms, void* userp);
 
-  // Main-thread side.
-  static void AfterWork(uv_work_t* req, int status);
-  static void OnAsync(uv_async_t* handle);
-  void Deliver();
-  void Wake();
-  void FinishShutdown();
-
-  uv_loop_t* loop_;
-  CompletionSink* sink_;
   CURLM* multi_ = nullptr;
   CURLSH* share_ = nullptr;  // TLS session cache shared by the pooled easy handles
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;  // eventfd: the main thread's doorbell while the pump waits in epoll
+  Poller poller_;
 
-  // Shared between threads, under mu_.
+  // Shared, under mu_.
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;
-  std::vector<std::unique_ptr<Transfer>> submitted_;
-  TransferBatch completed_;
-  Limits limits_;
-  bool limits_dirty_ = false;
+  std::vector<std::unique_ptr<Transfer>> incoming_;
+  std::vector<std::pair<Channel*, double>> aborts_;
+  std::vector<Channel*> leaving_;
+  std::vector<Channel*> channels_;  // attached
+  State state_ = State::kIdle;
+  Channel* host_ = nullptr;  // kQueued: whose loop the work item is on
+  bool yield_ = false;       // the host is leaving: give its loop back now
   bool stop_ = false;
+  bool has_work_ = false;  // kIdle with transfers still in the multi or waiting
   bool in_run_ = false;
+  ConnectionLimits limits_{64, 256};
+  bool limits_dirty_ = false;
+  bool channel_limits_dirty_ = false;
   std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> idle_waiting_{false};
+  std::atomic<uint64_t> submitted_{0};
+  std::atomic<uint64_t> settled_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> runs_{0};
+  std::atomic<int> threads_{0};
+  std::atomic<int> max_threads_{0};
+  std::atomic<uint64_t> cpu_ns_{0};
 
-  // Main thread only.
-  uv_work_t work_;
-  uv_async_t async_;
-  bool work_scheduled_ = false;
-  bool shutting_down_ = false;
-  void (*shutdown_done_)(void*) = nullptr;
-  void* shutdown_arg_ = nullptr;
-  TransferBatch delivering_;
-  PumpStats stats_;
-
-  // Pump thread only (and the main thread once the pump has stopped for good).
+  // Owner only.
   std::unordered_set<Transfer*> active_;
-  std::deque<std::unique_ptr<Transfer>> waiting_;
-  long max_in_flight_ = 256;
-  TransferBatch finished_;
+  std::vector<Channel*> lanes_;  // channels with waiting transfers, taking turns
+  size_t next_lane_ = 0;
+  size_t waiting_total_ = 0;
+  std::vector<Transfer*> finished_;
   std::vector<CURL*> idle_easies_;
-  std::vector<uint8_t> parked_;  // by fd: watched for nothing, between two transfers
+  std::vector<Poller::Ready> ready_;
   bool has_deadline_ = false;
   Clock::time_point deadline_;
 };

@@ -13,6 +13,7 @@ namespace {
 // Response headers are bounded like the body, so a hostile server cannot grow our memory.
 constexpr size_t kMaxHeaderCount = 128;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
+constexpr size_t kKeepCapacity = 1u << 20;  // bigger buffers are not kept for the next transfer
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -22,24 +23,18 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+bool StartsWithNoCase(std::string_view s, std::string_view lower_prefix) {
+  if (s.size() < lower_prefix.size()) return false;
+  for (size_t i = 0; i < lower_prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != lower_prefix[i]) return false;
   }
   return true;
-}
-
-size_t HeaderBytes(const Transfer* t) {
-  size_t total = 0;
-  for (const Header& h : t->headers) total += h.name.size() + h.value.size();
-  return total;
 }
 
 size_t OnBody(char* data, size_t size, size_t nmemb, void* userp) noexcept {
   auto* t = static_cast<Transfer*>(userp);
   const size_t n = size * nmemb;
-  if (t->sink_id != 0) return n;  // nobody reads it
+  if (!(t->flags & kKeepResponse)) return n;  // nobody reads it
   const size_t cap = t->profile->max_response_bytes;
   const size_t room = cap > t->response_body.size() ? cap - t->response_body.size() : 0;
   const size_t keep = std::min(n, room);
@@ -58,34 +53,43 @@ size_t OnHeader(char* data, size_t size, size_t nitems, void* userp) noexcept {
   std::string_view line(data, n);
   if (line.size() >= 5 && line.compare(0, 5, "HTTP/") == 0) {
     // A new response starts (after 100 Continue or a proxy's CONNECT answer): keep only the last.
-    t->headers.clear();
+    t->retry_after.clear();
+    t->response_headers.clear();
+    t->header_count = 0;
     return n;
   }
+  const bool folded = n > 0 && (data[0] == ' ' || data[0] == '\t');
   line = Trim(line);
   if (line.empty()) return n;
-  if (t->sink_id != 0 && !StartsWithNoCase(line, "retry-after:")) return n;
   try {
-    if ((data[0] == ' ' || data[0] == '\t') && !t->headers.empty()) {
+    if (StartsWithNoCase(line, "retry-after:")) {
+      t->retry_after.assign(Trim(line.substr(12)));
+    }
+    if (!(t->flags & kKeepResponse)) return n;
+    if (folded) {
       // Obsolete line folding: the line continues the previous value.
-      t->headers.back().value.append(" ").append(line);
+      if (t->header_count == 0 || t->response_headers.size() + line.size() > kMaxHeaderBytes) {
+        return n;
+      }
+      t->response_headers.resize(t->response_headers.size() - 2);  // drop its CRLF
+      t->response_headers.append(" ").append(line).append("\r\n");
       return n;
     }
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return n;
-    if (t->headers.size() >= kMaxHeaderCount || HeaderBytes(t) + line.size() > kMaxHeaderBytes) {
+    if (t->header_count >= kMaxHeaderCount ||
+        t->response_headers.size() + line.size() + 2 > kMaxHeaderBytes) {
       return n;
     }
-    std::string name(Trim(line.substr(0, colon)));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; });
-    std::string_view value = Trim(line.substr(colon + 1));
-    for (Header& h : t->headers) {
-      if (h.name == name) {  // repeated header: joined the way Node's http joins them
-        h.value.append(", ").append(value);
-        return n;
-      }
+    const std::string_view name = Trim(line.substr(0, colon));
+    const size_t start = t->response_headers.size();
+    t->response_headers.append(name).append(": ").append(Trim(line.substr(colon + 1)));
+    t->response_headers.append("\r\n");
+    for (size_t i = start; i < start + name.size(); ++i) {
+      char& c = t->response_headers[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
     }
-    t->headers.push_back(Header{std::move(name), std::string(value)});
+    ++t->header_count;
   } catch (const std::bad_alloc&) {
     return 0;
   }
@@ -95,9 +99,8 @@ size_t OnHeader(char* data, size_t size, size_t nitems, void* userp) noexcept {
 // Mirrors libcurl's no_proxy rules closely enough to tell whether a failed connect went to a
 // proxy: "*" matches all; otherwise a comma list of host names (suffix match on a dot boundary,
 // a leading dot ignored) or literal addresses.
-bool NoProxyMatches(const std::string& list, const std::string& host) {
+bool NoProxyMatches(const std::string& list, std::string_view h) {
   if (list.empty()) return false;
-  std::string_view h(host);
   if (h.size() > 1 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   size_t start = 0;
   while (start <= list.size()) {
@@ -116,6 +119,21 @@ bool NoProxyMatches(const std::string& list, const std::string& host) {
   return false;
 }
 
+// The host part of `url`, for the proxy decision (only needed when a transfer failed).
+std::string HostOf(const std::string& url) {
+  std::string host;
+  CURLU* u = curl_url();
+  if (u == nullptr) return host;
+  char* part = nullptr;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK && part != nullptr) {
+    host = part;
+    curl_free(part);
+  }
+  curl_url_cleanup(u);
+  return host;
+}
+
 // Whether all of the response arrived: a status without a body, or every byte of the announced
 // Content-Length.
 bool ResponseComplete(CURL* easy, long status) {
@@ -125,6 +143,10 @@ bool ResponseComplete(CURL* easy, long status) {
   curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected);
   curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &received);
   return expected >= 0 && received == expected;
+}
+
+void ShrinkIfBig(std::string* s) {
+  if (s->capacity() > kKeepCapacity) std::string().swap(*s);
 }
 
 }  // namespace
@@ -144,13 +166,13 @@ char* Bytes::Reserve(size_t n) {
 }
 
 void Bytes::Assign(const char* data, size_t n) {
-  std::memcpy(Reserve(n), data, n);
+  if (n > 0) std::memcpy(Reserve(n), data, n);
   size_ = n;
 }
 
 void Bytes::Clear() {
   size_ = 0;
-  if (capacity_ > (1u << 20)) {  // big buffers are not worth keeping for the next event
+  if (capacity_ > kKeepCapacity) {
     data_.reset();
     capacity_ = 0;
   }
@@ -162,27 +184,34 @@ Profile::~Profile() {
   curl_slist_free_all(connect_to);
 }
 
+Transfer::~Transfer() { curl_slist_free_all(headers); }
+
 void Transfer::Clear() {
+  id = 0;
+  flags = 0;
   url.clear();
-  host.clear();
   body.Clear();
   profile.reset();
+  curl_slist_free_all(headers);
+  headers = nullptr;
+  channel = nullptr;
   result = CURLE_OK;
   status = 0;
   os_errno = 0;
   connect_code = 0;
   via_proxy = false;
   truncated = false;
+  bytes_sent = 0;
   error_detail.clear();
+  for (double& ms : timing_ms) ms = -1;
+  retry_after.clear();
+  response_headers.clear();
+  header_count = 0;
   response_body.clear();
-  headers.clear();
-  settle_handle = nullptr;
-  site_handle = nullptr;
-  sink_id = 0;
+  ShrinkIfBig(&response_body);
+  ShrinkIfBig(&response_headers);
   easy = nullptr;
   errbuf[0] = '\0';
-  for (double& ms : timing_ms) ms = -1;
-  if (response_body.capacity() > (1u << 20)) std::string().swap(response_body);
 }
 
 CURLcode ConfigureEasy(CURL* easy, Transfer* t, CURLSH* share) {
@@ -221,7 +250,7 @@ CURLcode ConfigureEasy(CURL* easy, Transfer* t, CURLSH* share) {
   if (p.verbose) NED_SET(CURLOPT_VERBOSE, 1L);
 
   // An empty proxy string means "direct" and also stops libcurl from reading the environment.
-  const std::string& proxy = t->https ? p.https_proxy : p.http_proxy;
+  const std::string& proxy = t->https() ? p.https_proxy : p.http_proxy;
   NED_SET(CURLOPT_PROXY, proxy.c_str());
   // Always set, even to "": otherwise libcurl reads no_proxy from the environment itself.
   NED_SET(CURLOPT_NOPROXY, p.no_proxy.c_str());
@@ -237,24 +266,26 @@ CURLcode ConfigureEasy(CURL* easy, Transfer* t, CURLSH* share) {
   NED_SET(CURLOPT_HTTP_VERSION, p.http2 ? static_cast<long>(CURL_HTTP_VERSION_2TLS)
                                         : static_cast<long>(CURL_HTTP_VERSION_1_1));
   // Over h2, wait for a connection that can multiplex instead of opening one per request.
-  if (p.http2 && t->https) NED_SET(CURLOPT_PIPEWAIT, 1L);
+  if (p.http2 && t->https()) NED_SET(CURLOPT_PIPEWAIT, 1L);
   if (p.connect_to != nullptr) NED_SET(CURLOPT_CONNECT_TO, p.connect_to);
 
-  switch (t->verb) {
-    case Verb::kGet:
-      NED_SET(CURLOPT_HTTPGET, 1L);
-      NED_SET(CURLOPT_HTTPHEADER, p.get_headers);
-      break;
-    case Verb::kPut:
-    case Verb::kPatch:
-      NED_SET(CURLOPT_CUSTOMREQUEST, t->verb == Verb::kPut ? "PUT" : "PATCH");
-      [[fallthrough]];
-    case Verb::kPost:
-      // The size first: with it set, libcurl sends the bytes as they are (no strlen, NULs kept).
-      NED_SET(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
-      NED_SET(CURLOPT_POSTFIELDS, t->body.data());
-      NED_SET(CURLOPT_HTTPHEADER, p.body_headers);
-      break;
+  const bool bodiless = t->verb == Verb::kGet || t->verb == Verb::kHead ||
+                        (t->verb == Verb::kDelete && t->body.size() == 0);
+  curl_slist* lines =
+      t->headers != nullptr ? t->headers : (bodiless ? p.get_headers : p.body_headers);
+  NED_SET(CURLOPT_HTTPHEADER, lines);
+  if (bodiless) {
+    NED_SET(CURLOPT_HTTPGET, 1L);
+    if (t->verb == Verb::kHead) NED_SET(CURLOPT_NOBODY, 1L);
+    if (t->verb == Verb::kDelete) NED_SET(CURLOPT_CUSTOMREQUEST, "DELETE");
+  } else {
+    // The size first: with it set, libcurl sends the bytes as they are (no strlen, NULs kept).
+    NED_SET(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
+    NED_SET(CURLOPT_POSTFIELDS, t->body.data());
+    static const char* const kCustom[kVerbCount] = {nullptr, nullptr,  "PUT",
+                                                    "PATCH", "DELETE", nullptr};
+    const char* custom = kCustom[static_cast<int>(t->verb)];
+    if (custom != nullptr) NED_SET(CURLOPT_CUSTOMREQUEST, custom);
   }
 #undef NED_SET
   return CURLE_OK;
@@ -262,6 +293,7 @@ CURLcode ConfigureEasy(CURL* easy, Transfer* t, CURLSH* share) {
 
 void CollectResult(CURL* easy, Transfer* t, CURLcode result) {
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->status);
+  curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &t->bytes_sent);
   // A server may send its complete response before it has read the whole request and then stop
   // the upload: over HTTP/2 with RST_STREAM(NO_ERROR) (RFC 9113 section 8.1: clients must not
   // discard that response), over HTTP/1.1 by closing. nginx's "return 204" does this. libcurl 7.88
@@ -281,16 +313,22 @@ void CollectResult(CURL* easy, Transfer* t, CURLcode result) {
       if (curl_easy_getinfo(easy, points[i], &us) != CURLE_OK) continue;
       // libcurl reports 0 for a phase that did not happen, and also for one that took no time (a
       // reused connection): after a success every phase happened, but TLS only for https.
-      const bool happened = us > 0 || (result == CURLE_OK && (i != 2 || t->https));
+      const bool happened = us > 0 || (result == CURLE_OK && (i != 2 || t->https()));
       if (happened) t->timing_ms[i] = static_cast<double>(us) / 1000.0;
     }
   }
   if (result == CURLE_OK) return;
   curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &t->os_errno);
   curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &t->connect_code);
-  const std::string& proxy = t->https ? t->profile->https_proxy : t->profile->http_proxy;
-  t->via_proxy = !proxy.empty() && !NoProxyMatches(t->profile->no_proxy, t->host);
+  const std::string& proxy = t->https() ? t->profile->https_proxy : t->profile->http_proxy;
+  t->via_proxy = !proxy.empty() && !NoProxyMatches(t->profile->no_proxy, HostOf(t->url));
   t->error_detail.assign(t->errbuf, strnlen(t->errbuf, sizeof(t->errbuf)));
+}
+
+void FailTransfer(Transfer* t, CURLcode code, const char* detail) {
+  t->result = code;
+  t->status = 0;
+  t->error_detail = detail != nullptr ? detail : "";
 }
 
 }  // namespace ned

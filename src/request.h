@@ -9,24 +9,32 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
 namespace ned {
 
-enum class Verb : uint8_t { kGet = 0, kPost = 1, kPut = 2, kPatch = 3 };
+class Channel;
+
+enum class Verb : uint8_t { kGet = 0, kPost = 1, kPut = 2, kPatch = 3, kDelete = 4, kHead = 5 };
+constexpr int kVerbCount = 6;
+
+// What the caller wants back besides the status (the submit() flags).
+enum TransferFlags : uint32_t {
+  kKeepResponse = 1,  // response headers and body
+  kBinaryBody = 2,    // the body as bytes rather than UTF-8 text
+};
 
 // Options shared by every transfer made with the same JS options object. Compiled once on the main
-// thread, immutable afterwards, so the pump may read it without locks.
+// thread from a complete profile (lib/ owns defaults and validation), immutable afterwards, so the
+// pump reads it without locks.
 struct Profile {
   Profile() = default;
   Profile(const Profile&) = delete;
   Profile& operator=(const Profile&) = delete;
   ~Profile();
 
-  long timeout_ms = 10000;
-  long connect_timeout_ms = 5000;
-  size_t max_response_bytes = 64 * 1024;
+  long timeout_ms = 0;
+  long connect_timeout_ms = 0;
+  size_t max_response_bytes = 0;
   bool insecure = false;
   bool http2 = false;
   bool verbose = false;  // libcurl's trace on stderr (NATIVE_EVENT_DISPATCHER_TRACE=1)
@@ -38,8 +46,8 @@ struct Profile {
   std::string http_proxy;              // for http: URLs; empty = direct
   std::string https_proxy;             // for https: URLs; empty = direct
   std::string no_proxy;                // curl's CURLOPT_NOPROXY list
-  curl_slist* body_headers = nullptr;  // for POST/PUT/PATCH
-  curl_slist* get_headers = nullptr;   // for GET
+  curl_slist* body_headers = nullptr;  // for requests with a body
+  curl_slist* get_headers = nullptr;   // for GET and HEAD
   curl_slist* connect_to = nullptr;    // the `resolve` option as CURLOPT_CONNECT_TO entries
 };
 
@@ -59,19 +67,21 @@ class Bytes {
   size_t capacity_ = 0;
 };
 
-struct Header {
-  std::string name;  // lower case
-  std::string value;
-};
-
 struct Transfer {
+  Transfer() = default;
+  Transfer(const Transfer&) = delete;
+  Transfer& operator=(const Transfer&) = delete;
+  ~Transfer();
+
   // Filled on the main thread before the transfer is queued.
+  double id = 0;  // the caller's id: completions and abort() name the transfer by it
   Verb verb = Verb::kPost;
-  bool https = false;
+  uint32_t flags = 0;
   std::string url;
-  std::string host;  // for the proxy decision when classifying a failure
   Bytes body;
   std::shared_ptr<const Profile> profile;
+  curl_slist* headers = nullptr;  // this request's own header lines (owned); null: the profile's
+  Channel* channel = nullptr;     // the environment it belongs to
 
   // Filled by the pump.
   CURLcode result = CURLE_OK;
@@ -80,24 +90,21 @@ struct Transfer {
   long connect_code = 0;  // status of a proxy's answer to CONNECT
   bool via_proxy = false;
   bool truncated = false;
-  std::string error_detail;  // libcurl's error buffer
+  curl_off_t bytes_sent = 0;  // request body bytes that went out
+  std::string error_detail;   // libcurl's error buffer
   // Milliseconds from the start to: name resolved, connected, TLS done, first byte, end.
   // Only with Profile::timings; -1 where the transfer did not get that far.
   double timing_ms[5] = {-1, -1, -1, -1, -1};
-  std::string response_body;
-  std::vector<Header> headers;
-
-  // Opaque main-thread handles (a napi_deferred and a napi_ref); the pump never touches them.
-  void* settle_handle = nullptr;
-  void* site_handle = nullptr;
-  // Non-zero: settled through the completion sink under this id instead of a promise. Such a
-  // transfer is lean: only the status and a Retry-After header are kept, not headers and body.
-  double sink_id = 0;
+  std::string retry_after;       // the Retry-After value, always kept
+  std::string response_headers;  // kKeepResponse: "name: value\r\n" lines, names in lower case
+  size_t header_count = 0;
+  std::string response_body;  // kKeepResponse: up to max_response_bytes
 
   // Pump-thread state.
   CURL* easy = nullptr;
   char errbuf[CURL_ERROR_SIZE];
 
+  bool https() const { return url.size() > 5 && url.compare(0, 6, "https:") == 0; }
   // Drops per-request data but keeps buffer capacity, so recycled transfers do not allocate.
   void Clear();
 };
@@ -110,5 +117,8 @@ CURLcode ConfigureEasy(CURL* easy, Transfer* t, CURLSH* share);
 
 // Copies status, timings and error details out of the finished easy handle into `t`.
 void CollectResult(CURL* easy, Transfer* t, CURLcode result);
+
+// Marks `t` as ended without a response (never started, aborted, or refused by libcurl).
+void FailTransfer(Transfer* t, CURLcode code, const char* detail);
 
 }  // namespace ned
