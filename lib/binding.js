@@ -10,6 +10,7 @@ function load() {
     const native = require(file);
     // Which binary was loaded (a prebuild or a local build): `doctor` reports it.
     Object.defineProperty(native, 'binaryPath', { value: file });
+    Object.defineProperty(native, 'kind', { value: 'native' });
     return native;
   } catch (err) {
     if (/libcurl\.so/.test(String(err && err.message))) {

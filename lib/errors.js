@@ -3,20 +3,21 @@
 // helper for invalid input so every message reads "Expected X for Y but received Z".
 
 class DispatchError extends Error {
-  // Built by the addon: (message, code, curlCode, site, statusCode). `site` is captured where the
-  // caller made the request, so the stack points at the caller and not at an internal callback.
-  constructor(message, code, curlCode, site, statusCode) {
-    const prefix = site && site.method ? `${site.method} ${site.url}: ` : '';
-    super(prefix + message);
+  // (message, { code, curlCode, statusCode, method, url }): the message is prefixed with the
+  // method and URL (no credentials, no query).
+  constructor(message, { code, curlCode, statusCode, method, url } = {}) {
+    super(method ? `${method} ${url}: ${message}` : message);
     this.name = 'DispatchError';
     this.code = code;
     this.curlCode = curlCode;
     if (statusCode !== undefined) this.statusCode = statusCode;
-    if (site && typeof site.stack === 'string') {
-      const frames = site.stack.indexOf('\n');
-      this.stack = `${this.name}: ${this.message}${frames >= 0 ? site.stack.slice(frames) : ''}`;
-    }
   }
+}
+
+function isPlainObject(value) {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 function describe(value) {
@@ -43,4 +44,4 @@ function invalid(ErrorClass, code, what, expected, received, cause) {
   return err;
 }
 
-module.exports = { DispatchError, invalid, describe };
+module.exports = { DispatchError, invalid, isPlainObject };

@@ -12,13 +12,12 @@ const RETRY_CODES = new Set([
   'ENETUNREACH', 'EPROTO', 'ETLS',
 ]);
 
-// outcome: { statusCode } for a response, { error } for a DispatchError.
+// statusCode: a complete response's status, or 0 with `failureCode` (a DispatchError code).
 // Returns 'delivered', 'retry' or 'failed'.
-function classify(outcome) {
-  if (outcome.error) return RETRY_CODES.has(outcome.error.code) ? 'retry' : 'failed';
-  const status = outcome.statusCode;
-  if (status >= 200 && status < 300) return 'delivered';
-  return RETRY_STATUSES.has(status) ? 'retry' : 'failed';
+function classify(statusCode, failureCode) {
+  if (failureCode !== undefined) return RETRY_CODES.has(failureCode) ? 'retry' : 'failed';
+  if (statusCode >= 200 && statusCode < 300) return 'delivered';
+  return RETRY_STATUSES.has(statusCode) ? 'retry' : 'failed';
 }
 
 // Full jitter (AWS's "exponential backoff and jitter"): a uniform draw from [0, min(cap, base·2^n)),
@@ -28,21 +27,52 @@ function backoffMs(attempt, baseMs, capMs, random = Math.random) {
   return Math.floor(random() * ceiling);
 }
 
-// Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3); undefined when absent or
-// unreadable, never negative.
-function retryAfterMs(headers, now = Date.now()) {
-  const value = headers && headers['retry-after'];
-  if (typeof value !== 'string' || value.trim() === '') return undefined;
+const MONTHS = { jan: 0, feb: 1, mar: 2, apr: 3, may: 4, jun: 5, jul: 6, aug: 7, sep: 8, oct: 9, nov: 10, dec: 11 };
+// The three HTTP-date forms of RFC 9110 §5.6.7, all in GMT:
+const IMF_FIXDATE = /^[A-Za-z]{3}, (\d{2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const RFC850 = /^[A-Za-z]{6,9}, (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const ASCTIME = /^[A-Za-z]{3} ([A-Za-z]{3}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+
+function utc(year, month, day, h, m, s) {
+  const mon = MONTHS[month.toLowerCase()];
+  if (mon === undefined) return NaN;
+  const t = Date.UTC(year, mon, day, h, m, s);
+  // Reject overflowing fields (Feb 31, 25:00) rather than rolling them over.
+  const d = new Date(t);
+  return d.getUTCDate() === day && d.getUTCHours() === h && d.getUTCMinutes() === m ? t : NaN;
+}
+
+function httpDate(text, now) {
+  let m = IMF_FIXDATE.exec(text);
+  if (m) return utc(+m[3], m[2], +m[1], +m[4], +m[5], +m[6]);
+  m = RFC850.exec(text);
+  if (m) {
+    // Two-digit year: the most recent year with those digits that is not more than 50 years
+    // in the future (RFC 9110).
+    const current = new Date(now).getUTCFullYear();
+    let year = Math.floor(current / 100) * 100 + Number(m[3]);
+    if (year > current + 50) year -= 100;
+    return utc(year, m[2], +m[1], +m[4], +m[5], +m[6]);
+  }
+  m = ASCTIME.exec(text);
+  if (m) return utc(+m[6], m[1], Number(m[2].trim()), +m[3], +m[4], +m[5]);
+  return NaN;
+}
+
+// A Retry-After value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date, in ms from `now`;
+// undefined when absent or unreadable, never negative.
+function retryAfterMs(value, now = Date.now()) {
+  if (typeof value !== 'string') return undefined;
   const text = value.trim();
+  if (text === '') return undefined;
   if (/^\d+$/.test(text)) return Number(text) * 1000;
-  if (!/^[A-Za-z]{3},? /.test(text)) return undefined; // IMF-fixdate and the obsolete forms
-  const date = Date.parse(text);
+  const date = httpDate(text, now);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);
 }
 
-function shouldPauseOrigin(outcome) {
-  return !outcome.error && PAUSE_STATUSES.has(outcome.statusCode);
+function shouldPauseOrigin(statusCode) {
+  return PAUSE_STATUSES.has(statusCode);
 }
 
-module.exports = { classify, backoffMs, retryAfterMs, shouldPauseOrigin, RETRY_STATUSES, RETRY_CODES };
+module.exports = { classify, backoffMs, retryAfterMs, shouldPauseOrigin };

@@ -1,0 +1,87 @@
+'use strict';
+// Requests in flight and their results. Each submitted request has an owner; the backend hands
+// results back in batches — a Float64Array of [id, statusCode, bytesSent, detail] per request and
+// a detail object for those that need one — and each owner hears of its own:
+//   owner.onTransportResult(statusCode, bytesSent, outcome)
+// `outcome` is undefined for a plain 2xx answer (the common case costs no object); otherwise
+// { statusCode, retryAfterMs, failure, headers, body, truncated, timings }, built once here.
+// `failure` ({ code, curlCode, message, statusCode }) is set when no complete HTTP response
+// arrived (statusCode is then 0); errorOf() turns it into a DispatchError where one is surfaced.
+const backend = require('../binding');
+const { DispatchError } = require('../errors');
+const { retryAfterMs } = require('../retry');
+
+const RESPONSE = 1; // keep the response headers and body
+const BINARY = 2; // the body as a Buffer
+const STRIDE = 4;
+
+const owners = new Map(); // id -> { owner, request }
+let lastId = 0;
+
+function outcomeOf(statusCode, detail) {
+  return {
+    statusCode,
+    retryAfterMs: detail.retryAfter === undefined ? undefined : retryAfterMs(detail.retryAfter),
+    failure: detail.code === undefined ? undefined
+      : { code: detail.code, curlCode: detail.curlCode, message: detail.message, statusCode: detail.statusCode },
+    headers: detail.headers,
+    body: detail.body,
+    truncated: detail.truncated === true,
+    timings: detail.timings,
+  };
+}
+
+// A throw from an owner must not stop the others in the batch, nor escape into the addon's
+// callback: it is reported like any uncaught exception, after the batch.
+function rethrowLater(err) {
+  process.nextTick(() => { throw err; });
+}
+
+function onBatch(numbers, details) {
+  let failure;
+  for (let i = 0; i < numbers.length; i += STRIDE) {
+    const id = numbers[i];
+    const owner = owners.get(id);
+    if (owner === undefined) continue;
+    owners.delete(id);
+    const d = numbers[i + 3];
+    try {
+      owner.onTransportResult(numbers[i + 1], numbers[i + 2],
+        d < 0 ? undefined : outcomeOf(numbers[i + 1], details[d]));
+    } catch (err) {
+      if (failure === undefined) failure = err;
+    }
+  }
+  if (failure !== undefined) rethrowLater(failure);
+}
+backend.setCompletionSink(onBatch);
+
+// Sends `request` with a compiled profile; returns its id. Throws on junk the checks above the
+// backend should have caught (never for a network failure: that is a result).
+function submit(request, profile, owner, flags = 0, headers = undefined) {
+  const id = ++lastId;
+  backend.submit(id, request.verb, request.href, request.body, profile.handle, headers, flags);
+  owners.set(id, owner);
+  return id;
+}
+
+// The DispatchError for a failed request (message prefixed with its method and URL).
+function errorOf(failure, request) {
+  return new DispatchError(failure.message, {
+    code: failure.code, curlCode: failure.curlCode, statusCode: failure.statusCode,
+    method: request.method, url: request.display,
+  });
+}
+
+// Ends a request still pending: its owner hears EABORTED. False when it already ended.
+function abort(id) {
+  if (!owners.has(id)) return false;
+  backend.abort(id);
+  return true;
+}
+
+function pendingCount() {
+  return owners.size;
+}
+
+module.exports = { submit, abort, errorOf, pendingCount, RESPONSE, BINARY };

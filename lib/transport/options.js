@@ -1,0 +1,302 @@
+'use strict';
+// Transport options → a complete native profile. lib/ owns every default and every check; the
+// addon receives a finished profile (and keeps only guards against crashes). Profiles are compiled
+// once per distinct options object and remembered by content.
+const backend = require('../binding');
+const { invalid, isPlainObject } = require('../errors');
+const { version } = require('../../package.json');
+
+const DEFAULTS = Object.freeze({
+  timeoutMs: 10000,
+  connectTimeoutMs: 5000,
+  maxResponseBytes: 64 * 1024,
+  // Off by default on purpose: libcurl 7.88's HTTP/2 fails requests that a server answers before
+  // reading the whole body (see the README, "HTTP/2"). HTTP/1.1 over TLS has no such failure.
+  http2: false,
+  insecure: false,
+  timings: false,
+  captureStack: false,
+});
+const OPTION_NAMES = [
+  'timeoutMs', 'connectTimeoutMs', 'headers', 'proxy', 'noProxy', 'caFile', 'insecure', 'http2',
+  'maxResponseBytes', 'userAgent', 'resolve', 'timings', 'captureStack',
+];
+const KNOWN_OPTIONS = new Set(OPTION_NAMES);
+const MAX_MS = 2 ** 31 - 1;
+const MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_CHARS = /[\r\n\0]/;
+// Headers that frame the message; letting callers set them would corrupt the request.
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding']);
+const PROXY_SCHEMES = new Set(['http:', 'https:', 'socks4:', 'socks4a:', 'socks5:', 'socks5h:']);
+const RESOLVE_ENTRY = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+):(\d{1,5}):(\[[0-9A-Fa-f:.]+\]|[0-9.]+)$/;
+
+// NATIVE_EVENT_DISPATCHER_TRACE=1 prints libcurl's own trace of every request on stderr.
+const TRACE = /^(1|true|yes)$/i.test(process.env.NATIVE_EVENT_DISPATCHER_TRACE || '');
+const libraries = backend.versions();
+const DEFAULT_USER_AGENT = libraries.libcurl
+  ? `native-event-dispatcher/${version} libcurl/${libraries.libcurl}`
+  : `native-event-dispatcher/${version}`;
+
+function integerIn(value, what, min, max) {
+  if (typeof value !== 'number') {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'an integer', value);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', what, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+function booleanOf(value, what) {
+  if (typeof value !== 'boolean') {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a boolean', value);
+  }
+  return value;
+}
+
+function textOf(value, what) {
+  if (typeof value !== 'string' || value === '') {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a non-empty string', value);
+  }
+  if (BAD_CHARS.test(value)) {
+    throw invalid(TypeError, 'ERR_INVALID_CHAR', what, 'a string without CR, LF or NUL', value);
+  }
+  return value;
+}
+
+// One header as a curl line. An empty value is sent as an empty header ("Name;" in curl's
+// syntax), since "Name:" would remove the header instead.
+function headerLine(name, value, what) {
+  if (!TOKEN.test(name)) {
+    throw invalid(TypeError, 'ERR_INVALID_HTTP_TOKEN', 'a header name', 'an HTTP token', name);
+  }
+  if (FRAMING_HEADERS.has(name.toLowerCase())) {
+    throw invalid(RangeError, 'ERR_INVALID_ARG_VALUE', 'a header name',
+      'a name other than Content-Length and Transfer-Encoding', name);
+  }
+  if (typeof value === 'number' && Number.isFinite(value)) value = String(value);
+  if (typeof value !== 'string') {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a string', value);
+  }
+  if (BAD_CHARS.test(value)) {
+    throw invalid(TypeError, 'ERR_INVALID_CHAR', what, 'a value without CR, LF or NUL', value);
+  }
+  return value === '' ? `${name};` : `${name}: ${value}`;
+}
+
+function headerLines(headers) {
+  if (!isPlainObject(headers)) {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.headers', 'a plain object', headers);
+  }
+  const lines = [];
+  const names = new Set();
+  for (const name of Object.keys(headers)) {
+    lines.push(headerLine(name, headers[name], `options.headers[${JSON.stringify(name)}]`));
+    names.add(name.toLowerCase());
+  }
+  return { lines, names };
+}
+
+function proxyOf(value) {
+  if (value === false || value === '') return '';
+  const what = 'options.proxy';
+  if (typeof value !== 'string') {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a proxy URL string or false', value);
+  }
+  textOf(value, what);
+  let parsed;
+  try {
+    parsed = new URL(value);
+  } catch (err) {
+    throw invalid(TypeError, 'ERR_INVALID_URL', what, 'a proxy URL such as http://host:3128', value, err);
+  }
+  if (!PROXY_SCHEMES.has(parsed.protocol)) {
+    throw invalid(RangeError, 'ERR_UNSUPPORTED_PROTOCOL', what,
+      'a proxy URL with http:, https:, socks4:, socks4a:, socks5: or socks5h:', value);
+  }
+  return value;
+}
+
+// libcurl's environment rules, applied here on the main thread: http_proxy (lower case only, as
+// curl does) for http: URLs, https_proxy/HTTPS_PROXY for https:, then all_proxy/ALL_PROXY.
+function proxiesFromEnvironment() {
+  const env = process.env;
+  const all = env.all_proxy || env.ALL_PROXY || '';
+  return {
+    httpProxy: env.http_proxy || all,
+    httpsProxy: env.https_proxy || env.HTTPS_PROXY || all,
+    noProxy: env.no_proxy || env.NO_PROXY || '',
+  };
+}
+
+function connectToOf(resolve) {
+  if (!Array.isArray(resolve)) {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.resolve',
+      "an array of 'host:port:address' strings", resolve);
+  }
+  return resolve.map((entry, i) => {
+    const what = `options.resolve[${i}]`;
+    const match = typeof entry === 'string' ? RESOLVE_ENTRY.exec(entry) : null;
+    if (!match || Number(match[2]) > 65535) {
+      throw invalid(TypeError, 'ERR_INVALID_ARG_VALUE', what,
+        "'host:port:address' with a literal IPv4 or [IPv6] address", entry);
+    }
+    // CURLOPT_CONNECT_TO changes where this request connects without touching the shared DNS
+    // cache, so a pin given to one request never leaks into others.
+    return `${match[1]}:${match[2]}:${match[3]}:${match[2]}`;
+  });
+}
+
+// The closest known name, for "did you mean" (names that differ in case or a few letters).
+function closest(name, names) {
+  const distance = (a, b) => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i]);
+    for (let j = 1; j <= b.length; j++) d[0][j] = j;
+    for (let i = 1; i <= a.length; i++) {
+      for (let j = 1; j <= b.length; j++) {
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      }
+    }
+    return d[a.length][b.length];
+  };
+  let best;
+  let bestDistance = Infinity;
+  for (const candidate of names) {
+    const dist = distance(String(name).toLowerCase(), candidate.toLowerCase());
+    if (dist < bestDistance) {
+      best = candidate;
+      bestDistance = dist;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(String(name).length / 3)) ? best : undefined;
+}
+
+function unknownOption(key, names, what = 'an option name') {
+  const suggestion = closest(key, names);
+  const err = invalid(TypeError, 'ERR_UNKNOWN_OPTION', what,
+    suggestion ? `a known option (did you mean ${JSON.stringify(suggestion)}?)` : `one of ${names.join(', ')}`, key);
+  return err;
+}
+
+// Validated options → { handle (the backend's profile), timings, captureStack }.
+function compile(options) {
+  const o = { ...DEFAULTS, userAgent: DEFAULT_USER_AGENT, verbose: TRACE };
+  let headers = { lines: [], names: new Set() };
+  let proxy;
+  let noProxy;
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) throw unknownOption(key, OPTION_NAMES);
+    const value = options[key];
+    if (value === undefined) continue;
+    const what = `options.${key}`;
+    switch (key) {
+      case 'timeoutMs':
+      case 'connectTimeoutMs':
+        o[key] = integerIn(value, what, 1, MAX_MS);
+        break;
+      case 'maxResponseBytes':
+        o[key] = integerIn(value, what, 0, MAX_RESPONSE_BYTES);
+        break;
+      case 'insecure':
+      case 'http2':
+      case 'timings':
+      case 'captureStack':
+        o[key] = booleanOf(value, what);
+        break;
+      case 'userAgent':
+      case 'caFile':
+        o[key] = textOf(value, what);
+        break;
+      case 'headers':
+        headers = headerLines(value);
+        break;
+      case 'proxy':
+        if (value !== null) proxy = proxyOf(value);
+        break;
+      case 'noProxy':
+        noProxy = textOf(value, what);
+        break;
+      case 'resolve':
+        o.connectTo = connectToOf(value);
+        break;
+      default:
+        break;
+    }
+  }
+  if (proxy === undefined) {
+    Object.assign(o, proxiesFromEnvironment());
+  } else {
+    o.httpProxy = proxy;
+    o.httpsProxy = proxy;
+    o.noProxy = '';
+  }
+  if (noProxy !== undefined) o.noProxy = noProxy;
+  const bodyHeaders = headers.lines.slice();
+  if (!headers.names.has('content-type')) bodyHeaders.push('Content-Type: application/json');
+  // libcurl would otherwise send "Expect: 100-continue" for bodies over 1 KiB and wait for it.
+  if (!headers.names.has('expect')) bodyHeaders.push('Expect:');
+  const handle = backend.compileProfile({
+    timeoutMs: o.timeoutMs,
+    connectTimeoutMs: o.connectTimeoutMs,
+    maxResponseBytes: o.maxResponseBytes,
+    insecure: o.insecure,
+    http2: o.http2,
+    verbose: o.verbose,
+    timings: o.timings,
+    userAgent: o.userAgent,
+    caFile: o.caFile || '',
+    httpProxy: o.httpProxy,
+    httpsProxy: o.httpsProxy,
+    noProxy: o.noProxy,
+    bodyHeaders,
+    getHeaders: headers.lines,
+    connectTo: o.connectTo || [],
+  });
+  return Object.freeze({ handle, timings: o.timings, captureStack: o.captureStack, userAgent: o.userAgent });
+}
+
+// Values JSON cannot show (functions, symbols, BigInts, undefined) are spelled out in the cache
+// key, so they reach compile() and its errors instead of a cache hit.
+function spell(key, value) {
+  const type = typeof value;
+  if (type === 'function' || type === 'symbol' || type === 'bigint' || type === 'undefined') {
+    return `\u0000${type}:${String(value)}`;
+  }
+  return value;
+}
+
+const MAX_PROFILES = 64;
+const profiles = new Map();
+let defaultProfile;
+
+// The compiled profile for `options`: a fresh options literal on every call costs one
+// JSON.stringify, not a compile.
+function profileFor(options) {
+  if (options === undefined || options === null) {
+    if (defaultProfile === undefined) defaultProfile = compile({});
+    return defaultProfile;
+  }
+  if (!isPlainObject(options)) {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'a plain object', options);
+  }
+  let key;
+  try {
+    key = JSON.stringify(options, spell);
+  } catch (err) {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'plain data (no cycles)', options, err);
+  }
+  let profile = profiles.get(key);
+  if (profile === undefined) {
+    profile = compile(options);
+    if (profiles.size >= MAX_PROFILES) profiles.delete(profiles.keys().next().value);
+  } else {
+    profiles.delete(key); // most recently used goes last
+  }
+  profiles.set(key, profile);
+  return profile;
+}
+
+module.exports = {
+  profileFor, proxiesFromEnvironment, headerLine, integerIn, unknownOption, OPTION_NAMES, DEFAULTS,
+};
