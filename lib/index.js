@@ -1,7 +1,8 @@
 'use strict';
 const { DispatchError } = require('./errors');
 const transport = require('./transport');
-const { createDispatcher, Dispatcher, closeOptimizely } = require('./dispatcher');
+const { createDispatcher, Dispatcher } = require('./dispatcher');
+const { closeOptimizely } = require('./optimizely');
 
 module.exports = {
   createDispatcher,

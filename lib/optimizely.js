@@ -1,7 +1,8 @@
 'use strict';
 // What makes the dispatcher a drop-in for the Optimizely SDKs: the LogEvent shape they pass
 // ({ url, httpVerb, params }), the v4/v5 callback that must be called exactly once per event (the
-// SDK's close() waits for it), and a shutdown helper that closes the client before the dispatcher.
+// SDK's close() waits for it), the events inside a batch, and a shutdown helper that closes the
+// client before the dispatcher and keeps one deadline for both.
 const { invalid } = require('./errors');
 
 // Reads an SDK event; `endpoint` (when set) replaces event.url.
@@ -17,6 +18,13 @@ function readLogEvent(event, endpoint) {
     throw invalid(TypeError, 'ERR_INVALID_EVENT', 'event.params', 'the event payload', event.params);
   }
   return { httpVerb: event.httpVerb === undefined ? 'POST' : event.httpVerb, url, params: event.params };
+}
+
+// The user events a request carries: the visitors of an Optimizely EventBatch (each visitor entry
+// is one decision or conversion), or 1 for any other payload. Read, never altered.
+function eventCount(params) {
+  const visitors = params !== null && typeof params === 'object' ? params.visitors : undefined;
+  return Array.isArray(visitors) ? visitors.length : 1;
 }
 
 // v4/v5 type their callback as ({ statusCode: number }) => void: a number it is, 0 when the event
@@ -35,28 +43,47 @@ function callOnce(callback, result, onError) {
   }
 }
 
-// Shutdown in the right order: the SDK first (it hands its last batches to the dispatcher while it
-// closes), then the dispatcher, which delivers them or spools them. Resolves with the dispatcher's
-// close() summary.
+function sleepUntil(deadline) {
+  let timer;
+  const promise = new Promise((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())); });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+// Shutdown in the right order, within one deadline: the SDK first (it hands its last batches to
+// the dispatcher while it closes), then the dispatcher, which delivers them or spools them.
+// Resolves with the dispatcher's close() summary, at the latest `timeoutMs` after the call.
+//
+// The SDK's close() waits for the dispatcher's answers; the dispatcher settles everything it holds
+// at the deadline (settleBy), so that close() cannot outlast it whatever the endpoint does.
 //
 // Measured with SDK 6.6.1: events made just before client.close() are still on their way into the
 // SDK's batch queue when close() flushes it, so the last partial batch only reaches the dispatcher
-// on the next flush-interval tick — after close() resolved, and after a dispatcher closed right
-// after it. Two turns of the event loop let them land first; close() then hands them over.
+// on the next flush-interval tick — after close() resolved. Two turns of the event loop let them
+// land first; close() then hands them over.
 async function closeOptimizely(client, dispatcher, options = {}) {
   if (!client || typeof client.close !== 'function') {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'client', 'an Optimizely client', client);
   }
+  if (!dispatcher || typeof dispatcher.close !== 'function' || typeof dispatcher.settleBy !== 'function') {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'dispatcher', 'a dispatcher from createDispatcher()', dispatcher);
+  }
+  const { timeoutMs = dispatcher.options.closeTimeoutMs } = options || {};
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
+    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'options.timeoutMs', 'an integer >= 0', timeoutMs);
+  }
+  const deadline = Date.now() + timeoutMs;
+  dispatcher.settleBy(deadline);
   for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
   let clientError;
-  try {
-    await client.close();
-  } catch (err) {
-    clientError = err; // what the dispatcher holds must be delivered or spooled all the same
-  }
-  const summary = await dispatcher.close(options);
+  const clientClosed = Promise.resolve()
+    .then(() => client.close())
+    .catch((err) => { clientError = err; }); // what the dispatcher holds is delivered or spooled all the same
+  const timeUp = sleepUntil(deadline);
+  await Promise.race([clientClosed, timeUp.promise]);
+  timeUp.cancel();
+  const summary = await dispatcher.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
   if (clientError) throw clientError;
   return summary;
 }
 
-module.exports = { readLogEvent, callOnce, callbackResult, closeOptimizely };
+module.exports = { readLogEvent, eventCount, callOnce, closeOptimizely };

@@ -1,10 +1,11 @@
 'use strict';
 // The waiting room of the dispatcher: events accepted but not in flight. Per origin, retries and
-// spooled events go before fresh ones; retries in backoff wait in a heap by due time; a paused
-// origin (Retry-After) sends nothing until its pause ends. Every operation is O(1) or O(log n).
+// replayed events go before fresh ones; retries in backoff wait in a heap by due time; a paused
+// origin (Retry-After) sends nothing until its pause ends, and origins with something to send take
+// turns. take(), add(), remove() and nextWake() are O(1); defer(), pause() and promote() O(log n).
 
 // An intrusive doubly-linked list; `prev`/`next` name the link fields it uses on its items, so an
-// item can be on two lists at once (its lane and the age list).
+// item can be on two lists at once.
 class LinkedList {
   constructor(prev, next) {
     this.prev = prev;
@@ -22,12 +23,10 @@ class LinkedList {
     this.size += 1;
   }
 
-  unshift(item) {
-    item[this.next] = this.head;
-    item[this.prev] = null;
-    if (this.head) this.head[this.prev] = item; else this.tail = item;
-    this.head = item;
-    this.size += 1;
+  shift() {
+    const item = this.head;
+    if (item) this.remove(item);
+    return item;
   }
 
   remove(item) {
@@ -41,9 +40,12 @@ class LinkedList {
   }
 }
 
-// A binary min-heap of items by `dueAt`, keeping each item's index for O(log n) removal.
-class DueHeap {
-  constructor() {
+// A binary min-heap by `key(item)`, keeping each item's index (in `indexField`) for O(log n)
+// removal.
+class Heap {
+  constructor(key, indexField) {
+    this.key = key;
+    this.indexField = indexField;
     this.items = [];
   }
 
@@ -52,40 +54,40 @@ class DueHeap {
   peek() { return this.items[0]; }
 
   push(item) {
-    item.heapIndex = this.items.length;
+    item[this.indexField] = this.items.length;
     this.items.push(item);
-    this.up(item.heapIndex);
+    this.up(item[this.indexField]);
   }
 
   remove(item) {
-    const i = item.heapIndex;
+    const i = item[this.indexField];
     const last = this.items.pop();
-    item.heapIndex = -1;
+    item[this.indexField] = -1;
     if (last === item) return;
     this.items[i] = last;
-    last.heapIndex = i;
+    last[this.indexField] = i;
     this.down(i);
-    this.up(last.heapIndex);
+    this.up(last[this.indexField]);
   }
 
   up(i) {
-    const { items } = this;
+    const { items, key } = this;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (items[parent].dueAt <= items[i].dueAt) break;
+      if (key(items[parent]) <= key(items[i])) break;
       this.swap(i, parent);
       i = parent;
     }
   }
 
   down(i) {
-    const { items } = this;
+    const { items, key } = this;
     for (;;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let least = i;
-      if (l < items.length && items[l].dueAt < items[least].dueAt) least = l;
-      if (r < items.length && items[r].dueAt < items[least].dueAt) least = r;
+      if (l < items.length && key(items[l]) < key(items[least])) least = l;
+      if (r < items.length && key(items[r]) < key(items[least])) least = r;
       if (least === i) return;
       this.swap(i, least);
       i = least;
@@ -93,10 +95,10 @@ class DueHeap {
   }
 
   swap(a, b) {
-    const { items } = this;
+    const { items, indexField } = this;
     [items[a], items[b]] = [items[b], items[a]];
-    items[a].heapIndex = a;
-    items[b].heapIndex = b;
+    items[a][indexField] = a;
+    items[b][indexField] = b;
   }
 }
 
@@ -105,17 +107,26 @@ const LANE = ['lanePrev', 'laneNext'];
 class Origin {
   constructor(name) {
     this.name = name;
-    this.early = new LinkedList(...LANE);
+    this.early = new LinkedList(...LANE); // retries that came due, and replayed events
     this.fresh = new LinkedList(...LANE);
     this.pausedUntil = 0;
+    this.heapIndex = -1; // in the pause heap
+    this.turnPrev = null; // in the turn list (ready and not paused)
+    this.turnNext = null;
+    this.inTurn = false;
   }
+
+  get size() { return this.early.size + this.fresh.size; }
 }
 
-// Entries need `origin` (a string); the queue keeps `where` ('early' | 'fresh' | 'due') on them.
+// Entries need `origin` (a string); the queue keeps `where` ('early' | 'fresh' | 'due'), the lane
+// links, `dueAt` and `heapIndex` on them.
 class DeliveryQueue {
   constructor() {
     this.origins = new Map();
-    this.due = new DueHeap();
+    this.turns = new LinkedList('turnPrev', 'turnNext');
+    this.due = new Heap((e) => e.dueAt, 'heapIndex');
+    this.pauses = new Heap((o) => o.pausedUntil, 'heapIndex');
     this.size = 0;
   }
 
@@ -128,12 +139,23 @@ class DeliveryQueue {
     return origin;
   }
 
-  // Ready now. `early` (retries come back this way, and spooled events) goes before fresh events.
+  isPaused(name, now) {
+    const origin = this.origins.get(name);
+    return origin !== undefined && origin.pausedUntil > now;
+  }
+
+  pausedUntil(name) {
+    const origin = this.origins.get(name);
+    return origin ? origin.pausedUntil : 0;
+  }
+
+  // Ready now. `early` (retries come back this way, and replayed events) goes before fresh events.
   add(entry, early = false) {
     const origin = this.originOf(entry.origin);
     entry.where = early ? 'early' : 'fresh';
     (early ? origin.early : origin.fresh).push(entry);
     this.size += 1;
+    if (!origin.inTurn && origin.heapIndex < 0) this.enterTurns(origin);
   }
 
   // A retry: waits until dueAt.
@@ -150,6 +172,7 @@ class DeliveryQueue {
     } else if (entry.where) {
       const origin = this.origins.get(entry.origin);
       (entry.where === 'early' ? origin.early : origin.fresh).remove(entry);
+      if (origin.size === 0) this.leave(origin);
     } else {
       return false;
     }
@@ -158,52 +181,79 @@ class DeliveryQueue {
     return true;
   }
 
+  // Nothing goes to `name` before `until` (a Retry-After on a 429 or 503).
   pause(name, until) {
     const origin = this.originOf(name);
-    origin.pausedUntil = Math.max(origin.pausedUntil, until);
+    if (until <= origin.pausedUntil) return;
+    if (origin.heapIndex >= 0) this.pauses.remove(origin);
+    if (origin.inTurn) this.leaveTurns(origin);
+    origin.pausedUntil = until;
+    this.pauses.push(origin);
   }
 
-  pausedUntil(name) {
-    const origin = this.origins.get(name);
-    return origin ? origin.pausedUntil : 0;
-  }
-
-  // Moves retries that are due into their origin's early lane.
+  // Moves retries that are due into their origin's early lane, and ends pauses that are over.
   promote(now) {
+    while (this.pauses.size > 0 && this.pauses.peek().pausedUntil <= now) {
+      const origin = this.pauses.peek();
+      this.pauses.remove(origin);
+      if (origin.size > 0) this.enterTurns(origin);
+      else this.origins.delete(origin.name);
+    }
     while (this.due.size > 0 && this.due.peek().dueAt <= now) {
       const entry = this.due.peek();
-      this.remove(entry);
+      this.due.remove(entry);
+      entry.where = null;
+      this.size -= 1;
       this.add(entry, true);
     }
   }
 
-  // The next event to send now, or undefined. Origins take turns.
-  take(now) {
-    for (const origin of this.origins.values()) {
-      if (origin.pausedUntil > now) continue;
-      const entry = origin.early.head || origin.fresh.head;
-      if (entry) {
-        this.remove(entry);
-        // Round robin: the origin that just sent goes to the back.
-        this.origins.delete(origin.name);
-        this.origins.set(origin.name, origin);
-        return entry;
-      }
+  // The next event to send, or undefined. Origins take turns.
+  take() {
+    const origin = this.turns.head;
+    if (!origin) return undefined;
+    const entry = origin.early.head || origin.fresh.head;
+    this.remove(entry);
+    // The origin that just sent goes to the back of the turns.
+    if (origin.inTurn && this.turns.size > 1) {
+      this.turns.remove(origin);
+      this.turns.push(origin);
     }
-    return undefined;
+    return entry;
   }
 
-  // When something next becomes sendable: the earliest retry, or the end of a pause that holds
-  // events back. Infinity when nothing waits on time.
-  nextWake(now) {
-    let at = this.due.size > 0 ? this.due.peek().dueAt : Infinity;
+  // When something may next become sendable: the earliest retry, or the end of the first pause.
+  // Infinity when nothing waits on time.
+  nextWake() {
+    const due = this.due.size > 0 ? this.due.peek().dueAt : Infinity;
+    const pause = this.pauses.size > 0 ? this.pauses.peek().pausedUntil : Infinity;
+    return Math.min(due, pause);
+  }
+
+  // Every entry, for close(): the ones waiting on time too.
+  *entries() {
     for (const origin of this.origins.values()) {
-      if (origin.pausedUntil > now && (origin.early.size > 0 || origin.fresh.size > 0)) {
-        at = Math.min(at, origin.pausedUntil);
-      }
+      for (let e = origin.early.head; e; e = e.laneNext) yield e;
+      for (let e = origin.fresh.head; e; e = e.laneNext) yield e;
     }
-    return at;
+    yield* this.due.items;
+  }
+
+  enterTurns(origin) {
+    origin.inTurn = true;
+    this.turns.push(origin);
+  }
+
+  leaveTurns(origin) {
+    origin.inTurn = false;
+    this.turns.remove(origin);
+  }
+
+  leave(origin) {
+    if (origin.inTurn) this.leaveTurns(origin);
+    // Idle origins are forgotten unless a pause still applies to them.
+    if (origin.heapIndex < 0) this.origins.delete(origin.name);
   }
 }
 
-module.exports = { DeliveryQueue, LinkedList, DueHeap };
+module.exports = { DeliveryQueue, LinkedList };

@@ -27,7 +27,7 @@ test('endpoint down, 100 000 events offered: memory stays bounded and every drop
     expect(r.dropEvents).toBe(100000);
     expect(r.droppedResults).toBe(100000);
     expect(r.otherResults).toBe(0);
-    expect(r.summary).toEqual({ delivered: 0, spooled: 0, lost: 100000, failed: 0 });
+    expect(r.summary).toEqual({ delivered: 0, spooled: 0, lost: 100000, failed: 0, events: { delivered: 0, spooled: 0, lost: 100000, failed: 0 } });
     expect(r.after.queuedBytes).toBe(0);
   } finally {
     await c.close();

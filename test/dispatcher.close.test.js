@@ -34,7 +34,7 @@ test('close(): queued events are sent and delivered; the summary counts them', a
   const events = Array.from({ length: 20 }, () => logEvent(c.url));
   const results = events.map((e) => d.dispatchEvent(e.event));
   const summary = await d.close();
-  expect(summary).toEqual({ delivered: 20, spooled: 0, lost: 0, failed: 0 });
+  expect(summary).toEqual({ delivered: 20, spooled: 0, lost: 0, failed: 0, events: { delivered: 40, spooled: 0, lost: 0, failed: 0 } });
   expect((await Promise.all(results)).every((r) => r.statusCode === 204)).toBe(true);
   expect(c.received.size).toBe(40);
 });
@@ -47,7 +47,7 @@ test('close() honours its deadline: it resolves while the collector still holds 
   const summary = await d.close({ timeoutMs: 100 });
   // Nothing was ever answered: close() gave up at its deadline, without a spool all 10 are lost.
   expect(c.hanging.length).toBe(4);
-  expect(summary).toEqual({ delivered: 0, spooled: 0, lost: 10, failed: 0 });
+  expect(summary).toEqual({ delivered: 0, spooled: 0, lost: 10, failed: 0, events: { delivered: 0, spooled: 0, lost: 20, failed: 0 } });
   const settled = await Promise.all(results);
   expect(settled.every((r) => r.dropped && r.reason === 'closed')).toBe(true);
 });
@@ -59,7 +59,7 @@ test('close() with a spool: what is not delivered by the deadline is spooled, no
   const d = createDispatcher({ spoolDir: dir, maxInFlight: 2, timeoutMs: 600000 });
   const results = Array.from({ length: 6 }, () => d.dispatchEvent(logEvent(c.url).event));
   while (c.hanging.length < 2) await new Promise((r) => setTimeout(r, 5));
-  expect(await d.close({ timeoutMs: 50 })).toEqual({ delivered: 0, spooled: 6, lost: 0, failed: 0 });
+  expect(await d.close({ timeoutMs: 50 })).toEqual({ delivered: 0, spooled: 6, lost: 0, failed: 0, events: { delivered: 0, spooled: 12, lost: 0, failed: 0 } });
   expect((await Promise.all(results)).every((r) => r.spooled)).toBe(true);
 });
 
@@ -90,7 +90,7 @@ test('a closed dispatcher rejects new events with ERR_DISPATCHER_CLOSED (without
   await expect(d.dispatchEvent(logEvent(c.url).event)).rejects.toMatchObject({ code: 'ERR_DISPATCHER_CLOSED' });
   await expect(d.send('POST', c.url, { a: 1 })).rejects.toMatchObject({ code: 'ERR_DISPATCHER_CLOSED' });
   expect(c.requests).toHaveLength(0);
-  expect(await d.close()).toEqual({ delivered: 0, spooled: 0, lost: 0, failed: 0 }); // idempotent
+  expect(await d.close()).toMatchObject({ delivered: 0, spooled: 0, lost: 0, failed: 0 }); // idempotent
 });
 
 test('send(httpVerb, url, params) delivers like dispatchEvent; endpoint overrides the URL', async () => {
@@ -126,5 +126,6 @@ test('a logger (console or Optimizely-shaped) hears about drops', async () => {
   const d = createDispatcher({ logger, maxAttempts: 1 });
   await d.dispatchEvent(logEvent(c.url).event);
   await d.close();
-  expect(lines.some(([level, m]) => level === 'warn' && m.includes('dropped an event (retries-exhausted)'))).toBe(true);
+  // The cause is in the line: not just "dropped", but why.
+  expect(lines.some(([level, m]) => level === 'warn' && m.includes('dropped an event (retries-exhausted: HTTP 503)'))).toBe(true);
 });

@@ -14,9 +14,10 @@ const { later, collector } = useCleanup();
 
 function dispatcher(options) {
   const d = createDispatcher({ ...FAST, ...options });
-  const seen = { retries: [], drops: [], pauses: [] };
+  const seen = { retries: [], drops: [], failures: [], pauses: [] };
   d.on('retry', (r) => seen.retries.push(r));
   d.on('drop', (r) => seen.drops.push(r));
+  d.on('failed', (r) => seen.failures.push(r));
   d.on('pause', (p) => seen.pauses.push(p));
   later(() => d.close({ timeoutMs: 0 }));
   return { d, seen };
@@ -136,15 +137,16 @@ test('Retry-After as an HTTP date is honoured too', async () => {
   expectAllReceived(c, uuids);
 });
 
-test('400: never retried; reported as failed and dropped with reason "rejected"', async () => {
+test('400: never retried; reported as failed ("failed" event, reason "rejected"), never as a drop', async () => {
   const c = await collector(() => ({ status: 400, body: 'bad batch' }));
   const { d, seen } = dispatcher();
   const { results } = await sendAll(d, c.url, 3);
   expect(results).toEqual(Array(3).fill({ statusCode: 400, attempts: 1, failed: true }));
   expect(c.requests).toHaveLength(3);
   expect(seen.retries).toEqual([]);
-  expect(seen.drops.map((x) => [x.reason, x.statusCode])).toEqual(Array(3).fill(['rejected', 400]));
-  expect(d.stats()).toMatchObject({ failed: 3, delivered: 0, retried: 0 });
+  expect(seen.failures.map((x) => [x.reason, x.statusCode, x.cause])).toEqual(Array(3).fill(['rejected', 400, 'HTTP 400']));
+  expect(seen.drops).toEqual([]);
+  expect(d.stats()).toMatchObject({ failed: 3, delivered: 0, retried: 0, lost: 0 });
 });
 
 test('other 4xx are final too; 408 and 425 are retried', async () => {
@@ -195,8 +197,8 @@ test('retries stop at maxAttempts: without a spool the event is dropped, loudly'
   const result = await d.dispatchEvent(logEvent(c.url).event);
   expect(result).toEqual({ statusCode: 503, dropped: true, reason: 'retries-exhausted', attempts: 3 });
   expect(c.requests).toHaveLength(3);
-  expect(seen.drops.map((x) => x.reason)).toEqual(['retries-exhausted']);
-  expect(d.stats()).toMatchObject({ dropped: 1, retried: 2 });
+  expect(seen.drops.map((x) => [x.reason, x.cause])).toEqual([['retries-exhausted', 'HTTP 503']]);
+  expect(d.stats()).toMatchObject({ lost: 1, dropped: 1, retried: 2 });
 });
 
 test('the per-event deadline stops retries before maxAttempts', async () => {
@@ -219,13 +221,38 @@ test('backoff uses full jitter: delays vary and stay under the exponential cap',
   expect(backoffMs(1, 250, 30000, () => 0.5)).toBe(125);
 });
 
-test('Retry-After parsing: seconds, HTTP dates, garbage', () => {
+test('Retry-After parsing: seconds, the three HTTP-date forms of RFC 9110, garbage', () => {
   const { retryAfterMs } = require('../lib/retry');
   const now = Date.parse('2026-11-28T12:00:00Z');
-  expect(retryAfterMs({ 'retry-after': '3' }, now)).toBe(3000);
-  expect(retryAfterMs({ 'retry-after': 'Sat, 28 Nov 2026 12:00:10 GMT' }, now)).toBe(10000);
-  expect(retryAfterMs({ 'retry-after': 'Sat, 28 Nov 2026 11:00:00 GMT' }, now)).toBe(0);
-  expect(retryAfterMs({ 'retry-after': 'soon' }, now)).toBeUndefined();
-  expect(retryAfterMs({ 'retry-after': '-1' }, now)).toBeUndefined();
-  expect(retryAfterMs({}, now)).toBeUndefined();
+  expect(retryAfterMs('3', now)).toBe(3000);
+  expect(retryAfterMs(' 3 ', now)).toBe(3000);
+  // IMF-fixdate, RFC 850 (two-digit year) and asctime: all GMT, whatever the local time zone.
+  expect(retryAfterMs('Sat, 28 Nov 2026 12:00:10 GMT', now)).toBe(10000);
+  expect(retryAfterMs('Saturday, 28-Nov-26 12:00:10 GMT', now)).toBe(10000);
+  expect(retryAfterMs('Sat Nov 28 12:00:10 2026', now)).toBe(10000);
+  expect(retryAfterMs('Sat Nov  8 12:00:10 2026', Date.parse('2026-11-08T12:00:00Z'))).toBe(10000);
+  expect(retryAfterMs('Sat, 28 Nov 2026 11:00:00 GMT', now)).toBe(0); // in the past: now
+  expect(retryAfterMs('Sunday, 06-Nov-94 08:49:37 GMT', now)).toBe(0); // 1994, not 2094
+  for (const garbage of ['soon', '-1', '1.5', '', 'Sat, 31 Feb 2026 12:00:00 GMT', 'Sat, 28 Nov 2026 12:00:10 PST']) {
+    expect(retryAfterMs(garbage, now)).toBeUndefined();
+  }
+  expect(retryAfterMs(undefined, now)).toBeUndefined();
+});
+
+test('an RFC 850 Retry-After date from a server pauses the origin like the other forms', async () => {
+  let answeredAt = 0;
+  const c = await collector((n, record) => {
+    if (n > 0) return 'ok';
+    answeredAt = record.at;
+    // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT" — 0.1 ignored it and retried at once.
+    const at = new Date(Date.now() + 2000);
+    const days = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+    const [, day, mon, year, time] = at.toUTCString().split(' ');
+    return { status: 503, headers: { 'retry-after': `${days[at.getUTCDay()]}, ${day}-${mon}-${year.slice(2)} ${time} GMT` } };
+  });
+  const { d, seen } = dispatcher();
+  const { uuids } = await sendAll(d, c.url, 1);
+  expect(seen.pauses).toHaveLength(1);
+  expect(c.requests[1].at).toBeGreaterThanOrEqual(answeredAt + 950);
+  expectAllReceived(c, uuids);
 });

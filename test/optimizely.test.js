@@ -88,7 +88,8 @@ test('SDK v6: N decisions and conversions reach the collector, every uuid, nothi
   activity(client, 150, 'v6');
   const summary = await closeOptimizely(client, d);
   expectUsers(c, 150, 'v6');
-  expect(summary).toEqual({ delivered: 30, spooled: 0, lost: 0, failed: 0 });
+  // Requests (SDK batches of 10) at the top, events (visitors) inside.
+  expect(summary).toEqual({ delivered: 30, spooled: 0, lost: 0, failed: 0, events: { delivered: 300, spooled: 0, lost: 0, failed: 0 } });
   // Each user appears twice: one decision, one conversion.
   const visitors = c.requests.flatMap((r) => r.batch.visitors.map((v) => v.visitor_id));
   expect(new Set(visitors).size).toBe(150);

@@ -4,7 +4,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { Spool } = require('../lib/spool/index.js');
-const OldSpool = require('../lib/spool.js').Spool; // 0.1.0's journal, to write a legacy fixture
+const OldSpool = require('./fixtures/spool-0.1.0.js').Spool; // 0.1.0's journal, to write a legacy fixture
 const { useCleanup } = require('./helpers/cleanup');
 const { spawnNode } = require('./helpers/processes');
 const {

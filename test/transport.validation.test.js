@@ -104,20 +104,25 @@ test('the service still works after a battery of bad input', async () => {
   expect(res.statusCode).toBe(200);
 });
 
-describe('the native binding guards itself when called directly with junk', () => {
+describe('the backend guards itself when called directly with junk', () => {
   const binding = require('../lib/binding');
   const junk = [undefined, null, 0, -1, 99, 'x', {}, [], () => {}, Symbol('s'), 10n, new Uint8Array(4)];
 
-  test('dispatch() with junk throws a TypeError or RangeError, never crashes', () => {
+  test('submit() and abort() with junk throw a TypeError or RangeError, never crash', () => {
     for (const a of junk) {
       for (const b of junk) {
-        expect(() => binding.dispatch(a, b, b, a, b, a, b)).toThrow();
+        expect(() => binding.submit(a, b, b, a, b, a, b)).toThrow();
       }
+      if (typeof a !== 'number') expect(() => binding.abort(a)).toThrow();
     }
     // Right shapes, but a profile that did not come from compileProfile().
-    expect(() => binding.dispatch(1, 'http://127.0.0.1:1/', '127.0.0.1', false, '{}', {}, {})).toThrow(/compileProfile/);
+    expect(() => binding.submit(1, 1, 'http://127.0.0.1:1/', '{}', {}, undefined, 0)).toThrow(/compileProfile/);
+    const profile = binding.compileProfile({ timeoutMs: 1, connectTimeoutMs: 1, maxResponseBytes: 1, insecure: false, http2: false, verbose: false, timings: false, userAgent: '', caFile: '', httpProxy: '', httpsProxy: '', noProxy: '', bodyHeaders: [], getHeaders: [], connectTo: [] });
     // (Errors made in C++ belong to the addon's realm, so they are matched by name.)
-    expect(() => binding.dispatch(9, 'http://127.0.0.1:1/', '127.0.0.1', false, '{}', {}, {})).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => binding.submit(1, 9, 'http://127.0.0.1:1/', '{}', profile, undefined, 0)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => binding.submit(0, 1, 'http://127.0.0.1:1/', '{}', profile, undefined, 0)).toThrow(expect.objectContaining({ name: 'TypeError' }));
+    expect(() => binding.submit(1, 1, 'http://127.0.0.1:1/', '{}', profile, ['X: a\r\nY: b'], 0)).toThrow(/CR, LF or NUL/);
+    expect(() => binding.submit(1, 1, 'http://127.0.0.1:1/', {}, profile, undefined, 0)).toThrow(/body/);
   });
 
   test('compileProfile() and configure() with junk throw', () => {
@@ -125,7 +130,10 @@ describe('the native binding guards itself when called directly with junk', () =
       expect(() => binding.compileProfile(a)).toThrow();
       expect(() => binding.configure(a)).toThrow();
     }
-    expect(() => binding.compileProfile({ timeoutMs: 1, connectTimeoutMs: 1, maxResponseBytes: 1, insecure: false, http2: false, verbose: false, timings: false, bodyHeaders: ['X: a\r\nY: b'] })).toThrow(/CR, LF or NUL/);
+    const complete = { timeoutMs: 1, connectTimeoutMs: 1, maxResponseBytes: 1, insecure: false, http2: false, verbose: false, timings: false, userAgent: '', caFile: '', httpProxy: '', httpsProxy: '', noProxy: '', bodyHeaders: [], getHeaders: [], connectTo: [] };
+    expect(() => binding.compileProfile({ ...complete, bodyHeaders: ['X: a\r\nY: b'] })).toThrow(/CR, LF or NUL/);
+    // lib/ hands over a complete profile: a missing field is junk too, not a default.
+    expect(() => binding.compileProfile({ ...complete, userAgent: undefined })).toThrow(/userAgent/);
   });
 });
 

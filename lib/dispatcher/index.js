@@ -1,0 +1,628 @@
+'use strict';
+// createDispatcher(): delivery on top of the transport — retries with backoff and Retry-After, a
+// bounded memory queue, the durable spool, flush and close — behind the Optimizely SDKs' dispatcher
+// interface. Every event it takes on ends in exactly one way, counted and reported:
+//   delivered (2xx) · failed (a final answer such as 400; 'failed' event) · spooled (on disk,
+//   delivered later in this run or by the next one; 'spool' event) · lost ('drop' event, with why)
+// The flow of one event: accept() journals and holds it → drain() sends it → onResult() →
+// decide(): settle it, retry it later, park it in the spool, or drop it. close() bounds it all.
+const { EventEmitter } = require('node:events');
+const transport = require('../transport/completions');
+const { prepare, prepareReplay } = require('../transport/request');
+const { invalid } = require('../errors');
+const { classify, backoffMs, shouldPauseOrigin } = require('../retry');
+const { DeliveryQueue, LinkedList } = require('../queue');
+const { Spool } = require('../spool');
+const { readLogEvent, eventCount, callOnce } = require('../optimizely');
+const { readOptions } = require('./options');
+const { Accounting } = require('./accounting');
+const { Delivery } = require('./delivery');
+const { installExitHandlers } = require('./exit');
+
+// How long close() waits, after its deadline, for transfers it aborted to come back (so what was
+// delivered after all is acknowledged, not sent again by the next run).
+const ABORT_GRACE_MS = 100;
+
+function closedError() {
+  const err = new Error('The dispatcher is closed; the event was not accepted');
+  err.code = 'ERR_DISPATCHER_CLOSED';
+  return err;
+}
+
+// What a drop or a failure came down to, in a few words: "ECONNREFUSED", "HTTP 503".
+function causeOf(statusCode, failure) {
+  if (failure) return failure.code;
+  return statusCode > 0 ? `HTTP ${statusCode}` : undefined;
+}
+
+class Dispatcher extends EventEmitter {
+  constructor(options) {
+    super();
+    this.options = readOptions(options);
+    this.queue = new DeliveryQueue();
+    this.held = new LinkedList('agePrev', 'ageNext'); // in memory, oldest first (by seq)
+    this.heldBytes = 0;
+    this.inFlight = 0;
+    this.seq = 0;
+    this.state = 'open';
+    this.accounting = new Accounting();
+    this.flushWaiters = [];
+    this.timer = null;
+    this.timerAt = Infinity;
+    this.deadlineTimer = null;
+    this.replayNotBefore = 0;
+    this.taken = 0; // records taken from the spool for replay
+    this.expired = false; // settleBy()/close() deadline reached: nothing more is replayed
+    this.draining = false;
+    this.closing = null;
+    this.warned = false;
+    this.spool = null;
+    this.recordEvents = new WeakMap(); // journal record -> events it holds, once known
+    this.removeExitHandlers = null;
+    if (this.options.spoolDir) {
+      this.spool = new Spool(this.options.spoolDir, {
+        maxBytes: this.options.spoolMaxBytes,
+        log: (level, message) => this.log(level, message),
+      });
+      // Adopted from earlier runs: this dispatcher's to deliver now. (Their events — visitors —
+      // are counted when each is read back.)
+      const inherited = this.spool.parkedCount;
+      for (let i = 0; i < inherited; i++) this.accounting.enter('spooled', 0, true);
+      if (inherited > 0) this.log('info', `${inherited} spooled event(s) to deliver first from ${this.spool.root}`);
+    }
+    if (this.options.handleProcessExit) this.removeExitHandlers = installExitHandlers(this);
+    this.drain();
+  }
+
+  log(level, message) {
+    const { logger } = this.options;
+    if (!logger) return;
+    try {
+      logger[level](`[native-event-dispatcher] ${message}`);
+    } catch {
+      // a logger that throws must not break delivery
+    }
+  }
+
+  // A problem that is nobody's result: an 'error' event, or else a process warning (once) and the
+  // logger. Never silent.
+  report(err) {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', err);
+      return;
+    }
+    this.log('error', err && err.stack ? err.stack : String(err));
+    if (!this.warned) {
+      this.warned = true;
+      process.emitWarning(`native-event-dispatcher: ${err && err.message ? err.message : err} (listen for 'error' on the dispatcher to handle these)`,
+        { code: 'NED_DISPATCHER_ERROR' });
+    }
+  }
+
+  // ---- accepting events -----------------------------------------------------------------------
+
+  // The Optimizely interface: v6 uses the promise; v4/v5 pass a callback, called exactly once.
+  dispatchEvent(event, callback) {
+    let request;
+    let events;
+    try {
+      const e = readLogEvent(event, this.options.endpoint);
+      request = prepare(e.httpVerb, e.url, e.params);
+      events = eventCount(e.params);
+    } catch (err) {
+      return this.refuse(err, callback);
+    }
+    return this.accept(request, events, callback);
+  }
+
+  // The same delivery with a plain signature.
+  send(httpVerb, url, params) {
+    let request;
+    try {
+      request = prepare(httpVerb, this.options.endpoint || url, params);
+    } catch (err) {
+      return this.refuse(err);
+    }
+    return this.accept(request, eventCount(params));
+  }
+
+  refuse(err, callback) {
+    callOnce(callback, { statusCode: 0, error: err }, (e) => this.report(e));
+    const promise = Promise.reject(err);
+    // With a callback the SDK does not look at the promise: never leave it unhandled.
+    if (callback) promise.catch(() => {});
+    return promise;
+  }
+
+  accept(request, events, callback) {
+    if (this.state !== 'open') return this.acceptLate(request, events, callback);
+    let resolve;
+    const promise = new Promise((r) => { resolve = r; });
+    const now = Date.now();
+    const entry = new Delivery(this, ++this.seq, request, now, now + this.options.deadlineMs, events);
+    entry.resolve = resolve;
+    entry.callback = callback;
+    this.accounting.enter('pending', events);
+    if (this.spool) this.journal(entry);
+    const room = this.makeRoom(entry.bytes);
+    this.hold(entry);
+    if (!room) {
+      if (entry.record) this.park(entry, 'queue-full');
+      else this.drop(entry, 'queue-full');
+    } else if (this.queue.size === 0 && this.inFlight < this.options.maxInFlight
+      && !this.queue.isPaused(entry.origin, now) && !this.replayDue(now)) {
+      this.sendEntry(entry); // nothing waits before it: straight out
+    } else {
+      this.queue.add(entry);
+      this.drain();
+    }
+    return promise;
+  }
+
+  // An event that arrives while or after the dispatcher closes (the SDK may hand over its last
+  // batch then): spooled when there is a spool, refused otherwise.
+  acceptLate(request, events, callback) {
+    if (!this.spool) return this.refuse(closedError(), callback);
+    let result;
+    try {
+      if (this.state === 'closed') {
+        Spool.appendLate(this.spool.root, request, Date.now());
+      } else {
+        const record = this.spool.append(request, Date.now());
+        if (!record) throw new Error('the spool is full');
+        this.recordEvents.set(record, events);
+        this.spool.park(record);
+      }
+      this.accounting.enter('spooled', events);
+      this.emit('spool', { reason: 'closed', url: request.href, attempts: 0 });
+      result = { spooled: true };
+    } catch (err) {
+      this.accounting.enter('lost', events);
+      this.emitDrop({ reason: 'closed', request, attempts: 0, error: err });
+      result = { statusCode: 0, dropped: true, reason: 'closed' };
+    }
+    callOnce(callback, result, (e) => this.report(e));
+    return Promise.resolve(result);
+  }
+
+  // Write-ahead: the event is on disk before dispatchEvent returns.
+  journal(entry) {
+    try {
+      entry.record = this.spool.append(entry.request, entry.acceptedAt);
+    } catch (err) {
+      this.report(err);
+    }
+    if (entry.record) {
+      this.recordEvents.set(entry.record, entry.events);
+      return;
+    }
+    const n = ++this.accounting.notJournaled;
+    if (n === 1 || n % 1000 === 0) {
+      this.log('warn', `the spool is full (spoolMaxBytes ${this.options.spoolMaxBytes}); ${n} event(s) kept in memory only`);
+    }
+  }
+
+  // Frees memory for `bytes`: without a spool the oldest waiting events are dropped (never one in
+  // flight). With a spool nothing is evicted: the new event is parked instead (see accept).
+  makeRoom(bytes) {
+    const limit = this.options.maxQueueBytes;
+    if (this.heldBytes + bytes <= limit) return true;
+    if (this.spool) return false;
+    for (let e = this.held.head; e && this.heldBytes + bytes > limit;) {
+      const next = e.ageNext;
+      if (!e.inFlight) {
+        this.queue.remove(e);
+        this.drop(e, 'queue-full');
+      }
+      e = next;
+    }
+    return this.heldBytes + bytes <= limit;
+  }
+
+  hold(entry) {
+    this.held.push(entry);
+    this.heldBytes += entry.bytes;
+  }
+
+  // ---- sending ----------------------------------------------------------------------------------
+
+  drain() {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      const now = Date.now();
+      this.queue.promote(now);
+      this.refill(now);
+      while (this.inFlight < this.options.maxInFlight) {
+        const entry = this.queue.take();
+        if (!entry) break;
+        this.sendEntry(entry);
+      }
+      this.arm(now);
+    } finally {
+      this.draining = false;
+    }
+    if (this.flushWaiters.length > 0) this.checkFlush();
+  }
+
+  sendEntry(entry) {
+    entry.attempts += 1;
+    entry.inFlight = true;
+    this.inFlight += 1;
+    try {
+      entry.transferId = transport.submit(entry.request, this.options.profile, entry);
+    } catch (err) {
+      // Junk that validation should have caught: the event cannot be sent, now or later.
+      this.onResult(entry, 0, 0, { statusCode: 0, failure: { code: err.code || 'EINVAL', message: err.message, curlCode: 0 } });
+    }
+  }
+
+  onResult(entry, statusCode, bytesSent, outcome) {
+    entry.inFlight = false;
+    entry.transferId = 0;
+    this.inFlight -= 1;
+    this.accounting.bytesSent += bytesSent;
+    try {
+      this.decide(entry, statusCode, outcome);
+    } catch (err) {
+      this.report(err);
+    }
+    this.drain();
+  }
+
+  decide(entry, statusCode, outcome) {
+    const failure = outcome && outcome.failure;
+    const kind = classify(statusCode, failure && failure.code);
+    if (entry.settled) {
+      // Settled while in flight (a deadline gave up on it and aborted it), yet an answer came:
+      // the journal and the counts follow the server. Our own abort is no answer.
+      if (kind === 'delivered' || (kind === 'failed' && statusCode > 0)) this.settledLate(entry, kind);
+      return;
+    }
+    if (kind === 'delivered') {
+      if (entry.record) this.spool.ack(entry.record);
+      this.accounting.move('pending', 'delivered', entry.events);
+      this.replayNotBefore = 0; // the endpoint answers: spooled events may come back
+      if (!entry.replayed) this.accounting.latency(Date.now() - entry.acceptedAt);
+      this.settle(entry, { statusCode, attempts: entry.attempts });
+      return;
+    }
+    if (kind === 'failed') {
+      if (entry.record) this.spool.ack(entry.record);
+      this.accounting.move('pending', 'failed', entry.events);
+      const error = failure && transport.errorOf(failure, entry.request);
+      this.emit('failed', this.dropInfo({ reason: 'rejected', request: entry.request, attempts: entry.attempts, statusCode, error }));
+      this.settle(entry, {
+        statusCode, attempts: entry.attempts, failed: true, ...(error ? { error } : {}),
+      });
+      return;
+    }
+    this.retryLater(entry, statusCode, outcome);
+  }
+
+  retryLater(entry, statusCode, outcome) {
+    const failure = outcome && outcome.failure;
+    const now = Date.now();
+    const { baseDelayMs, maxDelayMs, maxRetryAfterMs, maxAttempts } = this.options;
+    let delay = backoffMs(entry.attempts, baseDelayMs, maxDelayMs);
+    const after = outcome && !failure ? outcome.retryAfterMs : undefined;
+    if (after !== undefined) {
+      const wait = Math.min(after, maxRetryAfterMs);
+      delay = Math.max(delay, wait);
+      if (shouldPauseOrigin(statusCode)) {
+        this.queue.pause(entry.origin, now + wait);
+        this.emit('pause', { origin: entry.origin, untilMs: now + wait, statusCode });
+      }
+    }
+    delay = Math.max(delay, this.queue.pausedUntil(entry.origin) - now);
+    if (entry.attempts >= maxAttempts || now + delay > entry.deadline) {
+      const reason = entry.attempts >= maxAttempts ? 'retries-exhausted' : 'deadline';
+      const last = { statusCode, failure };
+      if (entry.record) {
+        this.replayNotBefore = now + this.options.spoolRetryMs;
+        this.park(entry, reason, last);
+      } else {
+        this.drop(entry, reason, last);
+      }
+      return;
+    }
+    this.accounting.retried += 1;
+    this.emit('retry', {
+      url: entry.request.href, attempt: entry.attempts, delayMs: delay,
+      statusCode: statusCode || undefined, code: failure && failure.code,
+    });
+    this.queue.defer(entry, now + delay);
+  }
+
+  // A deadline settled this event (spooled, or lost) while it was in flight, and then its answer
+  // came: the journal and the counts follow what really happened.
+  settledLate(entry, kind) {
+    const from = entry.record ? 'spooled' : 'lost';
+    if (entry.record) {
+      try {
+        this.spool.ack(entry.record);
+      } catch (err) {
+        this.report(err);
+        return;
+      }
+    }
+    this.accounting.move(from, kind, entry.events);
+  }
+
+  // Keeps the event loop busy only while events wait on time (a retry, a pause); a timer that
+  // only waits to replay the spool does not keep the process alive — those events are on disk.
+  arm(now) {
+    let at = this.queue.nextWake();
+    if (this.spool && this.spool.parkedCount > 0 && !this.expired && this.replayNotBefore > now) {
+      at = Math.min(at, this.replayNotBefore);
+    }
+    if (at === Infinity) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.timerAt = Infinity;
+      return;
+    }
+    if (this.timer && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      this.drain();
+    }, Math.max(0, at - now));
+    if (this.queue.size === 0) this.timer.unref();
+  }
+
+  replayDue(now) {
+    return this.spool !== null && !this.expired && this.spool.parkedCount > 0 && now >= this.replayNotBefore;
+  }
+
+  // Brings spooled events back into memory while there is room: oldest first. A record that does
+  // not read back, or does not pass the checks a new event passes, is dropped and reported.
+  refill(now) {
+    if (!this.replayDue(now)) return;
+    const { spool } = this;
+    const limit = this.options.maxQueueBytes / 2;
+    let budget = this.options.maxInFlight;
+    while (this.heldBytes < limit && budget-- > 0) {
+      const record = spool.takeParked();
+      if (!record) break;
+      this.taken += 1;
+      let request;
+      let events = this.recordEvents.get(record);
+      try {
+        const r = spool.read(record);
+        // `endpoint` sends spooled events where events go now, like fresh ones.
+        request = prepareReplay(r.method, this.options.endpoint || r.href, r.body, r.json);
+        if (events === undefined) events = this.countInherited(record, request);
+      } catch (err) {
+        this.discard(record, err, events ?? 0);
+        continue;
+      }
+      const entry = new Delivery(this, ++this.seq, request, record.acceptedAt, now + this.options.deadlineMs, events);
+      entry.record = record;
+      entry.replayed = true;
+      this.accounting.replayed += 1;
+      this.accounting.move('spooled', 'pending', events);
+      this.hold(entry);
+      this.queue.add(entry, true);
+      for (const w of this.flushWaiters) if (this.taken <= w.takeTarget) w.seq = Math.max(w.seq, entry.seq);
+    }
+  }
+
+  // An inherited record's events, read from its body once (an Optimizely batch's visitors).
+  countInherited(record, request) {
+    let events = 1;
+    if (request.json) {
+      try {
+        events = eventCount(JSON.parse(request.body));
+      } catch {
+        // not JSON after all: one event
+      }
+    }
+    this.recordEvents.set(record, events);
+    this.accounting.addEvents('spooled', events);
+    return events;
+  }
+
+  discard(record, err, events) {
+    try {
+      this.spool.ack(record);
+    } catch (ackError) {
+      this.report(ackError);
+    }
+    this.accounting.move('spooled', 'lost', events);
+    const reason = err.code === 'ERR_SPOOL_CORRUPT' || err.code === 'ERR_SPOOL_IO' ? 'unreadable' : 'invalid';
+    this.emitDrop({ reason, request: undefined, attempts: 0, error: err });
+  }
+
+  // ---- endings ----------------------------------------------------------------------------------
+
+  // The entry leaves memory; nothing more will be done with it.
+  release(entry) {
+    entry.settled = true;
+    this.held.remove(entry);
+    this.heldBytes -= entry.bytes;
+  }
+
+  settle(entry, result) {
+    this.release(entry);
+    const { resolve, callback } = entry;
+    entry.resolve = null;
+    entry.callback = null;
+    if (resolve) resolve(result);
+    callOnce(callback, result, (e) => this.report(e));
+  }
+
+  // On disk, waiting to be replayed (later in this run, or by the next one).
+  park(entry, reason, last = {}) {
+    this.spool.park(entry.record);
+    this.accounting.move('pending', 'spooled', entry.events);
+    this.emit('spool', {
+      reason, url: entry.request.href, attempts: entry.attempts,
+      statusCode: last.statusCode || undefined, code: last.failure && last.failure.code,
+    });
+    if (entry.replayed) {
+      this.release(entry); // its promise was settled in an earlier run
+    } else {
+      this.settle(entry, { spooled: true, attempts: entry.attempts });
+    }
+  }
+
+  drop(entry, reason, last = {}) {
+    this.accounting.move('pending', 'lost', entry.events);
+    const error = last.failure && transport.errorOf(last.failure, entry.request);
+    this.emitDrop({ reason, request: entry.request, attempts: entry.attempts, statusCode: last.statusCode, error });
+    // A status that came with a failure is not an answer: only delivered results carry a 2xx.
+    const statusCode = last.statusCode >= 300 ? last.statusCode : 0;
+    this.settle(entry, {
+      statusCode, dropped: true, reason, attempts: entry.attempts, ...(error ? { error } : {}),
+    });
+  }
+
+  dropInfo({ reason, request, attempts, statusCode, error }) {
+    return {
+      reason, httpVerb: request && request.method, url: request && request.href, body: request && request.body, attempts,
+      statusCode: statusCode || undefined, code: error && error.code, cause: causeOf(statusCode, error), error,
+    };
+  }
+
+  emitDrop(details) {
+    const info = this.dropInfo(details);
+    const why = info.cause ? `${info.reason}: ${info.cause}` : info.reason;
+    const what = info.url ? `an event (${why}) for ${info.url}` : `a spooled event (${why})`;
+    this.log('warn', `dropped ${what} after ${info.attempts} attempt(s)`);
+    this.emit('drop', info);
+  }
+
+  // ---- flush and close --------------------------------------------------------------------------
+
+  // Resolves once every event accepted before the call has been settled — delivered, failed,
+  // spooled or lost — and, when the spool's replay is due, once the spooled events waiting at the
+  // call have each been tried (delivered, failed, or back in the spool).
+  flush() {
+    const now = Date.now();
+    const takeTarget = this.replayDue(now) ? this.taken + this.spool.parkedCount : this.taken;
+    return new Promise((resolve) => {
+      this.flushWaiters.push({ seq: this.seq, takeTarget, resolve });
+      this.drain();
+    });
+  }
+
+  checkFlush() {
+    const replayDue = this.replayDue(Date.now());
+    const head = this.held.head;
+    this.flushWaiters = this.flushWaiters.filter((w) => {
+      // Replay is no longer due (it failed again, or a deadline passed): those stay spooled.
+      if (this.taken < w.takeTarget && !replayDue) w.takeTarget = this.taken;
+      if (this.taken < w.takeTarget) return true;
+      if (head && head.seq <= w.seq) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  // At `deadline` (ms since the epoch), everything this dispatcher still holds is settled —
+  // spooled, or lost without a spool — and transfers in flight are aborted; it stays open.
+  // closeOptimizely() uses it so that the SDK's own close() cannot outlast the deadline.
+  settleBy(deadline) {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineTimer = null;
+      this.expire();
+    }, Math.max(0, deadline - Date.now()));
+    this.deadlineTimer.unref();
+  }
+
+  expire() {
+    this.expired = true;
+    for (let e = this.held.head; e;) {
+      const next = e.ageNext;
+      this.queue.remove(e);
+      if (e.inFlight) transport.abort(e.transferId);
+      if (e.record) this.park(e, 'closed');
+      else this.drop(e, 'closed');
+      e = next;
+    }
+    this.checkFlush();
+  }
+
+  // Stops accepting (new events are refused, or spooled when there is a spool), delivers what it
+  // holds and what the spool has due, until timeoutMs; then settles the rest — spooled, or lost
+  // without a spool — aborting what is in flight, and closes the spool.
+  close({ timeoutMs = this.options.closeTimeoutMs } = {}) {
+    if (this.closing) return this.closing;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
+      return Promise.reject(invalid(RangeError, 'ERR_OUT_OF_RANGE', 'timeoutMs', 'an integer >= 0', timeoutMs));
+    }
+    this.state = 'closing';
+    this.closing = this.shutDown(timeoutMs);
+    return this.closing;
+  }
+
+  async shutDown(timeoutMs) {
+    let timer;
+    const deadline = new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs); });
+    await Promise.race([this.flush(), deadline]);
+    clearTimeout(timer);
+    this.expire();
+    // Aborted transfers come back within moments; what turns out delivered is acknowledged.
+    for (let waited = 0; this.inFlight > 0 && waited < ABORT_GRACE_MS; waited += 5) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    if (this.timer) clearTimeout(this.timer);
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.timer = null;
+    this.deadlineTimer = null;
+    if (this.spool) {
+      try {
+        this.spool.close();
+      } catch (err) {
+        this.report(err);
+      }
+    }
+    if (this.removeExitHandlers) this.removeExitHandlers();
+    this.removeExitHandlers = null;
+    this.state = 'closed';
+    const summary = this.accounting.summary();
+    this.log('info', `closed: ${JSON.stringify(summary)}`);
+    return summary;
+  }
+
+  // Synchronous, at process exit: what is still in memory is journaled already; make it durable.
+  onProcessExit() {
+    const inMemory = this.held.size;
+    if (this.spool && this.state !== 'closed') {
+      try {
+        this.spool.close();
+      } catch (err) {
+        this.log('error', `could not close the spool at exit: ${err.message}`);
+      }
+      if (inMemory > 0) this.log('warn', `exit with ${inMemory} event(s) not yet delivered; they are in the spool`);
+    } else if (inMemory > 0 && this.state !== 'closed') {
+      this.log('error', `exit with ${inMemory} event(s) not delivered and no spoolDir: they are lost`);
+    }
+  }
+
+  // ---- observability ----------------------------------------------------------------------------
+
+  stats() {
+    const spool = this.spool ? this.spool.stats() : null;
+    return {
+      state: this.state,
+      queued: this.queue.size,
+      inFlight: this.inFlight,
+      queuedBytes: this.heldBytes,
+      ...this.accounting.counts(),
+      parked: spool ? spool.parked : 0,
+      spoolBytes: spool ? spool.bytes : 0,
+      latencyMs: this.accounting.latencyMs(),
+    };
+  }
+}
+
+function createDispatcher(options) {
+  return new Dispatcher(options);
+}
+
+module.exports = { createDispatcher, Dispatcher };

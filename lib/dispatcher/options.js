@@ -1,0 +1,97 @@
+'use strict';
+// createDispatcher(options): defaults, limits and checks in one place. The transport options among
+// them are compiled into the transport profile every send of this dispatcher uses.
+const { invalid } = require('../errors');
+const { profileFor, OPTION_NAMES, unknownOption } = require('../transport/options');
+const { targetOf } = require('../transport/request');
+
+const DEFAULTS = Object.freeze({
+  endpoint: undefined,
+  maxAttempts: 6,
+  baseDelayMs: 250,
+  maxDelayMs: 30000,
+  deadlineMs: 120000,
+  maxRetryAfterMs: 60000,
+  maxInFlight: 256,
+  maxQueueBytes: 32 * 1024 * 1024,
+  spoolDir: undefined,
+  spoolMaxBytes: 256 * 1024 * 1024,
+  spoolRetryMs: 30000,
+  handleProcessExit: false,
+  closeTimeoutMs: 10000,
+  logger: undefined,
+});
+const LIMITS = Object.freeze({
+  maxAttempts: [1, 1000],
+  baseDelayMs: [0, 3600000],
+  maxDelayMs: [0, 3600000],
+  deadlineMs: [1, 7 * 24 * 3600000],
+  maxRetryAfterMs: [0, 24 * 3600000],
+  maxInFlight: [1, 100000],
+  maxQueueBytes: [1024, 2 ** 40],
+  spoolMaxBytes: [1024, 2 ** 50],
+  spoolRetryMs: [0, 24 * 3600000],
+  closeTimeoutMs: [0, 2 ** 31 - 1],
+});
+// The transport's options, but the per-call ones (the dispatcher reports no timings and its
+// results carry no stack).
+const TRANSPORT_OPTIONS = new Set(OPTION_NAMES.filter((name) => name !== 'timings' && name !== 'captureStack'));
+const ALL_NAMES = [...Object.keys(DEFAULTS), ...TRANSPORT_OPTIONS];
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
+
+function integerOption(key, value) {
+  const [min, max] = LIMITS[key];
+  const what = `options.${key}`;
+  if (typeof value !== 'number') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'an integer', value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', what, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+// → the complete options, with `profile` (the compiled transport options).
+function readOptions(options) {
+  if (options === undefined || options === null) options = {};
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'a plain object', options);
+  }
+  const o = { ...DEFAULTS };
+  const transportOptions = {};
+  for (const key of Object.keys(options)) {
+    const value = options[key];
+    if (TRANSPORT_OPTIONS.has(key)) {
+      transportOptions[key] = value;
+      continue;
+    }
+    if (!Object.hasOwn(DEFAULTS, key)) throw unknownOption(key, ALL_NAMES);
+    if (value === undefined) continue;
+    const what = `options.${key}`;
+    if (LIMITS[key]) {
+      integerOption(key, value);
+    } else if (key === 'endpoint') {
+      targetOf(value, what); // the URL rules of dispatchEvent, named after the option
+    } else if (key === 'spoolDir') {
+      if (typeof value !== 'string' || value === '') {
+        throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a directory path', value);
+      }
+    } else if (key === 'handleProcessExit') {
+      if (typeof value !== 'boolean') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a boolean', value);
+    } else if (key === 'logger') {
+      const ok = (value && typeof value === 'object') || typeof value === 'function';
+      if (!ok || !LOG_LEVELS.every((level) => typeof value[level] === 'function')) {
+        throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what,
+          'an object with debug, info, warn and error methods (console works)', value);
+      }
+    }
+    o[key] = value;
+  }
+  if (o.maxDelayMs < o.baseDelayMs) {
+    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'options.maxDelayMs',
+      `an integer no smaller than baseDelayMs (${o.baseDelayMs})`, o.maxDelayMs);
+  }
+  if (o.endpoint !== undefined) o.endpoint = targetOf(o.endpoint, 'options.endpoint').href;
+  o.profile = profileFor(transportOptions);
+  return Object.freeze(o);
+}
+
+module.exports = { readOptions, DEFAULTS };
