@@ -97,12 +97,14 @@ function directAgent(settings, perHost) {
 // Like libcurl: http: URLs go to the proxy as absolute-form requests, https: through a CONNECT
 // tunnel with TLS end to end. `insecure` is for the target only (libcurl's proxy verification is a
 // separate option); the CA file is trusted for both, as the native transport sets it for both.
-function proxyAgent(proxy, settings, perHost) {
+// `servername`: the TLS name when connect-to sends the tunnel to another address (undici's
+// ProxyAgent takes the name from its TLS options, not from the connection it tunnels).
+function proxyAgent(proxy, settings, perHost, servername) {
   return new ProxyAgent({
     ...agentOptions(settings, perHost),
     uri: proxy,
     proxyTunnel: false,
-    requestTls: targetTls(settings),
+    requestTls: { ...targetTls(settings), servername: servername || undefined },
     proxyTls: { ca: settings.ca, timeout: settings.connectTimeoutMs },
   });
 }
@@ -117,10 +119,12 @@ class Agents {
   route(profile, https, host) {
     const proxy = https ? profile.httpsProxy : profile.httpProxy;
     const viaProxy = proxy !== '' && !profile.noProxy(host);
-    const key = viaProxy ? `${proxy}\n${profile.connectionKey}` : profile.connectionKey;
+    // With connect-to pins, a tunnel's TLS name is the host's own: one proxy agent per host then.
+    const servername = viaProxy && https && profile.connection.connectTo.length > 0 && !net.isIP(host.replace(/^\[|\]$/g, '')) ? host : '';
+    const key = viaProxy ? `${proxy}\n${servername}\n${profile.connectionKey}` : profile.connectionKey;
     let agent = this.byKey.get(key);
     if (agent === undefined) {
-      agent = viaProxy ? proxyAgent(proxy, profile.connection, this.perHost)
+      agent = viaProxy ? proxyAgent(proxy, profile.connection, this.perHost, servername)
         : directAgent(profile.connection, this.perHost);
       if (this.byKey.size >= MAX_AGENTS) this.retire(this.byKey.keys().next().value);
       this.byKey.set(key, agent);

@@ -130,12 +130,23 @@ function onSettled(transfer, failure) {
   const detail = transfer.detail(failure);
   state.numbers.push(transfer.id, failure ? 0 : transfer.status, transfer.bytesSent,
     detail === undefined ? -1 : state.details.push(detail) - 1);
-  if (state.flushScheduled === null) state.flushScheduled = setImmediate(flush);
-  pump();
+  if (state.flushScheduled === null) {
+    // After this callback has returned: at the end of a response undici frees the connection with
+    // a setImmediate of its own, and the next request (a waiting one, or one the sink submits)
+    // should find that connection free instead of opening another.
+    state.flushScheduled = true;
+    queueMicrotask(scheduleFlush);
+  }
 }
 
+function scheduleFlush() {
+  if (state.flushScheduled === true) state.flushScheduled = setImmediate(flush);
+}
+
+// Starts what waited for the requests that completed, then tells the sink about them.
 function flush() {
   state.flushScheduled = null;
+  pump();
   if (state.numbers.length === 0 || state.halted) return;
   const numbers = Float64Array.from(state.numbers);
   const details = state.details.length > 0 ? state.details : undefined;
@@ -243,7 +254,7 @@ const backend = {
   // Process exit: everything pending is abandoned now; no completion is delivered after this.
   halt() {
     state.halted = true;
-    if (state.flushScheduled !== null) clearImmediate(state.flushScheduled);
+    if (state.flushScheduled !== null && state.flushScheduled !== true) clearImmediate(state.flushScheduled);
     state.flushScheduled = null;
     for (const transfer of state.pending.values()) transfer.halt();
     state.pending.clear();
