@@ -39,6 +39,24 @@ test('keep-alive: 50 sequential requests reach the server over 1 connection', as
   }
 });
 
+test('after a connection closes, the next requests share one new connection again (not one each)', async () => {
+  // The first answer closes its connection; every request after it is submitted from the sink,
+  // at the moment undici retires the old connection (see OriginPool in fallback-agents.js).
+  let first = true;
+  const server = await start((req, res) => {
+    if (first) res.setHeader('connection', 'close');
+    first = false;
+    res.end();
+  });
+  try {
+    for (let i = 0; i < 12; i++) expect((await send('POST', server.url, `{"i":${i}}`)).statusCode).toBe(200);
+    expect(server.requests.length).toBe(12);
+    expect(server.connections).toBeLessThanOrEqual(3);
+  } finally {
+    await server.close();
+  }
+});
+
 test('maxHostConnections caps the connections to one origin; the rest wait and all complete', async () => {
   backend.configure({ ...DEFAULT_LIMITS, maxHostConnections: 4 });
   const server = await countingServer();

@@ -38,6 +38,20 @@ function pinned(o, rules) {
   return o;
 }
 
+// undici's Agent keeps one pool per origin and looks a pool's bookkeeping up by origin when the pool
+// reports a connect or disconnect. A pool it has already retired (its last connection closed) still
+// reports them while it finishes, and those reports then count against its successor, which the
+// Agent closes in turn: every later request opens a new connection (nodejs/undici#5022, still in
+// 7.30.2). A retired pool keeps its reports to itself here.
+class OriginPool extends Pool {
+  emit(event, ...args) {
+    if ((this.closed || this.destroyed) && (event === 'connect' || event === 'disconnect' || event === 'connectionError')) {
+      return false;
+    }
+    return super.emit(event, ...args);
+  }
+}
+
 // undici's pool, whose connections follow the connect-to rules and, once a connection turns out to
 // be HTTP/2, carry up to H2_STREAMS requests at once. undici runs one request at a time on a
 // connection unless told otherwise; requests are sent as idempotent (see fallback-transfer.js) so
@@ -53,7 +67,7 @@ function poolFactory(settings) {
     if (settings.http2) client.on('connect', () => { client.pipelining = h2 ? H2_STREAMS : 1; });
     return client;
   };
-  return (origin, options) => new Pool(origin, { ...options, factory: clientFactory });
+  return (origin, options) => new OriginPool(origin, { ...options, factory: clientFactory });
 }
 
 // undici's connector, noting when each phase of a connection ended.
