@@ -151,14 +151,25 @@ async function doctor(argv, out = (line) => process.stdout.write(`${line}\n`)) {
   }
   const row = (label, value) => out(`  ${label.padEnd(12)} ${value}`);
   const v = transport.versions();
+  // The fallback transport (undici) runs where the native binary cannot load: say why, and what
+  // gets the native path.
+  const fallback = binding.kind === 'fallback';
   out('native-event-dispatcher doctor');
+  row('transport', fallback ? `fallback (undici ${v.undici}), because ${v.reason}` : 'native (libcurl on the libuv threadpool)');
+  if (fallback) {
+    row('', 'same API, codes and results as the native transport, but HTTP and TLS work on the main thread;');
+    row('', 'with NATIVE_EVENT_DISPATCHER_TRANSPORT=native, a native binary that cannot load is an error');
+  }
   row('addon', `${v.addon}${v.addonBinary ? ` (binary built from ${v.addonBinary})` : ''}`);
-  row('binary', binding.binaryPath);
+  row('binary', fallback ? 'none loaded' : binding.binaryPath);
   row('node', `${process.version} (N-API ${process.versions.napi})`);
-  row('libcurl', `${v.libcurl}${versionAtLeast(v.libcurl, MIN_LIBCURL) ? '' : ` — older than ${MIN_LIBCURL}, not supported`}`);
+  if (fallback) row('libcurl', 'not used by the fallback transport');
+  else row('libcurl', `${v.libcurl}${versionAtLeast(v.libcurl, MIN_LIBCURL) ? '' : ` — older than ${MIN_LIBCURL}, not supported`}`);
   row('TLS', v.tls || 'none (https: will not work)');
   row('nghttp2', v.nghttp2 ? `${v.nghttp2} (HTTP/2 available with http2: true)` : 'none (HTTP/1.1 only)');
-  row('CA bundle', args.options.caFile ? `${args.options.caFile} (--ca-file)` : `${v.caFile || v.caPath || 'libcurl has no default'} (libcurl's default)`);
+  const defaultCa = fallback ? "Node's built-in CA store, plus NODE_EXTRA_CA_CERTS (the fallback's default)"
+    : `${v.caFile || v.caPath || 'libcurl has no default'} (libcurl's default)`;
+  row('CA bundle', args.options.caFile ? `${args.options.caFile} (--ca-file)` : defaultCa);
   const [firstVariable, ...moreVariables] = environmentLines();
   row('proxy env', firstVariable);
   for (const extra of moreVariables) row('', extra);
@@ -186,7 +197,7 @@ async function doctor(argv, out = (line) => process.stdout.write(`${line}\n`)) {
     row('diagnosis', explainStatus(res.statusCode));
     return 0;
   } catch (err) {
-    if (!err.curlCode) {
+    if (err.curlCode === undefined) {
       process.stderr.write(`doctor: ${err.message}\n`);
       return 2;
     }
