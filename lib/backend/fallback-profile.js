@@ -82,9 +82,9 @@ function parseHeaderLines(lines) {
 
 // undici headers for one request: the caller's lines, then what libcurl adds by itself unless a
 // line named it (User-Agent, Accept, and the form content type libcurl gives a POSTFIELDS body).
-// Repeated names become arrays, so every line is sent.
+// Repeated names become arrays, so every line is sent. No prototype: "__proto__" is a valid token.
 function headerObject(parsed, defaults) {
-  const out = {};
+  const out = Object.create(null);
   for (const [name, value] of parsed.add) {
     const seen = out[name];
     if (seen === undefined) out[name] = value;
@@ -103,12 +103,14 @@ function defaultHeaders(userAgent, withBody) {
   return defaults;
 }
 
+// undici refuses these headers outright (it has no Expect: 100-continue over HTTP/1.1, and keeps the
+// connection headers to itself); a profile with one would fail every request.
 function refuseHeaders(parsed, what) {
-  // undici refuses these outright (it has no 100-continue for HTTP/1.1, and owns the connection).
-  for (const [name, value] of parsed.add) {
+  for (const [name] of parsed.add) {
     const lower = name.toLowerCase();
-    if (lower === 'expect' && value !== '') throw unsupported(`the header "${name}: ${value}" in ${what}`, 'undici does not send Expect');
-    if (lower === 'upgrade' || lower === 'keep-alive') throw unsupported(`the header "${name}" in ${what}`, 'undici manages the connection itself');
+    if (lower === 'expect' || lower === 'upgrade' || lower === 'keep-alive' || lower === 'transfer-encoding') {
+      throw unsupported(`the header "${name}" in ${what}`, 'undici does not let a request set it');
+    }
   }
 }
 
@@ -256,4 +258,4 @@ function requestHeaders(profile, lines, withBody) {
 
 const isProfile = (value) => compiled.has(value);
 
-module.exports = { compileProfile, requestHeaders, isProfile, linesOf, noProxyMatcher, withoutCredentials };
+module.exports = { compileProfile, requestHeaders, isProfile, linesOf };

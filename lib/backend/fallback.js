@@ -51,7 +51,14 @@ function targetOf(url, host, https) {
   const target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, https, host, auth: '' };
   // libcurl sends the URL's credentials as Basic authentication; undici ignores them.
   if (parsed.username || parsed.password) {
-    const pair = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+    const decode = (text) => {
+      try {
+        return decodeURIComponent(text);
+      } catch {
+        return text; // a stray % stays as written, as libcurl sends it
+      }
+    };
+    const pair = `${decode(parsed.username)}:${decode(parsed.password)}`;
     target.auth = `Basic ${Buffer.from(pair).toString('base64')}`;
   }
   state.lastUrl = url;
@@ -86,8 +93,8 @@ function headersOf(profile, verb, lines, body, auth) {
 
 const inFlightCap = () => Math.min(state.limits.maxInFlight, state.limits.maxTotalConnections);
 
-// Starts waiting requests while there is room. Re-entrant calls (a request that fails while being
-// started settles at once) leave the work to the loop already running.
+// Starts waiting requests, in order, while there is room. Guarded, so that nothing a request does
+// while it starts can start others out of order.
 function pump() {
   if (state.pumping || state.halted) return;
   state.pumping = true;
