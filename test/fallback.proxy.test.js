@@ -109,3 +109,16 @@ test('proxy credentials in the URL go to the proxy as Basic authentication', asy
     await authProxy.close();
   }
 });
+
+test('a proxy that wants credentials (407) → EPROXY 97; undici ends the request there', async () => {
+  // libcurl hands a 407 to an absolute-form request back as the answer; undici's ProxyAgent turns
+  // it into an error, so the fallback reports a proxy failure with the status in its message.
+  const demanding = await start((req, res) => res.writeHead(407, { 'proxy-authenticate': 'Basic realm="p"' }).end());
+  try {
+    const done = await send('POST', target.url, '{}', { profile: profile({ httpProxy: demanding.origin }) });
+    expect(done.detail).toMatchObject({ code: 'EPROXY', curlCode: 97 });
+    expect(done.detail.message).toContain('Proxy Authentication Required (407)');
+  } finally {
+    await demanding.close();
+  }
+});
