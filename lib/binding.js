@@ -1,29 +1,89 @@
 'use strict';
-// Loads the compiled addon: a prebuild for this platform or the local build (node-gyp-build picks),
-// or the file named by NATIVE_EVENT_DISPATCHER_ADDON (the sanitizer test run uses that).
+// Picks the transport: the native addon (a prebuild for this platform or a local build, picked by
+// node-gyp-build, or the file named by NATIVE_EVENT_DISPATCHER_ADDON) where it loads, otherwise the
+// fallback on undici, saying so once with the reason and the remedy.
+// NATIVE_EVENT_DISPATCHER_TRANSPORT=native fails loudly instead of falling back; =fallback always
+// takes the fallback (tests, or a choice).
 const path = require('node:path');
+const { invalid } = require('./errors');
+
+const CHOICE_VARIABLE = 'NATIVE_EVENT_DISPATCHER_TRANSPORT';
+const BUILD_COMMAND = '`npx native-event-dispatcher build`';
+
+function loadNative(file) {
+  const native = require(file);
+  Object.defineProperty(native, 'binaryPath', { value: file });
+  if (native.kind === undefined) Object.defineProperty(native, 'kind', { value: 'native', enumerable: true });
+  return native;
+}
+
+function firstLine(err) {
+  return String((err && err.message) || err).split('\n')[0].trim();
+}
+
+// glibc or musl: the prebuilds are for glibc, and Node's report says which libc it runs on.
+function libc() {
+  try {
+    return process.report.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl';
+  } catch {
+    return 'unknown libc';
+  }
+}
+
+// One line: why the native transport did not load, and what gets it.
+function reasonFor(err, override) {
+  const message = String((err && err.message) || err);
+  if (override) {
+    return `NATIVE_EVENT_DISPATCHER_ADDON=${override} cannot be loaded (${firstLine(err)}): `
+      + 'point it at a built native-event-dispatcher.node, or unset it';
+  }
+  if (/libcurl\.so/.test(message)) {
+    return 'libcurl.so.4 is missing or cannot be loaded: `apt-get install libcurl4` (Debian/Ubuntu), '
+      + '`dnf install libcurl` (RHEL/Fedora) or `apk add libcurl` (Alpine) for the native transport';
+  }
+  if (/No native build was found/.test(message)) {
+    if (process.platform !== 'linux') {
+      return `the native transport is Linux-only (this is ${process.platform}-${process.arch}); `
+        + 'the fallback is fully supported here';
+    }
+    return `no prebuilt native binary for linux-${process.arch} (${libc()}): build one with ${BUILD_COMMAND} `
+      + '(needs a C++ compiler, make, python3 and the libcurl headers: `apt-get install build-essential '
+      + 'python3 libcurl4-openssl-dev`, or `apk add build-base python3 curl-dev` on Alpine)';
+  }
+  return `the native binary failed to load (${firstLine(err)}): rebuild it with ${BUILD_COMMAND}`;
+}
+
+function choice() {
+  const raw = process.env[CHOICE_VARIABLE];
+  const value = raw === undefined ? '' : raw.trim().toLowerCase();
+  if (value === '' || value === 'native' || value === 'fallback') return value;
+  throw invalid(TypeError, 'ERR_INVALID_ARG_VALUE', CHOICE_VARIABLE, "'native', 'fallback' or unset", raw);
+}
+
+function useFallback(reason) {
+  const fallback = require('./backend/fallback');
+  fallback.reason = reason;
+  Object.defineProperty(fallback, 'binaryPath', { value: null });
+  return fallback;
+}
 
 function load() {
+  const wanted = choice();
+  if (wanted === 'fallback') return useFallback(`${CHOICE_VARIABLE}=fallback is set`);
   const override = process.env.NATIVE_EVENT_DISPATCHER_ADDON;
   try {
-    const file = override ? path.resolve(override) : require('node-gyp-build').resolve(path.join(__dirname, '..'));
-    const native = require(file);
-    // Which binary was loaded (a prebuild or a local build): `doctor` reports it.
-    Object.defineProperty(native, 'binaryPath', { value: file });
-    Object.defineProperty(native, 'kind', { value: 'native' });
-    return native;
+    return loadNative(override ? path.resolve(override) : require('node-gyp-build').resolve(path.join(__dirname, '..')));
   } catch (err) {
-    if (/libcurl\.so/.test(String(err && err.message))) {
-      const e = new Error(
-        'native-event-dispatcher needs the system libcurl (libcurl.so.4), which is missing or cannot be loaded. ' +
-          'On Debian/Ubuntu: sudo apt-get install libcurl4 (or libcurl4-openssl-dev to build from ' +
-          'source). Original error: ' + err.message,
-      );
-      e.code = 'ERR_LIBCURL_MISSING';
-      e.cause = err;
+    const reason = reasonFor(err, override);
+    if (wanted === 'native') {
+      const e = new Error(`${CHOICE_VARIABLE}=native, but the native transport cannot load: ${reason}. `
+        + `Original error: ${firstLine(err)}`, { cause: err });
+      e.code = 'ERR_NATIVE_TRANSPORT';
       throw e;
     }
-    throw err;
+    process.emitWarning(`native-event-dispatcher uses its fallback transport (undici): ${reason}.`,
+      { code: 'NED_FALLBACK_TRANSPORT' });
+    return useFallback(reason);
   }
 }
 

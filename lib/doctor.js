@@ -3,7 +3,7 @@
 // nghttp2, the binary, the CA bundle, the proxies in effect) and, given a URL, one test request
 // with its timings and a plain-words diagnosis when it fails.
 const transport = require('./transport');
-const binding = require('./binding');
+const { proxiesFromEnvironment } = require('./transport/options');
 
 const MIN_LIBCURL = '7.68.0';
 
@@ -70,7 +70,7 @@ function proxyFor(url, options) {
   const u = new URL(url);
   if (options.proxy === false) return { proxy: null, source: '--no-proxy' };
   if (options.proxy) return { proxy: options.proxy, source: '--proxy' };
-  const env = transport.proxiesFromEnvironment();
+  const env = proxiesFromEnvironment();
   const proxy = u.protocol === 'https:' ? env.httpsProxy : env.httpProxy;
   if (!proxy) return { proxy: null, source: 'no proxy variable for this scheme' };
   const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
@@ -109,11 +109,11 @@ function diagnose(err, url, proxy) {
         ? `No connection to ${where} within the connect timeout: a firewall may drop the packets, or the host is down.`
         : `Connected to ${where}, but no complete answer within the timeout: the endpoint is slow or stuck.`;
     case 'ECERT':
-      return `The server's certificate was not accepted (${err.message.replace(/^.*?: /, '')}). If the endpoint uses a private CA, pass --ca-file; check that the host name matches the certificate.`;
+      return `The server's certificate was not accepted (${err.detail}). If the endpoint uses a private CA, pass --ca-file; check that the host name matches the certificate.`;
     case 'ETLS':
-      return `The TLS handshake failed (${err.message.replace(/^.*?: /, '')}). Is this an HTTPS port? A plain HTTP port answers TLS with nonsense.`;
+      return `The TLS handshake failed (${err.detail}). Is this an HTTPS port? A plain HTTP port answers TLS with nonsense.`;
     case 'EPROXY':
-      return `The proxy ${proxy || ''} failed (${err.message.replace(/^.*?: /, '')}). Check http_proxy/https_proxy, or try --proxy URL or --no-proxy.`;
+      return `The proxy ${proxy || ''} failed (${err.detail}). Check http_proxy/https_proxy, or try --proxy URL or --no-proxy.`;
     case 'ECONNRESET':
       return `${where} closed the connection without a complete answer: an overloaded server, a load balancer's limit, or a port that does not speak HTTP.`;
     case 'EPROTO':
@@ -151,14 +151,25 @@ async function doctor(argv, out = (line) => process.stdout.write(`${line}\n`)) {
   }
   const row = (label, value) => out(`  ${label.padEnd(12)} ${value}`);
   const v = transport.versions();
+  // The fallback transport (undici) runs where the native binary cannot load: say why, and what
+  // gets the native path.
+  const fallback = v.transport === 'fallback';
   out('native-event-dispatcher doctor');
+  row('transport', fallback ? `fallback (undici ${v.undici}), because ${v.reason}` : 'native (libcurl on the libuv threadpool)');
+  if (fallback) {
+    row('', 'same API, codes and results as the native transport, but HTTP and TLS work on the main thread;');
+    row('', 'with NATIVE_EVENT_DISPATCHER_TRANSPORT=native, a native binary that cannot load is an error');
+  }
   row('addon', `${v.addon}${v.addonBinary ? ` (binary built from ${v.addonBinary})` : ''}`);
-  row('binary', binding.binaryPath);
+  row('binary', fallback ? 'none loaded' : v.binary);
   row('node', `${process.version} (N-API ${process.versions.napi})`);
-  row('libcurl', `${v.libcurl}${versionAtLeast(v.libcurl, MIN_LIBCURL) ? '' : ` — older than ${MIN_LIBCURL}, not supported`}`);
+  if (fallback) row('libcurl', 'not used by the fallback transport');
+  else row('libcurl', `${v.libcurl}${versionAtLeast(v.libcurl, MIN_LIBCURL) ? '' : ` — older than ${MIN_LIBCURL}, not supported`}`);
   row('TLS', v.tls || 'none (https: will not work)');
   row('nghttp2', v.nghttp2 ? `${v.nghttp2} (HTTP/2 available with http2: true)` : 'none (HTTP/1.1 only)');
-  row('CA bundle', args.options.caFile ? `${args.options.caFile} (--ca-file)` : `${v.caFile || v.caPath || 'libcurl has no default'} (libcurl's default)`);
+  const defaultCa = fallback ? "Node's built-in CA store, plus NODE_EXTRA_CA_CERTS (the fallback's default)"
+    : `${v.caFile || v.caPath || 'libcurl has no default'} (libcurl's default)`;
+  row('CA bundle', args.options.caFile ? `${args.options.caFile} (--ca-file)` : defaultCa);
   const [firstVariable, ...moreVariables] = environmentLines();
   row('proxy env', firstVariable);
   for (const extra of moreVariables) row('', extra);
@@ -186,7 +197,7 @@ async function doctor(argv, out = (line) => process.stdout.write(`${line}\n`)) {
     row('diagnosis', explainStatus(res.statusCode));
     return 0;
   } catch (err) {
-    if (!err.curlCode) {
+    if (err.curlCode === undefined) {
       process.stderr.write(`doctor: ${err.message}\n`);
       return 2;
     }

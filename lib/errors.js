@@ -10,6 +10,7 @@ class DispatchError extends Error {
     this.name = 'DispatchError';
     this.code = code;
     this.curlCode = curlCode;
+    this.detail = message; // the transport's own words, without the method and URL
     if (statusCode !== undefined) this.statusCode = statusCode;
   }
 }

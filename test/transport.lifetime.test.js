@@ -167,17 +167,18 @@ test('a child that terminates workers mid-flight many times exits normally', asy
   }
 });
 
-test('without a usable libcurl the package says so, naming the library', async () => {
-  // A libcurl.so.4 that is not a library, found first through LD_LIBRARY_PATH.
+test('without a usable libcurl, NATIVE_EVENT_DISPATCHER_TRANSPORT=native says so, naming the library', async () => {
+  // A libcurl.so.4 that is not a library, found first through LD_LIBRARY_PATH. (Without the
+  // variable the package takes the fallback transport instead: test/fallback.loader.test.js.)
   const fs = require('node:fs');
   const os = require('node:os');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-nolib-'));
   fs.writeFileSync(path.join(dir, 'libcurl.so.4'), 'not a library');
   try {
     const { exited } = spawnNode(`try { require(${ROOT}); } catch (e) { console.log(e.code + ' ' + e.message); }`,
-      { LD_LIBRARY_PATH: dir });
+      { LD_LIBRARY_PATH: dir, NATIVE_EVENT_DISPATCHER_TRANSPORT: 'native' });
     const out = (await exited).stdout;
-    expect(out).toMatch(/^ERR_LIBCURL_MISSING native-event-dispatcher needs the system libcurl \(libcurl\.so\.4\)/);
+    expect(out).toMatch(/^ERR_NATIVE_TRANSPORT NATIVE_EVENT_DISPATCHER_TRANSPORT=native, but the native transport cannot load: libcurl\.so\.4 is missing or cannot be loaded/);
     expect(out).toContain('apt-get install libcurl4');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

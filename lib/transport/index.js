@@ -149,6 +149,8 @@ function versions() {
   const { addon, ...libraries } = backend.versions();
   const out = { addon: version, transport: backend.kind };
   if (backend.reason) out.reason = backend.reason;
+  // The binary loaded (a prebuild or a local build); doctor shows it.
+  out.binary = backend.binaryPath || null;
   if (addon && addon !== version) out.addonBinary = addon;
   // Node's own OpenSSL: libcurl runs on whichever OpenSSL the process loaded first (on the
   // official Node binaries, Node's bundled one), which is what `tls` reports.

@@ -1,0 +1,170 @@
+'use strict';
+// The undici agents of the fallback transport: one per distinct set of connection settings, and one
+// per proxy on top, shared by every profile with those settings (libcurl shares one connection cache
+// in the same way). undici does the work: keep-alive, TLS, ALPN, proxies and CONNECT tunnels; this
+// file only adds what libcurl does and undici does not: connect-to pins, HTTP/2 multiplexing of
+// POSTs, and connection times for `timings`.
+const net = require('node:net');
+const { performance } = require('node:perf_hooks');
+const { Agent, Client, Pool, ProxyAgent, buildConnector } = require('undici');
+
+// libcurl's default cap on concurrent streams per HTTP/2 connection.
+const H2_STREAMS = 100;
+// Response headers up to libcurl's limit (CURL_MAX_HTTP_HEADER) instead of Node's 16 KiB.
+const MAX_HEADER_BYTES = 100 * 1024;
+// Distinct connection settings kept at once; the JS layer keeps at most 64 profiles.
+const MAX_AGENTS = 64;
+// When a connection was begun, resolved, connected and secured (performance.now(), -1 = not yet).
+const kTimes = Symbol('native-event-dispatcher connection times');
+
+// Where a connection for `o` (undici's connect parameters) really goes: the first connect-to rule
+// that matches its host and port. TLS still checks the certificate against the URL's host name.
+function pinned(o, rules) {
+  const host = String(o.hostname).replace(/^\[|\]$/g, '').toLowerCase();
+  const port = Number(o.port) || (o.protocol === 'https:' ? 443 : 80);
+  for (const rule of rules) {
+    if ((rule.host === '' || rule.host === host) && (rule.port === 0 || rule.port === port)) {
+      const address = rule.address || host;
+      const toPort = rule.toPort || port;
+      return {
+        ...o,
+        hostname: address,
+        host: `${net.isIPv6(address) ? `[${address}]` : address}:${toPort}`,
+        port: toPort,
+        servername: o.servername || (net.isIP(host) ? '' : host),
+      };
+    }
+  }
+  return o;
+}
+
+// undici's Agent keeps one pool per origin and looks a pool's bookkeeping up by origin when the pool
+// reports a connect or disconnect. A pool it has already retired (its last connection closed) still
+// reports them while it finishes, and those reports then count against its successor, which the
+// Agent closes in turn: every later request opens a new connection (nodejs/undici#5022, still in
+// 7.30.2). A retired pool keeps its reports to itself here.
+class OriginPool extends Pool {
+  emit(event, ...args) {
+    if ((this.closed || this.destroyed) && (event === 'connect' || event === 'disconnect' || event === 'connectionError')) {
+      return false;
+    }
+    return super.emit(event, ...args);
+  }
+}
+
+// undici's pool, whose connections follow the connect-to rules and, once a connection turns out to
+// be HTTP/2, carry up to H2_STREAMS requests at once. undici runs one request at a time on a
+// connection unless told otherwise; requests are sent as idempotent (see fallback-transfer.js) so
+// that this applies to POST too, and HTTP/1.1 connections stay at one request (no pipelining).
+function poolFactory(settings) {
+  const clientFactory = (origin, options) => {
+    let h2 = false;
+    const connect = (o, callback) => options.connect(pinned(o, settings.connectTo), (err, socket) => {
+      h2 = !err && socket.alpnProtocol === 'h2';
+      callback(err, socket);
+    });
+    const client = new Client(origin, { ...options, connect });
+    if (settings.http2) client.on('connect', () => { client.pipelining = h2 ? H2_STREAMS : 1; });
+    return client;
+  };
+  return (origin, options) => new OriginPool(origin, { ...options, factory: clientFactory });
+}
+
+// undici's connector, noting when each phase of a connection ended.
+function timedConnector(connector) {
+  return (o, callback) => {
+    const times = { start: performance.now(), lookup: -1, connect: -1, secure: -1 };
+    const socket = connector(o, callback);
+    socket[kTimes] = times;
+    socket.once('lookup', () => { times.lookup = performance.now(); });
+    socket.once('connect', () => { times.connect = performance.now(); });
+    socket.once('secureConnect', () => { times.secure = performance.now(); });
+    return socket;
+  };
+}
+
+function agentOptions(settings, perHost) {
+  return {
+    connections: perHost,
+    // The whole-request timer is the backend's (timeoutMs), as in libcurl.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    maxHeaderSize: MAX_HEADER_BYTES,
+    allowH2: settings.http2,
+    factory: poolFactory(settings),
+  };
+}
+
+function targetTls(settings) {
+  return {
+    ca: settings.ca,
+    rejectUnauthorized: !settings.insecure,
+    timeout: settings.connectTimeoutMs,
+    allowH2: settings.http2,
+  };
+}
+
+function directAgent(settings, perHost) {
+  return new Agent({ ...agentOptions(settings, perHost), connect: timedConnector(buildConnector(targetTls(settings))) });
+}
+
+// Like libcurl: http: URLs go to the proxy as absolute-form requests, https: through a CONNECT
+// tunnel with TLS end to end. `insecure` is for the target only (libcurl's proxy verification is a
+// separate option); the CA file is trusted for both, as the native transport sets it for both.
+// `servername`: the TLS name when connect-to sends the tunnel to another address (undici's
+// ProxyAgent takes the name from its TLS options, not from the connection it tunnels).
+function proxyAgent(proxy, settings, perHost, servername) {
+  return new ProxyAgent({
+    ...agentOptions(settings, perHost),
+    uri: proxy,
+    proxyTunnel: false,
+    requestTls: { ...targetTls(settings), servername: servername || undefined },
+    proxyTls: { ca: settings.ca, timeout: settings.connectTimeoutMs },
+  });
+}
+
+class Agents {
+  constructor(perHost) {
+    this.perHost = perHost;
+    this.byKey = new Map();
+  }
+
+  // { agent, viaProxy } for a request of `profile` to `host` over http: or https:.
+  route(profile, https, host) {
+    const proxy = https ? profile.httpsProxy : profile.httpProxy;
+    const viaProxy = proxy !== '' && !profile.noProxy(host);
+    // With connect-to pins, a tunnel's TLS name is the host's own: one proxy agent per host then.
+    const servername = viaProxy && https && profile.connection.connectTo.length > 0 && !net.isIP(host.replace(/^\[|\]$/g, '')) ? host : '';
+    const key = viaProxy ? `${proxy}\n${servername}\n${profile.connectionKey}` : profile.connectionKey;
+    let agent = this.byKey.get(key);
+    if (agent === undefined) {
+      agent = viaProxy ? proxyAgent(proxy, profile.connection, this.perHost, servername)
+        : directAgent(profile.connection, this.perHost);
+      if (this.byKey.size >= MAX_AGENTS) this.retire(this.byKey.keys().next().value);
+      this.byKey.set(key, agent);
+    }
+    return { agent, viaProxy };
+  }
+
+  // A new cap on connections per origin applies to new agents; the current ones finish their
+  // requests and close.
+  setPerHost(perHost) {
+    if (perHost === this.perHost) return;
+    this.perHost = perHost;
+    for (const key of [...this.byKey.keys()]) this.retire(key);
+  }
+
+  retire(key) {
+    const agent = this.byKey.get(key);
+    this.byKey.delete(key);
+    agent.close().catch(() => {});
+  }
+
+  // Process exit: every connection goes now.
+  destroy() {
+    for (const agent of this.byKey.values()) agent.destroy().catch(() => {});
+    this.byKey.clear();
+  }
+}
+
+module.exports = { Agents, kTimes };

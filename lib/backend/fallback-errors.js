@@ -1,0 +1,120 @@
+'use strict';
+// Failures of the fallback transport as the native transport reports them: the same stable code,
+// libcurl's number for the same situation, and libcurl's wording with Node's or undici's detail in
+// parentheses ("Couldn't connect to server (connect ECONNREFUSED 127.0.0.1:9)").
+
+// curl_easy_strerror() of libcurl 7.88 for the codes used here.
+const CURL_TEXT = {
+  5: "Couldn't resolve proxy name",
+  6: "Couldn't resolve host name",
+  7: "Couldn't connect to server",
+  8: 'Weird server reply',
+  16: 'Error in the HTTP2 framing layer',
+  18: 'Transferred a partial file',
+  28: 'Timeout was reached',
+  35: 'SSL connect error',
+  42: 'Operation was aborted by an application callback',
+  43: 'A libcurl function was given a bad argument',
+  52: 'Server returned nothing (no headers, no data)',
+  55: 'Failed sending data to the peer',
+  56: 'Failure when receiving data from the peer',
+  60: 'SSL peer certificate or SSH remote key was not OK',
+  77: 'Problem with the SSL CA cert (path? access rights?)',
+  92: 'Stream error in the HTTP/2 framing layer',
+  97: 'proxy handshake error',
+};
+
+// OpenSSL's X.509 verification results as Node names them (tls docs, "X509 certificate error
+// codes"), plus Node's own host name check.
+const CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_CRL', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE', 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED', 'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD', 'ERROR_IN_CRL_NEXT_UPDATE_FIELD', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED', 'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE',
+  'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UND_ERR_PRX_TLS',
+]);
+const RESOLVE_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME']);
+const TIMEOUT_CODES = new Set([
+  'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
+]);
+// Refusals of the request itself by undici or Node (a header undici will not send, and the like).
+const ARGUMENT_CODES = new Set([
+  'UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE',
+  'ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN',
+]);
+
+function failure(code, curlCode, detail) {
+  const text = CURL_TEXT[curlCode] || 'Unexpected failure in the fallback transport';
+  const message = detail && detail !== text ? `${text} (${detail})` : text;
+  return { code, curlCode, message };
+}
+
+// Node's messages for OpenSSL errors end with the source position; the reason is what reads well.
+function detailOf(err) {
+  if (err.library === 'SSL routines' && err.reason) return err.reason;
+  return String(err.message || err.code || err).trim();
+}
+
+// err: what undici reported. how: { https, viaProxy, started, statusCode, connectTimeoutMs }, where
+// `started` means the request was handed to a connected socket (so the connection and any TLS
+// handshake or proxy tunnel had succeeded) and `statusCode` is a status line already received.
+function classify(err, how) {
+  const code = err && err.code;
+  const detail = detailOf(err);
+
+  // The proxy refused the CONNECT tunnel; libcurl 7.88 reports it as a receive error.
+  const tunnel = /^Proxy response \((\d{3})\)/.exec(err && err.message);
+  if (tunnel) return failure('EPROXY', 56, `CONNECT tunnel failed, response ${tunnel[1]}`);
+  if (code === 'UND_ERR_INVALID_ARG' && /Proxy Authentication Required/.test(detail)) {
+    return failure('EPROXY', 97, detail);
+  }
+  if (TIMEOUT_CODES.has(code)) {
+    const what = code === 'UND_ERR_CONNECT_TIMEOUT' ? `Connection timed out after ${how.connectTimeoutMs} milliseconds` : detail;
+    return failure('ETIMEDOUT', 28, what);
+  }
+  if (CERTIFICATE_CODES.has(code)) return failure('ECERT', 60, detail);
+  if ((typeof code === 'string' && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')))
+    || err.library === 'SSL routines') {
+    return failure('ETLS', 35, detail);
+  }
+  if (RESOLVE_CODES.has(code) || err.syscall === 'getaddrinfo') {
+    return how.viaProxy ? failure('EPROXY', 5, detail) : failure('ENOTFOUND', 6, detail);
+  }
+  if (err.syscall === 'connect' && !how.started) {
+    // Through an HTTP proxy the only connection this side makes is to the proxy.
+    if (how.viaProxy) return failure('EPROXY', 7, detail);
+    if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return failure(code, 7, detail);
+    return failure('ECONNREFUSED', 7, detail);
+  }
+  // A connection that ends before the TLS handshake completes is a handshake failure for libcurl.
+  if (how.https && !how.started && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE')) {
+    return failure('ETLS', 35, detail);
+  }
+  if (code === 'UND_ERR_SOCKET' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+    return how.statusCode > 0 ? failure('ECONNRESET', 18, `transfer closed with outstanding read data remaining: ${detail}`)
+      : failure('ECONNRESET', 52, detail);
+  }
+  if (code === 'EPIPE' || err.syscall === 'write') return failure('ECONNRESET', 55, detail);
+  if (code === 'ECONNRESET' || code === 'ECONNABORTED' || err.syscall === 'read' || code === 'UND_ERR_INFO') {
+    return failure('ECONNRESET', 56, detail);
+  }
+  if ((err && err.name === 'HTTPParserError') || (typeof code === 'string' && code.startsWith('HPE_'))
+    || code === 'UND_ERR_HEADERS_OVERFLOW') {
+    return failure('EPROTO', 8, detail);
+  }
+  if (code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_STREAM_CANCEL') return failure('EPROTO', 92, detail);
+  if (typeof code === 'string' && code.startsWith('ERR_HTTP2_')) return failure('EPROTO', 16, detail);
+  if (ARGUMENT_CODES.has(code)) return failure('EINVAL', 43, detail);
+  // No libcurl situation matches: no libcurl number either (0), and the whole story in the message.
+  return failure('ECURL', 0, `${err && err.name ? `${err.name}: ` : ''}${detail}`);
+}
+
+const timedOut = (ms, bytes) => failure('ETIMEDOUT', 28, `Operation timed out after ${ms} milliseconds with ${bytes} bytes received`);
+const aborted = () => failure('EABORTED', 42, 'abort() was called');
+const caFileUnusable = (file, reason) => failure('ECERT', 77, `cannot use caFile ${file}: ${reason}`);
+
+module.exports = { classify, timedOut, aborted, caFileUnusable };

@@ -1,0 +1,235 @@
+'use strict';
+// One request of the fallback transport: the undici dispatch options made from the backend's
+// arguments, the handler undici reports to, the whole-request timer, and the result in the shape
+// of the completion sink (status, bytes sent, and the detail object when there is one).
+const diagnostics = require('node:diagnostics_channel');
+const { performance } = require('node:perf_hooks');
+const errors = require('./fallback-errors');
+const { kTimes } = require('./fallback-agents');
+
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
+const FLAG_RESPONSE = 1;
+const FLAG_BINARY = 2;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+// undici does not tell a handler which connection carries its request; its diagnostics channel
+// does, synchronously right after onRequestStart. Only requests that report timings listen.
+let awaitingSocket = null;
+let listening = false;
+function listenForSockets() {
+  if (listening) return;
+  listening = true;
+  diagnostics.subscribe('undici:client:sendHeaders', ({ socket }) => {
+    if (awaitingSocket !== null) awaitingSocket.socket = socket;
+    awaitingSocket = null;
+  });
+}
+
+// undici hands header values over as latin1 strings; libcurl's bytes are read as UTF-8.
+const utf8 = (value) => (NON_ASCII.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value);
+const valuesOf = (value) => (Array.isArray(value) ? value : [value]);
+
+class Transfer {
+  // target: { origin, path, https, host }; body: a Buffer or null; headers: an undici headers object.
+  constructor(id, verb, target, body, profile, headers, flags, onSettled) {
+    this.id = id;
+    this.target = target;
+    this.profile = profile;
+    this.flags = flags;
+    this.onSettled = onSettled;
+    this.options = {
+      origin: target.origin,
+      path: target.path,
+      method: METHODS[verb],
+      headers,
+      body,
+      // Lets undici run several of these on one HTTP/2 connection (see fallback-agents.js). It
+      // never retries a request either way, and HTTP/1.1 connections carry one request at a time.
+      idempotent: true,
+    };
+    this.settled = false;
+    this.running = false; // counted against the in-flight cap (the backend's bookkeeping)
+    this.viaProxy = false;
+    this.controller = null;
+    this.started = false;
+    this.socket = null;
+    this.timer = null;
+    this.status = 0;
+    this.headers = null;
+    this.chunks = [];
+    this.kept = 0;
+    this.received = 0;
+    this.t0 = 0;
+    this.startedAt = -1;
+    this.firstByteAt = -1;
+  }
+
+  // Hands the request to undici; from here on the whole-request timeout runs, as libcurl's does.
+  start(agent, viaProxy) {
+    this.viaProxy = viaProxy;
+    this.t0 = performance.now();
+    if (this.profile.timings) listenForSockets();
+    if (this.profile.verbose) this.trace(`> ${this.options.method} ${this.target.origin}${this.target.path}${viaProxy ? ' (via proxy)' : ''}`);
+    if (this.target.https && this.profile.caError !== undefined) {
+      this.finish(errors.caFileUnusable(this.profile.connection.caFile, this.profile.caError));
+      return;
+    }
+    this.timer = setTimeout(() => this.timeOut(), this.profile.timeoutMs);
+    try {
+      agent.dispatch(this.options, this);
+    } catch (err) {
+      this.onResponseError(null, err);
+    }
+  }
+
+  // ---- undici's handler interface ----
+
+  onRequestStart(controller) {
+    if (this.settled) {
+      controller.abort(new Error('settled before it started'));
+      return;
+    }
+    this.controller = controller;
+    this.started = true;
+    this.startedAt = performance.now();
+    if (this.profile.timings) awaitingSocket = this;
+  }
+
+  onResponseStart(controller, statusCode, headers) {
+    if (this.settled) return;
+    // Only the last response counts (after 1xx, the final one).
+    this.status = statusCode;
+    this.headers = headers;
+    this.chunks = [];
+    this.kept = 0;
+    if (this.firstByteAt < 0) this.firstByteAt = performance.now();
+  }
+
+  onResponseData(controller, chunk) {
+    if (this.settled) return;
+    this.received += chunk.length;
+    if ((this.flags & FLAG_RESPONSE) === 0) return;
+    // Bytes beyond maxResponseBytes are read and dropped, never kept.
+    const room = this.profile.maxResponseBytes - this.kept;
+    if (room <= 0) return;
+    const keep = chunk.length <= room ? chunk : Buffer.from(chunk.subarray(0, room));
+    this.chunks.push(keep);
+    this.kept += keep.length;
+  }
+
+  onResponseEnd() {
+    if (this.settled) return;
+    this.finish(null);
+  }
+
+  onResponseError(controller, err) {
+    if (this.settled) return;
+    this.finish(errors.classify(err, {
+      https: this.target.https,
+      viaProxy: this.viaProxy,
+      started: this.started,
+      statusCode: this.status,
+      connectTimeoutMs: this.profile.connection.connectTimeoutMs,
+    }));
+  }
+
+  // ---- ways to end early ----
+
+  timeOut() {
+    this.timer = null;
+    if (this.settled) return;
+    this.finish(errors.timedOut(this.profile.timeoutMs, this.received));
+    this.stop();
+  }
+
+  abort() {
+    if (this.settled) return false;
+    this.finish(errors.aborted());
+    this.stop();
+    return true;
+  }
+
+  // Process exit: no completion, nothing left running.
+  halt() {
+    this.settled = true;
+    this.stop();
+  }
+
+  // undici only takes an abort once the request is on a connection; onRequestStart aborts the rest.
+  stop() {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.controller !== null && !this.controller.aborted) this.controller.abort(new Error('stopped'));
+  }
+
+  // ---- the result ----
+
+  finish(failure) {
+    this.settled = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.profile.verbose) this.trace(failure ? `! ${failure.code} ${failure.message}` : `< ${this.status}`);
+    this.onSettled(this, failure);
+  }
+
+  // Request body bytes the connection carried: undici writes a body right after onRequestStart.
+  get bytesSent() {
+    return this.started && this.options.body ? this.options.body.length : 0;
+  }
+
+  // The sink's detail for this completion, or undefined when a number row says it all.
+  detail(failure) {
+    const response = failure === null;
+    const status = this.status;
+    const retryAfter = this.headers && this.headers['retry-after'] !== undefined
+      ? utf8(valuesOf(this.headers['retry-after']).at(-1)) : undefined;
+    const full = (this.flags & FLAG_RESPONSE) !== 0 && response;
+    if (response && status >= 200 && status < 300 && !full && retryAfter === undefined && !this.profile.timings) {
+      return undefined;
+    }
+    const detail = failure ? { ...failure } : {};
+    if (failure && status > 0) detail.statusCode = status;
+    if (retryAfter !== undefined) detail.retryAfter = retryAfter;
+    if (full) {
+      detail.headers = this.headerBlock();
+      const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.kept);
+      detail.body = (this.flags & FLAG_BINARY) !== 0 ? Buffer.from(body) : body.toString('utf8');
+    }
+    if (this.profile.timings) detail.timings = this.timings();
+    return detail;
+  }
+
+  // "name: value\r\n" per header line of the last response, names in lower case, repeats kept.
+  headerBlock() {
+    let block = '';
+    for (const name of Object.keys(this.headers || {})) {
+      for (const value of valuesOf(this.headers[name])) block += `${name}: ${utf8(value)}\r\n`;
+    }
+    return block;
+  }
+
+  // [dnsMs, connectMs, tlsMs, firstByteMs, totalMs] from the start, -1 where not reached. A reused
+  // connection took no time to resolve, connect or secure (0), as libcurl reports it.
+  timings() {
+    const since = (at) => (at < 0 ? -1 : Math.round((at - this.t0) * 1000) / 1000);
+    const total = since(performance.now());
+    const firstByte = since(this.firstByteAt);
+    if (!this.started) return [-1, -1, -1, firstByte, total];
+    const times = this.socket && this.socket[kTimes];
+    if (times === undefined || times === null) {
+      // Through a proxy undici makes the connection itself: it was ready when the request started.
+      const ready = since(this.startedAt);
+      return [-1, ready, this.target.https ? ready : -1, firstByte, total];
+    }
+    if (times.start < this.t0) return [0, 0, this.target.https ? 0 : -1, firstByte, total];
+    const connect = since(times.connect);
+    // An address needs no lookup: name resolution ended when the connection began.
+    return [since(times.lookup < 0 ? times.start : times.lookup), connect, this.target.https ? since(times.secure) : -1, firstByte, total];
+  }
+
+  trace(line) {
+    process.stderr.write(`* native-event-dispatcher (fallback) #${this.id} ${line}\n`);
+  }
+}
+
+module.exports = { Transfer, FLAG_RESPONSE, FLAG_BINARY, METHODS };
