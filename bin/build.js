@@ -9,6 +9,9 @@ const { spawnSync } = require('node:child_process');
 const ROOT = path.join(__dirname, '..');
 const NATIVE = path.join(ROOT, 'native');
 const ADDON = 'native_event_dispatcher.node';
+// The oldest libcurl headers the sources compile against (CURLOPT_PROTOCOLS_STR, src/request.cc);
+// at run time the addon works with older libcurl too.
+const MIN_LIBCURL_HEADERS = '7.85.0';
 
 const PACKAGES = {
   debian: 'apt-get install -y build-essential python3 pkg-config libcurl4-openssl-dev nlohmann-json3-dev',
@@ -75,7 +78,7 @@ function build(args, out = (line) => process.stdout.write(`${line}\n`), err = (l
     out('Usage: npx native-event-dispatcher build [node-gyp options, e.g. --debug --jobs=2]');
     out('');
     out('Compiles the addon from the sources in this package (Linux; needs a C++ compiler, make,');
-    out('python3, pkg-config and the libcurl and nlohmann-json development packages):');
+    out(`python3, pkg-config and the development packages of libcurl >= ${MIN_LIBCURL_HEADERS} and nlohmann-json):`);
     out(packagesHint());
     out('The result, build/Release/native_event_dispatcher.node, is loaded before any prebuild.');
     return 0;
@@ -88,6 +91,11 @@ function build(args, out = (line) => process.stdout.write(`${line}\n`), err = (l
   if (missing.length) {
     err(`build: missing ${missing.join(', ')} (pkg-config finds no ${missing.join(' or ')}). Install the build packages:`);
     err(packagesHint());
+    return 1;
+  }
+  if (spawnSync('pkg-config', [`--atleast-version=${MIN_LIBCURL_HEADERS}`, 'libcurl']).status !== 0) {
+    const found = spawnSync('pkg-config', ['--modversion', 'libcurl'], { encoding: 'utf8' }).stdout.trim();
+    err(`build: libcurl's headers are ${found}; the sources need ${MIN_LIBCURL_HEADERS} or newer to compile.`);
     return 1;
   }
   const nodeGyp = findNodeGyp();
