@@ -15,9 +15,9 @@
   "targets": [
     {
       "target_name": "native_event_dispatcher",
-      # Every src/*.cc: a new source file needs no edit here.
+      # Every .cc under src/ (subdirectories too): a new source file needs no edit here.
       "sources": [
-        "<!@(node -p \"require('fs').readdirSync('../src').filter((f) => f.endsWith('.cc')).sort().map((f) => '../src/' + f).join(' ')\")"
+        "<!@(node -p \"require('fs').readdirSync('../src', { recursive: true }).filter((f) => f.endsWith('.cc')).map((f) => '../src/' + f.split(require('path').sep).join('/')).sort().join(' ')\")"
       ],
       # C++ exceptions on, including std::exception: a failed N-API call or a bad_alloc while
       # copying a request becomes a JS exception instead of terminating the process.
