@@ -14,14 +14,15 @@ if [ -n "$NODEDIR" ] && [ "$NODEDIR" != "undefined" ] && [ "$NODEDIR" != "null" 
 fi
 
 rm -rf "$OUT"
-mkdir -p "$OUT"
-cp -r "$ROOT/binding.gyp" "$ROOT/package.json" "$ROOT/src" "$OUT/"
+mkdir -p "$OUT/native"
+cp -r "$ROOT/package.json" "$ROOT/src" "$OUT/"
+cp "$ROOT/native/binding.gyp" "$OUT/native/"
 ln -s "$ROOT/node_modules" "$OUT/node_modules"
-(cd "$OUT" && "$ROOT/node_modules/.bin/node-gyp" "${GYP_ARGS[@]}" >"$OUT/build.log" 2>&1) || {
+(cd "$OUT/native" && "$ROOT/node_modules/.bin/node-gyp" "${GYP_ARGS[@]}" >"$OUT/build.log" 2>&1) || {
   cat "$OUT/build.log"
   exit 1
 }
-ADDON="$OUT/build/Release/native_event_dispatcher.node"
+ADDON="$OUT/native/build/Release/native_event_dispatcher.node"
 if ! nm -D "$ADDON" | grep __asan >/dev/null; then  # no -q: with pipefail, nm must not see SIGPIPE
   echo "test:asan: the addon was not built with ASan" >&2
   exit 1

@@ -1,41 +1,54 @@
 #!/usr/bin/env bash
 # npm run test:pack — the package as a consumer gets it, under npm 11's defaults.
-#  1. npm pack (prepack builds the prebuild) and check what the tarball carries;
-#  2. a fresh project installs the tarball with npm's defaults (dependency install scripts
-#     blocked, so nothing may be compiled), then require()s and import()s it, delivers events to a
-#     local collector, runs the doctor, and compiles a tsc --strict consumer against the real
-#     Optimizely SDK v6 types;
-#  3. another fresh project installs the tarball without its prebuild and with install scripts
-#     allowed: the source build.
+#  1. npm pack (prepack makes the linux-x64 and linux-arm64 prebuilds; or the tarball in
+#     NED_TARBALL) and check what the tarball carries: no install script, no root binding.gyp;
+#  2. a fresh project installs the tarball (`npm install <tgz>`), and another installs it from that
+#     project's lockfile (`npm ci`): each exits 0, npm prints no install-scripts warning, nothing is
+#     compiled, the prebuild is the binary loaded, and events reach a local collector through
+#     require() and import(); a tsc --strict consumer compiles against the real SDK v6 types;
+#  3. the prebuild loads against a libcurl.so.4 whose symbols carry other versions (Debian's GnuTLS
+#     flavour), as on distributions that do not build libcurl with CURL_OPENSSL_4;
+#  4. a project whose tarball has no prebuild: the install compiles nothing, then
+#     `npx native-event-dispatcher build` (npm's bundled node-gyp; the project has none) builds the
+#     addon, which loads and delivers.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-NPM=(npm --no-audit --no-fund --loglevel=error)
+# npm's defaults apart from the audit and funding notices: its warnings are part of what is tested.
+NPM=(npm --no-audit --no-fund)
+fail() { echo "test:pack: $*" >&2; exit 1; }
 
-# Packed from a copy: prebuildify rebuilds (and then removes) build/, which must not touch the
-# working tree's own build.
-COPY="$WORK/repo"
-mkdir -p "$COPY"
-cp -r "$ROOT"/{package.json,binding.gyp,src,lib,types,bin,LICENSE,README.md} "$COPY/"
-ln -s "$ROOT/node_modules" "$COPY/node_modules"
-(cd "$COPY" && "${NPM[@]}" pack --pack-destination "$WORK" >/dev/null)
-TGZ=$(ls "$WORK"/native-event-dispatcher-*.tgz)
+if [ -n "${NED_TARBALL:-}" ]; then
+  TGZ=$NED_TARBALL
+else
+  TGZ=$(bash "$ROOT/scripts/pack.sh" "$WORK")
+fi
 echo "test:pack: packed $(basename "$TGZ") ($(du -k "$TGZ" | cut -f1) KiB)"
 
 CONTENTS=$(tar tzf "$TGZ")
 for wanted in package/package.json package/lib/index.js package/lib/index.mjs package/types/index.d.ts \
-  package/binding.gyp package/src/pump.cc package/bin/native-event-dispatcher.js package/LICENSE; do
-  grep -qx "$wanted" <<<"$CONTENTS" || { echo "test:pack: $wanted is missing from the tarball" >&2; exit 1; }
+  package/native/binding.gyp package/src/pump.cc package/bin/native-event-dispatcher.js package/bin/build.js \
+  package/LICENSE package/prebuilds/linux-x64/native-event-dispatcher.glibc.node \
+  package/prebuilds/linux-arm64/native-event-dispatcher.glibc.node; do
+  grep -qx "$wanted" <<<"$CONTENTS" || fail "$wanted is missing from the tarball"
 done
-grep -q '^package/prebuilds/linux-x64/.*\.node$' <<<"$CONTENTS" || { echo "test:pack: no linux-x64 prebuild in the tarball" >&2; exit 1; }
-if grep -qE '^package/(test|bench|demo|scripts|examples|build|node_modules)/' <<<"$CONTENTS"; then
-  echo "test:pack: the tarball carries files that do not run:" >&2
-  grep -E '^package/(test|bench|demo|scripts|examples|build|node_modules)/' <<<"$CONTENTS" | head >&2
-  exit 1
+# A root binding.gyp makes npm compile on lockfile installs even with gypfile: false (npm/cli#9859).
+! grep -qx 'package/binding.gyp' <<<"$CONTENTS" || fail "the tarball has a root binding.gyp"
+if grep -qE '^package/(test|bench|demo|scripts|examples|build|native/build|node_modules)/' <<<"$CONTENTS"; then
+  grep -E '^package/(test|bench|demo|scripts|examples|build|native/build|node_modules)/' <<<"$CONTENTS" | head >&2
+  fail "the tarball carries files that do not run"
 fi
+tar xzf "$TGZ" -C "$WORK" package/package.json
+node -e "
+const p = require('$WORK/package/package.json');
+const scripts = ['preinstall', 'install', 'postinstall'].filter((s) => p.scripts && p.scripts[s]);
+if (scripts.length) throw new Error('install-time scripts: ' + scripts.join(', '));
+if (p.gypfile !== false) throw new Error('gypfile is not false');
+if (p.os || p.cpu) throw new Error('an os/cpu restriction: ' + JSON.stringify({ os: p.os, cpu: p.cpu }));
+" || fail "the packed package.json runs or restricts something at install"
 
-# The checks a consumer runs: CommonJS and ESM, a delivered event, the doctor, the binary in use.
+# The checks a consumer runs: CommonJS and ESM, delivered events, the libcurl and TLS in use.
 write_checks() {
   cat >"$1/check.cjs" <<'JS'
 const assert = require('node:assert');
@@ -54,7 +67,7 @@ server.listen(0, '127.0.0.1', async () => {
   assert.strictEqual((await ned.dispatchEvent('POST', url, { from: 'dispatchEvent' })).statusCode, 204);
   await dispatcher.close();
   assert.deepStrictEqual(received.map((r) => r.from), ['require', 'dispatchEvent']);
-  console.log(`require: ok (libcurl ${ned.versions().libcurl})`);
+  console.log(`require: ok (libcurl ${ned.versions().libcurl}, TLS ${ned.versions().tls})`);
   server.close();
 });
 JS
@@ -77,22 +90,44 @@ JS
 consumer() {
   local dir="$WORK/$1"
   mkdir -p "$dir"
-  (cd "$dir" && "${NPM[@]}" init -y >/dev/null)
+  (cd "$dir" && npm init -y >/dev/null)
   write_checks "$dir"
   echo "$dir"
 }
 
-# 2. npm's defaults: the prebuild, nothing compiled.
+# installed <dir> <log> <how>: what every install path must give.
+installed() {
+  local dir=$1 log=$2 how=$3
+  if grep -qi 'install-scripts\|node-gyp\|gyp info' "$log"; then
+    cat "$log" >&2
+    fail "$how: npm warned about install scripts or ran node-gyp"
+  fi
+  [ ! -d "$dir/node_modules/native-event-dispatcher/build" ] || fail "$how: something was compiled"
+  [ ! -d "$dir/node_modules/native-event-dispatcher/native/build" ] || fail "$how: something was compiled"
+  (cd "$dir" && node check.cjs && node check.mjs)
+  local doctor
+  doctor=$(cd "$dir" && npx --no-install native-event-dispatcher doctor)
+  grep -q "binary .*/node_modules/native-event-dispatcher/prebuilds/linux-x64/native-event-dispatcher.glibc.node$" <<<"$doctor" || {
+    echo "$doctor"; fail "$how: the prebuild was not the binary loaded"; }
+  echo "$how: no warning, nothing compiled, the prebuild loads and delivers"
+}
+
+# 2a. A fresh `npm install <tarball>` with npm's defaults.
 C1=$(consumer defaults)
-(cd "$C1" && "${NPM[@]}" install "$TGZ" >/dev/null)
-[ ! -d "$C1/node_modules/native-event-dispatcher/build" ] || { echo "test:pack: something was compiled" >&2; exit 1; }
-(cd "$C1" && node check.cjs && node check.mjs)
-DOCTOR=$(cd "$C1" && npx --no-install native-event-dispatcher doctor)
-grep -q "binary .*/prebuilds/linux-x64/" <<<"$DOCTOR" || { echo "$DOCTOR"; echo "test:pack: the prebuild was not the binary loaded" >&2; exit 1; }
-echo "defaults: the prebuild loads; no compiler ran"
+(cd "$C1" && "${NPM[@]}" install "$TGZ") >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log" >&2; fail "npm install failed"; }
+installed "$C1" "$WORK/install.log" "npm install <tarball>"
+
+# 2b. `npm ci` from that project's lockfile: npm builds these tree nodes from the lockfile, which is
+# where a root binding.gyp would still be compiled.
+C2="$WORK/ci"
+mkdir -p "$C2"
+cp "$C1"/{package.json,package-lock.json,check.cjs,check.mjs} "$C2/"
+grep -q '"node_modules/native-event-dispatcher"' "$C2/package-lock.json" || fail "the lockfile lacks the package"
+(cd "$C2" && "${NPM[@]}" ci) >"$WORK/ci.log" 2>&1 || { cat "$WORK/ci.log" >&2; fail "npm ci failed"; }
+installed "$C2" "$WORK/ci.log" "npm ci (lockfile)"
 
 # A TypeScript consumer of the real SDK v6 types, compiled with --strict.
-(cd "$C1" && "${NPM[@]}" install typescript@5 @types/node@20 @optimizely/optimizely-sdk@6.6.1 >/dev/null)
+(cd "$C1" && "${NPM[@]}" --loglevel=error install typescript@5 @types/node@20 @optimizely/optimizely-sdk@6.6.1 >/dev/null)
 cat >"$C1/consumer.ts" <<'TS'
 import { createInstance, createBatchEventProcessor, createStaticProjectConfigManager, type EventDispatcher } from '@optimizely/optimizely-sdk';
 import { createDispatcher, closeOptimizely, type CloseSummary } from 'native-event-dispatcher';
@@ -108,17 +143,38 @@ TS
 (cd "$C1" && npx --no-install tsc --strict --noEmit --module node16 --moduleResolution node16 --target es2022 --types node consumer.ts)
 echo "tsc --strict: the consumer compiles against SDK v6's types"
 
-# 3. No prebuild, install scripts allowed: built from source by the package's install script.
+# 3. Another distribution's libcurl.so.4: Debian's GnuTLS build stands in (its symbols are
+# versioned CURL_GNUTLS_3, so a binary requiring CURL_OPENSSL_4 does not load against it).
+GNUTLS=$(ls /usr/lib/*-linux-gnu/libcurl-gnutls.so.4 2>/dev/null | head -1)
+[ -n "$GNUTLS" ] || fail "no libcurl-gnutls.so.4 (libcurl3-gnutls; bash scripts/setup.sh installs it)"
+mkdir -p "$WORK/other-libcurl"
+ln -s "$GNUTLS" "$WORK/other-libcurl/libcurl.so.4"
+OUT=$(cd "$C1" && LD_LIBRARY_PATH="$WORK/other-libcurl" node check.cjs)
+echo "$OUT"
+grep -q 'TLS GnuTLS' <<<"$OUT" || fail "the check did not run against the other libcurl"
+echo "another libcurl.so.4 (symbol versions CURL_GNUTLS_3): the prebuild loads and delivers"
+
+# 4. No prebuild: nothing happens at install; the explicit build command compiles.
 mkdir -p "$WORK/unpacked"
 tar xzf "$TGZ" -C "$WORK/unpacked"
 rm -rf "$WORK/unpacked/package/prebuilds"
 tar czf "$WORK/source-only.tgz" -C "$WORK/unpacked" package
-C2=$(consumer source)
-# What a consumer writes to let this package's install script run (npm 11 blocks it otherwise).
-node -e "const f='$C2/package.json';const p=require(f);p.allowScripts={'native-event-dispatcher':true};require('fs').writeFileSync(f,JSON.stringify(p,null,2))"
-(cd "$C2" && "${NPM[@]}" install "$WORK/source-only.tgz" >/dev/null)
-[ -f "$C2/node_modules/native-event-dispatcher/build/Release/native_event_dispatcher.node" ] || {
-  echo "test:pack: the source build did not happen" >&2; exit 1; }
-(cd "$C2" && node check.cjs && node check.mjs)
-echo "source build: compiled by the install script and working"
+C3=$(consumer source)
+(cd "$C3" && "${NPM[@]}" install "$WORK/source-only.tgz") >"$WORK/source.log" 2>&1 || {
+  cat "$WORK/source.log" >&2; fail "npm install (source only) failed"; }
+! grep -qi 'install-scripts\|gyp info' "$WORK/source.log" || { cat "$WORK/source.log" >&2; fail "source only: npm warned or compiled"; }
+PKG="$C3/node_modules/native-event-dispatcher"
+[ ! -d "$PKG/build" ] || fail "source only: something was compiled at install"
+[ ! -d "$C3/node_modules/node-gyp" ] || fail "source only: the project has its own node-gyp, so npm's is not what gets tested"
+if (cd "$C3" && node -e "require('node-gyp-build').resolve('$PKG')" 2>/dev/null); then
+  fail "source only: a native binary was found before the build"
+fi
+(cd "$C3" && npx --no-install native-event-dispatcher build) >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; fail "the build command failed"; }
+grep -q "^build: npm's bundled node-gyp" "$WORK/build.log" || { cat "$WORK/build.log" >&2; fail "the build did not use npm's node-gyp"; }
+[ -f "$PKG/build/Release/native_event_dispatcher.node" ] || fail "the build command made no build/Release addon"
+(cd "$C3" && node check.cjs && node check.mjs)
+DOCTOR=$(cd "$C3" && npx --no-install native-event-dispatcher doctor)
+grep -q "binary .*/node_modules/native-event-dispatcher/build/Release/native_event_dispatcher.node$" <<<"$DOCTOR" || {
+  echo "$DOCTOR"; fail "source only: the local build was not the binary loaded"; }
+echo "no prebuild: installed without compiling; npx native-event-dispatcher build made the addon, which loads and delivers"
 echo "test:pack: passed"

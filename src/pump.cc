@@ -188,6 +188,12 @@ void Channel::Close(void (*done)(void*), void* arg) {
   closing_ = true;
   close_done_ = done;
   close_arg_ = arg;
+  // Node's teardown turns the loop only while something keeps it alive: the word that the pump let
+  // go of this channel arrives through async_, so async_ must hold the loop until then.
+  if (!referenced_) {
+    uv_ref(reinterpret_cast<uv_handle_t*>(&async_));
+    referenced_ = true;
+  }
   pump_->Leave(this);
   MaybeFinishClose();
 }

@@ -30,7 +30,7 @@ test('every event of 300 users (a decision and a conversion each) arrives', asyn
   expect(numberAfter(stdout, 'users')).toBe(300);
   expect(numberAfter(stdout, 'events made')).toBe(600);
   expect(numberAfter(stdout, 'visitors received')).toBe(600);
-  expect(stdout).toMatch(/^close\s+\{"delivered":60,"spooled":0,"lost":0,"failed":0\}$/m);
+  expect(stdout).toMatch(/^close\s+\{"delivered":60,"spooled":0,"lost":0,"failed":0,"events":\{"delivered":600,"spooled":0,"lost":0,"failed":0\}\}$/m);
 }, 20000);
 
 test('with 20% of requests failing transiently, the retries still bring every event', async () => {

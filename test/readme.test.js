@@ -34,7 +34,7 @@ describe('the examples run', () => {
     const r = await run('examples/optimizely-v6.js', { EVENT_ENDPOINT: c.url });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/(treatment|control) \{ delivered: 1, spooled: 0, lost: 0, failed: 0 \}/);
+    expect(r.stdout).toMatch(/(treatment|control) \{\s+delivered: 1,\s+spooled: 0,\s+lost: 0,\s+failed: 0,\s+events: \{ delivered: 2, spooled: 0, lost: 0, failed: 0 \}\s+\}/);
     expect(c.received.size).toBe(2);
   });
 
@@ -49,7 +49,7 @@ describe('the examples run', () => {
     const r = await run('examples/dispatcher.js', { EVENT_ENDPOINT: c.url });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('{ statusCode: 204, attempts: 1 } 1');
-    expect(r.stdout).toContain('{ delivered: 1, spooled: 0, lost: 0, failed: 0 }');
+    expect(r.stdout).toMatch(/\{\s+delivered: 1,\s+spooled: 0,\s+lost: 0,\s+failed: 0,\s+events: \{ delivered: 0, spooled: 0, lost: 0, failed: 0 \}\s+\}/); // an empty batch: no visitors
     expect(c.requests).toHaveLength(1);
   });
 
