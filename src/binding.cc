@@ -387,7 +387,8 @@ Napi::Value Binding::Configure(const Napi::CallbackInfo& info) {
   limits.max_host_connections = static_cast<long>(GetNumber(o, "maxHostConnections", 1, 100000));
   limits.max_total_connections = static_cast<long>(GetNumber(o, "maxTotalConnections", 1, 100000));
   const long max_in_flight = static_cast<long>(GetNumber(o, "maxInFlight", 1, 100000));
-  channel->SetConnectionLimits(limits);
+  const Napi::Value initial = o.Get("initial");
+  channel->SetConnectionLimits(limits, initial.IsBoolean() && initial.As<Napi::Boolean>().Value());
   channel->SetMaxInFlight(max_in_flight);
   return env.Undefined();
 }

@@ -37,8 +37,8 @@ bool Poller::Init(std::string* error) {
 
 void Poller::Watch(int fd, bool in, bool out) {
   if (fd < 0) return;
-  if (static_cast<size_t>(fd) >= parked_.size()) parked_.resize(fd + 64, 0);
-  parked_[fd] = 0;
+  if (static_cast<size_t>(fd) >= resting_.size()) resting_.resize(fd + 64, 0);
+  resting_[fd] = 0;
   epoll_event ev{};
   ev.data.fd = fd;
   ev.events = (in ? EPOLLIN : 0u) | (out ? EPOLLOUT : 0u);
@@ -48,13 +48,13 @@ void Poller::Watch(int fd, bool in, bool out) {
   }
 }
 
-void Poller::Park(int fd) {
+void Poller::Rest(int fd) {
   if (fd < 0) return;
-  if (static_cast<size_t>(fd) >= parked_.size()) parked_.resize(fd + 64, 0);
+  if (static_cast<size_t>(fd) >= resting_.size()) resting_.resize(fd + 64, 0);
   epoll_event ev{};
   ev.data.fd = fd;
   ev.events = 0;  // EPOLLHUP and EPOLLERR are reported all the same
-  parked_[fd] = epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) == 0 ? 1 : 0;
+  resting_[fd] = epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) == 0 ? 1 : 0;
 }
 
 void Poller::Ring() {
@@ -79,9 +79,9 @@ void Poller::Wait(int timeout_ms, std::vector<Ready>* ready, bool* rung) {
       *rung = true;
       continue;
     }
-    if (static_cast<size_t>(fd) < parked_.size() && parked_[fd]) {
+    if (static_cast<size_t>(fd) < resting_.size() && resting_[fd]) {
       epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-      parked_[fd] = 0;
+      resting_[fd] = 0;
       continue;
     }
     const uint32_t e = events[i].events;

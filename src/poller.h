@@ -29,12 +29,12 @@ class Poller {
   void Watch(int fd, bool in, bool out);
   // Between two transfers on a kept-alive connection: watched for nothing but a hang-up, and one
   // cheap change away from being watched again by the next transfer.
-  void Park(int fd);
+  void Rest(int fd);
 
   // Any thread. Wakes Wait(); rings coalesce until Wait() returns.
   void Ring();
 
-  // Waits up to `timeout_ms` (0: poll) for ready sockets or the doorbell. Parked sockets that hang
+  // Waits up to `timeout_ms` (0: poll) for ready sockets or the doorbell. Resting sockets that hang
   // up are forgotten here (libcurl sees the closed connection when it next uses it). Returns the
   // ready sockets in `ready`; `*rung` tells whether the doorbell rang.
   void Wait(int timeout_ms, std::vector<Ready>* ready, bool* rung);
@@ -42,7 +42,7 @@ class Poller {
  private:
   int epoll_fd_ = -1;
   int bell_fd_ = -1;
-  std::vector<uint8_t> parked_;  // by fd
+  std::vector<uint8_t> resting_;  // by fd
 };
 
 }  // namespace ned

@@ -17,6 +17,7 @@ constexpr auto kHaltWait = std::chrono::seconds(2);
 // How long an idle pump waits for more work before giving its thread back. A busy server sends
 // again within milliseconds, and each new run costs a threadpool round trip.
 constexpr auto kLinger = std::chrono::milliseconds(20);
+constexpr auto kCpuSample = std::chrono::milliseconds(100);
 
 std::mutex g_create_mu;
 Pump* g_pump = nullptr;  // never destroyed: it may be halted from atexit
@@ -116,9 +117,11 @@ void Channel::SetMaxInFlight(long n) {
   pump_->Ring();
 }
 
-void Channel::SetConnectionLimits(const ConnectionLimits& limits) {
+void Channel::SetConnectionLimits(const ConnectionLimits& limits, bool initial) {
   {
     std::lock_guard<std::mutex> lock(pump_->mu_);
+    if (initial && pump_->limits_set_) return;
+    pump_->limits_set_ = true;
     pump_->limits_ = limits;
     pump_->limits_dirty_ = true;
   }
@@ -253,7 +256,6 @@ bool Pump::Init(std::string* error) {
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Pump::OnTimer);
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  ApplyLimits(limits_);
   return true;
 }
 
@@ -451,7 +453,10 @@ void Pump::TakeIntake() {
 }
 
 void Pump::Run() {
-  const uint64_t cpu_start = ThreadCpuNs();
+  // The thread's CPU time, added to cpu_ns_ every so often (a busy run may last for hours) and at
+  // the end. Reading the thread clock is a system call, so not on every turn.
+  uint64_t cpu_mark = ThreadCpuNs();
+  Clock::time_point cpu_sampled = Clock::now();
   {
     std::lock_guard<std::mutex> lock(mu_);
     in_run_ = true;
@@ -517,6 +522,12 @@ void Pump::Run() {
     bool rung = false;
     poller_.Wait(wait_ms, &ready_, &rung);
     idle_waiting_.store(false, std::memory_order_relaxed);
+    if (Clock::now() - cpu_sampled >= kCpuSample) {
+      const uint64_t now_cpu = ThreadCpuNs();
+      cpu_ns_.fetch_add(now_cpu - cpu_mark, std::memory_order_relaxed);
+      cpu_mark = now_cpu;
+      cpu_sampled = Clock::now();
+    }
     int running = 0;
     for (const Poller::Ready& r : ready_) {
       int flags = 0;
@@ -533,7 +544,7 @@ void Pump::Run() {
   }
   Flush();
   threads_.fetch_sub(1);
-  cpu_ns_.fetch_add(ThreadCpuNs() - cpu_start, std::memory_order_relaxed);
+  cpu_ns_.fetch_add(ThreadCpuNs() - cpu_mark, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
   in_run_ = false;
   idle_cv_.notify_all();
@@ -725,8 +736,8 @@ void Pump::ReleaseEasy(CURL* easy) {
 int Pump::OnSocket(CURL* /*easy*/, curl_socket_t s, int what, void* userp, void* /*socketp*/) {
   auto* self = static_cast<Pump*>(userp);
   if (what == CURL_POLL_REMOVE) {
-    // Parked, not removed: a kept-alive connection is asked for events again by the next request.
-    self->poller_.Park(s);
+    // Resting, not removed: a kept-alive connection is asked for events again by the next request.
+    self->poller_.Rest(s);
   } else {
     self->poller_.Watch(s, (what & CURL_POLL_IN) != 0, (what & CURL_POLL_OUT) != 0);
   }

@@ -75,7 +75,8 @@ class Channel {
   // The transfer with this id, queued or in flight, ends with CURLE_ABORTED_BY_CALLBACK.
   void Abort(double id);
   void SetMaxInFlight(long n);
-  void SetConnectionLimits(const ConnectionLimits& limits);
+  // Process-wide. `initial`: only if no environment has set them yet (lib/'s defaults at load).
+  void SetConnectionLimits(const ConnectionLimits& limits, bool initial);
   PumpStats Stats() const;                // process-wide
   void ForgetSink() { sink_ = nullptr; }  // its binding is gone; the channel may outlive it
   uint64_t pending() const { return pending_; }
@@ -130,7 +131,7 @@ class Channel {
   // Owner of the multi handle only.
   std::deque<Transfer*> waiting_;  // beyond max_in_flight_, in order
   long active_ = 0;
-  long max_in_flight_ = 256;
+  long max_in_flight_ = 0;  // nothing starts before lib/ configures the environment
   bool in_lanes_ = false;
 };
 
@@ -200,7 +201,8 @@ class Pump {
   bool stop_ = false;
   bool has_work_ = false;  // kIdle with transfers still in the multi or waiting
   bool in_run_ = false;
-  ConnectionLimits limits_{64, 256};
+  ConnectionLimits limits_{0, 0};
+  bool limits_set_ = false;  // lib/ applies its defaults once per process, then whatever is asked
   bool limits_dirty_ = false;
   bool channel_limits_dirty_ = false;
   std::atomic<bool> wake_pending_{false};

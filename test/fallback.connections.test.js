@@ -136,6 +136,7 @@ const CHILD = `
     insecure: false, http2: false, verbose: false, timings: false, userAgent: 'child', caFile: '', httpProxy: '',
     httpsProxy: '', noProxy: '', bodyHeaders: [], getHeaders: [], connectTo: [] });
   process.on('exit', () => backend.halt());
+  backend.configure({ maxHostConnections: 64, maxTotalConnections: 256, maxInFlight: 256 }); // what lib/transport does at load
   const send = (id, url) => backend.submit(id, 1, url, '{}', profile, undefined, 0);
 `;
 

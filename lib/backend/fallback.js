@@ -13,12 +13,13 @@ const { Transfer, FLAG_RESPONSE, FLAG_BINARY, METHODS } = require('./fallback-tr
 const GET = 0;
 const DELETE = 4;
 const HEAD = 5;
-const LIMIT_DEFAULTS = Object.freeze({ maxHostConnections: 64, maxTotalConnections: 256, maxInFlight: 256 });
+// Set by configure(): lib/transport applies its defaults when it loads, so until then nothing starts.
+const LIMIT_NAMES = ['maxHostConnections', 'maxTotalConnections', 'maxInFlight'];
 
 const state = {
   sink: null,
-  limits: { ...LIMIT_DEFAULTS },
-  agents: new Agents(LIMIT_DEFAULTS.maxHostConnections),
+  limits: { maxHostConnections: 1, maxTotalConnections: 0, maxInFlight: 0 },
+  agents: new Agents(1),
   pending: new Map(), // id -> Transfer, waiting or running
   waiting: [], // FIFO of Transfers not started yet; `head` is the next one
   head: 0,
@@ -208,7 +209,7 @@ function configure(limits) {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'limits', 'an object', limits);
   }
   const next = {};
-  for (const key of Object.keys(LIMIT_DEFAULTS)) {
+  for (const key of LIMIT_NAMES) {
     const value = limits[key];
     if (typeof value !== 'number') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', `limits.${key}`, 'an integer', value);
     if (!Number.isInteger(value) || value < 1 || value > 100000) {

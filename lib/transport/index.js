@@ -124,6 +124,18 @@ function dispatchEvent(httpVerb, url, params, options) {
 // cache); maxInFlight is this environment's share (the main thread, or one worker).
 const LIMIT_DEFAULTS = Object.freeze({ maxConnectionsPerHost: 64, maxConnections: 256, maxInFlight: 256 });
 
+function toBackend(limits, initial) {
+  return {
+    maxHostConnections: limits.maxConnectionsPerHost,
+    maxTotalConnections: limits.maxConnections,
+    maxInFlight: limits.maxInFlight,
+    initial,
+  };
+}
+// This environment starts with the defaults; the process-wide caps only if no environment has
+// set them yet (a worker that loads the package does not undo the main thread's choice).
+backend.configure(toBackend(LIMIT_DEFAULTS, true));
+
 function setConnectionLimits(limits = {}) {
   if (!isPlainObject(limits)) {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'limits', 'a plain object', limits);
@@ -135,11 +147,7 @@ function setConnectionLimits(limits = {}) {
   for (const key of Object.keys(LIMIT_DEFAULTS)) {
     applied[key] = integerIn(limits[key] ?? LIMIT_DEFAULTS[key], `limits.${key}`, 1, 100000);
   }
-  backend.configure({
-    maxHostConnections: applied.maxConnectionsPerHost,
-    maxTotalConnections: applied.maxConnections,
-    maxInFlight: applied.maxInFlight,
-  });
+  backend.configure(toBackend(applied, false));
   return applied;
 }
 

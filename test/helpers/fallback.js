@@ -3,6 +3,9 @@
 // one completion sink, ids chosen here, and a promise per request settled from the sink.
 const backend = require('../../lib/backend/fallback');
 
+// lib/transport configures the backend when it loads; driven directly, it is configured here.
+backend.configure({ maxHostConnections: 64, maxTotalConnections: 256, maxInFlight: 256 });
+
 const VERBS = { GET: 0, POST: 1, PUT: 2, PATCH: 3, DELETE: 4, HEAD: 5 };
 
 // A complete options object, as the JS layer hands it over.
