@@ -1,0 +1,75 @@
+'use strict';
+// Issue 9 §2: one spoolDir for a whole cluster (pm2, Node's cluster, containers on one volume).
+// 0.1 gave every process but the first ERR_SPOOL_LOCKED at start: a crash loop.
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { useCleanup } = require('./helpers/cleanup');
+const { tempDirs } = require('./helpers/dirs');
+
+const { later, collector } = useCleanup();
+const tempDir = tempDirs(later);
+const MEMBER = path.join(__dirname, 'fixtures', 'cluster-member.js');
+
+function member(dir, url, name) {
+  const proc = spawn(process.execPath, [MEMBER, dir, url, name], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines = [];
+  let rest = '';
+  let stderr = '';
+  proc.stdout.on('data', (d) => {
+    const parts = (rest + d).split('\n');
+    rest = parts.pop();
+    lines.push(...parts);
+  });
+  proc.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, stderr })));
+  later(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); });
+  const until = async (prefix, nth = 1) => {
+    const found = () => lines.filter((l) => l.startsWith(prefix));
+    for (let i = 0; i < 2000 && found().length < nth; i++) await new Promise((r) => setTimeout(r, 10));
+    return found()[nth - 1];
+  };
+  let sends = 0;
+  return {
+    proc, exited,
+    ready: () => until('READY').then((l) => Number(l.slice(6))),
+    send: (n) => { sends += 1; proc.stdin.write(`send ${n}\n`); return until('SENT', sends); },
+    close: () => { proc.stdin.write('close\n'); return until('DONE').then((l) => JSON.parse(l.slice(5))); },
+    accepted: () => lines.filter((l) => l.startsWith('A ')).map((l) => l.slice(2)),
+  };
+}
+
+test('4 processes start at once on one spoolDir and deliver; 2 are SIGKILLed with journaled events while the endpoint is down; a restart delivers those, none twice', async () => {
+  const dir = tempDir();
+  let up = true;
+  const c = await collector(() => (up ? 'ok' : 'hang'));
+  const members = ['a', 'b', 'c', 'd'].map((name) => member(dir, c.url, name));
+  expect(await Promise.all(members.map((m) => m.ready()))).toEqual([0, 0, 0, 0]); // no ERR_SPOOL_LOCKED
+  await Promise.all(members.map((m) => m.send(25)));
+  for (let i = 0; i < 1000 && c.received.size < 100; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(members.flatMap((m) => m.accepted()).filter((u) => c.received.get(u) !== 1)).toEqual([]);
+
+  // The endpoint stops answering; a and b accept 30 more each (journaled), then die without a word.
+  up = false;
+  const [a, b, cc, dd] = members;
+  await Promise.all([a.send(30), b.send(30), cc.send(10)]);
+  a.proc.kill('SIGKILL');
+  b.proc.kill('SIGKILL');
+  expect((await a.exited).signal).toBe('SIGKILL');
+  expect((await b.exited).signal).toBe('SIGKILL');
+  const orphaned = [...a.accepted(), ...b.accepted()].filter((u) => c.received.get(u) === undefined);
+  expect(orphaned).toHaveLength(60);
+
+  // The endpoint is back and one member restarts: it adopts what a and b left — and only that:
+  // the live slots of c and d are never touched.
+  for (const res of c.hanging.splice(0)) res.destroy();
+  up = true;
+  const restarted = member(dir, c.url, 'a2');
+  expect(await restarted.ready()).toBe(60);
+  const summary = await restarted.close();
+  expect(summary).toMatchObject({ delivered: 60, spooled: 0, lost: 0, inherited: 60 });
+  expect(orphaned.filter((u) => c.received.get(u) !== 1)).toEqual([]);
+  // c and d still own their events and deliver them themselves.
+  expect(await cc.close()).toMatchObject({ delivered: 35, lost: 0, spooled: 0 });
+  expect(await dd.close()).toMatchObject({ delivered: 25, lost: 0 });
+  expect([...c.received.values()].every((n) => n === 1)).toBe(true); // none twice
+}, 60000);
