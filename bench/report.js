@@ -136,11 +136,13 @@ function workersNote(results) {
   const s = byId(results, 'workers-8');
   if (!s) return '';
   const b = s.base;
+  const job = s.job || {};
   return `${b.workers} worker_threads, each with ${b.inFlight} requests in flight back to back (${fmt(b.connections)} connections in all for either `
     + 'client), to the loopback collector, on the default threadpool of 4 (UV_THREADPOOL_SIZE unset). Meanwhile the main thread runs a '
-    + 'small threadpool job in a loop, 10 ms apart: `fs.stat`, then `crypto.pbkdf2` (sha256, 5,000 iterations, about 1 ms of CPU); '
+    + `small threadpool job in a loop, ${fmt(job.gapMs)} ms apart: \`fs.stat\`, then \`crypto.pbkdf2\` (sha256, ${fmt(job.pbkdf2Iterations)} iterations, about 1 ms of CPU on a current x86 core); `
     + 'its latency is the time from asking to having both answers, waiting for a pool thread included. "Pump threads held" is '
-    + '`pumpStats().maxThreads`, process-wide: the most threadpool threads the addon ever held at once.';
+    + '`pumpStats().maxThreads`, process-wide: the most threadpool threads the addon ever held at once. On a small machine the job also '
+    + 'waits for a CPU: 8 busy workers, the pump and the collector share the cores with it.';
 }
 
 function targets(results, soak) {
@@ -261,7 +263,8 @@ function soakText(soak) {
 
 function readmeTable(results, soak) {
   const lines = [
-    `Loopback nginx, ${results.machine.cpu}; ${results.machine.date}. Full results, the machine and the chart: [bench/results.md](bench/results.md).`,
+    `Loopback nginx, ${results.machine.cpu}; ${results.machine.date}. Full results, the machine and the chart: [bench/results.md](bench/results.md).`
+      + `${results.machine.quick ? ' **A --quick run: a sanity check, not figures to publish.**' : ''}`,
     '',
     throughputTable(results),
     '',

@@ -13,6 +13,7 @@ const { execFileSync, spawnSync } = require('node:child_process');
 const { startLoopbackCollectors, startNodeCollector } = require('./collectors');
 const { CLIENT_NAMES, CLIENT_ENV } = require('./clients');
 const { mainThreadClock } = require('../demo/thread-cpu');
+const { PBKDF2_ITERATIONS, JOB_GAP_MS } = require('./workers');
 const report = require('./report');
 
 const ROOT = path.join(__dirname, '..');
@@ -237,10 +238,13 @@ async function main() {
       const title = `${WORKERS} workers × ${WORKER_IN_FLIGHT} in flight, loopback, default threadpool`;
       process.stderr.write(`${title}\n`);
       const base = {
-        warmupMs: WARMUP, durationMs: RATE_DURATION, url: plain, workers: WORKERS, inFlight: WORKER_IN_FLIGHT,
+        warmupMs: WARMUP, durationMs: DURATION, url: plain, workers: WORKERS, inFlight: WORKER_IN_FLIGHT,
         connections: WORKERS * WORKER_IN_FLIGHT,
       };
-      results.scenarios.push({ id: 'workers-8', title, base, clients: measureWorkers('workers-8', base, ['none', ...workerClients]) });
+      results.scenarios.push({
+        id: 'workers-8', title, base, job: { pbkdf2Iterations: PBKDF2_ITERATIONS, gapMs: JOB_GAP_MS },
+        clients: measureWorkers('workers-8', base, ['none', ...workerClients]),
+      });
     }
   } finally {
     await slow.stop();
@@ -260,8 +264,9 @@ function regenerate() {
   const markdown = report.markdown(results, soak);
   fs.writeFileSync(path.join(__dirname, 'results.md'), markdown);
   fs.writeFileSync(path.join(__dirname, 'results.svg'), report.svg(results, soak));
-  if (!flag('no-readme')) report.updateReadme(path.join(ROOT, 'README.md'), report.readmeTable(results, soak));
-  process.stderr.write('wrote bench/results.md, bench/results.svg and the README table\n');
+  const readme = !flag('no-readme');
+  if (readme) report.updateReadme(path.join(ROOT, 'README.md'), report.readmeTable(results, soak));
+  process.stderr.write(`wrote bench/results.md, bench/results.svg${readme ? ' and the README table' : ''}\n`);
 }
 
 main().catch((err) => {

@@ -136,13 +136,16 @@ async function main() {
   }));
 }
 
-if (isMainThread) {
+if (isMainThread && require.main === module) {
   main().then(() => process.exit(0), (err) => {
     console.log(JSON.stringify({ failed: String(err && err.stack || err) }));
     process.exit(1);
   });
-} else {
+} else if (!isMainThread) {
   runWorker().catch((err) => {
     parentPort.postMessage({ failed: String(err && err.stack || err) });
   });
 }
+
+// For the report's description of the job.
+module.exports = { PBKDF2_ITERATIONS, JOB_GAP_MS };
