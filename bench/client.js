@@ -1,21 +1,87 @@
 'use strict';
 // One measurement in its own process: node client.js '<json spec>' → one JSON line on stdout.
 // spec: { client, url, mode: 'closed' | 'rate', inFlight, rate, warmupMs, durationMs, caFile, http2 }
-//   closed: `inFlight` lanes send back to back; throughput is completions per second.
-//   rate:   an open loop at `rate` requests per second; main-thread cost is what is measured.
-const fs = require('node:fs');
+//   closed: `inFlight` lanes send back to back (saturation); throughput is completions per second.
+//   rate:   an open loop at `rate` requests per second.
+// CPU per event, by thread: the load runs in two phases (warm-up, then the measured one); after
+// each, sending stops, every request settles and the pump goes idle, so the measured window starts
+// and ends with nothing in flight and every request sent in it is counted in it. The pump adds its
+// thread's CPU to pumpStats().cpuMs only when a run ends, which is why it must be idle at both ends.
 const { performance, monitorEventLoopDelay } = require('node:perf_hooks');
 const { CLIENTS } = require('./clients');
 const { eventBatch } = require('../demo/event-batch');
+const { mainThreadClock } = require('../demo/thread-cpu');
 
 const spec = JSON.parse(process.argv[2]);
-const TICKS = 100; // USER_HZ on Linux
+const PUMP_IDLE_WAIT_MS = 2000; // the pump lingers a few ms after its last transfer
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const clock = mainThreadClock();
 
-// CPU time of this process's main thread (its tid is the pid), in ms.
-function mainThreadCpuMs() {
-  const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
+// Sends until stop(); `tally` counts what settles: every request, and those settled while
+// `tally.counting` (the throughput window).
+function startLoad(client, tally) {
+  let stopped = false;
+  const outstanding = [];
+  const onDone = (status) => {
+    tally.settled += 1;
+    if (status >= 200 && status < 300) {
+      if (tally.counting) tally.completed += 1;
+    } else {
+      tally.errors += 1;
+      tally.firstError = tally.firstError || `status ${status}`;
+    }
+  };
+  const onError = (err) => {
+    tally.settled += 1;
+    tally.errors += 1;
+    tally.firstError = tally.firstError || (err && (err.code || err.message));
+  };
+  let timer = null;
+  if (spec.mode === 'closed') {
+    const lane = async () => {
+      while (!stopped) await client.send(eventBatch(10)).then(onDone, onError);
+    };
+    for (let i = 0; i < spec.inFlight; i++) outstanding.push(lane());
+  } else {
+    // Open loop: every 5 ms, send what the rate says is due, whatever came back.
+    const start = performance.now();
+    let sent = 0;
+    timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - start) / 1000) * spec.rate);
+      for (; sent < due; sent++) outstanding.push(client.send(eventBatch(10)).then(onDone, onError));
+    }, 5);
+  }
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await Promise.all(outstanding);
+    },
+  };
+}
+
+// True once the pump holds no thread and nothing is pending (clients without a pump: at once).
+async function pumpIdle(client) {
+  if (!client.pumpStats) return true;
+  for (let waited = 0; waited < PUMP_IDLE_WAIT_MS; waited += 1) {
+    const s = client.pumpStats();
+    if (!s.pumpRunning && s.pending === 0) return true;
+    await sleep(1);
+  }
+  return false;
+}
+
+function snapshot(client) {
+  const cpu = process.cpuUsage();
+  const pump = client.pumpStats ? client.pumpStats() : null;
+  return {
+    mainNs: clock.read(),
+    processUs: cpu.user + cpu.system,
+    // The fallback transport has no pump thread (and no cpuMs): 0.
+    pumpMs: pump && typeof pump.cpuMs === 'number' ? pump.cpuMs : 0,
+    pumpRuns: pump && typeof pump.pumpRuns === 'number' ? pump.pumpRuns : 0,
+    maxThreads: pump && typeof pump.maxThreads === 'number' ? pump.maxThreads : null,
+  };
 }
 
 async function main() {
@@ -24,68 +90,51 @@ async function main() {
     console.log(JSON.stringify({ skipped: true }));
     return;
   }
-  let completed = 0;
-  let errors = 0;
-  let firstError = null;
-  let measuring = false;
-  let stopped = false;
-  const onDone = (status) => {
-    if (status >= 200 && status < 300) {
-      if (measuring) completed += 1;
-    } else {
-      errors += 1;
-      firstError = firstError || `status ${status}`;
-    }
-  };
-  const onError = (err) => {
-    errors += 1;
-    firstError = firstError || (err && (err.code || err.message));
-  };
+  const newTally = () => ({ settled: 0, completed: 0, errors: 0, firstError: null, counting: false });
+  const warm = newTally();
+  const warmup = startLoad(client, warm);
+  await sleep(spec.warmupMs);
+  await warmup.stop();
+  const idleBefore = await pumpIdle(client);
+  const tally = newTally();
 
-  const lanes = [];
-  let rateTimer = null;
-  if (spec.mode === 'closed') {
-    const lane = async () => {
-      while (!stopped) await client.send(eventBatch(10)).then(onDone, onError);
-    };
-    for (let i = 0; i < spec.inFlight; i++) lanes.push(lane());
-  } else {
-    // Open loop: every 5 ms, send what the rate says is due, whatever came back.
-    const start = performance.now();
-    let sent = 0;
-    rateTimer = setInterval(() => {
-      const due = Math.floor(((performance.now() - start) / 1000) * spec.rate);
-      for (; sent < due; sent++) lanes.push(client.send(eventBatch(10)).then(onDone, onError));
-    }, 5);
-  }
-
-  await new Promise((r) => setTimeout(r, spec.warmupMs));
+  const a = snapshot(client);
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   const elu0 = performance.eventLoopUtilization();
-  const cpu0 = process.cpuUsage();
-  const main0 = mainThreadCpuMs();
   const t0 = performance.now();
-  measuring = true;
-  await new Promise((r) => setTimeout(r, spec.durationMs));
-  measuring = false;
+  tally.counting = true;
+  const load = startLoad(client, tally);
+  await sleep(spec.durationMs);
+  tally.counting = false;
   const seconds = (performance.now() - t0) / 1000;
-  const mainMs = mainThreadCpuMs() - main0;
-  const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0).utilization;
   delay.disable();
-  stopped = true;
-  if (rateTimer) clearInterval(rateTimer);
-  await Promise.all(lanes);
+  await load.stop();
+  const idleAfter = await pumpIdle(client);
+  const b = snapshot(client);
   await client.close();
+
+  const requests = tally.settled; // every request sent in the measured window settled in it
+  const per = (total) => (requests ? total / requests : null);
+  const mainUs = (b.mainNs - a.mainNs) / 1000;
+  const processUs = b.processUs - a.processUs;
+  // A pump still running at either end has CPU not yet added to cpuMs: no figure rather than a wrong one.
+  const pumpUs = idleBefore && idleAfter ? (b.pumpMs - a.pumpMs) * 1000 : null;
   console.log(JSON.stringify({
-    throughput: completed / seconds,
-    completed,
-    errors,
-    firstError,
+    throughput: tally.completed / seconds,
+    completed: tally.completed,
+    requests,
+    errors: warm.errors + tally.errors, // warm-up included: an error anywhere shows
+    firstError: warm.firstError || tally.firstError,
     elu,
-    mainCpuUsPerReq: completed ? (mainMs * 1000) / completed : null,
-    processCpuUsPerReq: completed ? (cpu.user + cpu.system) / completed : null,
+    mainClock: clock.kind,
+    mainCpuUsPerReq: per(mainUs),
+    pumpCpuUsPerReq: pumpUs === null ? null : per(pumpUs),
+    otherCpuUsPerReq: pumpUs === null ? null : per(processUs - mainUs - pumpUs),
+    processCpuUsPerReq: per(processUs),
+    pumpRunsPerReq: per(b.pumpRuns - a.pumpRuns),
+    maxThreads: b.maxThreads,
     loopDelayP99Ms: delay.percentile(99) / 1e6,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
   }));

@@ -1,33 +1,59 @@
 'use strict';
-// The clients under comparison. Each makeClient(name, target) returns { send(batch) → Promise of a
-// status code, close() }; every one gets the same freshly built EventBatch and the same collector.
-// target: { url, inFlight, caFile, http2 }.
+// The clients under comparison. Each CLIENTS[name](target) returns { send(batch) → Promise of a
+// status code, close(), pumpStats? }; every one gets the same freshly built EventBatch and the same
+// collector. target: { url, inFlight, connections, caFile, http2 } — `connections` (default
+// inFlight) caps the process's connections, for when several threads share one process.
+// A client's process runs with CLIENT_ENV[name] added to its environment.
 const fs = require('node:fs');
 const http = require('node:http');
 const https = require('node:https');
 
+const TRANSPORT_VARIABLE = 'NATIVE_EVENT_DISPATCHER_TRANSPORT';
+// The package's rows say which transport they measure: `native` fails loudly when the addon cannot
+// load, so a missing build never passes for the native row.
+const CLIENT_ENV = {
+  dispatcher: { [TRANSPORT_VARIABLE]: 'native' },
+  dispatchEvent: { [TRANSPORT_VARIABLE]: 'native' },
+  fallback: { [TRANSPORT_VARIABLE]: 'fallback' },
+};
+
+// This package, on the transport the process environment chose (CLIENT_ENV).
+function loadPackage(target, transport) {
+  const pkg = require('..');
+  const running = pkg.versions().transport;
+  if (running !== transport) throw new Error(`expected the ${transport} transport, but ${running} is running`);
+  const connections = target.connections || target.inFlight;
+  pkg.setConnectionLimits({ maxConnectionsPerHost: connections, maxConnections: connections, maxInFlight: target.inFlight });
+  return pkg;
+}
+
+function packageDispatcher(target, transport) {
+  const { createDispatcher, pumpStats } = loadPackage(target, transport);
+  const d = createDispatcher({
+    maxInFlight: target.inFlight, caFile: target.caFile, http2: target.http2,
+  });
+  return {
+    send: (batch) => d.send('POST', target.url, batch).then((r) => r.statusCode),
+    close: () => d.close(),
+    pumpStats,
+  };
+}
+
 const CLIENTS = {
-  // This package: the dispatcher (retries, bounds) and the bare transport.
-  dispatcher(target) {
-    const { createDispatcher, setConnectionLimits } = require('..');
-    setConnectionLimits({ maxConnectionsPerHost: target.inFlight, maxConnections: target.inFlight, maxInFlight: target.inFlight });
-    const d = createDispatcher({
-      maxInFlight: target.inFlight, caFile: target.caFile, http2: target.http2,
-    });
-    return {
-      send: (batch) => d.send('POST', target.url, batch).then((r) => r.statusCode),
-      close: () => d.close(),
-    };
-  },
+  // This package: the dispatcher (retries, bounds) and the bare transport, on the native pump.
+  dispatcher: (target) => packageDispatcher(target, 'native'),
   dispatchEvent(target) {
-    const { dispatchEvent, setConnectionLimits } = require('..');
-    setConnectionLimits({ maxConnectionsPerHost: target.inFlight, maxConnections: target.inFlight, maxInFlight: target.inFlight });
+    const { dispatchEvent, pumpStats } = loadPackage(target, 'native');
     const options = { caFile: target.caFile, http2: target.http2 };
     return {
       send: (batch) => dispatchEvent('POST', target.url, batch, options).then((r) => r.statusCode),
       close: async () => {},
+      pumpStats,
     };
   },
+  // The same dispatcher on the fallback transport (undici on the main thread): what the native
+  // pump buys where it loads.
+  fallback: (target) => packageDispatcher(target, 'fallback'),
   // Node's fetch (undici inside Node, HTTP/1.1 only).
   fetch(target) {
     if (target.http2) return null;
@@ -110,4 +136,4 @@ const CLIENTS = {
   },
 };
 
-module.exports = { CLIENTS, CLIENT_NAMES: Object.keys(CLIENTS) };
+module.exports = { CLIENTS, CLIENT_ENV, CLIENT_NAMES: Object.keys(CLIENTS) };

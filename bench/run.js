@@ -1,14 +1,19 @@
 'use strict';
 // npm run bench — every client in its own process, one after another, against the same
 // collectors, several alternating rounds; medians and ratios to undici go to bench/results.md and
-// bench/results.svg, and the table into the README.
+// bench/results.svg, and the table into the README. Each run measures throughput and the CPU each
+// event costs, by thread (client.js); the "8 workers" scenario runs workers.js.
 //   node bench/run.js [--rounds N] [--duration MS] [--quick] [--only a,b] [--soak] [--no-readme]
+//   --only takes client names (dispatcher, dispatchEvent, fallback, undici, http, fetch, optimizely,
+//   serialise) and/or scenario ids (loopback-64, far-256, tls-64, h2-64, rate, workers-8, …).
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync, spawnSync } = require('node:child_process');
 const { startLoopbackCollectors, startNodeCollector } = require('./collectors');
-const { CLIENT_NAMES } = require('./clients');
+const { CLIENT_NAMES, CLIENT_ENV } = require('./clients');
+const { mainThreadClock } = require('../demo/thread-cpu');
+const { PBKDF2_ITERATIONS, JOB_GAP_MS } = require('./workers');
 const report = require('./report');
 
 const ROOT = path.join(__dirname, '..');
@@ -25,16 +30,33 @@ const DURATION = Number(value('duration', QUICK ? 1500 : 3000));
 const WARMUP = QUICK ? 500 : 1000;
 const RATE = 2000;
 const RATE_DURATION = QUICK ? 2000 : 5000;
+// The "8 workers" scenario: 8 × 32 lanes, 256 connections in all for each client.
+const WORKERS = 8;
+const WORKER_IN_FLIGHT = 32;
+const WORKER_CLIENTS = ['dispatcher', 'undici'];
 const ONLY = value('only', null);
-const CLIENTS = ONLY ? CLIENT_NAMES.filter((c) => ONLY.split(',').includes(c)) : CLIENT_NAMES;
+const ONLY_NAMES = ONLY ? ONLY.split(',') : [];
+const ONLY_CLIENTS = ONLY_NAMES.filter((n) => CLIENT_NAMES.includes(n));
+const ONLY_SCENARIOS = ONLY_NAMES.filter((n) => !CLIENT_NAMES.includes(n));
+const CLIENTS = ONLY_CLIENTS.length ? CLIENT_NAMES.filter((c) => ONLY_CLIENTS.includes(c)) : CLIENT_NAMES;
+const wanted = (id) => ONLY_SCENARIOS.length === 0 || ONLY_SCENARIOS.includes(id);
 
-function runClient(spec) {
-  const out = execFileSync(process.execPath, [path.join(__dirname, 'client.js'), JSON.stringify(spec)], {
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: spec.caFile || '' },
+// One measurement process; its last stdout line is its JSON result.
+function runScript(script, spec, env) {
+  const out = execFileSync(process.execPath, [path.join(__dirname, script), JSON.stringify(spec)], {
+    env,
     maxBuffer: 1 << 20,
     timeout: (spec.warmupMs + spec.durationMs) * 4 + 30000,
   }).toString().trim().split('\n').pop();
   return JSON.parse(out);
+}
+
+function clientEnv(client, caFile) {
+  return { ...process.env, NODE_EXTRA_CA_CERTS: caFile || '', ...(CLIENT_ENV[client] || {}) };
+}
+
+function runClient(spec) {
+  return runScript('client.js', spec, clientEnv(spec.client, spec.caFile));
 }
 
 function median(values) {
@@ -45,6 +67,7 @@ function median(values) {
 }
 
 // Runs every client once per round, in a rotated order each round; returns per-client medians.
+// `label` (the scenario id) names the progress lines.
 function measure(label, base, clients) {
   const runs = Object.fromEntries(clients.map((c) => [c, []]));
   for (let round = 0; round < ROUNDS; round++) {
@@ -57,20 +80,74 @@ function measure(label, base, clients) {
       }
       if (result.failed) throw new Error(`${label} ${client}: ${result.failed}`);
       runs[client].push(result);
-      process.stderr.write(`  ${label.padEnd(34)} ${client.padEnd(14)} ${Math.round(result.throughput).toString().padStart(6)} req/s`
+      const us = (n) => (typeof n === 'number' ? n.toFixed(1).padStart(6) : '     –');
+      process.stderr.write(`  ${label.padEnd(13)} ${client.padEnd(14)} ${Math.round(result.throughput).toString().padStart(6)} req/s`
+        + `   µs/event: main ${us(result.mainCpuUsPerReq)}  pump ${us(result.pumpCpuUsPerReq)}  process ${us(result.processCpuUsPerReq)}`
         + `${result.errors ? `  ERRORS ${result.errors} (${result.firstError})` : ''}\n`);
     }
   }
   const summary = {};
   for (const [client, list] of Object.entries(runs)) {
     if (!list) continue;
+    const med = (key) => median(list.map((r) => r[key]));
     summary[client] = {
-      throughput: median(list.map((r) => r.throughput)),
-      elu: median(list.map((r) => r.elu)),
-      mainCpuUsPerReq: median(list.map((r) => r.mainCpuUsPerReq)),
-      processCpuUsPerReq: median(list.map((r) => r.processCpuUsPerReq)),
-      loopDelayP99Ms: median(list.map((r) => r.loopDelayP99Ms)),
+      throughput: med('throughput'),
+      elu: med('elu'),
+      // CPU per event (one request), by thread; medians per column, so the parts need not add up
+      // to the whole exactly.
+      mainCpuUsPerReq: med('mainCpuUsPerReq'),
+      pumpCpuUsPerReq: med('pumpCpuUsPerReq'),
+      otherCpuUsPerReq: med('otherCpuUsPerReq'),
+      processCpuUsPerReq: med('processCpuUsPerReq'),
+      pumpRunsPerReq: med('pumpRunsPerReq'),
+      maxThreads: list.some((r) => typeof r.maxThreads === 'number') ? Math.max(...list.map((r) => r.maxThreads || 0)) : null,
+      loopDelayP99Ms: med('loopDelayP99Ms'),
       peakRssMiB: Math.max(...list.map((r) => r.peakRssMiB)),
+      errors: list.reduce((n, r) => n + r.errors, 0),
+      runs: list.length,
+    };
+  }
+  // Main-thread cost beyond serialisation: what a client adds to the floor of building and
+  // stringifying the batch (the serialise-only client, same scenario, same run).
+  const floor = summary.serialise && summary.serialise.mainCpuUsPerReq;
+  for (const [client, s] of Object.entries(summary)) {
+    s.mainBeyondSerialiseUsPerReq = client !== 'serialise' && typeof floor === 'number' && typeof s.mainCpuUsPerReq === 'number'
+      ? s.mainCpuUsPerReq - floor : null;
+  }
+  return summary;
+}
+
+// The "8 workers" scenario: each client (and 'none', the baseline) once per round in its own
+// process, on the default threadpool; medians, and the most pump threads ever held at once.
+function measureWorkers(label, base, clients) {
+  const runs = Object.fromEntries(clients.map((c) => [c, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = clients.map((_, i) => clients[(i + round) % clients.length]);
+    for (const client of order) {
+      const env = clientEnv(client, null);
+      delete env.UV_THREADPOOL_SIZE; // the default pool of 4: the point of the scenario
+      const result = runScript('workers.js', { ...base, client }, env);
+      if (result.failed) throw new Error(`${label} ${client}: ${result.failed}`);
+      runs[client].push(result);
+      const ms = (n) => (typeof n === 'number' ? n.toFixed(1) : '–');
+      process.stderr.write(`  ${label.padEnd(13)} ${client.padEnd(14)} ${Math.round(result.throughput).toString().padStart(6)} req/s`
+        + `   main-thread job p50 ${ms(result.jobP50Ms)} ms, p99 ${ms(result.jobP99Ms)} ms`
+        + `${typeof result.maxThreads === 'number' ? `, pump threads ≤ ${result.maxThreads}` : ''}`
+        + `${result.errors ? `  ERRORS ${result.errors} (${result.firstError})` : ''}\n`);
+    }
+  }
+  const summary = {};
+  for (const [client, list] of Object.entries(runs)) {
+    const med = (key) => median(list.map((r) => r[key]));
+    const threads = list.map((r) => r.maxThreads).filter((n) => typeof n === 'number');
+    summary[client] = {
+      throughput: med('throughput'),
+      minWorkerThroughput: med('minWorkerThroughput'),
+      jobs: med('jobs'),
+      jobP50Ms: med('jobP50Ms'),
+      jobP99Ms: med('jobP99Ms'),
+      jobMaxMs: Math.max(...list.map((r) => r.jobMaxMs || 0)),
+      maxThreads: threads.length ? Math.max(...threads) : null,
       errors: list.reduce((n, r) => n + r.errors, 0),
       runs: list.length,
     };
@@ -107,6 +184,9 @@ function machine(collectorKind) {
     date: new Date().toISOString().slice(0, 10),
     rounds: ROUNDS,
     durationMs: DURATION,
+    quick: QUICK,
+    // How main-thread CPU was read: 'schedstat' (ns, per thread), 'stat' (10 ms ticks) or 'process'.
+    mainThreadClock: mainThreadClock().kind,
     kernelPerf: version('uname', ['-m'], /(\S+)/),
   };
 }
@@ -127,8 +207,9 @@ async function main() {
   const slow = await startNodeCollector(20);
   const results = { machine: machine(loopback.kind), scenarios: [] };
   const scenario = (id, title, base, clients = CLIENTS) => {
+    if (!wanted(id) || clients.length === 0) return;
     process.stderr.write(`${title}\n`);
-    results.scenarios.push({ id, title, base: { ...base, caFile: undefined }, clients: measure(title, base, clients) });
+    results.scenarios.push({ id, title, base: { ...base, caFile: undefined }, clients: measure(id, base, clients) });
   };
   const common = { warmupMs: WARMUP, durationMs: DURATION, caFile: loopback.caFile };
   try {
@@ -147,11 +228,24 @@ async function main() {
         scenario(`tls-${inFlight}`, `HTTPS (HTTP/1.1), ${inFlight} in flight`, { ...common, url: tls, mode: 'closed', inFlight });
       }
       scenario('h2-64', 'HTTPS (HTTP/2), 64 in flight', { ...common, url: h2, mode: 'closed', inFlight: 64, http2: true },
-        CLIENTS.filter((c) => ['dispatcher', 'dispatchEvent', 'undici', 'serialise'].includes(c)));
+        CLIENTS.filter((c) => ['dispatcher', 'dispatchEvent', 'fallback', 'undici', 'serialise'].includes(c)));
     }
     scenario('rate', `fixed ${RATE} requests/s (open loop), loopback`, {
       ...common, durationMs: RATE_DURATION, url: plain, mode: 'rate', rate: RATE, inFlight: 256,
     });
+    const workerClients = WORKER_CLIENTS.filter((c) => CLIENTS.includes(c));
+    if (wanted('workers-8') && workerClients.length) {
+      const title = `${WORKERS} workers × ${WORKER_IN_FLIGHT} in flight, loopback, default threadpool`;
+      process.stderr.write(`${title}\n`);
+      const base = {
+        warmupMs: WARMUP, durationMs: DURATION, url: plain, workers: WORKERS, inFlight: WORKER_IN_FLIGHT,
+        connections: WORKERS * WORKER_IN_FLIGHT,
+      };
+      results.scenarios.push({
+        id: 'workers-8', title, base, job: { pbkdf2Iterations: PBKDF2_ITERATIONS, gapMs: JOB_GAP_MS },
+        clients: measureWorkers('workers-8', base, ['none', ...workerClients]),
+      });
+    }
   } finally {
     await slow.stop();
     await loopback.stop();
@@ -170,8 +264,9 @@ function regenerate() {
   const markdown = report.markdown(results, soak);
   fs.writeFileSync(path.join(__dirname, 'results.md'), markdown);
   fs.writeFileSync(path.join(__dirname, 'results.svg'), report.svg(results, soak));
-  if (!flag('no-readme')) report.updateReadme(path.join(ROOT, 'README.md'), report.readmeTable(results, soak));
-  process.stderr.write('wrote bench/results.md, bench/results.svg and the README table\n');
+  const readme = !flag('no-readme');
+  if (readme) report.updateReadme(path.join(ROOT, 'README.md'), report.readmeTable(results, soak));
+  process.stderr.write(`wrote bench/results.md, bench/results.svg${readme ? ' and the README table' : ''}\n`);
 }
 
 main().catch((err) => {

@@ -2,8 +2,11 @@
 // An embedded event collector on 127.0.0.1: accepts EventBatch POSTs, answers 204, and counts
 // requests, batches, visitors and distinct event uuids. `failRate` makes it fail that share of
 // requests transiently (a 503 with `retry-after: 0`) so retries can be shown delivering everything
-// anyway; those injected failures are counted too.
+// anyway; those injected failures are counted too. It runs on its own thread (a worker), so that
+// receiving and parsing the events never counts as main-thread work when the demo measures what
+// the dispatcher costs the main thread.
 const http = require('node:http');
+const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
 const { uuidsOf } = require('./event-batch');
 
 // Counts one accepted batch. Delivery is at-least-once (a retry after a lost answer can bring a
@@ -20,7 +23,8 @@ function countBatch(stats, batch) {
   }
 }
 
-async function startCollector({ failRate = 0 } = {}) {
+// The worker's side: the server, and answers to 'stats' and 'close'.
+function serve({ failRate }) {
   const stats = {
     requests: 0, injected: 0, batches: 0, visitors: 0, redelivered: 0, uuids: new Set(), bytes: 0,
   };
@@ -49,15 +53,49 @@ async function startCollector({ failRate = 0 } = {}) {
     });
   });
   server.keepAliveTimeout = 30000;
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve); // a port chosen by the OS: never clashes with others
+  server.listen(0, '127.0.0.1', () => { // a port chosen by the OS: never clashes with others
+    parentPort.postMessage({ port: server.address().port });
   });
+  parentPort.on('message', (message) => {
+    if (message === 'stats') {
+      const { uuids, ...counts } = stats;
+      parentPort.postMessage({ stats: { ...counts, distinctUuids: uuids.size } });
+    } else if (message === 'close') {
+      server.closeAllConnections();
+      server.close(() => parentPort.close());
+    }
+  });
+}
+
+// { url, stats() → Promise of the counts, close() }
+async function startCollector({ failRate = 0 } = {}) {
+  const worker = new Worker(__filename, { workerData: { demoCollector: true, failRate } });
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  const next = () => new Promise((resolve, reject) => {
+    const onExit = (code) => reject(new Error(`the embedded collector exited (code ${code})`));
+    worker.once('error', reject);
+    worker.once('exit', onExit);
+    worker.once('message', (message) => {
+      worker.off('error', reject);
+      worker.off('exit', onExit);
+      resolve(message);
+    });
+  });
+  const { port } = await next();
   return {
-    url: `http://127.0.0.1:${server.address().port}/v1/events`,
-    stats,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
+    url: `http://127.0.0.1:${port}/v1/events`,
+    stats: async () => {
+      const answer = next();
+      worker.postMessage('stats');
+      return (await answer).stats;
+    },
+    close: async () => {
+      worker.postMessage('close');
+      await exited;
+    },
   };
 }
+
+if (!isMainThread && workerData && workerData.demoCollector) serve(workerData);
 
 module.exports = { startCollector };

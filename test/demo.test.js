@@ -33,6 +33,21 @@ test('every event of 300 users (a decision and a conversion each) arrives', asyn
   expect(stdout).toMatch(/^close\s+\{"delivered":60,"spooled":0,"lost":0,"failed":0,"events":\{"delivered":600,"spooled":0,"lost":0,"failed":0\}\}$/m);
 }, 20000);
 
+test('the main thread\'s CPU is split between the SDK and the dispatcher; the SDK-alone runs send nothing', async () => {
+  const { code, stdout, stderr } = await runDemo(['--users', '300']);
+  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  // Only the measured run reached the collector: 600 events in 60 batches, nothing from the
+  // warm-up or the SDK-alone run (their dispatcher does nothing).
+  expect(numberAfter(stdout, 'requests')).toBe(60);
+  expect(numberAfter(stdout, 'visitors received')).toBe(600);
+  expect(stdout).toMatch(/^main thread CPU {4}\d+(\.\d)? ms while the events were made and delivered, \d+\.\d µs per event$/m);
+  expect(stdout).toMatch(/^ {2}the SDK {10}\d+(\.\d)? ms, \d+\.\d µs per event: the same users again, through a dispatcher that does nothing$/m);
+  // Timings are not asserted: on a busy machine the difference can even come out below zero.
+  expect(stdout).toMatch(/^ {2}the dispatcher {3}(\d+(\.\d)? ms, \d+\.\d µs per event \(\d+\.\d µs per request\): \d+% of the main thread's CPU|too small to tell from the noise)/m);
+  // The dispatcher's stats() line shows its event counts, not "[object Object]".
+  expect(stdout).toMatch(/^dispatcher {9}.*events \{accepted 600, delivered 600\}; latency/m);
+}, 20000);
+
 test('with 20% of requests failing transiently, the retries still bring every event', async () => {
   const { code, stdout, stderr } = await runDemo(['--users', '200', '--fail-rate', '0.2']);
   expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
