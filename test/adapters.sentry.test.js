@@ -24,6 +24,7 @@ function init(origin, transport, extra = {}) {
     defaultIntegrations: false,
     skipOpenTelemetrySetup: true,
     sendClientReports: false,
+    enableRuntimeChannelInjection: false, // no module hooks: Jest cannot take them, and the test needs none
     ...extra,
   });
   cleanups.push(() => Sentry.close(2000));
