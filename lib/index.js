@@ -3,6 +3,10 @@ const { DispatchError } = require('./errors');
 const transport = require('./transport');
 const { createDispatcher, Dispatcher } = require('./dispatcher');
 const { closeOptimizely } = require('./optimizely');
+const { createFetch } = require('./fetch');
+const { createSentryTransport } = require('./adapters/sentry');
+const { createOtlpTransport } = require('./adapters/otlp');
+const { createAmplitudeTransport } = require('./adapters/amplitude');
 
 module.exports = {
   createDispatcher,
@@ -13,4 +17,8 @@ module.exports = {
   versions: transport.versions,
   pumpStats: transport.pumpStats,
   DispatchError,
+  createFetch,
+  createSentryTransport,
+  createOtlpTransport,
+  createAmplitudeTransport,
 };

@@ -10,5 +10,9 @@ export const {
   versions,
   pumpStats,
   DispatchError,
+  createFetch,
+  createSentryTransport,
+  createOtlpTransport,
+  createAmplitudeTransport,
 } = native;
 export default native;

@@ -305,3 +305,132 @@ export function closeOptimizely(
   dispatcher: Dispatcher,
   options?: { timeoutMs?: number },
 ): Promise<CloseSummary>;
+
+// ---- fetch and the adapters for other event SDKs -------------------------------------------------
+
+/** createFetch's options: the transport options (no `timings`), `headers` as defaults for every request. */
+export interface FetchOptions extends Omit<TransportOptions, 'timings'> {
+  /** Response body bytes kept. Default 8 MiB (flag and config downloads); a longer body makes text()/json() reject with ERR_RESPONSE_TOO_LARGE. */
+  maxResponseBytes?: number;
+}
+
+/** Request bodies, sent byte for byte (streams and FormData are refused). */
+export type FetchBody = string | ArrayBufferView | ArrayBuffer | Blob | URLSearchParams;
+
+/** The part of RequestInit that createFetch reads; other members (mode, credentials …) are ignored. */
+export interface FetchInit {
+  /** GET (default), POST, PUT, PATCH, DELETE or HEAD, any case. */
+  method?: string;
+  headers?: Headers | Record<string, string | number> | Array<[string, string]>;
+  body?: FetchBody | null;
+  signal?: AbortSignal | null;
+}
+
+/** Response headers: case-insensitive, repeated values joined with ', ', Set-Cookie kept apart. */
+export interface FetchHeaders extends Iterable<[string, string]> {
+  get(name: string): string | null;
+  has(name: string): boolean;
+  getSetCookie(): string[];
+  entries(): IterableIterator<[string, string]>;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+  forEach(callback: (value: string, name: string, headers: FetchHeaders) => void, thisArg?: unknown): void;
+}
+
+/** The Response-like answer: the body arrived whole (up to maxResponseBytes), so `body` is null. */
+export interface FetchResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  /** The standard reason phrase for the status (libcurl does not report the server's own). */
+  readonly statusText: string;
+  readonly url: string;
+  /** Redirects are never followed: a 3xx is the answer. */
+  readonly redirected: false;
+  readonly type: 'basic';
+  readonly headers: FetchHeaders;
+  readonly body: null;
+  readonly bodyUsed: boolean;
+  text(): Promise<string>;
+  json(): Promise<any>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  bytes(): Promise<Uint8Array>;
+  blob(): Promise<Blob>;
+  clone(): FetchResponse;
+}
+
+/**
+ * fetch(url, init) on this package's transport. Single shot (no retries). Rejects with
+ * TypeError('fetch failed', { cause: DispatchError }) without an HTTP response, with the signal's
+ * reason or a DOMException AbortError when aborted, and with a TypeError/RangeError with `code` for
+ * bad input.
+ */
+export type Fetch = (url: string | URL, init?: FetchInit) => Promise<FetchResponse>;
+
+export function createFetch(options?: FetchOptions): Fetch;
+
+/** Durable delivery: the dispatcher owns retries and its spool; the SDK hears "accepted". */
+export interface DurableOptions {
+  dispatcher: Dispatcher;
+}
+
+/** What Sentry's createTransport passes to makeRequest, and what it reads back. */
+export interface SentryRequest {
+  body: string | Uint8Array;
+}
+export interface SentryResponse {
+  statusCode?: number;
+  headers?: {
+    [key: string]: string | null;
+    'x-sentry-rate-limits': string | null;
+    'retry-after': string | null;
+  };
+}
+export type SentryRequestExecutor = (request: SentryRequest) => PromiseLike<SentryResponse>;
+
+/**
+ * Sentry's `transport` option: `createSentryTransport(Sentry.createTransport, options)`. With
+ * `{ dispatcher }` envelopes are handed to the dispatcher (retries, spool); otherwise sent through
+ * createFetch(options), gzip over 32 KiB, status and rate-limit headers back to the SDK.
+ */
+export function createSentryTransport<O, T>(
+  createTransport: (options: O, makeRequest: SentryRequestExecutor) => T,
+  options?: FetchOptions | DurableOptions,
+): (options: O & { url: string; headers?: Record<string, string> }) => T;
+
+/** What an OTLP exporter transport answers (otlp-exporter-base's ExportResponse). */
+export type OtlpExportResponse =
+  | { status: 'success'; data?: Uint8Array }
+  | { status: 'failure'; error: Error }
+  | { status: 'retryable'; retryInMillis?: number; error?: Error };
+
+/** otlp-exporter-base's IExporterTransport. */
+export interface OtlpExporterTransport {
+  send(data: Uint8Array, timeoutMillis: number): Promise<OtlpExportResponse>;
+  shutdown(): void;
+}
+
+export interface OtlpTransportOptions extends Omit<FetchOptions, 'headers'> {
+  /** The OTLP endpoint, e.g. http://collector:4318/v1/traces. */
+  url: string;
+  /** Sent with every export (a function: called per export). Content-Type defaults to application/json. */
+  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+  /** Retries of a retryable export, as the SDK's own RetryingTransport (0..100). Default 5. */
+  retries?: number;
+}
+
+/** For createOtlpNetworkExportDelegate(options, serializer, metrics, transport). */
+export function createOtlpTransport(options: OtlpTransportOptions | ({ url: string } & DurableOptions)): OtlpExporterTransport;
+
+/** Amplitude's Response, built from the body's `code` as its own Node transport builds it. */
+export type AmplitudeResponse =
+  | { status: 'success'; statusCode: number; body: { eventsIngested: number; payloadSizeBytes: number; serverUploadTime: number } }
+  | { status: 'invalid' | 'payload_too_large' | 'rate_limit'; statusCode: number; body: Record<string, any> & { error: string } }
+  | { status: 'Timeout' | 'failed' | 'unknown'; statusCode: number };
+
+/**
+ * Amplitude's `transportProvider`. `R` lets a TypeScript consumer name the SDK's own Response type
+ * (its Status is an enum, which a string literal type cannot match): `createAmplitudeTransport<Types.Response>()`.
+ */
+export function createAmplitudeTransport<R = AmplitudeResponse>(options?: FetchOptions): {
+  send(serverUrl: string, payload: object, enableRequestBodyCompression?: boolean): Promise<R | null>;
+};

@@ -58,6 +58,7 @@ class Transfer {
     this.headers = null;
     this.chunks = [];
     this.kept = 0;
+    this.truncated = false; // bytes past maxResponseBytes were dropped (the native `truncated`)
     this.received = 0;
     this.t0 = 0;
     this.startedAt = -1;
@@ -102,6 +103,7 @@ class Transfer {
     this.headers = headers;
     this.chunks = [];
     this.kept = 0;
+    this.truncated = false;
     if (this.firstByteAt < 0) this.firstByteAt = performance.now();
   }
 
@@ -111,6 +113,7 @@ class Transfer {
     if ((this.flags & FLAG_RESPONSE) === 0) return;
     // Bytes beyond maxResponseBytes are read and dropped, never kept.
     const room = this.profile.maxResponseBytes - this.kept;
+    if (chunk.length > room) this.truncated = true;
     if (room <= 0) return;
     const keep = chunk.length <= room ? chunk : Buffer.from(chunk.subarray(0, room));
     this.chunks.push(keep);
@@ -194,6 +197,7 @@ class Transfer {
       detail.headers = this.headerBlock();
       const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.kept);
       detail.body = (this.flags & FLAG_BINARY) !== 0 ? Buffer.from(body) : body.toString('utf8');
+      if (this.truncated) detail.truncated = true;
     }
     if (this.profile.timings) detail.timings = this.timings();
     return detail;

@@ -1,0 +1,27 @@
+'use strict';
+// Handing one request to a dispatcher for durable delivery (its retries, its spool), for adapters
+// whose SDK does not depend on the real answer. The SDK hears "accepted" as soon as the dispatcher
+// holds the request — journaled first when it has a spoolDir — and the dispatcher owns it from
+// then on: delivered, failed, spooled or dropped, every ending counted and reported by it.
+const { invalid } = require('../errors');
+
+const ACCEPTED = Symbol('accepted');
+
+function checkDispatcher(dispatcher, what) {
+  if (dispatcher === null || typeof dispatcher !== 'object' || typeof dispatcher.send !== 'function') {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a dispatcher from createDispatcher()', dispatcher);
+  }
+  return dispatcher;
+}
+
+// Resolves once the dispatcher took the request; rejects when it refused it (a closed dispatcher
+// without a spool, an invalid request). The dispatcher settles a refusal before send() returns,
+// so the race below sees it first; an accepted request's promise is still pending then.
+async function handOver(dispatcher, method, url, body) {
+  const result = dispatcher.send(method, url, body);
+  const first = await Promise.race([result, ACCEPTED]);
+  if (first === ACCEPTED) result.catch(() => {}); // endings are the dispatcher's to report
+  return first;
+}
+
+module.exports = { checkDispatcher, handOver, ACCEPTED };

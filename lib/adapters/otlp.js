@@ -1,0 +1,147 @@
+'use strict';
+// OpenTelemetry OTLP over HTTP: an IExporterTransport (@opentelemetry/otlp-exporter-base's
+// `send(data, timeoutMillis) → { status: 'success' | 'retryable' | 'failure' }`) on the pump, for
+// createOtlpNetworkExportDelegate(). Classified as the SDK's own HTTP transport does: 2xx success;
+// 429, 502, 503, 504 retryable with Retry-After; network errors it deems transient retryable; the
+// rest failure.
+//
+// Retries: the SDK wraps only its own HTTP transport in its RetryingTransport, which it does not
+// export; a transport given to createOtlpNetworkExportDelegate gets none. So this one retries as
+// that wrapper does (up to 5 retries, backoff 1 s × 1.5ⁿ ± 20 % capped at 5 s, Retry-After first,
+// never past the export's deadline); `retries: 0` turns that off.
+const { createFetch } = require('../fetch');
+const { invalid, isPlainObject } = require('../errors');
+const { integerIn } = require('../transport/options');
+const { targetOf } = require('../transport/request');
+const { retryAfterMs } = require('../retry');
+const { checkDispatcher, handOver } = require('./durable');
+
+const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
+// The codes the SDK's HTTP transport retries (http-transport-utils.js), in our vocabulary.
+const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH']);
+const DEFAULT_RETRIES = 5;
+const INITIAL_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 5000;
+const BACKOFF_MULTIPLIER = 1.5;
+const JITTER = 0.2;
+
+class OtlpHttpError extends Error {
+  constructor(statusCode, data) {
+    super(`OTLP export failed with HTTP ${statusCode}`);
+    this.name = 'OTLPExporterError';
+    this.code = statusCode; // as the SDK's OTLPExporterError
+    this.data = data;
+  }
+}
+
+// The caller's headers (an object, or the SDK's headers factory); OTLP/HTTP needs a content
+// type, and the exporter's serializer default is JSON.
+async function headersOf(headers) {
+  const value = (typeof headers === 'function' ? await headers() : headers) || {};
+  if (Object.keys(value).some((name) => name.toLowerCase() === 'content-type')) return value;
+  return { ...value, 'Content-Type': 'application/json' };
+}
+
+// One attempt through fetch.
+async function attempt(fetch, url, headers, data, timeoutMillis) {
+  let response;
+  try {
+    response = await fetch(url, {
+      method: 'POST', headers: await headersOf(headers), body: data, signal: AbortSignal.timeout(Math.max(1, timeoutMillis)),
+    });
+  } catch (err) {
+    const code = err.name === 'TimeoutError' ? 'ETIMEDOUT' : err.cause && err.cause.code;
+    return { status: RETRYABLE_CODES.has(code) ? 'retryable' : 'failure', error: err };
+  }
+  const { status } = response;
+  if (status >= 200 && status < 300) {
+    let body;
+    try {
+      body = new Uint8Array(await response.arrayBuffer());
+    } catch {
+      body = undefined; // delivered all the same; the SDK reads partial-success details only
+    }
+    return { status: 'success', data: body };
+  }
+  if (RETRYABLE_STATUSES.has(status)) {
+    const header = response.headers.get('retry-after');
+    return { status: 'retryable', retryInMillis: header === null ? undefined : retryAfterMs(header) };
+  }
+  let text = '';
+  try {
+    text = await response.text();
+  } catch {
+    // the status says enough
+  }
+  return { status: 'failure', error: new OtlpHttpError(status, text) };
+}
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+class OtlpFetchTransport {
+  constructor(fetch, url, headers, retries) {
+    this.fetch = fetch;
+    this.url = url;
+    this.headers = headers;
+    this.retries = retries;
+  }
+
+  async send(data, timeoutMillis) {
+    const deadline = Date.now() + timeoutMillis;
+    let result = await attempt(this.fetch, this.url, this.headers, data, timeoutMillis);
+    let backoff = INITIAL_BACKOFF_MS;
+    for (let left = this.retries; result.status === 'retryable' && left > 0; left--) {
+      const jittered = Math.max(Math.min(backoff * (1 + (Math.random() * 2 - 1) * JITTER), MAX_BACKOFF_MS), 0);
+      backoff *= BACKOFF_MULTIPLIER;
+      const wait = result.retryInMillis ?? jittered;
+      const remaining = deadline - Date.now();
+      if (wait > remaining) break; // the export's deadline comes first, as in the SDK
+      await sleep(wait);
+      result = await attempt(this.fetch, this.url, this.headers, data, deadline - Date.now());
+    }
+    return result;
+  }
+
+  shutdown() {}
+}
+
+// Durable: the dispatcher owns retries and the spool; the exporter hears success once it holds
+// the export. Headers are the dispatcher's (createDispatcher({ headers })).
+class OtlpDispatcherTransport {
+  constructor(dispatcher, url) {
+    this.dispatcher = dispatcher;
+    this.url = url;
+  }
+
+  async send(data) {
+    try {
+      await handOver(this.dispatcher, 'POST', this.url, data);
+    } catch (error) {
+      return { status: 'failure', error };
+    }
+    return { status: 'success' };
+  }
+
+  shutdown() {}
+}
+
+// createOtlpTransport({ url, headers?, retries?, dispatcher? | fetch options }) → IExporterTransport
+function createOtlpTransport(options) {
+  if (!isPlainObject(options)) {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'a plain object with a url', options);
+  }
+  const { url, headers, retries = DEFAULT_RETRIES, dispatcher, ...fetchOptions } = options;
+  const target = targetOf(url, 'options.url').href;
+  if (dispatcher !== undefined) {
+    checkDispatcher(dispatcher, 'options.dispatcher');
+    return new OtlpDispatcherTransport(dispatcher, target);
+  }
+  if (headers !== undefined && typeof headers !== 'function' && !isPlainObject(headers)) {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.headers',
+      'a plain object or a function returning one (a promise of one)', headers);
+  }
+  integerIn(retries, 'options.retries', 0, 100);
+  return new OtlpFetchTransport(createFetch(fetchOptions), target, headers, retries);
+}
+
+module.exports = { createOtlpTransport, OtlpHttpError };
