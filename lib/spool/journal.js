@@ -81,7 +81,7 @@ class Journal {
     this.capacity = capacity;
     this.log = log;
     this.segmentBytes = Math.min(MAX_SEGMENT_BYTES, Math.max(MIN_SEGMENT_BYTES, Math.floor(capacity / 8)));
-    this.maxSegments = SEGMENTS_PER_FULL_SEGMENT * Math.ceil(capacity / this.segmentBytes) + SEGMENTS_SLACK;
+    this.maxSegments = SEGMENTS_PER_FULL_SEGMENT * Math.max(1, Math.floor(capacity / this.segmentBytes)) + SEGMENTS_SLACK;
     this.segments = new Set();
     this.current = null;
     this.nextSeq = 1;
@@ -160,7 +160,11 @@ class Journal {
     const { segment, offset } = this.write(line);
     const r = new SpoolRecord(id, acceptedAt, n, segment, offset);
     this.track(r);
-    if (this.segments.size > this.maxSegments) this.consolidate();
+    // A merge can itself rotate the current segment: merge until the count is back within bounds
+    // (each pass removes the smallest sealed segment, so this ends).
+    for (let pass = 0; this.segments.size > this.maxSegments && pass < SEGMENTS_SLACK; pass++) {
+      if (!this.consolidate()) break;
+    }
     return r;
   }
 
@@ -395,6 +399,7 @@ class Journal {
       if (s !== this.current && (!smallest || s.bytes < smallest.bytes)) smallest = s;
     }
     if (smallest) this.drain(smallest, 0, true);
+    return smallest !== null;
   }
 }
 
