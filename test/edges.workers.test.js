@@ -95,3 +95,48 @@ test("8 workers dispatching on the default pool: the main thread's fs and crypto
     await server.close();
   }
 }, 30000);
+
+test('setConnectionLimits across environments: connection caps are process-wide, maxInFlight is each environment\'s own', async () => {
+  // The server answers after 30 ms and records the most connections and requests it saw at once.
+  let open = 0;
+  let peak = 0;
+  const byPath = {};
+  const server = await start((req, res) => {
+    const p = (byPath[req.url] = byPath[req.url] || { open: 0, peak: 0 });
+    open += 1;
+    p.open += 1;
+    peak = Math.max(peak, open);
+    p.peak = Math.max(p.peak, p.open);
+    setTimeout(() => { open -= 1; p.open -= 1; res.end('ok'); }, 30);
+  });
+  try {
+    const run = (code) => spawnNode(code).exited;
+    // The main thread caps connections per host at 2; a worker that loads the package afterwards
+    // keeps that cap (it does not reset it to the defaults), and its 20 requests share 2 connections.
+    const capped = await run(`
+      const { Worker } = require('node:worker_threads');
+      const { setConnectionLimits } = require(${ROOT});
+      setConnectionLimits({ maxConnectionsPerHost: 2 });
+      const w = new Worker(${JSON.stringify(WORKER)}, { workerData: { url: ${JSON.stringify(server.url)}, n: 20, tag: 'c', raw: true } });
+      w.on('message', (m) => { if (m !== 'sent') { console.log(JSON.stringify(m)); w.terminate(); } });
+    `);
+    expect(JSON.parse(capped.stdout)).toEqual(Array(20).fill(200));
+    expect(peak).toBe(2);
+    // A worker's maxInFlight of 1 is its own: its requests go one at a time, while the main
+    // thread's go four at a time beside it.
+    peak = 0;
+    const perEnvironment = await run(`
+      const { Worker } = require('node:worker_threads');
+      const { dispatchEvent, setConnectionLimits } = require(${ROOT});
+      setConnectionLimits({ maxInFlight: 4 });
+      const w = new Worker(${JSON.stringify(WORKER)}, { workerData: { url: ${JSON.stringify(`${server.origin}/worker`)}, n: 8, tag: 'w', raw: true, limits: { maxInFlight: 1 } } });
+      const mine = Promise.all(Array.from({ length: 16 }, (_, i) => dispatchEvent('POST', ${JSON.stringify(`${server.origin}/main`)}, { id: 'm' + i })));
+      w.on('message', async (m) => { if (m !== 'sent') { await mine; console.log('done'); w.terminate(); } });
+    `);
+    expect(perEnvironment.stdout.trim()).toBe('done');
+    expect(byPath['/worker'].peak).toBe(1);
+    expect(byPath['/main'].peak).toBe(4);
+  } finally {
+    await server.close();
+  }
+}, 30000);
