@@ -31,3 +31,20 @@ expectType<Promise<CloseSummary>>(closeOptimizely({ close: async () => ({ succes
 expectError(createDispatcher({ retries: 3 }));
 expectError(createDispatcher({ maxAttempts: '6' }));
 expectError(dispatcher.dispatchEvent({ url: 'https://x/', httpVerb: 'DELETE', params: {} }));
+
+// 0.2: failures have their own event; the summary counts events inside requests; a deadline for
+// everything held; the stats balance.
+dispatcher.on('failed', (info) => {
+  expectType<'rejected'>(info.reason);
+  expectType<string | undefined>(info.cause);
+});
+dispatcher.on('drop', (info) => expectType<string | undefined>(info.cause));
+dispatcher.close().then((summary) => {
+  expectType<number>(summary.events.delivered);
+  expectType<number>(summary.lost);
+});
+expectType<void>(dispatcher.settleBy(Date.now() + 1000));
+expectType<number>(dispatcher.stats().pending);
+expectType<number | null>(dispatcher.stats().latencyMs.p99);
+expectType<number>(dispatcher.stats().events.accepted);
+expectError(dispatcher.settleBy('soon'));

@@ -32,3 +32,11 @@ expectError(setConnectionLimits({ perHost: 8 }));
 expectType<Versions>(versions());
 expectType<boolean>(pumpStats().pumpRunning);
 expectAssignable<Error>(new DispatchError());
+
+// 0.2: the transport says which it is; the pump is one per process.
+expectType<'native' | 'fallback'>(versions().transport);
+expectType<string | null>(versions().binary);
+expectType<number>(pumpStats().maxThreads);
+expectType<number>(pumpStats().environment.pending);
+dispatchEvent('POST', 'https://x/', {}, { captureStack: true });
+dispatchEvent('POST', 'https://x/', {}).catch((err: DispatchError) => expectType<string>(err.detail));
