@@ -165,7 +165,10 @@ async function doctor(argv, out = (line) => process.stdout.write(`${line}\n`)) {
   row('node', `${process.version} (N-API ${process.versions.napi})`);
   if (fallback) row('libcurl', 'not used by the fallback transport');
   else row('libcurl', `${v.libcurl}${versionAtLeast(v.libcurl, MIN_LIBCURL) ? '' : ` — older than ${MIN_LIBCURL}, not supported`}`);
-  row('TLS', v.tls || 'none (https: will not work)');
+  // libcurl runs on whichever OpenSSL the process loaded first: on Node's official binaries,
+  // Node's own (they export it), not the system's.
+  const nodeTls = `OpenSSL/${v.nodeOpenssl}`;
+  row('TLS', v.tls ? `${v.tls} in use${v.tls === nodeTls ? ' (the same as Node\'s)' : `; Node's own: ${nodeTls}`}` : 'none (https: will not work)');
   row('nghttp2', v.nghttp2 ? `${v.nghttp2} (HTTP/2 available with http2: true)` : 'none (HTTP/1.1 only)');
   const defaultCa = fallback ? "Node's built-in CA store, plus NODE_EXTRA_CA_CERTS (the fallback's default)"
     : `${v.caFile || v.caPath || 'libcurl has no default'} (libcurl's default)`;

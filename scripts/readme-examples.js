@@ -1,9 +1,9 @@
 'use strict';
 // Keeps the README's code examples identical to the runnable files in examples/ (which a test
-// runs). A README block reads:
-//   <!-- example: examples/dispatcher.js -->
+// runs as they are): what the README shows is the whole file, so it runs as pasted. A block reads:
+//   <!-- example: examples/dispatcher.mjs -->
 //   ```js
-//   …the lines between "// #region readme" and "// #endregion" in that file, dedented…
+//   …the file…
 //   ```
 //   <!-- /example -->
 // node scripts/readme-examples.js          checks, exit 1 when a block differs
@@ -15,12 +15,7 @@ const ROOT = path.join(__dirname, '..');
 const BLOCK = /<!-- example: (\S+) -->\n```js\n([\s\S]*?)```\n<!-- \/example -->/g;
 
 function region(file) {
-  const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
-  const match = /\/\/ #region readme\n([\s\S]*?)\n[ \t]*\/\/ #endregion/.exec(text);
-  if (!match) throw new Error(`${file} has no "// #region readme" … "// #endregion"`);
-  const lines = match[1].split('\n');
-  const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => /^ */.exec(l)[0].length));
-  return `${lines.map((l) => l.slice(indent)).join('\n')}\n`;
+  return fs.readFileSync(path.join(ROOT, file), 'utf8');
 }
 
 // [{ file, inReadme, expected }] for every example block in the README.

@@ -67,7 +67,8 @@ server.listen(0, '127.0.0.1', async () => {
   assert.strictEqual((await ned.dispatchEvent('POST', url, { from: 'dispatchEvent' })).statusCode, 204);
   await dispatcher.close();
   assert.deepStrictEqual(received.map((r) => r.from), ['require', 'dispatchEvent']);
-  console.log(`require: ok (libcurl ${ned.versions().libcurl}, TLS ${ned.versions().tls})`);
+  const v = ned.versions();
+  console.log(`require: ok (transport ${v.transport}, libcurl ${v.libcurl}, TLS ${v.tls})`);
   server.close();
 });
 JS
@@ -153,6 +154,20 @@ OUT=$(cd "$C1" && LD_LIBRARY_PATH="$WORK/other-libcurl" node check.cjs)
 echo "$OUT"
 grep -q 'TLS GnuTLS' <<<"$OUT" || fail "the check did not run against the other libcurl"
 echo "another libcurl.so.4 (symbol versions CURL_GNUTLS_3): the prebuild loads and delivers"
+
+# 3b. The native binary cannot load (here: a libcurl.so.4 that is not a library, found first): the
+# fallback transport (undici) takes over, says so once with the reason and the remedy, and delivers.
+mkdir -p "$WORK/broken-libcurl"
+echo 'not a library' >"$WORK/broken-libcurl/libcurl.so.4"
+(cd "$C1" && LD_LIBRARY_PATH="$WORK/broken-libcurl" node check.cjs && LD_LIBRARY_PATH="$WORK/broken-libcurl" node check.mjs) \
+  >"$WORK/fallback.log" 2>&1 || { cat "$WORK/fallback.log" >&2; fail "fallback: the checks failed"; }
+cat "$WORK/fallback.log"
+grep -q 'transport fallback' "$WORK/fallback.log" || fail "fallback: the fallback transport was not the one in use"
+[ "$(grep -c 'NED_FALLBACK_TRANSPORT' "$WORK/fallback.log")" = 2 ] || fail "fallback: not exactly one warning per process"
+grep -q 'libcurl.so.4' "$WORK/fallback.log" || fail "fallback: the warning does not name the library"
+DOCTOR=$(cd "$C1" && LD_LIBRARY_PATH="$WORK/broken-libcurl" npx --no-install native-event-dispatcher doctor 2>&1)
+grep -q 'transport *fallback' <<<"$DOCTOR" || { echo "$DOCTOR"; fail "fallback: doctor does not say which transport"; }
+echo "the binary made unloadable: the fallback transport delivers, with one warning naming the reason"
 
 # 4. No prebuild: nothing happens at install; the explicit build command compiles.
 mkdir -p "$WORK/unpacked"
