@@ -8,7 +8,7 @@
 // decide(): settle it, retry it later, park it in the spool, or drop it. close() bounds it all.
 const { EventEmitter } = require('node:events');
 const transport = require('../transport/completions');
-const { prepare, prepareReplay } = require('../transport/request');
+const { prepare } = require('../transport/request');
 const { invalid } = require('../errors');
 const { classify, backoffMs, shouldPauseOrigin } = require('../retry');
 const { DeliveryQueue, LinkedList } = require('../queue');
@@ -18,6 +18,8 @@ const { readOptions } = require('./options');
 const { Accounting } = require('./accounting');
 const { Delivery } = require('./delivery');
 const { installExitHandlers } = require('./exit');
+const { Replay } = require('./replay');
+const { FlushWaiters } = require('./flush');
 
 // How long close() waits, after its deadline, for transfers it aborted to come back (so what was
 // delivered after all is acknowledged, not sent again by the next run).
@@ -46,24 +48,22 @@ class Dispatcher extends EventEmitter {
     this.seq = 0;
     this.state = 'open';
     this.accounting = new Accounting();
-    this.flushWaiters = [];
+    this.flushWaiters = new FlushWaiters();
     this.timer = null;
     this.timerAt = Infinity;
     this.deadlineTimer = null;
-    this.replayNotBefore = 0;
-    this.taken = 0; // records taken from the spool for replay
-    this.expired = false; // settleBy()/close() deadline reached: nothing more is replayed
     this.draining = false;
     this.closing = null;
     this.warned = false;
     this.spool = null;
-    this.recordEvents = new WeakMap(); // journal record -> events it holds, once known
+    this.replay = null;
     this.removeExitHandlers = null;
     if (this.options.spoolDir) {
       this.spool = new Spool(this.options.spoolDir, {
         maxBytes: this.options.spoolMaxBytes,
         log: (level, message) => this.log(level, message),
       });
+      this.replay = new Replay(this.spool, this.options.endpoint);
       // Adopted from earlier runs: this dispatcher's to deliver now. (Their events — visitors —
       // are counted when each is read back.)
       const inherited = this.spool.parkedCount;
@@ -170,7 +170,7 @@ class Dispatcher extends EventEmitter {
       } else {
         const record = this.spool.append(request, Date.now());
         if (!record) throw new Error('the spool is full');
-        this.recordEvents.set(record, events);
+        this.replay.events.set(record, events);
         this.spool.park(record);
       }
       this.accounting.enter('spooled', events);
@@ -193,7 +193,7 @@ class Dispatcher extends EventEmitter {
       this.report(err);
     }
     if (entry.record) {
-      this.recordEvents.set(entry.record, entry.events);
+      this.replay.events.set(entry.record, entry.events);
       return;
     }
     const n = ++this.accounting.notJournaled;
@@ -242,7 +242,7 @@ class Dispatcher extends EventEmitter {
     } finally {
       this.draining = false;
     }
-    if (this.flushWaiters.length > 0) this.checkFlush();
+    if (this.flushWaiters.size > 0) this.checkFlush();
   }
 
   sendEntry(entry) {
@@ -282,7 +282,7 @@ class Dispatcher extends EventEmitter {
     if (kind === 'delivered') {
       if (entry.record) this.spool.ack(entry.record);
       this.accounting.move('pending', 'delivered', entry.events);
-      this.replayNotBefore = 0; // the endpoint answers: spooled events may come back
+      if (this.replay) this.replay.notBefore = 0; // the endpoint answers: spooled events may come back
       if (!entry.replayed) this.accounting.latency(Date.now() - entry.acceptedAt);
       this.settle(entry, { statusCode, attempts: entry.attempts });
       return;
@@ -319,7 +319,7 @@ class Dispatcher extends EventEmitter {
       const reason = entry.attempts >= maxAttempts ? 'retries-exhausted' : 'deadline';
       const last = { statusCode, failure };
       if (entry.record) {
-        this.replayNotBefore = now + this.options.spoolRetryMs;
+        this.replay.notBefore = now + this.options.spoolRetryMs;
         this.park(entry, reason, last);
       } else {
         this.drop(entry, reason, last);
@@ -353,8 +353,9 @@ class Dispatcher extends EventEmitter {
   // only waits to replay the spool does not keep the process alive — those events are on disk.
   arm(now) {
     let at = this.queue.nextWake();
-    if (this.spool && this.spool.parkedCount > 0 && !this.expired && this.replayNotBefore > now) {
-      at = Math.min(at, this.replayNotBefore);
+    const { replay } = this;
+    if (replay && replay.spool.parkedCount > 0 && !replay.stopped && replay.notBefore > now) {
+      at = Math.min(at, replay.notBefore);
     }
     if (at === Infinity) {
       if (this.timer) clearTimeout(this.timer);
@@ -374,29 +375,21 @@ class Dispatcher extends EventEmitter {
   }
 
   replayDue(now) {
-    return this.spool !== null && !this.expired && this.spool.parkedCount > 0 && now >= this.replayNotBefore;
+    return this.replay !== null && this.replay.due(now);
   }
 
   // Brings spooled events back into memory while there is room: oldest first. A record that does
   // not read back, or does not pass the checks a new event passes, is dropped and reported.
   refill(now) {
     if (!this.replayDue(now)) return;
-    const { spool } = this;
     const limit = this.options.maxQueueBytes / 2;
-    let budget = this.options.maxInFlight;
-    while (this.heldBytes < limit && budget-- > 0) {
-      const record = spool.takeParked();
-      if (!record) break;
-      this.taken += 1;
-      let request;
-      let events = this.recordEvents.get(record);
-      try {
-        const r = spool.read(record);
-        // `endpoint` sends spooled events where events go now, like fresh ones.
-        request = prepareReplay(r.method, this.options.endpoint || r.href, r.body, r.json);
-        if (events === undefined) events = this.countInherited(record, request);
-      } catch (err) {
-        this.discard(record, err, events ?? 0);
+    for (let budget = this.options.maxInFlight; this.heldBytes < limit && budget > 0; budget--) {
+      const next = this.replay.next();
+      if (!next) break;
+      const { record, request, events } = next;
+      if (!next.counted) this.accounting.addEvents('spooled', events);
+      if (next.error) {
+        this.discard(record, next.error, events);
         continue;
       }
       const entry = new Delivery(this, ++this.seq, request, record.acceptedAt, now + this.options.deadlineMs, events);
@@ -406,23 +399,8 @@ class Dispatcher extends EventEmitter {
       this.accounting.move('spooled', 'pending', events);
       this.hold(entry);
       this.queue.add(entry, true);
-      for (const w of this.flushWaiters) if (this.taken <= w.takeTarget) w.seq = Math.max(w.seq, entry.seq);
+      this.flushWaiters.took(this.replay.taken, entry.seq);
     }
-  }
-
-  // An inherited record's events, read from its body once (an Optimizely batch's visitors).
-  countInherited(record, request) {
-    let events = 1;
-    if (request.json) {
-      try {
-        events = eventCount(JSON.parse(request.body));
-      } catch {
-        // not JSON after all: one event
-      }
-    }
-    this.recordEvents.set(record, events);
-    this.accounting.addEvents('spooled', events);
-    return events;
   }
 
   discard(record, err, events) {
@@ -502,24 +480,15 @@ class Dispatcher extends EventEmitter {
   // call have each been tried (delivered, failed, or back in the spool).
   flush() {
     const now = Date.now();
-    const takeTarget = this.replayDue(now) ? this.taken + this.spool.parkedCount : this.taken;
-    return new Promise((resolve) => {
-      this.flushWaiters.push({ seq: this.seq, takeTarget, resolve });
-      this.drain();
-    });
+    const taken = this.replay ? this.replay.taken : 0;
+    const promise = this.flushWaiters.add(this.seq, this.replayDue(now) ? taken + this.spool.parkedCount : taken);
+    this.drain();
+    return promise;
   }
 
   checkFlush() {
-    const replayDue = this.replayDue(Date.now());
     const head = this.held.head;
-    this.flushWaiters = this.flushWaiters.filter((w) => {
-      // Replay is no longer due (it failed again, or a deadline passed): those stay spooled.
-      if (this.taken < w.takeTarget && !replayDue) w.takeTarget = this.taken;
-      if (this.taken < w.takeTarget) return true;
-      if (head && head.seq <= w.seq) return true;
-      w.resolve();
-      return false;
-    });
+    this.flushWaiters.settle(head ? head.seq : Infinity, this.replay ? this.replay.taken : 0, this.replayDue(Date.now()));
   }
 
   // At `deadline` (ms since the epoch), everything this dispatcher still holds is settled —
@@ -535,7 +504,7 @@ class Dispatcher extends EventEmitter {
   }
 
   expire() {
-    this.expired = true;
+    if (this.replay) this.replay.stopped = true; // nothing more comes back from the spool
     for (let e = this.held.head; e;) {
       const next = e.ageNext;
       this.queue.remove(e);
