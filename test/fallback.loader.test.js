@@ -13,8 +13,9 @@ const cleanup = useCleanup();
 
 // Loads the binding in a child and prints what it got, and every process warning, as JSON.
 async function load(env, root = ROOT) {
-  const clean = { NATIVE_EVENT_DISPATCHER_TRANSPORT: undefined }; // unless the test sets it
-  delete clean.NATIVE_EVENT_DISPATCHER_ADDON;
+  // Unless the test sets them: not the forced transport of a fallback run, nor the sanitizer
+  // run's addon override.
+  const clean = { NATIVE_EVENT_DISPATCHER_TRANSPORT: undefined, NATIVE_EVENT_DISPATCHER_ADDON: undefined };
   const { exited } = spawnNode(`
     const warnings = [];
     process.on('warning', (w) => warnings.push({ name: w.name, code: w.code, message: w.message }));

@@ -176,7 +176,7 @@ test('without a usable libcurl, NATIVE_EVENT_DISPATCHER_TRANSPORT=native says so
   fs.writeFileSync(path.join(dir, 'libcurl.so.4'), 'not a library');
   try {
     const { exited } = spawnNode(`try { require(${ROOT}); } catch (e) { console.log(e.code + ' ' + e.message); }`,
-      { LD_LIBRARY_PATH: dir, NATIVE_EVENT_DISPATCHER_TRANSPORT: 'native' });
+      { LD_LIBRARY_PATH: dir, NATIVE_EVENT_DISPATCHER_TRANSPORT: 'native', NATIVE_EVENT_DISPATCHER_ADDON: undefined });
     const out = (await exited).stdout;
     expect(out).toMatch(/^ERR_NATIVE_TRANSPORT NATIVE_EVENT_DISPATCHER_TRANSPORT=native, but the native transport cannot load: libcurl\.so\.4 is missing or cannot be loaded/);
     expect(out).toContain('apt-get install libcurl4');
