@@ -159,7 +159,6 @@ class Pump {
   void Leave(Channel* ch);
   void Host(Channel* ch);  // a kicked channel offers its loop
   void QueueWorkLocked(Channel* ch);
-  bool IdleWaiting() const { return idle_waiting_.load(std::memory_order_relaxed); }
   void Ring();
   static void Work(uv_work_t* req);
   static void AfterWork(uv_work_t* req, int status);
@@ -175,6 +174,7 @@ class Pump {
   void Start(Transfer* t);
   void Finish(Transfer* t);
   void DrainFinished();
+  void FlushIfDue();
   void Flush();
   void ApplyLimits(const ConnectionLimits& limits);
   CURL* AcquireEasy();
@@ -206,7 +206,6 @@ class Pump {
   bool limits_dirty_ = false;
   bool channel_limits_dirty_ = false;
   std::atomic<bool> wake_pending_{false};
-  std::atomic<bool> idle_waiting_{false};
   std::atomic<uint64_t> submitted_{0};
   std::atomic<uint64_t> settled_{0};
   std::atomic<uint64_t> dropped_{0};
@@ -221,6 +220,8 @@ class Pump {
   size_t next_lane_ = 0;
   size_t waiting_total_ = 0;
   std::vector<Transfer*> finished_;
+  size_t finished_count_at_mark_ = 0;  // finished_ held back since first_finished_at_
+  Clock::time_point first_finished_at_;
   std::vector<CURL*> idle_easies_;
   std::vector<Poller::Ready> ready_;
   bool has_deadline_ = false;

@@ -59,6 +59,25 @@ class Accounting {
     this.events.move(from, to, events);
   }
 
+  // The two moves every event makes on the common path, spelled out (no keyed property access).
+  accepted(events) {
+    const r = this.requests;
+    const e = this.events;
+    r.accepted += 1;
+    r.pending += 1;
+    e.accepted += events;
+    e.pending += events;
+  }
+
+  delivered(events) {
+    const r = this.requests;
+    const e = this.events;
+    r.pending -= 1;
+    r.delivered += 1;
+    e.pending -= events;
+    e.delivered += events;
+  }
+
   latency(ms) {
     this.latencies[this.latencyCount++ % LATENCY_SAMPLES] = ms;
   }

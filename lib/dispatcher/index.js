@@ -142,7 +142,7 @@ class Dispatcher extends EventEmitter {
     const entry = new Delivery(this, ++this.seq, request, now, now + this.options.deadlineMs, events);
     entry.resolve = resolve;
     entry.callback = callback;
-    this.accounting.enter('pending', events);
+    this.accounting.accepted(events);
     if (this.spool) this.journal(entry);
     const room = this.makeRoom(entry.bytes);
     this.hold(entry);
@@ -227,6 +227,8 @@ class Dispatcher extends EventEmitter {
   // ---- sending ----------------------------------------------------------------------------------
 
   drain() {
+    // Nothing waits, nothing to replay, no timer to move: the common case after a delivery.
+    if (this.queue.size === 0 && this.replay === null && this.timer === null && this.flushWaiters.size === 0) return;
     if (this.draining) return;
     this.draining = true;
     try {
@@ -281,7 +283,7 @@ class Dispatcher extends EventEmitter {
     }
     if (kind === 'delivered') {
       if (entry.record) this.spool.ack(entry.record);
-      this.accounting.move('pending', 'delivered', entry.events);
+      this.accounting.delivered(entry.events);
       if (this.replay) this.replay.notBefore = 0; // the endpoint answers: spooled events may come back
       if (!entry.replayed) this.accounting.latency(Date.now() - entry.acceptedAt);
       this.settle(entry, { statusCode, attempts: entry.attempts });

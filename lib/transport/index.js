@@ -22,20 +22,21 @@ const LIB = path.join(__dirname, '..');
 // The response of dispatchEvent. Headers arrive as one raw block and are parsed when first read:
 // most callers look at statusCode only.
 class DispatchResponse {
+  #raw;
+  #parsed;
+
   constructor(statusCode, rawHeaders, body, timings) {
     this.statusCode = statusCode;
     this.body = body;
     if (timings !== undefined) this.timings = timings;
-    this.rawHeaders = rawHeaders;
-    this.parsedHeaders = undefined;
-    Object.defineProperty(this, 'rawHeaders', { enumerable: false });
-    Object.defineProperty(this, 'parsedHeaders', { enumerable: false, writable: true });
+    this.#raw = rawHeaders;
+    this.#parsed = undefined;
   }
 
   // Names in lower case; repeated headers joined with ', ' (as Node's http does).
   get headers() {
-    if (this.parsedHeaders === undefined) this.parsedHeaders = parseHeaders(this.rawHeaders);
-    return this.parsedHeaders;
+    if (this.#parsed === undefined) this.#parsed = parseHeaders(this.#raw);
+    return this.#parsed;
   }
 
   toJSON() {

@@ -9,6 +9,7 @@ const VERBS = Object.freeze({ GET: 0, POST: 1, PUT: 2, PATCH: 3, DELETE: 4, HEAD
 const EVENT_VERBS = ['GET', 'POST', 'PUT', 'PATCH'];
 
 function verbOf(httpVerb, allowed = EVENT_VERBS, what = 'httpVerb') {
+  if (httpVerb === 'POST') return 'POST'; // nearly every event: no case folding, no search
   if (typeof httpVerb !== 'string') {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, `one of ${allowed.join(', ')}`, httpVerb);
   }
