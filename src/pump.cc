@@ -585,16 +585,16 @@ void Pump::StartWaiting() {
 
 void Pump::Start(Transfer* t) {
   Channel* ch = t->channel;
-  CURL* easy = AcquireEasy();
+  CURL* easy = AcquireEasy(*t->profile);
   if (easy == nullptr) {
     FailTransfer(t, CURLE_OUT_OF_MEMORY, "libcurl could not create an easy handle");
     finished_.push_back(t);
     return;
   }
   t->easy = easy;
-  const CURLcode rc = ConfigureEasy(easy, t, share_);
+  const CURLcode rc = ConfigureTransfer(easy, t);
   if (rc != CURLE_OK) {
-    ReleaseEasy(easy);
+    curl_easy_cleanup(easy);  // in an unknown state: not kept
     t->easy = nullptr;
     FailTransfer(t, rc, "libcurl refused an option for this request");
     finished_.push_back(t);
@@ -602,7 +602,7 @@ void Pump::Start(Transfer* t) {
   }
   const CURLMcode mc = curl_multi_add_handle(multi_, easy);
   if (mc != CURLM_OK) {
-    ReleaseEasy(easy);
+    ReleaseEasy(easy, t->profile->serial);
     t->easy = nullptr;
     FailTransfer(t, mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT,
                  curl_multi_strerror(mc));
@@ -616,7 +616,7 @@ void Pump::Start(Transfer* t) {
 void Pump::RemoveActive(Transfer* t) {
   curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &t->bytes_sent);
   curl_multi_remove_handle(multi_, t->easy);
-  ReleaseEasy(t->easy);
+  ReleaseEasy(t->easy, t->profile->serial);
   t->easy = nullptr;
   active_.erase(t);
   --t->channel->active_;
@@ -687,7 +687,7 @@ void Pump::DrainFinished() {
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
     CollectResult(easy, t, result);
     curl_multi_remove_handle(multi_, easy);
-    ReleaseEasy(easy);
+    ReleaseEasy(easy, t->profile->serial);
     t->easy = nullptr;
     active_.erase(t);
     --t->channel->active_;
@@ -737,22 +737,44 @@ void Pump::ApplyLimits(const ConnectionLimits& limits) {
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, std::max(limits.max_total_connections, 16L));
 }
 
-CURL* Pump::AcquireEasy() {
-  if (!idle_easies_.empty()) {
-    CURL* easy = idle_easies_.back();
-    idle_easies_.pop_back();
+CURL* Pump::AcquireEasy(const Profile& profile) {
+  auto same = idle_easies_.find(profile.serial);
+  if (same != idle_easies_.end() && !same->second.empty()) {
+    CURL* easy = same->second.back();
+    same->second.pop_back();
+    --idle_count_;
     return easy;
   }
-  return curl_easy_init();
+  // A handle of another profile (there are only ever a few), reset; or a new one.
+  CURL* easy = nullptr;
+  for (auto it = idle_easies_.begin(); it != idle_easies_.end() && easy == nullptr;) {
+    if (!it->second.empty()) {
+      easy = it->second.back();
+      it->second.pop_back();
+      --idle_count_;
+      curl_easy_reset(easy);
+    }
+    if (it->second.empty()) {
+      it = idle_easies_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (easy == nullptr) easy = curl_easy_init();
+  if (easy != nullptr && ConfigureProfile(easy, profile, share_) != CURLE_OK) {
+    curl_easy_cleanup(easy);
+    return nullptr;
+  }
+  return easy;
 }
 
-void Pump::ReleaseEasy(CURL* easy) {
-  if (idle_easies_.size() >= kMaxIdleEasies) {
+void Pump::ReleaseEasy(CURL* easy, uint64_t profile_serial) {
+  if (idle_count_ >= kMaxIdleEasies) {
     curl_easy_cleanup(easy);
     return;
   }
-  curl_easy_reset(easy);
-  idle_easies_.push_back(easy);
+  idle_easies_[profile_serial].push_back(easy);
+  ++idle_count_;
 }
 
 int Pump::OnSocket(CURL* /*easy*/, curl_socket_t s, int what, void* userp, void* /*socketp*/) {

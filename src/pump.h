@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -177,8 +178,8 @@ class Pump {
   void FlushIfDue();
   void Flush();
   void ApplyLimits(const ConnectionLimits& limits);
-  CURL* AcquireEasy();
-  void ReleaseEasy(CURL* easy);
+  CURL* AcquireEasy(const Profile& profile);
+  void ReleaseEasy(CURL* easy, uint64_t profile_serial);
   void RemoveActive(Transfer* t);
   bool Busy() const { return !active_.empty() || waiting_total_ > 0; }
   static int OnSocket(CURL* easy, curl_socket_t s, int what, void* userp, void* socketp);
@@ -222,7 +223,10 @@ class Pump {
   std::vector<Transfer*> finished_;
   size_t finished_count_at_mark_ = 0;  // finished_ held back since first_finished_at_
   Clock::time_point first_finished_at_;
-  std::vector<CURL*> idle_easies_;
+  // Idle easy handles by the profile they are configured for: the next transfer of that profile
+  // sets only its own options (no reset, no profile options again).
+  std::unordered_map<uint64_t, std::vector<CURL*>> idle_easies_;
+  size_t idle_count_ = 0;
   std::vector<Poller::Ready> ready_;
   bool has_deadline_ = false;
   Clock::time_point deadline_;

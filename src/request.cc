@@ -1,6 +1,7 @@
 #include "request.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstring>
 #include <new>
@@ -178,6 +179,12 @@ void Bytes::Clear() {
   }
 }
 
+Profile::Profile()
+    : serial([] {
+        static std::atomic<uint64_t> next{1};
+        return next.fetch_add(1, std::memory_order_relaxed);
+      }()) {}
+
 Profile::~Profile() {
   curl_slist_free_all(body_headers);
   curl_slist_free_all(get_headers);
@@ -214,17 +221,13 @@ void Transfer::Clear() {
   errbuf[0] = '\0';
 }
 
-CURLcode ConfigureEasy(CURL* easy, Transfer* t, CURLSH* share) {
-  const Profile& p = *t->profile;
-  CURLcode rc = CURLE_OK;
 #define NED_SET(option, value)                                               \
   do {                                                                       \
     if ((rc = curl_easy_setopt(easy, option, value)) != CURLE_OK) return rc; \
   } while (0)
 
-  t->errbuf[0] = '\0';
-  NED_SET(CURLOPT_PRIVATE, static_cast<void*>(t));
-  NED_SET(CURLOPT_URL, t->url.c_str());
+CURLcode ConfigureProfile(CURL* easy, const Profile& p, CURLSH* share) {
+  CURLcode rc = CURLE_OK;
   NED_SET(CURLOPT_NOSIGNAL, 1L);  // required with threads; the threaded resolver needs no alarm
   if (RuntimeCurlAtLeast(0x075500)) {
     NED_SET(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -240,21 +243,13 @@ CURLcode ConfigureEasy(CURL* easy, Transfer* t, CURLSH* share) {
   NED_SET(CURLOPT_FOLLOWLOCATION, 0L);  // a 3xx is an answer, never followed
   NED_SET(CURLOPT_TIMEOUT_MS, p.timeout_ms);
   NED_SET(CURLOPT_CONNECTTIMEOUT_MS, p.connect_timeout_ms);
-  NED_SET(CURLOPT_ERRORBUFFER, t->errbuf);
   NED_SET(CURLOPT_WRITEFUNCTION, OnBody);
-  NED_SET(CURLOPT_WRITEDATA, static_cast<void*>(t));
   NED_SET(CURLOPT_HEADERFUNCTION, OnHeader);
-  NED_SET(CURLOPT_HEADERDATA, static_cast<void*>(t));
   NED_SET(CURLOPT_USERAGENT, p.user_agent.c_str());
   if (share != nullptr) NED_SET(CURLOPT_SHARE, share);
   if (p.verbose) NED_SET(CURLOPT_VERBOSE, 1L);
-
-  // An empty proxy string means "direct" and also stops libcurl from reading the environment.
-  const std::string& proxy = t->https() ? p.https_proxy : p.http_proxy;
-  NED_SET(CURLOPT_PROXY, proxy.c_str());
   // Always set, even to "": otherwise libcurl reads no_proxy from the environment itself.
   NED_SET(CURLOPT_NOPROXY, p.no_proxy.c_str());
-
   if (!p.ca_file.empty()) {
     NED_SET(CURLOPT_CAINFO, p.ca_file.c_str());
     NED_SET(CURLOPT_PROXY_CAINFO, p.ca_file.c_str());
@@ -265,31 +260,46 @@ CURLcode ConfigureEasy(CURL* easy, Transfer* t, CURLSH* share) {
   }
   NED_SET(CURLOPT_HTTP_VERSION, p.http2 ? static_cast<long>(CURL_HTTP_VERSION_2TLS)
                                         : static_cast<long>(CURL_HTTP_VERSION_1_1));
-  // Over h2, wait for a connection that can multiplex instead of opening one per request.
-  if (p.http2 && t->https()) NED_SET(CURLOPT_PIPEWAIT, 1L);
   if (p.connect_to != nullptr) NED_SET(CURLOPT_CONNECT_TO, p.connect_to);
+  return CURLE_OK;
+}
+
+CURLcode ConfigureTransfer(CURL* easy, Transfer* t) {
+  const Profile& p = *t->profile;
+  CURLcode rc = CURLE_OK;
+  t->errbuf[0] = '\0';
+  NED_SET(CURLOPT_PRIVATE, static_cast<void*>(t));
+  NED_SET(CURLOPT_URL, t->url.c_str());
+  NED_SET(CURLOPT_ERRORBUFFER, t->errbuf);
+  NED_SET(CURLOPT_WRITEDATA, static_cast<void*>(t));
+  NED_SET(CURLOPT_HEADERDATA, static_cast<void*>(t));
+  // An empty proxy string means "direct" and also stops libcurl from reading the environment.
+  const bool https = t->https();
+  NED_SET(CURLOPT_PROXY, (https ? p.https_proxy : p.http_proxy).c_str());
+  // Over h2, wait for a connection that can multiplex instead of opening one per request.
+  NED_SET(CURLOPT_PIPEWAIT, p.http2 && https ? 1L : 0L);
 
   const bool bodiless = t->verb == Verb::kGet || t->verb == Verb::kHead ||
                         (t->verb == Verb::kDelete && t->body.size() == 0);
   curl_slist* lines =
       t->headers != nullptr ? t->headers : (bodiless ? p.get_headers : p.body_headers);
   NED_SET(CURLOPT_HTTPHEADER, lines);
+  static const char* const kCustom[kVerbCount] = {nullptr, nullptr,  "PUT",
+                                                  "PATCH", "DELETE", nullptr};
   if (bodiless) {
-    NED_SET(CURLOPT_HTTPGET, 1L);
-    if (t->verb == Verb::kHead) NED_SET(CURLOPT_NOBODY, 1L);
-    if (t->verb == Verb::kDelete) NED_SET(CURLOPT_CUSTOMREQUEST, "DELETE");
+    NED_SET(CURLOPT_HTTPGET, 1L);  // also undoes a previous transfer's POST and NOBODY
+    NED_SET(CURLOPT_NOBODY, t->verb == Verb::kHead ? 1L : 0L);
   } else {
+    NED_SET(CURLOPT_NOBODY, 0L);
     // The size first: with it set, libcurl sends the bytes as they are (no strlen, NULs kept).
     NED_SET(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
     NED_SET(CURLOPT_POSTFIELDS, t->body.data());
-    static const char* const kCustom[kVerbCount] = {nullptr, nullptr,  "PUT",
-                                                    "PATCH", "DELETE", nullptr};
-    const char* custom = kCustom[static_cast<int>(t->verb)];
-    if (custom != nullptr) NED_SET(CURLOPT_CUSTOMREQUEST, custom);
   }
-#undef NED_SET
+  NED_SET(CURLOPT_CUSTOMREQUEST, kCustom[static_cast<int>(t->verb)]);
   return CURLE_OK;
 }
+
+#undef NED_SET
 
 void CollectResult(CURL* easy, Transfer* t, CURLcode result) {
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->status);

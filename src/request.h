@@ -27,10 +27,13 @@ enum TransferFlags : uint32_t {
 // thread from a complete profile (lib/ owns defaults and validation), immutable afterwards, so the
 // pump reads it without locks.
 struct Profile {
-  Profile() = default;
+  Profile();
   Profile(const Profile&) = delete;
   Profile& operator=(const Profile&) = delete;
   ~Profile();
+
+  // Unique for the process's lifetime: easy handles configured for a profile are kept by it.
+  const uint64_t serial;
 
   long timeout_ms = 0;
   long connect_timeout_ms = 0;
@@ -112,8 +115,12 @@ struct Transfer {
 // Whether the libcurl the process runs with (not the one it was built against) is this new.
 bool RuntimeCurlAtLeast(unsigned version);
 
-// Applies `t` to a freshly reset easy handle. Returns the first setopt error, if any.
-CURLcode ConfigureEasy(CURL* easy, Transfer* t, CURLSH* share);
+// The options every transfer of `profile` shares, on a fresh or reset easy handle.
+CURLcode ConfigureProfile(CURL* easy, const Profile& profile, CURLSH* share);
+
+// The options of one transfer, on a handle configured for its profile (possibly used before by
+// another transfer of it: everything a transfer may change is set every time).
+CURLcode ConfigureTransfer(CURL* easy, Transfer* t);
 
 // Copies status, timings and error details out of the finished easy handle into `t`.
 void CollectResult(CURL* easy, Transfer* t, CURLcode result);
