@@ -18,10 +18,7 @@ constexpr auto kHaltWait = std::chrono::seconds(2);
 // again within milliseconds, and each new run costs a threadpool round trip.
 constexpr auto kLinger = std::chrono::milliseconds(20);
 constexpr auto kCpuSample = std::chrono::milliseconds(100);
-// Finished transfers wait this long for the others still in flight before they are handed back:
-// each hand-back wakes the environment's loop, and a burst sent together mostly finishes together.
-constexpr auto kCoalesce = std::chrono::microseconds(1000);
-constexpr size_t kCoalesceMax = 256;
+constexpr auto kRingInterval = std::chrono::microseconds(100);
 
 std::mutex g_create_mu;
 Pump* g_pump = nullptr;  // never destroyed: it may be halted from atexit
@@ -279,9 +276,18 @@ void Pump::Submit(Channel* ch, std::unique_ptr<Transfer> t) {
       return;
     }
   }
-  // The pump hears of it at this loop's next turn (uv_prepare/uv_check), with everything else this
-  // turn submitted: one ring and one wake-up of the pump per burst, not one per transfer.
-  ch->ring_due_ = true;
+  // A ring wakes the pump (a system call, and a thread switch): the first transfer of a burst rings
+  // at once, the rest at most every kRingInterval, and the loop's next turn (uv_prepare/uv_check)
+  // catches what is left. So a burst costs a ring or two, yet an application that does real work
+  // between submits (building the next batch) never holds its first transfer back.
+  const auto now = Clock::now();
+  if (now - ch->last_ring_ >= kRingInterval) {
+    ch->last_ring_ = now;
+    ch->ring_due_ = false;
+    Ring();
+  } else {
+    ch->ring_due_ = true;
+  }
 }
 
 void Pump::Ring() {
@@ -476,7 +482,7 @@ void Pump::Run() {
     TakeIntake();
     StartWaiting();
     DrainFinished();
-    FlushIfDue();
+    Flush();
 
     int wait_ms = kMaxWaitMs;
     {
@@ -519,13 +525,6 @@ void Pump::Run() {
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
       wait_ms = std::min(wait_ms, static_cast<int>(std::clamp<long long>(left, 0, kMaxWaitMs)));
     }
-    if (!finished_.empty()) {
-      // Completions held back for coalescing go out by their deadline at the latest.
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            first_finished_at_ + kCoalesce - Clock::now())
-                            .count();
-      wait_ms = std::min(wait_ms, static_cast<int>(std::clamp<long long>(left + 1, 0, kMaxWaitMs)));
-    }
     bool rung = false;
     poller_.Wait(wait_ms, &ready_, &rung);
     if (Clock::now() - cpu_sampled >= kCpuSample) {
@@ -547,7 +546,7 @@ void Pump::Run() {
       curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
     }
     DrainFinished();
-    FlushIfDue();
+    Flush();
   }
   Flush();
   threads_.fetch_sub(1);
@@ -695,23 +694,8 @@ void Pump::DrainFinished() {
   }
 }
 
-// Hands finished transfers back now, or a moment later together with those still in flight:
-// when nothing else is in flight, when enough have finished, or when the first has waited
-// kCoalesce. (Aborted or failed-to-start transfers take the same path.)
-void Pump::FlushIfDue() {
-  if (finished_.empty()) return;
-  const auto now = Clock::now();
-  if (finished_count_at_mark_ == 0) first_finished_at_ = now;
-  finished_count_at_mark_ = finished_.size();
-  if (active_.empty() || finished_.size() >= kCoalesceMax ||
-      now - first_finished_at_ >= kCoalesce) {
-    Flush();
-  }
-}
-
 // Hands finished transfers to their environments: one lock and one wake-up per environment.
 void Pump::Flush() {
-  finished_count_at_mark_ = 0;
   if (finished_.empty()) return;
   size_t i = 0;
   while (i < finished_.size()) {

@@ -107,6 +107,7 @@ class Channel {
   uv_prepare_t prepare_;  // once per loop turn: rings the pump for the transfers just queued
   uv_check_t check_;
   bool ring_due_ = false;
+  std::chrono::steady_clock::time_point last_ring_;
   bool referenced_ = false;
   bool closing_ = false;
   bool pump_done_ = false;
@@ -175,7 +176,6 @@ class Pump {
   void Start(Transfer* t);
   void Finish(Transfer* t);
   void DrainFinished();
-  void FlushIfDue();
   void Flush();
   void ApplyLimits(const ConnectionLimits& limits);
   CURL* AcquireEasy(const Profile& profile);
@@ -221,8 +221,6 @@ class Pump {
   size_t next_lane_ = 0;
   size_t waiting_total_ = 0;
   std::vector<Transfer*> finished_;
-  size_t finished_count_at_mark_ = 0;  // finished_ held back since first_finished_at_
-  Clock::time_point first_finished_at_;
   // Idle easy handles by the profile they are configured for: the next transfer of that profile
   // sets only its own options (no reset, no profile options again).
   std::unordered_map<uint64_t, std::vector<CURL*>> idle_easies_;
