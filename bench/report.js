@@ -2,6 +2,7 @@
 // Turns bench results into results.md, results.svg (bar charts, and the soak's RSS over time) and
 // the table in the README. Figures missing from older results show as '–'.
 const fs = require('node:fs');
+const path = require('node:path');
 
 const LABELS = {
   dispatcher: 'native-event-dispatcher (dispatcher)',
@@ -237,6 +238,9 @@ function markdown(results, soak) {
   if (soak) {
     parts.push('## Soak', '', soakText(soak), '');
   }
+  // The log of cost changes is kept by hand (bench/cost-log.md) and carried into every report.
+  const log = path.join(__dirname, 'cost-log.md');
+  if (fs.existsSync(log)) parts.push(fs.readFileSync(log, 'utf8').trim(), '');
   parts.push('![throughput and main-thread cost](results.svg)', '');
   return parts.join('\n');
 }
