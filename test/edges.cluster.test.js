@@ -2,7 +2,7 @@
 // Issue 9 §2: one spoolDir for a whole cluster (pm2, Node's cluster, containers on one volume).
 // 0.1 gave every process but the first ERR_SPOOL_LOCKED at start: a crash loop.
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { lineProcess } = require('./helpers/processes');
 const { useCleanup } = require('./helpers/cleanup');
 const { tempDirs } = require('./helpers/dirs');
 
@@ -11,30 +11,17 @@ const tempDir = tempDirs(later);
 const MEMBER = path.join(__dirname, 'fixtures', 'cluster-member.js');
 
 function member(dir, url, name) {
-  const proc = spawn(process.execPath, [MEMBER, dir, url, name], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines = [];
-  let rest = '';
-  let stderr = '';
-  proc.stdout.on('data', (d) => {
-    const parts = (rest + d).split('\n');
-    rest = parts.pop();
-    lines.push(...parts);
-  });
-  proc.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, stderr })));
-  later(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); });
-  const until = async (prefix, nth = 1) => {
-    const found = () => lines.filter((l) => l.startsWith(prefix));
-    for (let i = 0; i < 2000 && found().length < nth; i++) await new Promise((r) => setTimeout(r, 10));
-    return found()[nth - 1];
-  };
+  const child = lineProcess(later, process.execPath, [MEMBER, dir, url, name]);
+  const nth = (prefix, n) => child.until((lines) => lines.filter((l) => l.startsWith(prefix)).length >= n)
+    .then((lines) => lines.filter((l) => l.startsWith(prefix))[n - 1]);
   let sends = 0;
   return {
-    proc, exited,
-    ready: () => until('READY').then((l) => Number(l.slice(6))),
-    send: (n) => { sends += 1; proc.stdin.write(`send ${n}\n`); return until('SENT', sends); },
-    close: () => { proc.stdin.write('close\n'); return until('DONE').then((l) => JSON.parse(l.slice(5))); },
-    accepted: () => lines.filter((l) => l.startsWith('A ')).map((l) => l.slice(2)),
+    proc: child.proc,
+    exited: child.exited,
+    ready: () => nth('READY', 1).then((l) => Number(l.slice(6))),
+    send: (n) => { sends += 1; child.send(`send ${n}`); return nth('SENT', sends); },
+    close: () => { child.send('close'); return nth('DONE', 1).then((l) => JSON.parse(l.slice(5))); },
+    accepted: () => child.lines.filter((l) => l.startsWith('A ')).map((l) => l.slice(2)),
   };
 }
 

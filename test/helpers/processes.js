@@ -18,4 +18,36 @@ function spawnNode(code, env = {}) {
   return { child, exited, output: () => stdout };
 }
 
-module.exports = { spawnNode };
+// A child process whose stdout is read line by line: { proc, lines, exited, until, send, stderr }.
+// until(predicate) resolves once predicate(lines) holds, and rejects if the child exits first;
+// send(line) writes a line to its stdin. Killed after the test (later) if still running.
+function lineProcess(later, command, args) {
+  const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines = [];
+  const waiters = [];
+  let rest = '';
+  let stderr = '';
+  proc.stdout.on('data', (d) => {
+    const parts = (rest + d).split('\n');
+    rest = parts.pop();
+    lines.push(...parts);
+    for (const w of waiters) w();
+  });
+  proc.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, stderr })));
+  let done = false;
+  exited.then(() => { done = true; for (const w of waiters) w(); });
+  later(() => { if (!done) proc.kill('SIGKILL'); return exited; });
+  const until = (predicate) => new Promise((resolve, reject) => {
+    const check = () => {
+      if (predicate(lines)) resolve(lines);
+      else if (done) reject(new Error(`the child exited first: ${stderr}\n${lines.slice(-5).join('\n')}`));
+    };
+    waiters.push(check);
+    check();
+  });
+  const send = (line) => proc.stdin.write(`${line}\n`);
+  return { proc, lines, exited, until, send, stderr: () => stderr };
+}
+
+module.exports = { spawnNode, lineProcess };

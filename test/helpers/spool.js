@@ -5,7 +5,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
-const { spawn } = require('node:child_process');
+const { lineProcess } = require('./processes');
 const record = require('../../lib/spool/record');
 
 const WORKER = path.join(__dirname, '..', 'fixtures', 'spool-worker.js');
@@ -70,35 +70,9 @@ function ownIdentity() {
 
 // Runs test/fixtures/spool-worker.js (or `command` through bash) and collects its stdout lines.
 function startWorker(later, args, { shell } = {}) {
-  const proc = shell
-    ? spawn('bash', ['-c', `${shell} exec "$0" "$@"`, process.execPath, WORKER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    : spawn(process.execPath, [WORKER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines = [];
-  const waiters = [];
-  let rest = '';
-  let stderr = '';
-  proc.stdout.on('data', (d) => {
-    const parts = (rest + d).split('\n');
-    rest = parts.pop();
-    lines.push(...parts);
-    for (const w of waiters) w();
-  });
-  proc.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, stderr })));
-  let done = false;
-  exited.then(() => { done = true; for (const w of waiters) w(); });
-  later(() => { if (!done) proc.kill('SIGKILL'); return exited; });
-  // Resolves once predicate(lines) holds; rejects if the worker exits first.
-  const until = (predicate) => new Promise((resolve, reject) => {
-    const check = () => {
-      if (predicate(lines)) resolve(lines);
-      else if (done) reject(new Error(`the worker exited first: ${stderr}\n${lines.slice(-5).join('\n')}`));
-    };
-    waiters.push(check);
-    check();
-  });
-  const send = (line) => proc.stdin.write(`${line}\n`);
-  return { proc, lines, exited, until, send, stderr: () => stderr };
+  return shell
+    ? lineProcess(later, 'bash', ['-c', `${shell} exec "$0" "$@"`, process.execPath, WORKER, ...args])
+    : lineProcess(later, process.execPath, [WORKER, ...args]);
 }
 
 // The ids after each prefix: ids(lines, 'A') for "A <id>" lines.
