@@ -207,6 +207,24 @@ test('adopted again and again (each adopter closed with the records live): nothi
   expect(slotNames(root)).toHaveLength(1);
 });
 
+test('adopted segments keep their order: events accepted in the same millisecond replay in the order they were accepted, over generations', () => {
+  // Many segments (8 KiB each at this cap), every record with the same acceptedAt: only the order
+  // of the files can tell which came first.
+  const root = tempRoot(later);
+  const at = 1_700_000_000_000;
+  const first = new Spool(root, { maxBytes: 64 * 1024 });
+  const live = Array.from({ length: 40 }, (_, i) => first.append(request(1000, i), at).id);
+  expect(fs.readdirSync(first.dir).filter((n) => n.startsWith('seg-')).length).toBeGreaterThanOrEqual(4);
+  first.close();
+  for (let generation = 0; generation < 3; generation++) {
+    const next = new Spool(root, { maxBytes: 1024 * 1024 });
+    expect(drainParked(next).map((r) => r.id)).toEqual(live);
+    // Its own, in the same millisecond as well: after the adopted ones only by their files' order.
+    for (let i = 0; i < 5; i++) live.push(next.append(request(1000, 100 + i), at).id);
+    next.close();
+  }
+});
+
 test('a merge cut short (an adopt-… directory and an import file inside an orphan slot) is finished by the next adopter', () => {
   const root = tempRoot(later);
   const outer = makeSlot(root, { owner: { pid: 1 }, released: true, segments: [[lineOf(request(300))]] });

@@ -1,5 +1,5 @@
 'use strict';
-// One slot's journal: segment files (seg-<12 digits>.jsonl, and seg-adopted-<hex>.jsonl from adopted
+// One slot's journal: segment files (seg-<12 digits>.jsonl, and seg-adopted-<hex>-<n>.jsonl from adopted
 // slots) of record lines (see record.js).
 // - append: one positioned write at the end of the current segment, which rotates at
 //   `segmentBytes` (capacity / 8, within 4 KiB … 8 MiB) so that space comes back in small pieces.
@@ -93,7 +93,7 @@ class Journal {
 
   // Reads the slot's segments → { records (live, in file order), byId, skipped, torn, duplicates }.
   load() {
-    const names = fs.readdirSync(this.dir).filter((n) => SEGMENT.test(n)).sort();
+    const names = segmentOrder(fs.readdirSync(this.dir).filter((n) => SEGMENT.test(n)));
     const byId = new Map();
     const records = [];
     const counts = { skipped: 0, torn: 0, duplicates: 0 };
@@ -408,4 +408,11 @@ function isSegmentName(name) {
   return SEGMENT.test(name);
 }
 
-module.exports = { Journal, SpoolRecord, isSegmentName };
+// The order a slot's segments were written in: adopted ones (renamed in at start, so older) before
+// the slot's own, each kind by name. Events accepted in the same millisecond replay in this order.
+function segmentOrder(names) {
+  const own = (n) => OWN_SEGMENT.test(n);
+  return names.filter((n) => !own(n)).sort().concat(names.filter(own).sort());
+}
+
+module.exports = { Journal, SpoolRecord, isSegmentName, segmentOrder };

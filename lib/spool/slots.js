@@ -18,7 +18,7 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const { ioError } = require('./error');
 const { makePrivateDir, openPrivateFile } = require('./directory');
-const { isSegmentName } = require('./journal');
+const { isSegmentName, segmentOrder } = require('./journal');
 
 const OWNER = 'owner.json';
 const RELEASED = 'released.json';
@@ -183,14 +183,19 @@ function adoptOrphans(root, slot, log) {
 // Moves the files of an adopted slot (and of the slots it had adopted) into `into`. Only its owner
 // file is deleted: a file we do not know is left where it is (with its directory), never lost.
 function merge(into, from, log) {
+  // New names: unique in `into`, in the order the owner's journal wrote its segments (events
+  // accepted in the same millisecond replay in the order they were accepted).
+  const segments = segmentOrder(fs.readdirSync(from).filter(isSegmentName));
+  const base = uniqueName(into, 'seg-adopted', '-000000');
+  segments.forEach((name, i) => {
+    fs.renameSync(path.join(from, name), path.join(into, `${base}-${String(i).padStart(6, '0')}.jsonl`));
+  });
   for (const name of fs.readdirSync(from)) {
     const file = path.join(from, name);
     if (ADOPTED.test(name)) {
       merge(into, file, log);
-    } else if (isSegmentName(name) || IMPORT.test(name)) {
-      // New names: a segment's name only has to be unique in its slot.
-      const prefix = isSegmentName(name) ? 'seg-adopted' : 'import';
-      fs.renameSync(file, path.join(into, uniqueName(into, prefix)));
+    } else if (IMPORT.test(name)) {
+      fs.renameSync(file, path.join(into, `${uniqueName(into, 'import')}.jsonl`));
     } else if (name === OWNER || name === RELEASED) {
       fs.rmSync(file, { force: true });
     }
@@ -202,10 +207,11 @@ function merge(into, from, log) {
   }
 }
 
-function uniqueName(dir, prefix) {
+// prefix-<random hex>, such that prefix-<hex><suffix>.jsonl is not in dir yet.
+function uniqueName(dir, prefix, suffix = '') {
   for (;;) {
-    const name = `${prefix}-${crypto.randomBytes(6).toString('hex')}.jsonl`;
-    if (!fs.existsSync(path.join(dir, name))) return name;
+    const name = `${prefix}-${crypto.randomBytes(6).toString('hex')}`;
+    if (!fs.existsSync(path.join(dir, `${name}${suffix}.jsonl`))) return name;
   }
 }
 
