@@ -68,7 +68,7 @@ async function main() {
     }
     diffs.sort((x, y) => x - y);
     const s = ned.pumpStats();
-    console.log(`${CLIENT} at ${RATE}/s: main thread ${diffs[diffs.length >> 1].toFixed(1)} µs per event beyond the baseline (median of ${PAIRS}: ${diffs.map((x) => x.toFixed(1)).join(' ')}); pump thread ${((s.cpuMs * 1000) / s.settled).toFixed(1)} µs per request`);
+    console.log(`${CLIENT} at ${RATE}/s: main thread ${diffs[diffs.length >> 1].toFixed(1)} µs per event beyond the baseline (median of ${PAIRS}: ${diffs.map((x) => x.toFixed(1)).join(' ')}); pump thread ${((s.cpuMs * 1000) / s.settled).toFixed(1)} µs per request; ${(s.settled / s.batches).toFixed(1)} completions per batch`);
   } finally {
     await d.close();
     await collectors.stop();

@@ -435,6 +435,8 @@ Napi::Value Binding::Stats(const Napi::CallbackInfo& info) {
   out.Set("settled", number(static_cast<double>(s.settled)));
   out.Set("pending", number(static_cast<double>(s.pending)));
   out.Set("pumpRuns", number(static_cast<double>(s.runs)));
+  out.Set("batches", number(static_cast<double>(s.batches)));
+  out.Set("rings", number(static_cast<double>(s.rings)));
   out.Set("pumpRunning", Napi::Boolean::New(env, s.running));
   out.Set("threads", number(s.threads));
   out.Set("maxThreads", number(s.max_threads));

@@ -138,6 +138,8 @@ PumpStats Channel::Stats() const {
   const uint64_t ended = s.settled + p->dropped_.load();
   s.pending = s.submitted > ended ? s.submitted - ended : 0;
   s.runs = p->runs_.load();
+  s.batches = p->batches_.load();
+  s.rings = p->rings_.load();
   s.running = p->state_ != Pump::State::kIdle;
   s.threads = p->threads_.load();
   s.max_threads = p->max_threads_.load();
@@ -174,6 +176,7 @@ void Channel::Deliver() {
   const uint64_t n = delivering_.size();
   pending_ = pending_ > n ? pending_ - n : 0;
   pump_->settled_.fetch_add(n, std::memory_order_relaxed);
+  pump_->batches_.fetch_add(1, std::memory_order_relaxed);
   if (pending_ == 0 && referenced_) {
     uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
     referenced_ = false;
@@ -291,8 +294,12 @@ void Pump::Submit(Channel* ch, std::unique_ptr<Transfer> t) {
 }
 
 void Pump::Ring() {
-  // One write per wait is enough; the pump clears the flag before it takes the queues.
+  // Callers change what the pump looks at under mu_ first. A pump that is not asleep looks at it
+  // before it next waits (a ring costs a system call and, here, a thread switch); one asleep needs
+  // one write, whoever rings first (the pump clears the flag before it takes the queues).
+  if (!sleeping_.load()) return;
   if (wake_pending_.exchange(true)) return;
+  rings_.fetch_add(1, std::memory_order_relaxed);
   poller_.Ring();
 }
 
@@ -488,7 +495,10 @@ void Pump::Run() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) break;
-      if (!incoming_.empty() || !aborts_.empty() || !leaving_.empty()) continue;
+      if (!incoming_.empty() || !aborts_.empty() || !leaving_.empty() || limits_dirty_ ||
+          channel_limits_dirty_) {
+        continue;
+      }
       const bool busy = Busy();
       if (yield_) {
         // The host environment is leaving: let go of its loop; another environment takes over
@@ -519,6 +529,8 @@ void Pump::Run() {
       } else {
         lingering = false;
       }
+      // Set with the checks above under mu_: whoever queues work after them sees the pump asleep.
+      sleeping_.store(true);
     }
     if (has_deadline_) {
       const auto left =
@@ -527,6 +539,7 @@ void Pump::Run() {
     }
     bool rung = false;
     poller_.Wait(wait_ms, &ready_, &rung);
+    sleeping_.store(false);
     if (Clock::now() - cpu_sampled >= kCpuSample) {
       const uint64_t now_cpu = ThreadCpuNs();
       cpu_ns_.fetch_add(now_cpu - cpu_mark, std::memory_order_relaxed);

@@ -48,6 +48,8 @@ struct PumpStats {
   uint64_t settled = 0;     // transfers handed back to their environment
   uint64_t pending = 0;     // queued or in flight
   uint64_t runs = 0;        // times the work item was queued on the threadpool
+  uint64_t batches = 0;     // completion batches handed to environments (one wake-up each)
+  uint64_t rings = 0;       // times an environment woke the pump (its doorbell written)
   bool running = false;     // the work item is queued or holds a threadpool thread
   int threads = 0;          // threadpool threads the addon holds now (0 or 1)
   int max_threads = 0;      // the most it ever held at once
@@ -207,10 +209,13 @@ class Pump {
   bool limits_dirty_ = false;
   bool channel_limits_dirty_ = false;
   std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> sleeping_{false};  // set with mu_ held, just before the pump waits
   std::atomic<uint64_t> submitted_{0};
   std::atomic<uint64_t> settled_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> runs_{0};
+  std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> rings_{0};
   std::atomic<int> threads_{0};
   std::atomic<int> max_threads_{0};
   std::atomic<uint64_t> cpu_ns_{0};

@@ -96,6 +96,25 @@ test('setConnectionLimits validates its input', () => {
   expect(setConnectionLimits({ maxInFlight: 10 })).toEqual({ maxConnectionsPerHost: 64, maxConnections: 256, maxInFlight: 10 });
 });
 
+test('pumpStats() counts the batches completions come back in and the rings that woke the pump', async () => {
+  const server = await start((req, res) => res.end());
+  try {
+    const before = pumpStats();
+    await Promise.all(Array.from({ length: 64 }, (_, i) => dispatchEvent('POST', server.url, { i })));
+    const after = pumpStats();
+    expect(after.settled - before.settled).toBe(64);
+    // One wake-up of this thread per batch; never more batches than completions.
+    expect(after.batches - before.batches).toBeGreaterThanOrEqual(1);
+    expect(after.batches - before.batches).toBeLessThanOrEqual(64);
+    // A ring only for a pump asleep, at most one per request.
+    expect(after.rings - before.rings).toBeGreaterThanOrEqual(0);
+    expect(after.rings - before.rings).toBeLessThanOrEqual(64);
+    expect(server.requests).toHaveLength(64);
+  } finally {
+    await server.close();
+  }
+});
+
 test('the pump gives its thread back when idle and comes back for the next request', async () => {
   const server = await start((req, res) => res.end());
   try {

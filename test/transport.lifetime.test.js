@@ -184,3 +184,43 @@ test('without a usable libcurl, NATIVE_EVENT_DISPATCHER_TRANSPORT=native says so
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('request ids are never reused: an abort() for a request that already ended does not touch the next one', async () => {
+  require('..'); // the transport as the package sets it up (its connection limits)
+  const completions = require('../lib/transport/completions');
+  const { prepare } = require('../lib/transport/request');
+  const { profileFor } = require('../lib/transport/options');
+  const server = await holdingServer();
+  try {
+    const send = (i) => new Promise((resolve) => {
+      const id = completions.submit(prepare('POST', server.url, { i }), profileFor(), {
+        onTransportResult: (statusCode) => resolve({ id, statusCode }),
+      });
+    });
+    const first = send(1);
+    await server.arrived(1);
+    server.held[0].end();
+    const { id: firstId, statusCode } = await first;
+    expect(statusCode).toBe(200);
+    // The next request takes the slot the first one left; the first one's id is not its id.
+    const second = send(2);
+    await server.arrived(2);
+    expect(completions.abort(firstId)).toBe(false);
+    server.held[1].end();
+    expect((await second).statusCode).toBe(200);
+    // A pending one is aborted by its own id.
+    let thirdId;
+    const third = new Promise((resolve) => {
+      thirdId = completions.submit(prepare('POST', server.url, { i: 3 }), profileFor(), {
+        onTransportResult: (code, bytesSent, outcome) => resolve(outcome.failure.code),
+      });
+    });
+    await server.arrived(3);
+    expect(completions.abort(thirdId)).toBe(true);
+    expect(await third).toBe('EABORTED');
+    expect(completions.abort(thirdId)).toBe(false);
+  } finally {
+    for (const res of server.held) res.destroy();
+    await server.close();
+  }
+});

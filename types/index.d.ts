@@ -152,6 +152,10 @@ export interface PumpStats {
   settled: number;
   pending: number;
   pumpRuns: number;
+  /** Completion batches handed back to environments (each one wake-up of an event loop). */
+  batches: number;
+  /** Times an environment woke the pump (a system call; a thread switch). */
+  rings: number;
   pumpRunning: boolean;
   /** Threadpool threads the addon holds now (0 or 1). */
   threads: number;

@@ -255,6 +255,8 @@ const backend = {
       settled: state.settled,
       pending: state.pending.size,
       pumpRuns: 0,
+      batches: state.settled, // each response settles on its own
+      rings: 0,
       pumpRunning: false,
       transport: 'fallback',
     };
