@@ -19,6 +19,11 @@ constexpr auto kHaltWait = std::chrono::seconds(2);
 constexpr auto kLinger = std::chrono::milliseconds(20);
 constexpr auto kCpuSample = std::chrono::milliseconds(100);
 constexpr auto kRingInterval = std::chrono::microseconds(100);
+// Completions of a channel with a small burst still in flight wait for the rest of it, this long
+// at most: each hand-back wakes the environment's thread. Under load (this many in flight or
+// waiting) they go at once: completions are frequent then, and a busy loop takes them together.
+constexpr auto kHold = std::chrono::milliseconds(1);
+constexpr long kHoldBelow = 16;
 
 std::mutex g_create_mu;
 Pump* g_pump = nullptr;  // never destroyed: it may be halted from atexit
@@ -489,7 +494,7 @@ void Pump::Run() {
     TakeIntake();
     StartWaiting();
     DrainFinished();
-    Flush();
+    Flush(false);
 
     int wait_ms = kMaxWaitMs;
     {
@@ -532,6 +537,7 @@ void Pump::Run() {
       // Set with the checks above under mu_: whoever queues work after them sees the pump asleep.
       sleeping_.store(true);
     }
+    if (!finished_.empty()) wait_ms = 1;  // completions held back (see Flush) are due within kHold
     if (has_deadline_) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
@@ -559,7 +565,7 @@ void Pump::Run() {
       curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
     }
     DrainFinished();
-    Flush();
+    Flush(false);
   }
   Flush();
   threads_.fetch_sub(1);
@@ -708,11 +714,37 @@ void Pump::DrainFinished() {
 }
 
 // Hands finished transfers to their environments: one lock and one wake-up per environment.
-void Pump::Flush() {
+// Unless `all`, a channel with a small burst still in flight or waiting keeps its completions back
+// (up to kHold), so the burst comes back in one batch, not one per pump turn.
+void Pump::Flush(bool all) {
   if (finished_.empty()) return;
-  size_t i = 0;
-  while (i < finished_.size()) {
+  const auto now = Clock::now();
+  held_.clear();
+  for (size_t i = 0; i < finished_.size(); ++i) {
+    if (finished_[i] == nullptr) continue;
     Channel* ch = finished_[i]->channel;
+    size_t count = 0;
+    for (size_t j = i; j < finished_.size(); ++j) {
+      if (finished_[j] != nullptr && finished_[j]->channel == ch) ++count;
+    }
+    if (!ch->holding_) {
+      ch->holding_ = true;
+      ch->holding_since_ = now;
+    }
+    const long outstanding = ch->active_ + static_cast<long>(ch->waiting_.size());
+    const bool due = all || outstanding == 0 ||
+                     outstanding + static_cast<long>(count) >= kHoldBelow ||
+                     now - ch->holding_since_ >= kHold;
+    if (!due) {
+      // Held, in order; looked at again after the pump's next turn.
+      for (size_t j = i; j < finished_.size(); ++j) {
+        if (finished_[j] == nullptr || finished_[j]->channel != ch) continue;
+        held_.push_back(finished_[j]);
+        finished_[j] = nullptr;
+      }
+      continue;
+    }
+    ch->holding_ = false;
     {
       std::lock_guard<std::mutex> lock(ch->mu_);
       for (size_t j = i; j < finished_.size(); ++j) {
@@ -722,9 +754,8 @@ void Pump::Flush() {
       }
     }
     uv_async_send(&ch->async_);
-    while (i < finished_.size() && finished_[i] == nullptr) ++i;
   }
-  finished_.clear();
+  finished_.swap(held_);
 }
 
 void Pump::ApplyLimits(const ConnectionLimits& limits) {

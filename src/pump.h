@@ -137,6 +137,8 @@ class Channel {
   long active_ = 0;
   long max_in_flight_ = 0;  // nothing starts before lib/ configures the environment
   bool in_lanes_ = false;
+  bool holding_ = false;  // finished transfers held back for the rest of this channel's burst
+  std::chrono::steady_clock::time_point holding_since_;
 };
 
 class Pump {
@@ -178,7 +180,7 @@ class Pump {
   void Start(Transfer* t);
   void Finish(Transfer* t);
   void DrainFinished();
-  void Flush();
+  void Flush(bool all = true);
   void ApplyLimits(const ConnectionLimits& limits);
   CURL* AcquireEasy(const Profile& profile);
   void ReleaseEasy(CURL* easy, uint64_t profile_serial);
@@ -222,6 +224,7 @@ class Pump {
 
   // Owner only.
   std::unordered_set<Transfer*> active_;
+  std::vector<Transfer*> held_;  // Flush's scratch: completions held back
   std::vector<Channel*> lanes_;  // channels with waiting transfers, taking turns
   size_t next_lane_ = 0;
   size_t waiting_total_ = 0;
