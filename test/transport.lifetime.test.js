@@ -224,3 +224,29 @@ test('request ids are never reused: an abort() for a request that already ended 
     await server.close();
   }
 });
+
+test('completions of a burst are held back for the rest of it only briefly: 7 answered requests settle while the 8th is still unanswered', async () => {
+  const { dispatchEvent, pumpStats } = require('..');
+  const server = await holdingServer();
+  try {
+    const before = pumpStats();
+    const settled = [];
+    const sends = Array.from({ length: 8 }, (_, i) => dispatchEvent('POST', server.url, { i }).then((r) => {
+      settled.push(i);
+      return r.statusCode;
+    }, (err) => err.code));
+    await server.arrived(8);
+    for (const res of server.held.slice(0, 7)) res.end();
+    // They would not settle before the 8th is answered if the pump waited for the whole burst.
+    for (let i = 0; i < 500 && settled.length < 7; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(settled).toHaveLength(7);
+    server.held[7].end();
+    expect(await Promise.all(sends)).toEqual(Array(8).fill(200));
+    const after = pumpStats();
+    expect(after.batches - before.batches).toBeGreaterThanOrEqual(2); // the 7, then the 8th
+    expect(after.batches - before.batches).toBeLessThanOrEqual(8);
+  } finally {
+    for (const res of server.held) res.destroy();
+    await server.close();
+  }
+});
