@@ -185,12 +185,12 @@ function adoptOrphans(root, slot, log) {
 function merge(into, from, log) {
   // New names: unique in `into`, in the order the owner's journal wrote its segments (events
   // accepted in the same millisecond replay in the order they were accepted).
-  const segments = segmentOrder(fs.readdirSync(from).filter(isSegmentName));
+  const names = fs.readdirSync(from);
   const base = uniqueName(into, 'seg-adopted', '-000000');
-  segments.forEach((name, i) => {
+  segmentOrder(names.filter(isSegmentName)).forEach((name, i) => {
     fs.renameSync(path.join(from, name), path.join(into, `${base}-${String(i).padStart(6, '0')}.jsonl`));
   });
-  for (const name of fs.readdirSync(from)) {
+  for (const name of names) { // the segments, moved above, match none of these
     const file = path.join(from, name);
     if (ADOPTED.test(name)) {
       merge(into, file, log);

@@ -15,9 +15,9 @@ const RESPONSE = 1; // keep the response headers and body
 const BINARY = 2; // the body as a Buffer
 const STRIDE = 4;
 
-// Owners by slot. A Map keyed by id grew and shrank with every burst, a new table each time (a
-// quarter of the main thread's page faults at 2,000 events/s); slots are reused instead, and an id
-// is slot + SLOTS × generation, so a late abort() or result for an earlier use of a slot is ignored.
+// Owners by slot. A Map keyed by id grew and shrank with every burst, a new table each time (most
+// of the main thread's page faults at 2,000 events/s); slots are reused instead, and an id is
+// slot + SLOTS × generation, so a late abort() or result for an earlier use of a slot is ignored.
 const SLOTS = 2 ** 21; // requests pending at once, at most
 const owners = []; // slot -> owner, or null when free
 const generations = []; // slot -> generation of its current (or last) use
@@ -78,7 +78,7 @@ backend.setCompletionSink(onBatch);
 // Sends `request` with a compiled profile; returns its id. Throws on junk the checks above the
 // backend should have caught (never for a network failure: that is a result).
 function submit(request, profile, owner, flags = 0, headers = undefined) {
-  let slot = free.length > 0 ? free.pop() : owners.length;
+  const slot = free.length > 0 ? free.pop() : owners.length;
   if (slot >= SLOTS) throw new RangeError(`more than ${SLOTS} requests pending at once`);
   const generation = (generations[slot] || 0) + 1;
   const id = slot + SLOTS * generation;
