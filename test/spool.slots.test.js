@@ -314,3 +314,57 @@ test('an owner that is a zombie (dead, not yet reaped) is gone', async () => {
   expect(spool.stats().adopted).toBe(1);
   expect(fs.existsSync(zombie.dir)).toBe(false);
 });
+
+// Odd entries in an orphan slot (found by the fault suite): each used to make every start throw,
+// or to be carried from slot to slot, one level deeper each run, until paths grew too long.
+test('an owner file that is JSON but not an object (null, a number) is judged like a torn one: no throw, adopted once stale', () => {
+  const root = tempRoot(later);
+  const old = Date.now() - 120 * 1000;
+  const slots = ['null', '42', '"x"'].map((text) => {
+    const s = makeSlot(root, { segments: [[lineOf(request(300))]] });
+    const file = path.join(s.dir, 'owner.json');
+    fs.writeFileSync(file, `${text}\n`, { mode: 0o600 });
+    fs.utimesSync(file, old / 1000, old / 1000);
+    fs.utimesSync(s.dir, old / 1000, old / 1000);
+    return s;
+  });
+  const spool = open(root); // 0.1: "Cannot read properties of null (reading 'bootId')", every start
+  expect(spool.stats()).toMatchObject({ adopted: 3, liveRecords: 3 });
+  expect(slots.every((s) => !fs.existsSync(s.dir))).toBe(true);
+});
+
+test('entries of an orphan slot that are not ours (a stray file, directories named like journal files) are set aside once, never carried from run to run', () => {
+  const root = tempRoot(later);
+  const orphan = makeSlot(root, { owner: { pid: 1 }, released: true, segments: [[lineOf(request(300)), lineOf(request(300))]] });
+  fs.writeFileSync(path.join(orphan.dir, 'notes.txt'), 'kept by an operator');
+  fs.mkdirSync(path.join(orphan.dir, 'seg-000000000997.jsonl'));
+  fs.mkdirSync(path.join(orphan.dir, 'import-late-1-x.jsonl'));
+  fs.mkdirSync(path.join(root, 'late-123-abc.jsonl')); // a directory named like a late file, in the root
+  const logs = [];
+  const first = new Spool(root, { maxBytes: 1024 * 1024, log: (level, m) => logs.push(`${level}: ${m}`) });
+  expect(first.stats()).toMatchObject({ adopted: 2, liveRecords: 2 });
+  for (const r of drainParked(first)) first.ack(r);
+  first.close();
+  expect(fs.existsSync(first.dir)).toBe(false); // nothing of its own left: removed, not released
+  const aside = fs.readdirSync(path.join(root, 'unrecognised'));
+  expect(aside.map((n) => n.slice(9)).sort()).toEqual(['import-late-1-x.jsonl', 'notes.txt', 'seg-000000000997.jsonl']);
+  expect(logs.filter((m) => /is not a spool file; moved to/.test(m))).toHaveLength(3);
+  // Ten more runs: each starts, nothing is adopted, nothing nests.
+  for (let i = 0; i < 10; i++) {
+    const s = new Spool(root, { maxBytes: 1024 * 1024 });
+    expect(s.stats()).toMatchObject({ adopted: 0, liveRecords: 0 });
+    s.close();
+  }
+  expect(fs.readdirSync(root).sort()).toEqual(['late-123-abc.jsonl', 'unrecognised']);
+});
+
+test('a 0.1.0 journal whose lock names a pid that started after the lock was written (a reused pid: pid 1 of a restarted container) is adopted', () => {
+  const root = tempRoot(later);
+  legacyJournal(root, process.pid);
+  // The lock was written an hour before this process started: not by this process.
+  const long = Date.now() - process.uptime() * 1000 - 3600 * 1000;
+  fs.utimesSync(path.join(root, 'lock'), long / 1000, long / 1000);
+  const spool = open(root);
+  expect(spool.stats().adopted).toBe(6); // 0.1: 1 (the late file); the journal left alone for good
+  expect(fs.readdirSync(root).filter((n) => /^segment-|^lock$/.test(n))).toEqual([]);
+});

@@ -93,7 +93,8 @@ class Journal {
 
   // Reads the slot's segments → { records (live, in file order), byId, skipped, torn, duplicates }.
   load() {
-    const names = segmentOrder(fs.readdirSync(this.dir).filter((n) => SEGMENT.test(n)));
+    const names = segmentOrder(fs.readdirSync(this.dir, { withFileTypes: true })
+      .filter((e) => e.isFile() && SEGMENT.test(e.name)).map((e) => e.name));
     const byId = new Map();
     const records = [];
     const counts = { skipped: 0, torn: 0, duplicates: 0 };

@@ -35,6 +35,7 @@ const LATE_TMP = /^\.late-.+\.tmp$/;
 const LEGACY_SEGMENT = /^segment-\d{10}\.jsonl$/;
 const LEGACY_LOCK = 'lock';
 const LEGACY_CLAIM = 'legacy.claim';
+const UNRECOGNISED = 'unrecognised';
 
 function readText(file) {
   try {
@@ -76,6 +77,23 @@ function identity() {
   return self;
 }
 
+// Whether process `pid` started after `file` was last written: then it is not the process that
+// wrote it (0.1.0's lock holds a pid only; a container's app is pid 1 in every run). Unknown
+// (not Linux, /proc hidden): false, the lock is taken as held.
+function startedAfter(pid, file) {
+  const ticks = Number(startTimeOf(pid));
+  const btime = /^btime (\d+)$/m.exec(readText('/proc/stat') || '');
+  let written;
+  try {
+    written = fs.statSync(file).mtimeMs;
+  } catch {
+    return false;
+  }
+  if (!Number.isFinite(ticks) || !btime) return false;
+  // Clock ticks are USER_HZ, 100 on every Linux Node runs on; btime has a resolution of 1 s.
+  return Number(btime[1]) * 1000 + ticks * 10 > written + 2000;
+}
+
 function pidExists(pid) {
   try {
     process.kill(pid, 0);
@@ -94,6 +112,7 @@ function judge(dir, me, now) {
   try {
     heartbeat = fs.statSync(ownerFile).mtimeMs;
     owner = JSON.parse(fs.readFileSync(ownerFile, 'utf8'));
+    if (owner === null || typeof owner !== 'object') throw new Error('not an owner');
   } catch {
     // No owner file (or half of one): a slot being created, or whose creator died at once.
     try {
@@ -181,29 +200,55 @@ function adoptOrphans(root, slot, log) {
 }
 
 // Moves the files of an adopted slot (and of the slots it had adopted) into `into`. Only its owner
-// file is deleted: a file we do not know is left where it is (with its directory), never lost.
+// file is deleted: an entry we do not know (or a directory named like a journal file) is moved
+// to the root's unrecognised/ directory, logged, and never looked at again — not lost, and not
+// carried from slot to slot by every later run.
 function merge(into, from, log) {
   // New names: unique in `into`, in the order the owner's journal wrote its segments (events
   // accepted in the same millisecond replay in the order they were accepted).
-  const names = fs.readdirSync(from);
+  const entries = fs.readdirSync(from, { withFileTypes: true });
+  const files = new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
+  const dirs = new Set(entries.filter((e) => e.isDirectory()).map((e) => e.name));
   const base = uniqueName(into, 'seg-adopted', '-000000');
-  segmentOrder(names.filter(isSegmentName)).forEach((name, i) => {
+  const segments = segmentOrder([...files].filter(isSegmentName));
+  segments.forEach((name, i) => {
     fs.renameSync(path.join(from, name), path.join(into, `${base}-${String(i).padStart(6, '0')}.jsonl`));
   });
-  for (const name of names) { // the segments, moved above, match none of these
+  const moved = new Set(segments);
+  for (const { name } of entries) {
     const file = path.join(from, name);
-    if (ADOPTED.test(name)) {
+    if (moved.has(name)) continue;
+    if (ADOPTED.test(name) && dirs.has(name)) {
       merge(into, file, log);
-    } else if (IMPORT.test(name)) {
+    } else if (IMPORT.test(name) && files.has(name)) {
       fs.renameSync(file, path.join(into, `${uniqueName(into, 'import')}.jsonl`));
     } else if (name === OWNER || name === RELEASED) {
-      fs.rmSync(file, { force: true });
+      fs.rmSync(file, { force: true, recursive: true });
+    } else {
+      setAside(path.dirname(into), file, log);
     }
   }
   try {
     fs.rmdirSync(from);
   } catch (err) {
     log('warn', `could not remove ${from} after adopting it: ${err.message}`);
+  }
+}
+
+// An entry of an adopted slot that is not ours → <root>/unrecognised/<random>-<name>.
+function setAside(root, file, log) {
+  const dir = path.join(root, UNRECOGNISED);
+  const to = path.join(dir, `${crypto.randomBytes(4).toString('hex')}-${path.basename(file)}`);
+  try {
+    try {
+      makePrivateDir(dir);
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+    }
+    fs.renameSync(file, to);
+    log('warn', `${file} is not a spool file; moved to ${to}`);
+  } catch (err) {
+    log('warn', `${file} is not a spool file and could not be moved aside: ${err.message}`);
   }
 }
 
@@ -220,9 +265,10 @@ function uniqueName(dir, prefix, suffix = '') {
 function claimLateFiles(root, slot) {
   const now = Date.now();
   let claimed = 0;
-  for (const name of fs.readdirSync(root)) {
+  for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
+    const { name } = entry;
     const file = path.join(root, name);
-    if (LATE.test(name)) {
+    if (LATE.test(name) && entry.isFile()) {
       try {
         fs.renameSync(file, path.join(slot.dir, `import-${name}`));
         claimed += 1;
@@ -242,7 +288,8 @@ function claimLateFiles(root, slot) {
 
 // The files in the slot that wait to be imported (late files, and those of adopted slots).
 function importFiles(slot) {
-  return fs.readdirSync(slot.dir).filter((n) => IMPORT.test(n)).sort().map((n) => path.join(slot.dir, n));
+  return fs.readdirSync(slot.dir, { withFileTypes: true }).filter((e) => e.isFile() && IMPORT.test(e.name))
+    .map((e) => e.name).sort().map((n) => path.join(slot.dir, n));
 }
 
 // A 0.1.0 journal in the root → { files (oldest first), release() } once claimed by this slot,
@@ -250,8 +297,9 @@ function importFiles(slot) {
 function claimLegacy(root, slot, log) {
   const names = fs.readdirSync(root).filter((n) => LEGACY_SEGMENT.test(n)).sort();
   if (names.length === 0) return null;
-  const holder = Number(readText(path.join(root, LEGACY_LOCK)));
-  if (Number.isInteger(holder) && holder > 0 && pidExists(holder)) {
+  const lockFile = path.join(root, LEGACY_LOCK);
+  const holder = Number(readText(lockFile));
+  if (Number.isInteger(holder) && holder > 0 && pidExists(holder) && !startedAfter(holder, lockFile)) {
     log('info', `${root} holds a 0.1.0 journal still locked by process ${holder}; it is adopted once that process is gone`);
     return null;
   }
