@@ -186,3 +186,79 @@ test('a CLI job (createDispatcher → work → close → exit), three runs in ch
   expect(uuids.filter((u) => c.received.get(u) !== 1)).toEqual([]);
   expect(c.requests).toHaveLength(15 + 3);
 }, 30000);
+
+// Events kept in memory only (the journal was full when they came) at the edges of their life
+// (found by the fault suite: 0.1 lost them when their retries ran out, or at close, although the
+// journal had room again, or a file of their own would have kept them).
+describe('events kept in memory only because the journal was full', () => {
+  const cap = 64 * 1024;
+
+  test.each([
+    ['retries run out while the journal is still full: they wait in memory, then go to disk at close', 2],
+    ['a single attempt', 1],
+  ])('%s (maxAttempts %d); the next run delivers every one, once', async (_, maxAttempts) => {
+    const dir = tempDir();
+    const down = await collector(() => ({ status: 503 }));
+    const d = dispatcher({ spoolDir: dir, spoolMaxBytes: cap, maxAttempts, spoolRetryMs: 600000, endpoint: down.url });
+    const batch = events(down.url, 150);
+    const results = batch.map((e) => d.dispatchEvent(e.event));
+    const inMemory = d.stats().notJournaled;
+    expect(inMemory).toBeGreaterThan(50);
+    await new Promise((r) => setTimeout(r, 300)); // every attempt has been made by now
+    expect(d.stats().lost).toBe(0); // 0.1: `inMemory` lost, 'retries-exhausted'
+    const summary = await d.close({ timeoutMs: 500 });
+    expect(summary).toMatchObject({ spooled: 150, lost: 0 });
+    expect((await Promise.all(results)).every((r) => r.spooled === true)).toBe(true);
+    const c = await collector();
+    const next = dispatcher({ spoolDir: dir, endpoint: c.url });
+    await next.flush();
+    expect(await next.close()).toMatchObject({ delivered: 150, lost: 0, spooled: 0 });
+    expect(batch.flatMap((e) => e.uuids).filter((u) => c.received.get(u) !== 1)).toEqual([]);
+  }, 30000);
+
+  test('an inherited spool over the cap: new events fail, and go to the journal once the inherited ones are delivered', async () => {
+    const dir = tempDir();
+    const down = await collector(() => ({ status: 503 }));
+    const first = dispatcher({ spoolDir: dir, spoolMaxBytes: 1024 * 1024, maxAttempts: 1, endpoint: down.url });
+    const inherited = events(down.url, 150, 4);
+    await sendAll(first, inherited);
+    await first.close();
+    // Old events are answered, new ones refused for a while (503).
+    const old = new Set(inherited.flatMap((e) => e.uuids));
+    let refuseNew = true;
+    const c = await collector((n, r) => (refuseNew && !old.has(r.batch.visitors[0].snapshots[0].events[0].uuid) ? { status: 503 } : 'ok'));
+    const d = dispatcher({ spoolDir: dir, spoolMaxBytes: cap, maxAttempts: 3, spoolRetryMs: 600000, endpoint: c.url });
+    const fresh = events(c.url, 20);
+    const results = fresh.map((e) => d.dispatchEvent(e.event));
+    expect(d.stats().notJournaled).toBe(20); // the inherited events fill the cap
+    await d.flush();
+    expect(d.stats()).toMatchObject({ delivered: 150, lost: 0 });
+    expect((await Promise.all(results)).every((r) => r.spooled === true)).toBe(true); // 0.1: 20 dropped
+    await d.close();
+    refuseNew = false;
+    const next = dispatcher({ spoolDir: dir, endpoint: c.url });
+    await next.flush();
+    expect(await next.close()).toMatchObject({ delivered: 20, lost: 0 });
+    expect([...old, ...fresh.flatMap((e) => e.uuids)].filter((u) => c.received.get(u) !== 1)).toEqual([]);
+  }, 30000);
+
+  test('handed over while close() runs with the journal full: spooled (a file of their own), delivered by the next run', async () => {
+    const dir = tempDir();
+    const c = await collector(() => 'hang');
+    const d = dispatcher({ spoolDir: dir, spoolMaxBytes: cap, timeoutMs: 600000 });
+    const early = events(c.url, 120);
+    for (const e of early) d.dispatchEvent(e.event);
+    expect(d.stats().notJournaled).toBeGreaterThan(0);
+    const closing = d.close({ timeoutMs: 300 });
+    const during = events(c.url, 5);
+    const results = await Promise.all(during.map((e) => d.dispatchEvent(e.event)));
+    expect(results.every((r) => r.spooled === true)).toBe(true); // 0.1: dropped, "the spool is full"
+    expect(await closing).toMatchObject({ spooled: 125, lost: 0 });
+    for (const res of c.hanging.splice(0)) res.destroy();
+    const ok = await collector();
+    const next = dispatcher({ spoolDir: dir, endpoint: ok.url });
+    await next.flush();
+    expect(await next.close()).toMatchObject({ delivered: 125, lost: 0 });
+    expect([...early, ...during].flatMap((e) => e.uuids).filter((u) => ok.received.get(u) !== 1)).toEqual([]);
+  }, 30000);
+});

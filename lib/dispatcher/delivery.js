@@ -18,6 +18,7 @@ class Delivery {
     this.resolve = null;
     this.callback = null;
     this.record = null; // its journal record, when it has one
+    this.lateFile = false; // spooled at a deadline into a file of its own (the journal was full)
     this.replayed = false;
     this.settled = false;
     this.inFlight = false;

@@ -21,9 +21,10 @@ const { installExitHandlers } = require('./exit');
 const { Replay } = require('./replay');
 const { FlushWaiters } = require('./flush');
 
-// How long close() waits, after its deadline, for transfers it aborted to come back (so what was
-// delivered after all is acknowledged, not sent again by the next run).
-const ABORT_GRACE_MS = 100;
+// The part of close()'s time kept for its end: transfers it aborts come back (so what was
+// delivered after all is acknowledged, not sent again by the next run) and the journal is synced
+// — within the deadline, not after it. A tenth of timeoutMs, at most ABORT_GRACE_MS.
+const ABORT_GRACE_MS = 50;
 
 function closedError() {
   const err = new Error('The dispatcher is closed; the event was not accepted');
@@ -165,13 +166,14 @@ class Dispatcher extends EventEmitter {
     if (!this.spool) return this.refuse(closedError(), callback);
     let result;
     try {
-      if (this.state === 'closed') {
-        Spool.appendLate(this.spool.root, request, Date.now());
-      } else {
-        const record = this.spool.append(request, Date.now());
-        if (!record) throw new Error('the spool is full');
+      // While closing, into the journal if it has room; otherwise (or once closed) a file of its
+      // own, as an event that is pending at close: the bound is for what the journal keeps live.
+      const record = this.state === 'closed' ? null : this.spool.append(request, Date.now());
+      if (record) {
         this.replay.events.set(record, events);
         this.spool.park(record);
+      } else {
+        Spool.appendLate(this.spool.root, request, Date.now());
       }
       this.accounting.enter('spooled', events);
       this.emit('spool', { reason: 'closed', url: request.href, attempts: 0 });
@@ -187,19 +189,49 @@ class Dispatcher extends EventEmitter {
 
   // Write-ahead: the event is on disk before dispatchEvent returns.
   journal(entry) {
+    let failure;
     try {
-      entry.record = this.spool.append(entry.request, entry.acceptedAt);
+      this.record(entry);
     } catch (err) {
+      failure = err;
       this.report(err);
     }
-    if (entry.record) {
-      this.replay.events.set(entry.record, entry.events);
-      return;
-    }
+    if (entry.record) return;
     const n = ++this.accounting.notJournaled;
     if (n === 1 || n % 1000 === 0) {
-      this.log('warn', `the spool is full (spoolMaxBytes ${this.options.spoolMaxBytes}); ${n} event(s) kept in memory only`);
+      const why = failure ? `the spool cannot be written (${failure.cause ? failure.cause.code || failure.cause.message : failure.message})`
+        : `the spool is full (spoolMaxBytes ${this.options.spoolMaxBytes})`;
+      this.log('warn', `${why}; ${n} event(s) kept in memory only`);
     }
+  }
+
+  // Gives the event a journal record if the spool has room now (throws on a write error).
+  record(entry) {
+    entry.record = this.spool.append(entry.request, entry.acceptedAt);
+    if (entry.record) this.replay.events.set(entry.record, entry.events);
+    return entry.record !== null;
+  }
+
+  // An event that must leave memory (its retries are exhausted, or a deadline came) goes to the
+  // spool if there is one — also one kept in memory only because the spool was full when it came:
+  // into the journal if it has room now, else (`late`: at a deadline) a file of its own. Parked
+  // and true, or false (no spool, or no room and not `late`; a write error is reported).
+  keep(entry, reason, last, late) {
+    if (!this.spool) return false;
+    if (!entry.record) {
+      try {
+        if (!this.record(entry)) {
+          if (!late) return false;
+          Spool.appendLate(this.spool.root, entry.request, entry.acceptedAt);
+          entry.lateFile = true;
+        }
+      } catch (err) {
+        this.report(err);
+        return false;
+      }
+    }
+    this.park(entry, reason, last);
+    return true;
   }
 
   // Frees memory for `bytes`: without a spool the oldest waiting events are dropped (never one in
@@ -320,9 +352,12 @@ class Dispatcher extends EventEmitter {
     if (entry.attempts >= maxAttempts || now + delay > entry.deadline) {
       const reason = entry.attempts >= maxAttempts ? 'retries-exhausted' : 'deadline';
       const last = { statusCode, failure };
-      if (entry.record) {
+      if (this.keep(entry, reason, last, false)) {
         this.replay.notBefore = now + this.options.spoolRetryMs;
-        this.park(entry, reason, last);
+      } else if (this.spool) {
+        // Kept in memory only, and the journal is still full: it stays in memory (within
+        // maxQueueBytes) and is tried again at the spool's pace, journaled once there is room.
+        this.queue.defer(entry, now + Math.max(delay, this.options.spoolRetryMs));
       } else {
         this.drop(entry, reason, last);
       }
@@ -339,6 +374,9 @@ class Dispatcher extends EventEmitter {
   // A deadline settled this event (spooled, or lost) while it was in flight, and then its answer
   // came: the journal and the counts follow what really happened.
   settledLate(entry, kind) {
+    // After close() the summary is given and the journal closed; a file of its own cannot be
+    // acknowledged: the next run may deliver it again (at least once).
+    if (this.state === 'closed' || entry.lateFile) return;
     const from = entry.record ? 'spooled' : 'lost';
     if (entry.record) {
       try {
@@ -436,7 +474,7 @@ class Dispatcher extends EventEmitter {
 
   // On disk, waiting to be replayed (later in this run, or by the next one).
   park(entry, reason, last = {}) {
-    this.spool.park(entry.record);
+    if (!entry.lateFile) this.spool.park(entry.record);
     this.accounting.move('pending', 'spooled', entry.events);
     this.emit('spool', {
       reason, url: entry.request.href, attempts: entry.attempts,
@@ -511,8 +549,7 @@ class Dispatcher extends EventEmitter {
       const next = e.ageNext;
       this.queue.remove(e);
       if (e.inFlight) transport.abort(e.transferId);
-      if (e.record) this.park(e, 'closed');
-      else this.drop(e, 'closed');
+      if (!this.keep(e, 'closed', undefined, true)) this.drop(e, 'closed');
       e = next;
     }
     this.checkFlush();
@@ -532,14 +569,16 @@ class Dispatcher extends EventEmitter {
   }
 
   async shutDown(timeoutMs) {
+    const end = Date.now() + timeoutMs;
+    const grace = Math.min(ABORT_GRACE_MS, Math.floor(timeoutMs / 10));
     let timer;
-    const deadline = new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs); });
+    const deadline = new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs - grace); });
     await Promise.race([this.flush(), deadline]);
     clearTimeout(timer);
     this.expire();
     // Aborted transfers come back within moments; what turns out delivered is acknowledged.
-    for (let waited = 0; this.inFlight > 0 && waited < ABORT_GRACE_MS; waited += 5) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    while (this.inFlight > 0 && Date.now() < end) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5, end - Date.now())));
     }
     if (this.timer) clearTimeout(this.timer);
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
@@ -564,6 +603,16 @@ class Dispatcher extends EventEmitter {
   onProcessExit() {
     const inMemory = this.held.size;
     if (this.spool && this.state !== 'closed') {
+      // Those kept in memory only (the journal was full when they came) get a file of their own.
+      for (let e = this.held.head; e; e = e.ageNext) {
+        if (e.record || e.lateFile) continue;
+        try {
+          Spool.appendLate(this.spool.root, e.request, e.acceptedAt);
+          e.lateFile = true;
+        } catch (err) {
+          this.log('error', `could not spool an event at exit: ${err.message}`);
+        }
+      }
       try {
         this.spool.close();
       } catch (err) {
