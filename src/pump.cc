@@ -485,6 +485,7 @@ void Pump::Run() {
   while (threads > seen && !max_threads_.compare_exchange_weak(seen, threads)) {
   }
   bool lingering = false;
+  bool handed_over = false;
   Clock::time_point linger_until;
   for (;;) {
     {
@@ -508,11 +509,9 @@ void Pump::Run() {
       if (yield_) {
         // The host environment is leaving: let go of its loop; another environment takes over
         // what is still in flight.
-        state_ = State::kIdle;
-        host_ = nullptr;
-        yield_ = false;
-        has_work_ = busy;
+        HandOverLocked(busy);
         if (busy) KickLocked(nullptr);
+        handed_over = true;
         break;
       }
       if (!busy) {
@@ -522,9 +521,8 @@ void Pump::Run() {
           linger_until = now + kLinger;
         }
         if (now >= linger_until) {
-          state_ = State::kIdle;
-          host_ = nullptr;
-          has_work_ = false;
+          HandOverLocked(false);
+          handed_over = true;
           break;
         }
         wait_ms =
@@ -567,10 +565,28 @@ void Pump::Run() {
     DrainFinished();
     Flush(false);
   }
-  Flush();
-  threads_.fetch_sub(1);
+  // Handed over, another run (or an environment thread) may own the multi already: this thread
+  // touches nothing of the pump's any more but its own counters.
+  if (!handed_over) Flush();
   cpu_ns_.fetch_add(ThreadCpuNs() - cpu_mark, std::memory_order_relaxed);
+  if (handed_over) return;
   std::lock_guard<std::mutex> lock(mu_);
+  EndRunLocked();
+}
+
+// With mu_ held, the run's last act as the multi's owner: completions go out, the pump is idle
+// (for the next Submit, Host or Leave to take), and this run no longer counts as one.
+void Pump::HandOverLocked(bool busy) {
+  Flush();
+  state_ = State::kIdle;
+  host_ = nullptr;
+  yield_ = false;
+  has_work_ = busy;
+  EndRunLocked();
+}
+
+void Pump::EndRunLocked() {
+  threads_.fetch_sub(1);
   in_run_ = false;
   idle_cv_.notify_all();
 }

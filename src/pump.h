@@ -186,6 +186,8 @@ class Pump {
   void ReleaseEasy(CURL* easy, uint64_t profile_serial);
   void RemoveActive(Transfer* t);
   bool Busy() const { return !active_.empty() || waiting_total_ > 0; }
+  void HandOverLocked(bool busy);
+  void EndRunLocked();
   static int OnSocket(CURL* easy, curl_socket_t s, int what, void* userp, void* socketp);
   static int OnTimer(CURLM* multi, long timeout_ms, void* userp);
 

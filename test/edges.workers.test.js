@@ -146,3 +146,44 @@ nativeOnly('setConnectionLimits across environments: connection caps are process
     await server.close();
   }
 }, 30000);
+
+// Found by the fault suite: a run that handed the pump over (its host worker leaving, or its
+// linger over) still flushed completions and then marked the pump as not running — while the next
+// run on another pool thread already owned it. Two runs overlapped (maxThreads 2 in 5 of 6 tries
+// of 40 rounds), and process exit then stopped waiting for the live one.
+nativeOnly('a worker hosting the pump is terminated while the main thread has transfers in flight, 40 times: one run at a time, all delivered', async () => {
+  const server = await start((req, res) => {
+    if (req.url === '/hang') return; // the worker's transfers never end by themselves
+    setTimeout(() => res.end('ok'), 30);
+  });
+  try {
+    const { exited } = spawnNode(`
+      const { Worker } = require('node:worker_threads');
+      const { dispatchEvent, pumpStats } = require(${ROOT});
+      const code = \`const { parentPort, workerData } = require('node:worker_threads');
+        const { dispatchEvent } = require(${ROOT.replace(/\\/g, '\\\\')});
+        for (let i = 0; i < 5; i++) dispatchEvent('POST', workerData, {}, { timeoutMs: 600000 }).catch(() => {});
+        parentPort.postMessage('sent');\`;
+      (async () => {
+        let bad = 0;
+        for (let round = 0; round < 40; round++) {
+          // Idle first, so that the worker becomes the pump's host.
+          for (let i = 0; i < 400 && pumpStats().pumpRunning; i++) await new Promise((r) => setTimeout(r, 5));
+          const w = new Worker(code, { eval: true, workerData: ${JSON.stringify(`${server.origin}/hang`)} });
+          await new Promise((r) => w.once('message', r));
+          const results = Array.from({ length: 20 }, () => dispatchEvent('POST', ${JSON.stringify(`${server.origin}/ok`)}, {}, { timeoutMs: 10000 })
+            .then((r) => r.statusCode, (e) => e.code));
+          await new Promise((r) => setTimeout(r, Math.random() * 40));
+          await w.terminate();
+          bad += (await Promise.all(results)).filter((s) => s !== 200).length;
+        }
+        console.log(JSON.stringify({ bad, maxThreads: pumpStats().maxThreads }));
+      })();
+    `);
+    const r = await exited;
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ bad: 0, maxThreads: 1 });
+  } finally {
+    await server.close();
+  }
+}, 60000);
