@@ -135,3 +135,89 @@ test('a callback that throws with nobody listening is a process warning (once), 
   expect(warnings).toHaveLength(1); // 0.1: nothing at all
   expect(warnings[0]).toContain('SDK callback bug 0');
 });
+
+// Listeners are application code (found by the fault suite): one that sends again while memory is
+// full counted the same event lost twice (pending -1); one that throws left events unsettled
+// forever, made close() reject and overrun its deadline, or crashed the process from settleBy's timer.
+describe('listeners that send again or throw', () => {
+  function balanced(d) {
+    const s = d.stats();
+    return { sum: s.pending + s.delivered + s.failed + s.spooled + s.lost, accepted: s.accepted, queuedBytesOk: s.queuedBytes >= 0 };
+  }
+
+  test.each(['settleBy', 'retries exhausted'])('a \'drop\' listener that sends again while memory is full (%s): each event counted once', async (mode) => {
+    const c = await collector(() => (mode === 'settleBy' ? 'hang' : { status: 503 }));
+    const d = createDispatcher({ ...FAST, maxQueueBytes: 10000, maxInFlight: 1, maxAttempts: 1, timeoutMs: 600000 });
+    later(() => d.close({ timeoutMs: 0 }));
+    let drops = 0;
+    let sent = false;
+    d.on('drop', () => {
+      drops += 1;
+      if (sent) return;
+      sent = true; // before send(): its own drop (room for it) calls this listener again
+      d.send('POST', c.url, 'y'.repeat(9000));
+    });
+    const first = [0, 1].map((i) => d.send('POST', c.url, String(i).repeat(4000)));
+    for (let i = 0; i < 200 && c.requests.length < 1; i++) await new Promise((r) => setTimeout(r, 5));
+    if (mode === 'settleBy') d.settleBy(Date.now()); // what closeOptimizely() does
+    await Promise.all(first);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(balanced(d)).toEqual({ sum: 3, accepted: 3, queuedBytesOk: true }); // 0.1: sum 4, queuedBytes -4000
+    const summary = await d.close({ timeoutMs: 100 });
+    expect(summary.lost + summary.delivered + summary.failed + summary.spooled).toBe(3);
+    expect(drops).toBe(summary.lost); // one 'drop' per lost event, not two
+    expect(d.stats().pending).toBe(0);
+  });
+
+  test.each(['drop', 'spool', 'retry', 'failed', 'pause'])('a \'%s\' listener that throws: every event still settles, counts add up, close() keeps its deadline', async (name) => {
+    const dir = tempDir();
+    const plan = { drop: 'hang', spool: 'hang', retry: { status: 500 }, failed: { status: 400 }, pause: { status: 429, headers: { 'retry-after': '0' } } }[name];
+    const c = await collector(() => plan);
+    const d = createDispatcher({
+      ...FAST, timeoutMs: 600000, maxAttempts: 2, ...(name === 'spool' ? { spoolDir: dir } : {}),
+    });
+    const errors = [];
+    d.on('error', (e) => errors.push(e.message));
+    d.on(name, () => { throw new Error(`a bug in a '${name}' listener`); });
+    const results = Array.from({ length: 5 }, (_, i) => d.send('POST', c.url, { i }));
+    for (let i = 0; i < 400 && c.requests.length < 5; i++) await new Promise((r) => setTimeout(r, 5));
+    const started = Date.now();
+    const summary = await d.close({ timeoutMs: 300 }); // 0.1: rejected with the listener's error
+    expect(Date.now() - started).toBeLessThan(300 + 1500);
+    expect((await Promise.all(results))).toHaveLength(5); // 0.1: never settled
+    expect(summary.delivered + summary.failed + summary.spooled + summary.lost).toBe(5);
+    expect(d.stats().pending).toBe(0);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((m) => m === `a bug in a '${name}' listener`)).toBe(true);
+    for (const res of c.hanging.splice(0)) res.destroy();
+  });
+
+  test('a throwing \'drop\' listener when settleBy\'s deadline comes: reported, the process lives on', async () => {
+    const c = await collector(() => 'hang');
+    const { exited } = spawnNode(`
+      const { createDispatcher } = require(${JSON.stringify(require('node:path').join(__dirname, '..'))});
+      const d = createDispatcher({ timeoutMs: 600000 });
+      d.on('error', (e) => console.log('error:', e.message));
+      d.on('drop', () => { throw new Error('listener bug'); });
+      const all = Promise.all([0, 1, 2].map((i) => d.send('POST', ${JSON.stringify(c.url)}, { i })));
+      setTimeout(() => d.settleBy(Date.now()), 100);
+      all.then((r) => { console.log('settled', r.map((x) => x.reason).join(',')); return d.close({ timeoutMs: 0 }); })
+        .then((s) => console.log('lost', s.lost));
+    `);
+    const r = await exited;
+    expect(r.code).toBe(0); // 0.1: an uncaught exception from the deadline timer, exit code 1
+    expect(r.stdout.trim().split('\n')).toEqual(['error: listener bug', 'error: listener bug', 'error: listener bug', 'settled closed,closed,closed', 'lost 3']);
+    for (const res of c.hanging.splice(0)) res.destroy();
+  });
+});
+
+test('close() with options that are not an object, or a bad timeoutMs while a close runs: a rejection with a code', async () => {
+  const d = createDispatcher({});
+  let rejected;
+  expect(() => { rejected = d.close(null); }).not.toThrow(); // 0.1: a synchronous TypeError without a code
+  await expect(rejected).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+  await expect(d.close(5)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  const closing = d.close({ timeoutMs: 100 });
+  await expect(d.close({ timeoutMs: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' }); // 0.1: the running close
+  await closing;
+});

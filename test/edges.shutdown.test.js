@@ -158,3 +158,36 @@ test('handleProcessExit: SIGTERM with an endpoint that never answers ends the pr
   await next.flush();
   expect(await next.close()).toMatchObject({ delivered: 8, lost: 0, spooled: 0 });
 }, 20000);
+
+// Found by the fault suite: the signal's close() returned the application's close already under
+// way, with its longer deadline (15 s), so the process outlived closeTimeoutMs by 14 s.
+test('handleProcessExit: SIGTERM while the application\'s own close() with a longer deadline runs still ends the process within closeTimeoutMs', async () => {
+  const hung = await collector(() => 'hang');
+  const { child, exited, output } = spawnNode(`
+    const { createDispatcher } = require(${ROOT});
+    const d = createDispatcher({ handleProcessExit: true, closeTimeoutMs: 1000, timeoutMs: 600000 });
+    for (let i = 0; i < 5; i++) d.send('POST', ${JSON.stringify(hung.url)}, { i });
+    setTimeout(() => { d.close({ timeoutMs: 60000 }).then((s) => console.log('closed', s.lost)); console.log('ready'); }, 100);
+  `);
+  while (!output().includes('ready') || hung.requests.length < 5) await new Promise((r) => setTimeout(r, 10));
+  const signalled = Date.now();
+  child.kill('SIGTERM');
+  const r = await exited;
+  expect(r.signal).toBe('SIGTERM');
+  expect(Date.now() - signalled).toBeLessThan(1000 + 4000); // 0.1: ~60 s
+  expect(r.stdout).toContain('closed 5');
+}, 30000);
+
+test('close() called again with a shorter deadline while closing: the shorter one holds', async () => {
+  const hung = await collector(() => 'hang');
+  const d = createDispatcher({ timeoutMs: 600000 });
+  const results = [0, 1, 2].map((i) => d.send('POST', hung.url, { i }));
+  while (hung.requests.length < 3) await new Promise((r) => setTimeout(r, 10));
+  const started = Date.now();
+  const long = d.close({ timeoutMs: 60000 });
+  const short = d.close({ timeoutMs: 200 });
+  expect(short).toBe(long);
+  expect(await short).toMatchObject({ lost: 3 });
+  expect(Date.now() - started).toBeLessThan(200 + MARGIN_MS);
+  expect((await Promise.all(results)).map((r) => r.reason)).toEqual(['closed', 'closed', 'closed']);
+});

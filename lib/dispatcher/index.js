@@ -53,6 +53,7 @@ class Dispatcher extends EventEmitter {
     this.timer = null;
     this.timerAt = Infinity;
     this.deadlineTimer = null;
+    this.deadlineAt = Infinity;
     this.draining = false;
     this.closing = null;
     this.warned = false;
@@ -89,7 +90,11 @@ class Dispatcher extends EventEmitter {
   // logger. Never silent.
   report(err) {
     if (this.listenerCount('error') > 0) {
-      this.emit('error', err);
+      try {
+        this.emit('error', err);
+      } catch (thrown) {
+        this.log('error', `an 'error' listener threw: ${thrown && thrown.stack ? thrown.stack : thrown}`);
+      }
       return;
     }
     this.log('error', err && err.stack ? err.stack : String(err));
@@ -97,6 +102,17 @@ class Dispatcher extends EventEmitter {
       this.warned = true;
       process.emitWarning(`native-event-dispatcher: ${err && err.message ? err.message : err} (listen for 'error' on the dispatcher to handle these)`,
         { code: 'NED_DISPATCHER_ERROR' });
+    }
+  }
+
+  // Listeners hear of an event once its state has changed (settled, counted, out of memory), so
+  // one that calls send() or throws finds the dispatcher consistent; a throw is reported like a
+  // callback's, and never breaks a deadline, the counts or the caller.
+  notify(name, info) {
+    try {
+      this.emit(name, info);
+    } catch (err) {
+      this.report(err);
     }
   }
 
@@ -165,6 +181,7 @@ class Dispatcher extends EventEmitter {
   acceptLate(request, events, callback) {
     if (!this.spool) return this.refuse(closedError(), callback);
     let result;
+    let failure;
     try {
       // While closing, into the journal if it has room; otherwise (or once closed) a file of its
       // own, as an event that is pending at close: the bound is for what the journal keeps live.
@@ -176,14 +193,15 @@ class Dispatcher extends EventEmitter {
         Spool.appendLate(this.spool.root, request, Date.now());
       }
       this.accounting.enter('spooled', events);
-      this.emit('spool', { reason: 'closed', url: request.href, attempts: 0 });
       result = { spooled: true };
     } catch (err) {
+      failure = err;
       this.accounting.enter('lost', events);
-      this.emitDrop({ reason: 'closed', request, attempts: 0, error: err });
       result = { statusCode: 0, dropped: true, reason: 'closed' };
     }
     callOnce(callback, result, (e) => this.report(e));
+    if (failure) this.emitDrop({ reason: 'closed', request, attempts: 0, error: failure });
+    else this.notify('spool', { reason: 'closed', url: request.href, attempts: 0 });
     return Promise.resolve(result);
   }
 
@@ -325,10 +343,10 @@ class Dispatcher extends EventEmitter {
       if (entry.record) this.spool.ack(entry.record);
       this.accounting.move('pending', 'failed', entry.events);
       const error = failure && transport.errorOf(failure, entry.request);
-      this.emit('failed', this.dropInfo({ reason: 'rejected', request: entry.request, attempts: entry.attempts, statusCode, error }));
       this.settle(entry, {
         statusCode, attempts: entry.attempts, failed: true, ...(error ? { error } : {}),
       });
+      this.notify('failed', this.dropInfo({ reason: 'rejected', request: entry.request, attempts: entry.attempts, statusCode, error }));
       return;
     }
     this.retryLater(entry, statusCode, outcome);
@@ -337,17 +355,25 @@ class Dispatcher extends EventEmitter {
   retryLater(entry, statusCode, outcome) {
     const failure = outcome && outcome.failure;
     const now = Date.now();
-    const { baseDelayMs, maxDelayMs, maxRetryAfterMs, maxAttempts } = this.options;
+    const { baseDelayMs, maxDelayMs, maxRetryAfterMs } = this.options;
     let delay = backoffMs(entry.attempts, baseDelayMs, maxDelayMs);
     const after = outcome && !failure ? outcome.retryAfterMs : undefined;
+    let pause;
     if (after !== undefined) {
       const wait = Math.min(after, maxRetryAfterMs);
       delay = Math.max(delay, wait);
       if (shouldPauseOrigin(statusCode)) {
         this.queue.pause(entry.origin, now + wait);
-        this.emit('pause', { origin: entry.origin, untilMs: now + wait, statusCode });
+        pause = { origin: entry.origin, untilMs: now + wait, statusCode };
       }
     }
+    this.decideRetry(entry, statusCode, failure, now, delay, pause);
+  }
+
+  // Retried later, or (retries exhausted, or past its deadline) kept in the spool or dropped;
+  // then the listeners hear of it (a pause of the origin first).
+  decideRetry(entry, statusCode, failure, now, delay, pause) {
+    const { maxAttempts } = this.options;
     delay = Math.max(delay, this.queue.pausedUntil(entry.origin) - now);
     if (entry.attempts >= maxAttempts || now + delay > entry.deadline) {
       const reason = entry.attempts >= maxAttempts ? 'retries-exhausted' : 'deadline';
@@ -361,14 +387,16 @@ class Dispatcher extends EventEmitter {
       } else {
         this.drop(entry, reason, last);
       }
+      if (pause) this.notify('pause', pause);
       return;
     }
     this.accounting.retried += 1;
-    this.emit('retry', {
+    this.queue.defer(entry, now + delay);
+    if (pause) this.notify('pause', pause);
+    this.notify('retry', {
       url: entry.request.href, attempt: entry.attempts, delayMs: delay,
       statusCode: statusCode || undefined, code: failure && failure.code,
     });
-    this.queue.defer(entry, now + delay);
   }
 
   // A deadline settled this event (spooled, or lost) while it was in flight, and then its answer
@@ -476,26 +504,26 @@ class Dispatcher extends EventEmitter {
   park(entry, reason, last = {}) {
     if (!entry.lateFile) this.spool.park(entry.record);
     this.accounting.move('pending', 'spooled', entry.events);
-    this.emit('spool', {
-      reason, url: entry.request.href, attempts: entry.attempts,
-      statusCode: last.statusCode || undefined, code: last.failure && last.failure.code,
-    });
     if (entry.replayed) {
       this.release(entry); // its promise was settled in an earlier run
     } else {
       this.settle(entry, { spooled: true, attempts: entry.attempts });
     }
+    this.notify('spool', {
+      reason, url: entry.request.href, attempts: entry.attempts,
+      statusCode: last.statusCode || undefined, code: last.failure && last.failure.code,
+    });
   }
 
   drop(entry, reason, last = {}) {
     this.accounting.move('pending', 'lost', entry.events);
     const error = last.failure && transport.errorOf(last.failure, entry.request);
-    this.emitDrop({ reason, request: entry.request, attempts: entry.attempts, statusCode: last.statusCode, error });
     // A status that came with a failure is not an answer: only delivered results carry a 2xx.
     const statusCode = last.statusCode >= 300 ? last.statusCode : 0;
     this.settle(entry, {
       statusCode, dropped: true, reason, attempts: entry.attempts, ...(error ? { error } : {}),
     });
+    this.emitDrop({ reason, request: entry.request, attempts: entry.attempts, statusCode: last.statusCode, error });
   }
 
   dropInfo({ reason, request, attempts, statusCode, error }) {
@@ -510,7 +538,7 @@ class Dispatcher extends EventEmitter {
     const why = info.cause ? `${info.reason}: ${info.cause}` : info.reason;
     const what = info.url ? `an event (${why}) for ${info.url}` : `a spooled event (${why})`;
     this.log('warn', `dropped ${what} after ${info.attempts} attempt(s)`);
-    this.emit('drop', info);
+    this.notify('drop', info);
   }
 
   // ---- flush and close --------------------------------------------------------------------------
@@ -534,10 +562,16 @@ class Dispatcher extends EventEmitter {
   // At `deadline` (ms since the epoch), everything this dispatcher still holds is settled —
   // spooled, or lost without a spool — and transfers in flight are aborted; it stays open.
   // closeOptimizely() uses it so that the SDK's own close() cannot outlast the deadline.
+  // The earliest deadline set wins: a later one never extends it.
   settleBy(deadline) {
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    if (this.deadlineTimer) {
+      if (this.deadlineAt <= deadline) return;
+      clearTimeout(this.deadlineTimer);
+    }
+    this.deadlineAt = deadline;
     this.deadlineTimer = setTimeout(() => {
       this.deadlineTimer = null;
+      this.deadlineAt = Infinity;
       this.expire();
     }, Math.max(0, deadline - Date.now()));
     this.deadlineTimer.unref();
@@ -545,12 +579,14 @@ class Dispatcher extends EventEmitter {
 
   expire() {
     if (this.replay) this.replay.stopped = true; // nothing more comes back from the spool
-    for (let e = this.held.head; e;) {
-      const next = e.ageNext;
+    // A snapshot: listeners may accept or settle events meanwhile.
+    const held = [];
+    for (let e = this.held.head; e; e = e.ageNext) held.push(e);
+    for (const e of held) {
+      if (e.settled) continue;
       this.queue.remove(e);
       if (e.inFlight) transport.abort(e.transferId);
       if (!this.keep(e, 'closed', undefined, true)) this.drop(e, 'closed');
-      e = next;
     }
     this.checkFlush();
   }
@@ -558,10 +594,19 @@ class Dispatcher extends EventEmitter {
   // Stops accepting (new events are refused, or spooled when there is a spool), delivers what it
   // holds and what the spool has due, until timeoutMs; then settles the rest — spooled, or lost
   // without a spool — aborting what is in flight, and closes the spool.
-  close({ timeoutMs = this.options.closeTimeoutMs } = {}) {
-    if (this.closing) return this.closing;
+  // Called again while closing: the same promise, and the earlier of the two deadlines holds (a
+  // SIGTERM's closeTimeoutMs cuts short an application's longer close()).
+  close(options = {}) {
+    if (options === null || typeof options !== 'object') {
+      return Promise.reject(invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'an object', options));
+    }
+    const { timeoutMs = this.options.closeTimeoutMs } = options;
     if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
       return Promise.reject(invalid(RangeError, 'ERR_OUT_OF_RANGE', 'timeoutMs', 'an integer >= 0', timeoutMs));
+    }
+    if (this.closing) {
+      if (this.state === 'closing') this.settleBy(Date.now() + timeoutMs);
+      return this.closing;
     }
     this.state = 'closing';
     this.closing = this.shutDown(timeoutMs);
