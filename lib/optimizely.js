@@ -72,13 +72,18 @@ async function closeOptimizely(client, dispatcher, options = {}) {
     throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'options.timeoutMs', 'an integer >= 0', timeoutMs);
   }
   const deadline = Date.now() + timeoutMs;
-  dispatcher.settleBy(deadline);
+  // Settling thousands of held batches, and the SDK's close() hearing of them, takes time too:
+  // a tenth of the time (250 ms at most, plus what writing a late file needs) is kept for it, so
+  // the whole returns by the deadline.
+  const reserve = Math.min(Math.floor(timeoutMs / 10), 250)
+    + (typeof dispatcher.reserveMs === 'function' ? dispatcher.reserveMs(timeoutMs) : 0);
+  dispatcher.settleBy(deadline - reserve);
   for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
   let clientError;
   const clientClosed = Promise.resolve()
     .then(() => client.close())
     .catch((err) => { clientError = err; }); // what the dispatcher holds is delivered or spooled all the same
-  const timeUp = sleepUntil(deadline);
+  const timeUp = sleepUntil(deadline - Math.floor(reserve / 2));
   await Promise.race([clientClosed, timeUp.promise]);
   timeUp.cancel();
   const summary = await dispatcher.close({ timeoutMs: Math.max(0, deadline - Date.now()) });

@@ -242,6 +242,26 @@ describe('events kept in memory only because the journal was full', () => {
     expect([...old, ...fresh.flatMap((e) => e.uuids)].filter((u) => c.received.get(u) !== 1)).toEqual([]);
   }, 30000);
 
+  test('2,000 of them at close()\'s deadline, the endpoint hung: one late file, the deadline kept, the next run delivers each once', async () => {
+    const dir = tempDir();
+    const hung = await collector(() => 'hang');
+    const d = dispatcher({ spoolDir: dir, spoolMaxBytes: cap, timeoutMs: 600000 });
+    const batch = events(hung.url, 2000, 10);
+    for (const e of batch) d.dispatchEvent(e.event);
+    expect(d.stats().notJournaled).toBeGreaterThan(1900);
+    const started = Date.now();
+    const summary = await d.close({ timeoutMs: 1500 });
+    // 0.1: a file and an fsync per event, 3.1–3.7 s; margin for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(1500 + 1000);
+    expect(summary).toMatchObject({ spooled: 2000, lost: 0 });
+    for (const res of hung.hanging.splice(0)) res.destroy();
+    const c = await collector();
+    const next = dispatcher({ spoolDir: dir, endpoint: c.url });
+    await next.flush();
+    expect(await next.close()).toMatchObject({ delivered: 2000, lost: 0, spooled: 0 });
+    expect(batch.flatMap((e) => e.uuids).filter((u) => c.received.get(u) !== 1)).toEqual([]);
+  }, 60000);
+
   test('handed over while close() runs with the journal full: spooled (a file of their own), delivered by the next run', async () => {
     const dir = tempDir();
     const c = await collector(() => 'hang');

@@ -23,8 +23,11 @@ const { FlushWaiters } = require('./flush');
 
 // The part of close()'s time kept for its end: transfers it aborts come back (so what was
 // delivered after all is acknowledged, not sent again by the next run) and the journal is synced
-// — within the deadline, not after it. A tenth of timeoutMs, at most ABORT_GRACE_MS.
-const ABORT_GRACE_MS = 50;
+// — within the deadline, not after it. A tenth of timeoutMs, at most ABORT_GRACE_MS, plus 10 µs per
+// event held (settling it) and the time to write what is held in memory only to a late file
+// (LATE_BYTES_PER_MS, a slow disk's pace with its fsync); half of timeoutMs at most.
+const ABORT_GRACE_MS = 100;
+const LATE_BYTES_PER_MS = 100 * 1000;
 
 function closedError() {
   const err = new Error('The dispatcher is closed; the event was not accepted');
@@ -232,23 +235,33 @@ class Dispatcher extends EventEmitter {
 
   // An event that must leave memory (its retries are exhausted, or a deadline came) goes to the
   // spool if there is one — also one kept in memory only because the spool was full when it came:
-  // into the journal if it has room now, else (`late`: at a deadline) a file of its own. Parked
-  // and true, or false (no spool, or no room and not `late`; a write error is reported).
-  keep(entry, reason, last, late) {
+  // into the journal if it has room now. Parked and true, or false (no spool, or no room in it; a
+  // write error is reported). At a deadline, what finds no room gets a file of its own (writeLate).
+  keep(entry, reason, last) {
     if (!this.spool) return false;
     if (!entry.record) {
       try {
-        if (!this.record(entry)) {
-          if (!late) return false;
-          Spool.appendLate(this.spool.root, entry.request, entry.acceptedAt);
-          entry.lateFile = true;
-        }
+        if (!this.record(entry)) return false;
       } catch (err) {
         this.report(err);
         return false;
       }
     }
     this.park(entry, reason, last);
+    return true;
+  }
+
+  // Entries kept in memory only, at a deadline: one file of their own for all of them (one write,
+  // one fsync), then parked; false if it could not be written (reported).
+  writeLate(entries) {
+    if (entries.length === 0) return true;
+    try {
+      Spool.appendLateAll(this.spool.root, entries.map((e) => ({ request: e.request, acceptedAt: e.acceptedAt })));
+    } catch (err) {
+      this.report(err);
+      return false;
+    }
+    for (const e of entries) e.lateFile = true;
     return true;
   }
 
@@ -378,7 +391,7 @@ class Dispatcher extends EventEmitter {
     if (entry.attempts >= maxAttempts || now + delay > entry.deadline) {
       const reason = entry.attempts >= maxAttempts ? 'retries-exhausted' : 'deadline';
       const last = { statusCode, failure };
-      if (this.keep(entry, reason, last, false)) {
+      if (this.keep(entry, reason, last)) {
         this.replay.notBefore = now + this.options.spoolRetryMs;
       } else if (this.spool) {
         // Kept in memory only, and the journal is still full: it stays in memory (within
@@ -515,7 +528,7 @@ class Dispatcher extends EventEmitter {
     });
   }
 
-  drop(entry, reason, last = {}) {
+  drop(entry, reason, last = {}, quiet = false) {
     this.accounting.move('pending', 'lost', entry.events);
     const error = last.failure && transport.errorOf(last.failure, entry.request);
     // A status that came with a failure is not an answer: only delivered results carry a 2xx.
@@ -523,7 +536,7 @@ class Dispatcher extends EventEmitter {
     this.settle(entry, {
       statusCode, dropped: true, reason, attempts: entry.attempts, ...(error ? { error } : {}),
     });
-    this.emitDrop({ reason, request: entry.request, attempts: entry.attempts, statusCode: last.statusCode, error });
+    this.emitDrop({ reason, request: entry.request, attempts: entry.attempts, statusCode: last.statusCode, error }, quiet);
   }
 
   dropInfo({ reason, request, attempts, statusCode, error }) {
@@ -533,11 +546,13 @@ class Dispatcher extends EventEmitter {
     };
   }
 
-  emitDrop(details) {
+  emitDrop(details, quiet = false) {
     const info = this.dropInfo(details);
-    const why = info.cause ? `${info.reason}: ${info.cause}` : info.reason;
-    const what = info.url ? `an event (${why}) for ${info.url}` : `a spooled event (${why})`;
-    this.log('warn', `dropped ${what} after ${info.attempts} attempt(s)`);
+    if (!quiet) {
+      const why = info.cause ? `${info.reason}: ${info.cause}` : info.reason;
+      const what = info.url ? `an event (${why}) for ${info.url}` : `a spooled event (${why})`;
+      this.log('warn', `dropped ${what} after ${info.attempts} attempt(s)`);
+    }
     this.notify('drop', info);
   }
 
@@ -582,12 +597,34 @@ class Dispatcher extends EventEmitter {
     // A snapshot: listeners may accept or settle events meanwhile.
     const held = [];
     for (let e = this.held.head; e; e = e.ageNext) held.push(e);
+    const late = [];
+    let lost = 0;
+    let full = false; // once the journal has no room, the rest go to the late file directly
     for (const e of held) {
       if (e.settled) continue;
       this.queue.remove(e);
       if (e.inFlight) transport.abort(e.transferId);
-      if (!this.keep(e, 'closed', undefined, true)) this.drop(e, 'closed');
+      if ((e.record || !full) && this.keep(e, 'closed')) continue;
+      if (this.spool) {
+        full = true;
+        late.push(e);
+      } else {
+        lost += 1;
+        this.drop(e, 'closed', undefined, true);
+      }
     }
+    const written = this.writeLate(late);
+    for (const e of late) {
+      if (e.settled) continue;
+      if (written) {
+        this.park(e, 'closed');
+      } else {
+        lost += 1;
+        this.drop(e, 'closed', undefined, true);
+      }
+    }
+    // One line for all of them: thousands of lines would cost the deadline what it is for.
+    if (lost > 0) this.log('warn', `dropped ${lost} event(s) still held at the deadline`);
     this.checkFlush();
   }
 
@@ -613,9 +650,18 @@ class Dispatcher extends EventEmitter {
     return this.closing;
   }
 
+  // Milliseconds of a deadline `timeoutMs` away to keep for settling what is still held then.
+  reserveMs(timeoutMs) {
+    let inMemoryOnly = 0;
+    if (this.spool) for (let e = this.held.head; e; e = e.ageNext) if (!e.record) inMemoryOnly += e.bytes;
+    const reserve = Math.min(ABORT_GRACE_MS, Math.floor(timeoutMs / 10)) + Math.ceil(this.held.size / 100)
+      + Math.ceil(inMemoryOnly / LATE_BYTES_PER_MS);
+    return Math.min(reserve, Math.floor(timeoutMs / 2));
+  }
+
   async shutDown(timeoutMs) {
     const end = Date.now() + timeoutMs;
-    const grace = Math.min(ABORT_GRACE_MS, Math.floor(timeoutMs / 10));
+    const grace = this.reserveMs(timeoutMs);
     let timer;
     const deadline = new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs - grace); });
     await Promise.race([this.flush(), deadline]);
@@ -649,15 +695,9 @@ class Dispatcher extends EventEmitter {
     const inMemory = this.held.size;
     if (this.spool && this.state !== 'closed') {
       // Those kept in memory only (the journal was full when they came) get a file of their own.
-      for (let e = this.held.head; e; e = e.ageNext) {
-        if (e.record || e.lateFile) continue;
-        try {
-          Spool.appendLate(this.spool.root, e.request, e.acceptedAt);
-          e.lateFile = true;
-        } catch (err) {
-          this.log('error', `could not spool an event at exit: ${err.message}`);
-        }
-      }
+      const late = [];
+      for (let e = this.held.head; e; e = e.ageNext) if (!e.record && !e.lateFile) late.push(e);
+      this.writeLate(late);
       try {
         this.spool.close();
       } catch (err) {

@@ -219,12 +219,25 @@ class Spool {
   // For an event handed to a closed dispatcher: a file of its own in the root (fsynced, then
   // renamed into view), adopted by the next Spool opened on the root. → the record's id.
   static appendLate(root, request, acceptedAt = Date.now()) {
+    return Spool.appendLateAll(root, [{ request, acceptedAt }])[0];
+  }
+
+  // Several events ([{ request, acceptedAt }]) in one such file: one write and one fsync for all
+  // (what a deadline leaves in memory can be thousands). → their ids, in order.
+  static appendLateAll(root, events) {
     checkRoot(root);
-    checkRequest(request);
-    checkAcceptedAt(acceptedAt);
+    if (!Array.isArray(events)) throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'events', 'an array', events);
+    if (events.length === 0) return [];
+    const ids = [];
+    const lines = events.map(({ request, acceptedAt = Date.now() }) => {
+      checkRequest(request);
+      checkAcceptedAt(acceptedAt);
+      const id = crypto.randomUUID();
+      ids.push(id);
+      return record.encode(id, acceptedAt, request);
+    });
     const dir = directory.ensureRoot(root);
-    const id = crypto.randomUUID();
-    const line = record.encode(id, acceptedAt, request);
+    const line = Buffer.concat(lines);
     const suffix = crypto.randomBytes(8).toString('hex');
     const tmp = path.join(dir, `.late-${suffix}.tmp`);
     try {
@@ -239,9 +252,9 @@ class Spool {
       directory.syncDir(dir);
     } catch (err) {
       fs.rmSync(tmp, { force: true });
-      throw ioError(`cannot write a late event to ${dir}`, err);
+      throw ioError(`cannot write ${events.length === 1 ? 'a late event' : `${events.length} late events`} to ${dir}`, err);
     }
-    return id;
+    return ids;
   }
 
   // ---- internals ----------------------------------------------------------------------------
