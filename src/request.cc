@@ -57,6 +57,11 @@ size_t OnHeader(char* data, size_t size, size_t nitems, void* userp) noexcept {
     t->retry_after.clear();
     t->response_headers.clear();
     t->header_count = 0;
+    t->headers_ended = false;
+    return n;
+  }
+  if (line == "\r\n" || line == "\n") {
+    t->headers_ended = true;
     return n;
   }
   const bool folded = n > 0 && (data[0] == ' ' || data[0] == '\t');
@@ -135,10 +140,10 @@ std::string HostOf(const std::string& url) {
   return host;
 }
 
-// Whether all of the response arrived: a status without a body, or every byte of the announced
-// Content-Length.
-bool ResponseComplete(CURL* easy, long status) {
-  if (status == 204 || status == 304) return true;
+// Whether all of the response arrived: the whole header block of a status without a body, or
+// every byte of the announced Content-Length.
+bool ResponseComplete(CURL* easy, const Transfer* t) {
+  if (t->status == 204 || t->status == 304) return t->headers_ended;
   curl_off_t expected = -1;
   curl_off_t received = 0;
   curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected);
@@ -214,6 +219,7 @@ void Transfer::Clear() {
   retry_after.clear();
   response_headers.clear();
   header_count = 0;
+  headers_ended = false;
   response_body.clear();
   ShrinkIfBig(&response_body);
   ShrinkIfBig(&response_headers);
@@ -312,7 +318,7 @@ void CollectResult(CURL* easy, Transfer* t, CURLcode result) {
   const bool after_answer = result == CURLE_HTTP2_STREAM || result == CURLE_HTTP2 ||
                             result == CURLE_SEND_ERROR || result == CURLE_RECV_ERROR ||
                             result == CURLE_OPERATION_TIMEDOUT;
-  if (after_answer && t->status >= 200 && ResponseComplete(easy, t->status)) result = CURLE_OK;
+  if (after_answer && t->status >= 200 && ResponseComplete(easy, t)) result = CURLE_OK;
   t->result = result;
   if (t->profile->timings) {
     const CURLINFO points[5] = {CURLINFO_NAMELOOKUP_TIME_T, CURLINFO_CONNECT_TIME_T,

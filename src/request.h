@@ -101,7 +101,8 @@ struct Transfer {
   std::string retry_after;       // the Retry-After value, always kept
   std::string response_headers;  // kKeepResponse: "name: value\r\n" lines, names in lower case
   size_t header_count = 0;
-  std::string response_body;  // kKeepResponse: up to max_response_bytes
+  bool headers_ended = false;  // the final response's header block ended (its empty line came)
+  std::string response_body;   // kKeepResponse: up to max_response_bytes
 
   // Pump-thread state.
   CURL* easy = nullptr;

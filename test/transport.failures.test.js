@@ -150,3 +150,42 @@ test('an HTTP/1.1 server that answers early (413) and closes without reading the
     await raw.close();
   }
 });
+
+// Found by the fault suite: a 204 (or 304) status line whose header block never ended was taken
+// as a complete answer once the transfer timed out or the connection dropped, so the dispatcher
+// counted an event as delivered that the server never finished answering.
+describe('a status without a body whose header block never ends is not an answer', () => {
+  test.each([
+    [204, 'stalls', 'ETIMEDOUT'],
+    [204, 'resets', 'ECONNRESET'],
+    [304, 'stalls', 'ETIMEDOUT'],
+  ])('%d, then the server %s → %s', async (status, then, code) => {
+    const raw = await startRaw((socket) => {
+      socket.write(`HTTP/1.1 ${status} Whatever\r\nX-Partial: yes\r\n`); // no empty line
+      if (then === 'resets') setTimeout(() => socket.resetAndDestroy(), 50);
+    });
+    try {
+      await failure(dispatchEvent('POST', raw.url, { a: 1 }, { timeoutMs: 500 }), code);
+      const { createDispatcher } = require('..');
+      const d = createDispatcher({ timeoutMs: 500, maxAttempts: 1 });
+      const result = await d.send('POST', raw.url, { a: 1 });
+      expect(result).toMatchObject({ dropped: true, statusCode: 0 });
+      expect(await d.close()).toMatchObject({ delivered: 0, lost: 1 });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  test('a complete 204 header block, then a reset: an answer (delivered)', async () => {
+    const raw = await startRaw((socket) => {
+      socket.write('HTTP/1.1 204 No Content\r\nX-Done: yes\r\n\r\n');
+      setTimeout(() => socket.resetAndDestroy(), 50);
+    });
+    try {
+      const res = await dispatchEvent('POST', raw.url, { a: 1 }, { timeoutMs: 2000 });
+      expect(res.statusCode).toBe(204);
+    } finally {
+      await raw.close();
+    }
+  });
+});
