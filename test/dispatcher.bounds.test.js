@@ -33,3 +33,51 @@ test('endpoint down, 100 000 events offered: memory stays bounded and every drop
     await c.close();
   }
 }, 60000);
+
+// Found by the fault suite.
+describe('what the memory bound counts, and what it evicts', () => {
+  const { createDispatcher } = require('..');
+  let c;
+  afterEach(async () => { if (c) await c.close(); c = null; });
+
+  test('an event that can never fit (larger than maxQueueBytes with what is in flight) is refused alone: no waiting event is evicted for it', async () => {
+    c = await startCollector(() => 'hang');
+    const d = createDispatcher({ maxInFlight: 1, maxQueueBytes: 1024, timeoutMs: 600000 });
+    const drops = [];
+    d.on('drop', (x) => drops.push(JSON.parse(x.body).name));
+    const small = ['inflight', 'w1', 'w2', 'w3'].map((name) => d.send('POST', c.url, { name }));
+    while (c.requests.length < 1) await new Promise((r) => setTimeout(r, 5));
+    const big = await d.send('POST', c.url, { name: 'big', pad: 'x'.repeat(2000) });
+    expect(big).toMatchObject({ dropped: true, reason: 'queue-full' });
+    // 900 bytes fit only if every waiting event goes, and the one in flight stays: still refused alone.
+    const almost = await d.send('POST', c.url, { name: 'almost', pad: 'x'.repeat(1024 - 40) });
+    expect(almost).toMatchObject({ dropped: true, reason: 'queue-full' });
+    expect(drops).toEqual(['big', 'almost']); // 0.1: w1, w2, w3 evicted first, then big anyway
+    expect(d.stats()).toMatchObject({ queued: 3, inFlight: 1 });
+    await d.close({ timeoutMs: 0 });
+    await Promise.all(small);
+  });
+
+  test('text is counted in the bytes that go out (UTF-8), not in characters', async () => {
+    c = await startCollector(() => 'hang');
+    const d = createDispatcher({ maxInFlight: 1, maxQueueBytes: 4096, timeoutMs: 600000 });
+    const text = '漢字'.repeat(300); // 600 characters, 1,800 bytes
+    const results = Array.from({ length: 6 }, () => d.send('POST', c.url, { text }));
+    expect(d.stats().queuedBytes).toBeLessThanOrEqual(4096); // 0.1: 3,6xx "bytes" counted while 11,000 were held
+    expect(d.stats().queuedBytes).toBeGreaterThan(2 * 1800);
+    expect(d.stats().lost).toBeGreaterThan(0);
+    await d.close({ timeoutMs: 0 });
+    await Promise.all(results);
+  });
+
+  test('a Buffer the caller reuses after send(): every attempt sends the bytes handed over', async () => {
+    c = await startCollector((n) => (n === 0 ? { status: 503 } : 'ok'));
+    const d = createDispatcher({ baseDelayMs: 5, maxDelayMs: 10 });
+    const buf = Buffer.from('{"event":"original"}');
+    const sent = d.send('POST', c.url, buf);
+    buf.write('{"event":"CLOBBERED"'); // the caller's buffer pool reuses it at once
+    expect(await sent).toMatchObject({ statusCode: 204, attempts: 2 });
+    expect(c.requests.map((r) => r.body)).toEqual(['{"event":"original"}', '{"event":"original"}']);
+    await d.close();
+  });
+});

@@ -8,8 +8,9 @@ class Delivery {
     this.seq = seq;
     this.request = request;
     this.origin = request.origin;
-    // Memory held: a string costs about its length (V8 keeps JSON text one byte per character).
-    this.bytes = typeof request.body === 'string' ? request.body.length
+    // The event's bytes (what goes out: UTF-8), which is also about what it holds in memory (V8
+    // keeps ASCII text one byte per character, other text two, which UTF-8 never undercounts).
+    this.bytes = typeof request.body === 'string' ? Buffer.byteLength(request.body)
       : request.body ? request.body.byteLength : 0;
     this.events = events; // visitors in an Optimizely batch; 1 for other payloads
     this.attempts = 0;

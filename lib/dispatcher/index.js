@@ -49,6 +49,7 @@ class Dispatcher extends EventEmitter {
     this.held = new LinkedList('agePrev', 'ageNext'); // in memory, oldest first (by seq)
     this.heldBytes = 0;
     this.inFlight = 0;
+    this.flyingBytes = 0; // of the events held that are in flight (never evicted)
     this.seq = 0;
     this.state = 'open';
     this.accounting = new Accounting();
@@ -156,6 +157,12 @@ class Dispatcher extends EventEmitter {
 
   accept(request, events, callback) {
     if (this.state !== 'open') return this.acceptLate(request, events, callback);
+    // The caller may reuse its buffer once send() returns; retries (and a first attempt that
+    // waits its turn) send the bytes it handed over.
+    const { body } = request;
+    if (body !== undefined && typeof body !== 'string') {
+      request = { ...request, body: Buffer.from(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)) };
+    }
     let resolve;
     const promise = new Promise((r) => { resolve = r; });
     const now = Date.now();
@@ -271,6 +278,8 @@ class Dispatcher extends EventEmitter {
     const limit = this.options.maxQueueBytes;
     if (this.heldBytes + bytes <= limit) return true;
     if (this.spool) return false;
+    // If evicting every waiting event would not make room, none is evicted (the new one is not taken).
+    if (this.flyingBytes + bytes > limit) return false;
     for (let e = this.held.head; e && this.heldBytes + bytes > limit;) {
       const next = e.ageNext;
       if (!e.inFlight) {
@@ -314,6 +323,7 @@ class Dispatcher extends EventEmitter {
     entry.attempts += 1;
     entry.inFlight = true;
     this.inFlight += 1;
+    if (!entry.settled) this.flyingBytes += entry.bytes;
     try {
       entry.transferId = transport.submit(entry.request, this.options.profile, entry);
     } catch (err) {
@@ -323,6 +333,7 @@ class Dispatcher extends EventEmitter {
   }
 
   onResult(entry, statusCode, bytesSent, outcome) {
+    if (!entry.settled) this.flyingBytes -= entry.bytes;
     entry.inFlight = false;
     entry.transferId = 0;
     this.inFlight -= 1;
@@ -502,6 +513,7 @@ class Dispatcher extends EventEmitter {
     entry.settled = true;
     this.held.remove(entry);
     this.heldBytes -= entry.bytes;
+    if (entry.inFlight) this.flyingBytes -= entry.bytes;
   }
 
   settle(entry, result) {
