@@ -24,6 +24,8 @@ constexpr auto kRingInterval = std::chrono::microseconds(100);
 // waiting) they go at once: completions are frequent then, and a busy loop takes them together.
 constexpr auto kHold = std::chrono::milliseconds(1);
 constexpr long kHoldBelow = 16;
+// How far into a channel's queue the pump looks for a transfer whose origin is below its cap.
+constexpr size_t kCapScan = 32;
 
 std::mutex g_create_mu;
 Pump* g_pump = nullptr;  // never destroyed: it may be halted from atexit
@@ -598,8 +600,13 @@ void Pump::StartWaiting() {
     for (size_t i = 0; i < n; ++i) {
       Channel* ch = lanes_[(next_lane_ + i) % n];
       if (ch->waiting_.empty() || ch->active_ >= ch->max_in_flight_) continue;
-      Transfer* t = ch->waiting_.front();
-      ch->waiting_.pop_front();
+      // The first that the connection caps let through: its origin may be at its cap while
+      // another's is not (a few are looked at, not thousands).
+      auto it = ch->waiting_.begin();
+      for (size_t k = 0; it != ch->waiting_.end() && k < kCapScan && !HasRoom(*it); ++k) ++it;
+      if (it == ch->waiting_.end() || !HasRoom(*it)) continue;
+      Transfer* t = *it;
+      ch->waiting_.erase(it);
       --waiting_total_;
       Start(t);
       started = true;
@@ -645,6 +652,34 @@ void Pump::Start(Transfer* t) {
   }
   ++ch->active_;
   active_.insert(t);
+  if (!t->profile->http2) {
+    t->counted = true;
+    ++origin_active_[t->origin];
+    ++h1_active_;
+  }
+}
+
+// Whether the connection caps leave room for `t` (HTTP/2 transfers share connections: libcurl's
+// own caps hold for them).
+bool Pump::HasRoom(Transfer* t) {
+  if (t->profile->http2) return true;
+  if (applied_.max_total_connections > 0 && h1_active_ >= applied_.max_total_connections) {
+    return false;
+  }
+  if (applied_.max_host_connections <= 0) return true;
+  if (t->origin.empty()) t->origin = OriginOf(t->url);
+  auto found = origin_active_.find(t->origin);
+  return found == origin_active_.end() || found->second < applied_.max_host_connections;
+}
+
+void Pump::Untrack(Transfer* t) {
+  active_.erase(t);
+  --t->channel->active_;
+  if (!t->counted) return;
+  t->counted = false;
+  --h1_active_;
+  auto found = origin_active_.find(t->origin);
+  if (found != origin_active_.end() && --found->second <= 0) origin_active_.erase(found);
 }
 
 void Pump::RemoveActive(Transfer* t) {
@@ -652,8 +687,7 @@ void Pump::RemoveActive(Transfer* t) {
   curl_multi_remove_handle(multi_, t->easy);
   ReleaseEasy(t->easy, t->profile->serial);
   t->easy = nullptr;
-  active_.erase(t);
-  --t->channel->active_;
+  Untrack(t);
 }
 
 void Pump::AbortTransfer(Channel* ch, double id) {
@@ -723,8 +757,7 @@ void Pump::DrainFinished() {
     curl_multi_remove_handle(multi_, easy);
     ReleaseEasy(easy, t->profile->serial);
     t->easy = nullptr;
-    active_.erase(t);
-    --t->channel->active_;
+    Untrack(t);
     finished_.push_back(t);
   }
 }
@@ -775,6 +808,7 @@ void Pump::Flush(bool all) {
 }
 
 void Pump::ApplyLimits(const ConnectionLimits& limits) {
+  applied_ = limits;
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, limits.max_host_connections);
   curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, limits.max_total_connections);
   // Room in the cache for every connection we may open, so keep-alive ones are not closed.

@@ -186,6 +186,8 @@ class Pump {
   void ReleaseEasy(CURL* easy, uint64_t profile_serial);
   void RemoveActive(Transfer* t);
   bool Busy() const { return !active_.empty() || waiting_total_ > 0; }
+  bool HasRoom(Transfer* t);
+  void Untrack(Transfer* t);
   void HandOverLocked(bool busy);
   void EndRunLocked();
   static int OnSocket(CURL* easy, curl_socket_t s, int what, void* userp, void* socketp);
@@ -209,6 +211,11 @@ class Pump {
   bool has_work_ = false;  // kIdle with transfers still in the multi or waiting
   bool in_run_ = false;
   ConnectionLimits limits_{0, 0};
+  // HTTP/1.1 transfers need a connection each: libcurl caps only the connections it opens, and
+  // reuses idle ones past a lowered cap, so the pump holds transfers to the caps itself.
+  ConnectionLimits applied_{0, 0};                       // owner's copy of the caps in force
+  std::unordered_map<std::string, long> origin_active_;  // HTTP/1.1 transfers per origin
+  long h1_active_ = 0;
   bool limits_set_ = false;  // lib/ applies its defaults once per process, then whatever is asked
   bool limits_dirty_ = false;
   bool channel_limits_dirty_ = false;

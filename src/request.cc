@@ -157,6 +157,14 @@ void ShrinkIfBig(std::string* s) {
 
 }  // namespace
 
+std::string OriginOf(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  std::string origin = url.substr(0, url.find_first_of("/?#", scheme + 3));
+  for (char& c : origin) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return origin;
+}
+
 bool RuntimeCurlAtLeast(unsigned version) {
   static const unsigned runtime = curl_version_info(CURLVERSION_NOW)->version_num;
   return runtime >= version;
@@ -220,6 +228,8 @@ void Transfer::Clear() {
   response_headers.clear();
   header_count = 0;
   headers_ended = false;
+  origin.clear();
+  counted = false;
   response_body.clear();
   ShrinkIfBig(&response_body);
   ShrinkIfBig(&response_headers);

@@ -101,8 +101,11 @@ struct Transfer {
   std::string retry_after;       // the Retry-After value, always kept
   std::string response_headers;  // kKeepResponse: "name: value\r\n" lines, names in lower case
   size_t header_count = 0;
-  bool headers_ended = false;  // the final response's header block ended (its empty line came)
-  std::string response_body;   // kKeepResponse: up to max_response_bytes
+  bool headers_ended = false;
+  std::string origin;         // scheme://host[:port] of url, for the per-origin cap (HTTP/1.1)
+  bool counted = false;       // counted in the pump's HTTP/1.1 caps while active  // the final
+                              // response's header block ended (its empty line came)
+  std::string response_body;  // kKeepResponse: up to max_response_bytes
 
   // Pump-thread state.
   CURL* easy = nullptr;
@@ -115,6 +118,8 @@ struct Transfer {
 
 // Whether the libcurl the process runs with (not the one it was built against) is this new.
 bool RuntimeCurlAtLeast(unsigned version);
+// scheme://host[:port] of an http(s) URL, in lower case: the key of the per-origin cap.
+std::string OriginOf(const std::string& url);
 
 // The options every transfer of `profile` shares, on a fresh or reset easy handle.
 CURLcode ConfigureProfile(CURL* easy, const Profile& profile, CURLSH* share);

@@ -77,6 +77,35 @@ test('maxConnectionsPerHost caps the connections; the rest wait in order and all
   }
 });
 
+// Found by the fault suite: libcurl caps only the connections it opens; with 64 idle ones in its
+// cache, a cap lowered to 2 still let 64 requests run at once (16 for maxConnections).
+test.each([
+  ['maxConnectionsPerHost', { maxConnectionsPerHost: 2 }],
+  ['maxConnections', { maxConnections: 2 }],
+])('%s lowered with 64 connections open and idle: the server never sees more than 2 at once', async (_, lowered) => {
+  let open = 0;
+  let maxOpen = 0;
+  const server = await start((req, res) => {
+    open += 1;
+    maxOpen = Math.max(maxOpen, open);
+    setTimeout(() => { open -= 1; res.end(); }, 20);
+  });
+  try {
+    const burst = () => Promise.all(Array.from({ length: 100 }, (_, i) => dispatchEvent('POST', server.url, { i })));
+    await burst();
+    expect(maxOpen).toBeGreaterThan(32); // warm: many connections open, idle now
+    setConnectionLimits(lowered);
+    for (let round = 0; round < 3; round++) {
+      maxOpen = 0;
+      const results = await burst();
+      expect(results.every((r) => r.statusCode === 200)).toBe(true);
+      expect(maxOpen).toBeLessThanOrEqual(2);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
 test('maxInFlight: beyond it requests wait in the addon, in the order they were made', async () => {
   setConnectionLimits({ maxInFlight: 1 });
   const server = await start((req, res) => res.end());
