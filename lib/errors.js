@@ -45,4 +45,13 @@ function invalid(ErrorClass, code, what, expected, received, cause) {
   return err;
 }
 
-module.exports = { DispatchError, invalid, isPlainObject };
+// An exception from reading the caller's own objects (a getter that throws, a revoked Proxy) is
+// still a TypeError with a code, the original as its cause. Our own errors pass through.
+function unreadable(err, code, what) {
+  if ((err instanceof TypeError || err instanceof RangeError) && typeof err.code === 'string') return err;
+  const out = new TypeError(`${what} could not be read: ${err && err.message ? err.message : String(err)}`, { cause: err });
+  out.code = code;
+  return out;
+}
+
+module.exports = { DispatchError, invalid, unreadable, isPlainObject };

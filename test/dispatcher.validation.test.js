@@ -144,3 +144,40 @@ describe('handleProcessExit', () => {
     }
   });
 });
+
+// Found by the fault suite: an exception from the caller's own objects (a getter that throws, a
+// revoked Proxy) came back as is, without a code; a throwing `visitors` getter even threw out of
+// send() synchronously.
+describe('events and payloads that cannot be read: a TypeError with a code, the original as its cause', () => {
+  const { dispatchEvent } = require('..');
+  const boom = () => { throw new Error('boom'); };
+  const revoked = () => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy; };
+  let d;
+  beforeAll(() => { d = createDispatcher(); });
+  afterAll(() => d.close());
+
+  test.each([
+    ['event.params is a getter that throws', () => Object.defineProperty({ url: 'http://127.0.0.1:9/x', httpVerb: 'POST' }, 'params', { get: boom })],
+    ['params.visitors is a getter that throws', () => ({ url: 'http://127.0.0.1:9/x', httpVerb: 'POST', params: Object.defineProperty({}, 'visitors', { get: boom, enumerable: true }) })],
+    ['params is a revoked Proxy', () => ({ url: 'http://127.0.0.1:9/x', httpVerb: 'POST', params: revoked() })],
+    ['the event is a revoked Proxy', revoked],
+  ])('dispatcher.dispatchEvent: %s', async (_, make) => {
+    const calls = [];
+    const p = d.dispatchEvent(make(), (r) => calls.push(r));
+    const err = await p.then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toMatch(/^ERR_INVALID_/);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].error).toBe(err);
+  });
+
+  test.each([
+    ['a getter that throws', () => Object.defineProperty({}, 'visitors', { get: boom, enumerable: true })],
+    ['a revoked Proxy', revoked],
+  ])('send() and dispatchEvent() with params that are %s', async (_, make) => {
+    let sent;
+    expect(() => { sent = d.send('POST', 'http://127.0.0.1:9/x', make()); }).not.toThrow(); // 0.1: threw
+    await expect(sent).rejects.toMatchObject({ name: 'TypeError', code: expect.stringMatching(/^ERR_INVALID_/) });
+    await expect(dispatchEvent('POST', 'http://127.0.0.1:9/x', make())).rejects.toMatchObject({ name: 'TypeError', code: expect.stringMatching(/^ERR_INVALID_/) });
+  });
+});

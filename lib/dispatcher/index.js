@@ -9,7 +9,7 @@
 const { EventEmitter } = require('node:events');
 const transport = require('../transport/completions');
 const { prepare } = require('../transport/request');
-const { invalid } = require('../errors');
+const { invalid, unreadable } = require('../errors');
 const { classify, backoffMs, shouldPauseOrigin } = require('../retry');
 const { DeliveryQueue, LinkedList } = require('../queue');
 const { Spool } = require('../spool');
@@ -131,7 +131,7 @@ class Dispatcher extends EventEmitter {
       request = prepare(e.httpVerb, e.url, e.params);
       events = eventCount(e.params);
     } catch (err) {
-      return this.refuse(err, callback);
+      return this.refuse(unreadable(err, 'ERR_INVALID_EVENT', 'the event'), callback);
     }
     return this.accept(request, events, callback);
   }
@@ -139,12 +139,14 @@ class Dispatcher extends EventEmitter {
   // The same delivery with a plain signature.
   send(httpVerb, url, params) {
     let request;
+    let events;
     try {
       request = prepare(httpVerb, this.options.endpoint || url, params);
+      events = eventCount(params);
     } catch (err) {
-      return this.refuse(err);
+      return this.refuse(unreadable(err, 'ERR_INVALID_ARG_VALUE', 'the request'));
     }
-    return this.accept(request, eventCount(params));
+    return this.accept(request, events);
   }
 
   refuse(err, callback) {

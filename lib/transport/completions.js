@@ -79,7 +79,7 @@ backend.setCompletionSink(onBatch);
 // backend should have caught (never for a network failure: that is a result).
 function submit(request, profile, owner, flags = 0, headers = undefined) {
   const slot = free.length > 0 ? free.pop() : owners.length;
-  if (slot >= SLOTS) throw new RangeError(`more than ${SLOTS} requests pending at once`);
+  if (slot >= SLOTS) throw Object.assign(new RangeError(`more than ${SLOTS} requests pending at once`), { code: 'ERR_OUT_OF_RANGE' });
   const generation = (generations[slot] || 0) + 1;
   const id = slot + SLOTS * generation;
   try {

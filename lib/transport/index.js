@@ -6,7 +6,7 @@ const { inspect } = require('node:util');
 const { isMainThread } = require('node:worker_threads');
 const path = require('node:path');
 const backend = require('../binding');
-const { invalid, isPlainObject } = require('../errors');
+const { invalid, unreadable, isPlainObject } = require('../errors');
 const { profileFor, integerIn, unknownOption } = require('./options');
 const { prepare } = require('./request');
 const completions = require('./completions');
@@ -116,7 +116,7 @@ function dispatchEvent(httpVerb, url, params, options) {
     }
     completions.submit(call.request, profile, call, completions.RESPONSE);
   } catch (err) {
-    return Promise.reject(err);
+    return Promise.reject(unreadable(err, 'ERR_INVALID_ARG_VALUE', 'the request'));
   }
   return settle(call);
 }
