@@ -198,7 +198,10 @@ function headerLinesOf(pairs, what) {
     const name = String(rawName);
     const lower = name.toLowerCase();
     if (FRAMING.has(lower)) continue;
-    // fetch trims header values and turns non-strings into strings.
+    // fetch trims header values and turns non-strings into strings (a Symbol cannot be: a TypeError).
+    if (typeof rawName === 'symbol' || typeof rawValue === 'symbol') {
+      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', `${what}`, 'header names and values that are strings', rawValue);
+    }
     const value = (typeof rawValue === 'string' ? rawValue : String(rawValue)).trim();
     lines.push([lower, headerLine(name, value, `${what}[${JSON.stringify(name)}]`)]);
   }
@@ -226,12 +229,11 @@ async function bodyOf(body) {
     'a string, a Buffer or other ArrayBufferView, an ArrayBuffer, a Blob or URLSearchParams (streams are not supported)', body);
 }
 
-// What fetch rejects with when the signal aborts: the signal's reason when it is an error (fetch
-// passes it on), else a DOMException named AbortError.
+// What fetch rejects with when the signal aborts: the signal's reason, whatever it is (Node's
+// fetch passes it on, a string too), or a DOMException named AbortError when there is none.
 function abortReason(signal) {
   const { reason } = signal;
-  if (reason instanceof Error || (typeof DOMException === 'function' && reason instanceof DOMException)) return reason;
-  return new DOMException('This operation was aborted', 'AbortError');
+  return reason !== undefined ? reason : new DOMException('This operation was aborted', 'AbortError');
 }
 
 function isSignal(value) {

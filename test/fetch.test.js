@@ -269,6 +269,16 @@ describe('failures and aborts', () => {
     expect(err.name).toBe('AbortError');
     const reason = new Error('Flush timeout');
     expect(await fetch(`${c.origin}/x`, { signal: AbortSignal.abort(reason) }).catch((e) => e)).toBe(reason);
+    // Any reason, as Node's fetch does (found by the fault suite: a string became an AbortError).
+    expect(await fetch(`${c.origin}/x`, { signal: AbortSignal.abort('shutting down') }).catch((e) => e)).toBe('shutting down');
+    expect(c.requests).toHaveLength(0);
+  });
+
+  test('a Symbol as a header value is a TypeError, as with Node\'s fetch (not the text "Symbol(…)")', async () => {
+    const c = await collector();
+    const fetch = createFetch();
+    await expect(fetch(`${c.origin}/x`, { method: 'POST', body: 'x', headers: { 'x-a': Symbol('s') } }))
+      .rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     expect(c.requests).toHaveLength(0);
   });
 
