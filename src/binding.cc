@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "errors.h"
+#include "holds.h"
 
 #ifndef NED_VERSION
 #define NED_VERSION "0.0.0"
@@ -200,13 +201,15 @@ napi_value Number(napi_env env, double d) {
 Binding::Binding(Napi::Env env, Napi::Object exports) : env_(env) {
   // Exports first: if this environment is being torn down while it loads the addon, this throws
   // (into JS, quietly) before anything is allocated that would need freeing.
-  DefineAddon(exports,
-              {InstanceMethod("submit", &Binding::Submit), InstanceMethod("abort", &Binding::Abort),
-               InstanceMethod("setCompletionSink", &Binding::SetCompletionSink),
-               InstanceMethod("compileProfile", &Binding::CompileProfile),
-               InstanceMethod("configure", &Binding::Configure),
-               InstanceMethod("versions", &Binding::Versions),
-               InstanceMethod("stats", &Binding::Stats), InstanceMethod("halt", &Binding::Halt)});
+  DefineAddon(
+      exports,
+      {InstanceMethod("submit", &Binding::Submit), InstanceMethod("abort", &Binding::Abort),
+       InstanceMethod("setCompletionSink", &Binding::SetCompletionSink),
+       InstanceMethod("compileProfile", &Binding::CompileProfile),
+       InstanceMethod("configure", &Binding::Configure),
+       InstanceMethod("versions", &Binding::Versions), InstanceMethod("stats", &Binding::Stats),
+       InstanceMethod("halt", &Binding::Halt), InstanceMethod("holdSlot", &Binding::HoldSlot),
+       InstanceMethod("slotHeld", &Binding::SlotHeld)});
 
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
@@ -230,6 +233,7 @@ Binding::Binding(Napi::Env env, Napi::Object exports) : env_(env) {
 }
 
 Binding::~Binding() {
+  Holds::DropAll(this);  // a terminated worker's spool slots are anybody's now
   // The environment is being torn down; the channel may outlive this object until its close ends.
   if (link_ == nullptr) return;
   if (link_->channel != nullptr) link_->channel->ForgetSink();
@@ -318,6 +322,30 @@ Napi::Value Binding::Submit(const Napi::CallbackInfo& info) {
   t->profile = *static_cast<ProfileRef*>(holder);
   channel->Submit(std::move(t));
   return Napi::Value();
+}
+
+Napi::Value Binding::HoldSlot(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  std::string name;
+  bool held = false;
+  if (info.Length() < 2 || !CopyString(env, info[0], &name) ||
+      napi_get_value_bool(env, info[1], &held) != napi_ok) {
+    return Throw(env, false, "holdSlot(name, held)");
+  }
+  if (held) {
+    Holds::Take(this, name);
+  } else {
+    Holds::Drop(this, name);
+  }
+  return Napi::Value();
+}
+
+Napi::Value Binding::SlotHeld(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  std::string name;
+  if (info.Length() < 1 || !CopyString(env, info[0], &name))
+    return Throw(env, false, "slotHeld(name)");
+  return Napi::Boolean::New(env, Holds::Held(name));
 }
 
 Napi::Value Binding::Abort(const Napi::CallbackInfo& info) {

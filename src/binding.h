@@ -37,6 +37,10 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   // halt(): process 'exit' on the main thread — stop the pump so the threadpool can be joined.
   Napi::Value Halt(const Napi::CallbackInfo& info);
+  // holdSlot(name, held): this environment holds a spool slot (or lets it go); slotHeld(name):
+  // whether a live environment of this process holds it (see holds.h).
+  Napi::Value HoldSlot(const Napi::CallbackInfo& info);
+  Napi::Value SlotHeld(const Napi::CallbackInfo& info);
 
   // What this environment's cleanup hook and the binding share: either may go first.
   struct Link {

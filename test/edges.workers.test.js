@@ -187,3 +187,55 @@ nativeOnly('a worker hosting the pump is terminated while the main thread has tr
     await server.close();
   }
 }, 60000);
+
+// Found by the fault suite: the slot of a terminated worker's dispatcher names this process, which
+// is alive, so nobody adopted it until the process ended — in a server that recycles workers
+// (Piscina, a worker per job) that is days. The addon now knows which slots live environments hold.
+nativeOnly('a terminated worker\'s spooled events are adopted by a dispatcher that starts in the same process; a live worker\'s slot is left alone', async () => {
+  const hung = await start(() => {}); // never answers: the workers' events stay journaled
+  const ok = await start((req, res) => res.end('ok'));
+  const { mkdtempSync, rmSync } = require('node:fs');
+  const dir = mkdtempSync(path.join(require('node:os').tmpdir(), 'ned-wslot-'));
+  try {
+    const { exited } = spawnNode(`
+      const { Worker } = require('node:worker_threads');
+      const { createDispatcher } = require(${ROOT});
+      const code = \`const { parentPort, workerData } = require('node:worker_threads');
+        const { createDispatcher } = require(${ROOT.replace(/\\/g, '\\\\')});
+        const d = createDispatcher({ spoolDir: workerData.dir, timeoutMs: 600000 });
+        for (let i = 0; i < workerData.n; i++) d.send('POST', workerData.url, { w: workerData.tag, i });
+        parentPort.postMessage('journaled');
+        parentPort.on('message', async () => { await d.close({ timeoutMs: 0 }); parentPort.postMessage('closed'); });\`;
+      const start = (tag, n) => { const w = new Worker(code, { eval: true, workerData: { dir: ${JSON.stringify(dir)}, url: ${JSON.stringify(hung.url)}, tag, n } });
+        return new Promise((r) => w.once('message', () => r(w))); };
+      (async () => {
+        const gone = await start('gone', 7);
+        const alive = await start('alive', 5);
+        await gone.terminate();
+        const first = createDispatcher({ spoolDir: ${JSON.stringify(dir)}, endpoint: ${JSON.stringify(ok.url)} });
+        const inheritedFirst = first.stats().inherited;
+        await first.flush();
+        const s1 = await first.close();
+        alive.postMessage('close');
+        await new Promise((r) => alive.once('message', r));
+        await alive.terminate();
+        const second = createDispatcher({ spoolDir: ${JSON.stringify(dir)}, endpoint: ${JSON.stringify(ok.url)} });
+        const inheritedSecond = second.stats().inherited;
+        await second.flush();
+        const s2 = await second.close();
+        console.log(JSON.stringify({ inheritedFirst, deliveredFirst: s1.delivered, inheritedSecond, deliveredSecond: s2.delivered }));
+      })();
+    `);
+    const r = await exited;
+    expect(r.stderr).toBe('');
+    // 0.1: 0 inherited — the terminated worker's 7 waited for the process to end.
+    expect(JSON.parse(r.stdout)).toEqual({ inheritedFirst: 7, deliveredFirst: 7, inheritedSecond: 5, deliveredSecond: 5 });
+    const tags = ok.requests.map((q) => JSON.parse(q.body).w);
+    expect(tags.filter((t) => t === 'gone')).toHaveLength(7);
+    expect(tags.filter((t) => t === 'alive')).toHaveLength(5);
+  } finally {
+    await hung.close();
+    await ok.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 30000);

@@ -19,6 +19,12 @@ const crypto = require('node:crypto');
 const { ioError } = require('./error');
 const { makePrivateDir, openPrivateFile } = require('./directory');
 const { isSegmentName, segmentOrder } = require('./journal');
+const backend = require('../binding');
+
+// The native addon keeps, process-wide, which slots live environments hold: a slot this process
+// owns but no live environment holds was left by a terminated worker (the fallback has no such
+// registry: such a slot waits for the process to end).
+const holds = typeof backend.holdSlot === 'function' ? backend : null;
 
 const OWNER = 'owner.json';
 const RELEASED = 'released.json';
@@ -127,7 +133,10 @@ function judge(dir, me, now) {
     // A pid we cannot look at is taken as its owner's: never adopt a slot that may be live.
     if (!stat) return 'live';
     if (stat.state === 'Z' || stat.state === 'X') return 'orphan'; // dead, not yet reaped
-    return owner.startTime != null && stat.startTime !== owner.startTime ? 'orphan' : 'live';
+    if (owner.startTime != null && stat.startTime !== owner.startTime) return 'orphan';
+    // This very process: live while an environment (the main thread, a worker) holds it.
+    if (owner.pid === me.pid && owner.held && holds) return holds.slotHeld(path.basename(dir)) ? 'live' : 'orphan';
+    return 'live';
   }
   return now - heartbeat > STALE_MS ? 'orphan' : 'live';
 }
@@ -147,7 +156,9 @@ function createSlot(root) {
     }
   }
   const ownerFile = path.join(dir, OWNER);
-  const text = `${JSON.stringify({ ...identity(), createdAt: Date.now() })}\n`;
+  // Held before its owner file says so: a slot is never judged by the registry before it is in it.
+  if (holds) holds.holdSlot(name, true);
+  const text = `${JSON.stringify({ ...identity(), createdAt: Date.now(), held: holds !== null })}\n`;
   try {
     const fd = openPrivateFile(ownerFile, 'wx');
     try {
@@ -156,6 +167,7 @@ function createSlot(root) {
       fs.closeSync(fd);
     }
   } catch (err) {
+    if (holds) holds.holdSlot(name, false);
     fs.rmSync(dir, { recursive: true, force: true });
     throw ioError(`cannot create a spool slot in ${root}`, err);
   }
@@ -165,15 +177,19 @@ function createSlot(root) {
 // Gives the slot up (at close, or when open fails): removed when only its owner file is left,
 // else released, for the next Spool on the root to adopt at once. Gone already: nothing to do.
 function releaseSlot(slot) {
-  let names;
   try {
-    names = fs.readdirSync(slot.dir);
-  } catch (err) {
-    if (err.code === 'ENOENT') return;
-    throw err;
+    let names;
+    try {
+      names = fs.readdirSync(slot.dir);
+    } catch (err) {
+      if (err.code === 'ENOENT') return;
+      throw err;
+    }
+    if (names.every((n) => n === OWNER)) fs.rmSync(slot.dir, { recursive: true, force: true });
+    else fs.renameSync(slot.ownerFile, path.join(slot.dir, RELEASED));
+  } finally {
+    if (holds) holds.holdSlot(slot.name, false); // after: until then it is judged live
   }
-  if (names.every((n) => n === OWNER)) fs.rmSync(slot.dir, { recursive: true, force: true });
-  else fs.renameSync(slot.ownerFile, path.join(slot.dir, RELEASED));
 }
 
 // Moves every orphan slot into `slot` and merges it there → the names adopted.
