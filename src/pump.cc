@@ -24,8 +24,6 @@ constexpr auto kRingInterval = std::chrono::microseconds(100);
 // waiting) they go at once: completions are frequent then, and a busy loop takes them together.
 constexpr auto kHold = std::chrono::milliseconds(1);
 constexpr long kHoldBelow = 16;
-// How far into a channel's queue the pump looks for a transfer whose origin is below its cap.
-constexpr size_t kCapScan = 32;
 
 std::mutex g_create_mu;
 Pump* g_pump = nullptr;  // never destroyed: it may be halted from atexit
@@ -599,14 +597,9 @@ void Pump::StartWaiting() {
     const size_t n = lanes_.size();
     for (size_t i = 0; i < n; ++i) {
       Channel* ch = lanes_[(next_lane_ + i) % n];
-      if (ch->waiting_.empty() || ch->active_ >= ch->max_in_flight_) continue;
-      // The first that the connection caps let through: its origin may be at its cap while
-      // another's is not (a few are looked at, not thousands).
-      auto it = ch->waiting_.begin();
-      for (size_t k = 0; it != ch->waiting_.end() && k < kCapScan && !HasRoom(*it); ++k) ++it;
-      if (it == ch->waiting_.end() || !HasRoom(*it)) continue;
-      Transfer* t = *it;
-      ch->waiting_.erase(it);
+      if (ch->WaitingCount() == 0 || ch->active_ >= ch->max_in_flight_) continue;
+      Transfer* t = NextStartable(ch);
+      if (t == nullptr) continue;
       --waiting_total_;
       Start(t);
       started = true;
@@ -617,7 +610,7 @@ void Pump::StartWaiting() {
   // Channels with nothing waiting leave the rotation.
   lanes_.erase(std::remove_if(lanes_.begin(), lanes_.end(),
                               [](Channel* ch) {
-                                if (!ch->waiting_.empty()) return false;
+                                if (ch->WaitingCount() > 0) return false;
                                 ch->in_lanes_ = false;
                                 return true;
                               }),
@@ -659,6 +652,35 @@ void Pump::Start(Transfer* t) {
   }
 }
 
+// The transfer of `ch` to start next, taken out of its queues, or null. Those set aside for an
+// origin at its cap come first once it has room (they were ahead); a transfer found at its
+// origin's cap is set aside, so that one hung origin never holds up the others.
+Transfer* Pump::NextStartable(Channel* ch) {
+  for (auto it = ch->blocked_.begin(); ch->blocked_count_ > 0 && it != ch->blocked_.end(); ++it) {
+    Transfer* t = it->second.front();
+    if (!HasRoom(t)) continue;
+    it->second.pop_front();
+    if (it->second.empty()) ch->blocked_.erase(it);
+    --ch->blocked_count_;
+    return t;
+  }
+  while (!ch->waiting_.empty()) {
+    Transfer* t = ch->waiting_.front();
+    if (HasRoom(t)) {
+      ch->waiting_.pop_front();
+      return t;
+    }
+    // All connections in use: nothing over HTTP/1.1 starts before one ends.
+    if (applied_.max_total_connections > 0 && h1_active_ >= applied_.max_total_connections) {
+      return nullptr;
+    }
+    ch->waiting_.pop_front();
+    ch->blocked_[t->origin].push_back(t);
+    ++ch->blocked_count_;
+  }
+  return nullptr;
+}
+
 // Whether the connection caps leave room for `t` (HTTP/2 transfers share connections: libcurl's
 // own caps hold for them).
 bool Pump::HasRoom(Transfer* t) {
@@ -691,13 +713,22 @@ void Pump::RemoveActive(Transfer* t) {
 }
 
 void Pump::AbortTransfer(Channel* ch, double id) {
-  for (auto it = ch->waiting_.begin(); it != ch->waiting_.end(); ++it) {
-    if ((*it)->id != id) continue;
-    Transfer* t = *it;
-    ch->waiting_.erase(it);
-    --waiting_total_;
-    FailTransfer(t, CURLE_ABORTED_BY_CALLBACK, "aborted by the caller");
-    finished_.push_back(t);
+  auto take = [&](std::deque<Transfer*>* queue) {
+    for (auto it = queue->begin(); it != queue->end(); ++it) {
+      if ((*it)->id != id) continue;
+      Transfer* t = *it;
+      queue->erase(it);
+      --waiting_total_;
+      FailTransfer(t, CURLE_ABORTED_BY_CALLBACK, "aborted by the caller");
+      finished_.push_back(t);
+      return true;
+    }
+    return false;
+  };
+  if (take(&ch->waiting_)) return;
+  for (auto& entry : ch->blocked_) {
+    if (!take(&entry.second)) continue;
+    --ch->blocked_count_;
     return;
   }
   for (Transfer* t : active_) {
@@ -711,10 +742,15 @@ void Pump::AbortTransfer(Channel* ch, double id) {
 
 // The environment is gone: its transfers end here, unsettled, and the pump forgets it.
 void Pump::DropChannel(Channel* ch) {
-  uint64_t dropped = ch->waiting_.size();
+  uint64_t dropped = ch->WaitingCount();
   for (Transfer* t : ch->waiting_) delete t;
-  waiting_total_ -= ch->waiting_.size();
+  for (auto& entry : ch->blocked_) {
+    for (Transfer* t : entry.second) delete t;
+  }
+  waiting_total_ -= ch->WaitingCount();
   ch->waiting_.clear();
+  ch->blocked_.clear();
+  ch->blocked_count_ = 0;
   if (ch->in_lanes_) {
     lanes_.erase(std::remove(lanes_.begin(), lanes_.end(), ch), lanes_.end());
     ch->in_lanes_ = false;
@@ -780,7 +816,7 @@ void Pump::Flush(bool all) {
       ch->holding_ = true;
       ch->holding_since_ = now;
     }
-    const long outstanding = ch->active_ + static_cast<long>(ch->waiting_.size());
+    const long outstanding = ch->active_ + static_cast<long>(ch->WaitingCount());
     const bool due = all || outstanding == 0 ||
                      outstanding + static_cast<long>(count) >= kHoldBelow ||
                      now - ch->holding_since_ >= kHold;

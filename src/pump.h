@@ -134,6 +134,11 @@ class Channel {
 
   // Owner of the multi handle only.
   std::deque<Transfer*> waiting_;  // beyond max_in_flight_, in order
+  // Set aside from waiting_ while their origin is at its connection cap (HTTP/1.1), in order per
+  // origin: the transfers behind them, to other origins, go on meanwhile.
+  std::unordered_map<std::string, std::deque<Transfer*>> blocked_;
+  size_t blocked_count_ = 0;
+  size_t WaitingCount() const { return waiting_.size() + blocked_count_; }
   long active_ = 0;
   long max_in_flight_ = 0;  // nothing starts before lib/ configures the environment
   bool in_lanes_ = false;
@@ -187,6 +192,7 @@ class Pump {
   void RemoveActive(Transfer* t);
   bool Busy() const { return !active_.empty() || waiting_total_ > 0; }
   bool HasRoom(Transfer* t);
+  Transfer* NextStartable(Channel* ch);
   void Untrack(Transfer* t);
   void HandOverLocked(bool busy);
   void EndRunLocked();
