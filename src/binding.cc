@@ -330,21 +330,18 @@ Napi::Value Binding::HoldSlot(const Napi::CallbackInfo& info) {
   bool held = false;
   if (info.Length() < 2 || !CopyString(env, info[0], &name) ||
       napi_get_value_bool(env, info[1], &held) != napi_ok) {
-    return Throw(env, false, "holdSlot(name, held)");
+    return Throw(env, false, "holdSlot(dir, held)");
   }
-  if (held) {
-    Holds::Take(this, name);
-  } else {
-    Holds::Drop(this, name);
-  }
-  return Napi::Value();
+  if (held) return Napi::Boolean::New(env, Holds::Take(this, name));
+  Holds::Drop(this, name);
+  return Napi::Boolean::New(env, true);
 }
 
 Napi::Value Binding::SlotHeld(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   std::string name;
   if (info.Length() < 1 || !CopyString(env, info[0], &name))
-    return Throw(env, false, "slotHeld(name)");
+    return Throw(env, false, "slotHeld(dir)");
   return Napi::Boolean::New(env, Holds::Held(name));
 }
 

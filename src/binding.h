@@ -37,8 +37,8 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   // halt(): process 'exit' on the main thread — stop the pump so the threadpool can be joined.
   Napi::Value Halt(const Napi::CallbackInfo& info);
-  // holdSlot(name, held): this environment holds a spool slot (or lets it go); slotHeld(name):
-  // whether a live environment of this process holds it (see holds.h).
+  // holdSlot(dir, held) -> bool: this environment holds a spool slot (or lets it go);
+  // slotHeld(dir): whether anyone holds it now (see holds.h).
   Napi::Value HoldSlot(const Napi::CallbackInfo& info);
   Napi::Value SlotHeld(const Napi::CallbackInfo& info);
 

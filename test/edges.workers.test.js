@@ -239,3 +239,49 @@ nativeOnly('a terminated worker\'s spooled events are adopted by a dispatcher th
     rmSync(dir, { recursive: true, force: true });
   }
 }, 30000);
+
+// Found by the fault suite: two copies of the package in one process (nested dependency versions)
+// each kept its own registry of held slots, so one adopted the other's live slot and every event
+// was delivered twice. A hold is an flock on the slot's directory now, which every copy sees.
+nativeOnly('two copies of the package in one process never adopt each other\'s live slots', async () => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-copy-'));
+  const copy = path.join(base, 'copy');
+  const dir = path.join(base, 'spool');
+  fs.mkdirSync(path.join(copy, 'build', 'Release'), { recursive: true });
+  fs.cpSync(path.join(__dirname, '..', 'lib'), path.join(copy, 'lib'), { recursive: true });
+  fs.copyFileSync(path.join(__dirname, '..', 'package.json'), path.join(copy, 'package.json'));
+  const addon = require('../lib/binding').binaryPath;
+  fs.copyFileSync(addon, path.join(copy, 'build', 'Release', path.basename(addon)));
+  fs.symlinkSync(path.join(__dirname, '..', 'node_modules'), path.join(copy, 'node_modules'));
+  const hung = await start(() => {});
+  const ok = await start((req, res) => res.end('ok'));
+  try {
+    const { exited } = spawnNode(`
+      const A = require(${JSON.stringify(copy)});
+      const B = require(${ROOT});
+      if (A.versions().binary === B.versions().binary) throw new Error('one addon, not two');
+      const a = A.createDispatcher({ spoolDir: ${JSON.stringify(dir)}, timeoutMs: 600000 });
+      for (let i = 0; i < 5; i++) a.send('POST', ${JSON.stringify(hung.url)}, { i });
+      const b = B.createDispatcher({ spoolDir: ${JSON.stringify(dir)}, endpoint: ${JSON.stringify(ok.url)} });
+      const inheritedWhileLive = b.stats().inherited;
+      (async () => {
+        await b.close();
+        await a.close({ timeoutMs: 0 }); // its 5 stay spooled
+        const c = B.createDispatcher({ spoolDir: ${JSON.stringify(dir)}, endpoint: ${JSON.stringify(ok.url)} });
+        const inheritedAfter = c.stats().inherited;
+        await c.flush();
+        console.log(JSON.stringify({ inheritedWhileLive, inheritedAfter, delivered: (await c.close()).delivered }));
+      })();
+    `);
+    const r = await exited;
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ inheritedWhileLive: 0, inheritedAfter: 5, delivered: 5 }); // 0.1: 5 adopted while live
+    expect(ok.requests).toHaveLength(5);
+  } finally {
+    await hung.close();
+    await ok.close();
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+}, 30000);

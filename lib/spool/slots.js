@@ -21,9 +21,10 @@ const { makePrivateDir, openPrivateFile } = require('./directory');
 const { isSegmentName, segmentOrder } = require('./journal');
 const backend = require('../binding');
 
-// The native addon keeps, process-wide, which slots live environments hold: a slot this process
-// owns but no live environment holds was left by a terminated worker (the fallback has no such
-// registry: such a slot waits for the process to end).
+// The native addon holds each slot it makes (an flock on its directory, let go with the
+// environment): a slot this process owns but nobody holds was left by a terminated worker. Seen
+// by every copy of the addon in the process. (The fallback cannot lock: such a slot waits for the
+// process to end.)
 const holds = typeof backend.holdSlot === 'function' ? backend : null;
 
 const OWNER = 'owner.json';
@@ -135,7 +136,7 @@ function judge(dir, me, now) {
     if (stat.state === 'Z' || stat.state === 'X') return 'orphan'; // dead, not yet reaped
     if (owner.startTime != null && stat.startTime !== owner.startTime) return 'orphan';
     // This very process: live while an environment (the main thread, a worker) holds it.
-    if (owner.pid === me.pid && owner.held && holds) return holds.slotHeld(path.basename(dir)) ? 'live' : 'orphan';
+    if (owner.pid === me.pid && owner.held && holds) return holds.slotHeld(dir) ? 'live' : 'orphan';
     return 'live';
   }
   return now - heartbeat > STALE_MS ? 'orphan' : 'live';
@@ -156,9 +157,9 @@ function createSlot(root) {
     }
   }
   const ownerFile = path.join(dir, OWNER);
-  // Held before its owner file says so: a slot is never judged by the registry before it is in it.
-  if (holds) holds.holdSlot(name, true);
-  const text = `${JSON.stringify({ ...identity(), createdAt: Date.now(), held: holds !== null })}\n`;
+  // Held before its owner file says so: a slot is never judged by its hold before it has one.
+  const held = holds !== null && holds.holdSlot(dir, true);
+  const text = `${JSON.stringify({ ...identity(), createdAt: Date.now(), held })}\n`;
   try {
     const fd = openPrivateFile(ownerFile, 'wx');
     try {
@@ -167,7 +168,7 @@ function createSlot(root) {
       fs.closeSync(fd);
     }
   } catch (err) {
-    if (holds) holds.holdSlot(name, false);
+    if (held) holds.holdSlot(dir, false);
     fs.rmSync(dir, { recursive: true, force: true });
     throw ioError(`cannot create a spool slot in ${root}`, err);
   }
@@ -188,7 +189,7 @@ function releaseSlot(slot) {
     if (names.every((n) => n === OWNER)) fs.rmSync(slot.dir, { recursive: true, force: true });
     else fs.renameSync(slot.ownerFile, path.join(slot.dir, RELEASED));
   } finally {
-    if (holds) holds.holdSlot(slot.name, false); // after: until then it is judged live
+    if (holds) holds.holdSlot(slot.dir, false); // after: until then it is judged live
   }
 }
 
