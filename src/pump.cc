@@ -657,6 +657,7 @@ void Pump::Start(Transfer* t) {
 // origin's cap is set aside, so that one hung origin never holds up the others.
 Transfer* Pump::NextStartable(Channel* ch) {
   for (auto it = ch->blocked_.begin(); ch->blocked_count_ > 0 && it != ch->blocked_.end(); ++it) {
+    if (it->second.empty()) continue;  // never left so (see AbortTransfer); a guard all the same
     Transfer* t = it->second.front();
     if (!HasRoom(t)) continue;
     it->second.pop_front();
@@ -726,9 +727,10 @@ void Pump::AbortTransfer(Channel* ch, double id) {
     return false;
   };
   if (take(&ch->waiting_)) return;
-  for (auto& entry : ch->blocked_) {
-    if (!take(&entry.second)) continue;
+  for (auto it = ch->blocked_.begin(); it != ch->blocked_.end(); ++it) {
+    if (!take(&it->second)) continue;
     --ch->blocked_count_;
+    if (it->second.empty()) ch->blocked_.erase(it);  // an origin with an empty list is never left
     return;
   }
   for (Transfer* t : active_) {

@@ -124,6 +124,38 @@ test('an origin at its cap (its requests hang) never holds up requests to other 
   }
 });
 
+test('requests waiting behind their origin\'s cap can be aborted, on several origins at once, and the pump goes on', async () => {
+  setConnectionLimits({ maxConnectionsPerHost: 1 });
+  const { createFetch } = require('..');
+  const fetch = createFetch({ timeoutMs: 600000 });
+  const a = await start(() => {});
+  const b = await start(() => {});
+  const ok = await start((req, res) => res.end('ok'));
+  try {
+    const controllers = [];
+    const pending = [];
+    for (const server of [a, b, a, b]) {
+      const c = new AbortController();
+      controllers.push(c);
+      pending.push(fetch(server.url, { method: 'POST', body: '{}', signal: c.signal }).then(() => 'answered', (e) => e.name));
+    }
+    while (a.requests.length < 1 || b.requests.length < 1) await new Promise((r) => setTimeout(r, 5));
+    controllers[2].abort(); // a's second, waiting behind a's cap
+    expect(await pending[2]).toBe('AbortError');
+    // Another origin goes on; so does b's waiting request once b has room (its first is aborted).
+    expect((await dispatchEvent('POST', ok.url, {})).statusCode).toBe(200);
+    controllers[1].abort();
+    while (b.requests.length < 2) await new Promise((r) => setTimeout(r, 5));
+    for (const c of controllers) c.abort();
+    expect(await Promise.all(pending)).toEqual(['AbortError', 'AbortError', 'AbortError', 'AbortError']);
+    expect(a.requests).toHaveLength(1); // a's aborted waiter never went out
+  } finally {
+    await a.close();
+    await b.close();
+    await ok.close();
+  }
+});
+
 test('maxInFlight: beyond it requests wait in the addon, in the order they were made', async () => {
   setConnectionLimits({ maxInFlight: 1 });
   const server = await start((req, res) => res.end());
