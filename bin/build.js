@@ -114,7 +114,11 @@ function build(args, out = (line) => process.stdout.write(`${line}\n`), err = (l
   const built = path.join(NATIVE, 'build', configuration, ADDON);
   const target = path.join(ROOT, 'build', configuration, ADDON);
   fs.mkdirSync(path.dirname(target), { recursive: true });
-  fs.copyFileSync(built, target);
+  // A new file renamed into place: a process that has the old one loaded keeps its copy (writing
+  // over a loaded library in place crashes that process).
+  const partial = `${target}.${process.pid}.tmp`;
+  fs.copyFileSync(built, partial);
+  fs.renameSync(partial, target);
   // Loaded in a child process: a library the linker found but the loader does not (libcurl.so.4
   // missing at run time) shows up here rather than in the application.
   const check = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', target], { encoding: 'utf8' });
