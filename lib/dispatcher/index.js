@@ -21,13 +21,18 @@ const { installExitHandlers } = require('./exit');
 const { Replay } = require('./replay');
 const { FlushWaiters } = require('./flush');
 
-// The part of close()'s time kept for its end: transfers it aborts come back (so what was
-// delivered after all is acknowledged, not sent again by the next run) and the journal is synced
-// — within the deadline, not after it. A tenth of timeoutMs, at most ABORT_GRACE_MS, plus 10 µs per
-// event held (settling it) and the time to write what is held in memory only to a late file
-// (LATE_BYTES_PER_MS, a slow disk's pace with its fsync); half of timeoutMs at most.
+// The part of close()'s time kept for its end, so that it happens within the deadline, not after:
+// transfers it aborts come back (what was delivered after all is acknowledged, not sent again by
+// the next run), every event still held is settled (HELD_US each, measured ~6 here), those held in
+// memory only are written to a late file (LATE_US each plus LATE_BYTES_PER_MS, a slow disk's pace
+// with its fsync; measured ~17 µs each), and the journal is synced (SYNC_MS). A tenth of
+// timeoutMs, at most ABORT_GRACE_MS, for the first; all of timeoutMs at most (then the end starts
+// at once: there is no time to deliver anything).
 const ABORT_GRACE_MS = 100;
+const HELD_US = 15;
+const LATE_US = 30;
 const LATE_BYTES_PER_MS = 100 * 1000;
+const SYNC_MS = 25;
 
 function closedError() {
   const err = new Error('The dispatcher is closed; the event was not accepted');
@@ -58,6 +63,7 @@ class Dispatcher extends EventEmitter {
     this.timerAt = Infinity;
     this.deadlineTimer = null;
     this.deadlineAt = Infinity;
+    this.closeEnd = Infinity;
     this.draining = false;
     this.closing = null;
     this.warned = false;
@@ -656,7 +662,11 @@ class Dispatcher extends EventEmitter {
       return Promise.reject(invalid(RangeError, 'ERR_OUT_OF_RANGE', 'timeoutMs', 'an integer >= 0', timeoutMs));
     }
     if (this.closing) {
-      if (this.state === 'closing') this.settleBy(Date.now() + timeoutMs);
+      const end = Date.now() + timeoutMs;
+      if (this.state === 'closing' && end < this.closeEnd) {
+        this.closeEnd = end;
+        this.settleBy(end - this.reserveMs(timeoutMs));
+      }
       return this.closing;
     }
     this.state = 'closing';
@@ -666,15 +676,22 @@ class Dispatcher extends EventEmitter {
 
   // Milliseconds of a deadline `timeoutMs` away to keep for settling what is still held then.
   reserveMs(timeoutMs) {
-    let inMemoryOnly = 0;
-    if (this.spool) for (let e = this.held.head; e; e = e.ageNext) if (!e.record) inMemoryOnly += e.bytes;
-    const reserve = Math.min(ABORT_GRACE_MS, Math.floor(timeoutMs / 10)) + Math.ceil(this.held.size / 100)
-      + Math.ceil(inMemoryOnly / LATE_BYTES_PER_MS);
-    return Math.min(reserve, Math.floor(timeoutMs / 2));
+    let late = 0;
+    let lateBytes = 0;
+    if (this.spool) {
+      for (let e = this.held.head; e; e = e.ageNext) {
+        if (e.record) continue;
+        late += 1;
+        lateBytes += e.bytes;
+      }
+    }
+    const reserve = Math.min(ABORT_GRACE_MS, Math.floor(timeoutMs / 10)) + (this.spool ? SYNC_MS : 0)
+      + Math.ceil((this.held.size * HELD_US + late * LATE_US) / 1000) + Math.ceil(lateBytes / LATE_BYTES_PER_MS);
+    return Math.min(reserve, timeoutMs);
   }
 
   async shutDown(timeoutMs) {
-    const end = Date.now() + timeoutMs;
+    this.closeEnd = Date.now() + timeoutMs;
     const grace = this.reserveMs(timeoutMs);
     let timer;
     const deadline = new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs - grace); });
@@ -682,8 +699,8 @@ class Dispatcher extends EventEmitter {
     clearTimeout(timer);
     this.expire();
     // Aborted transfers come back within moments; what turns out delivered is acknowledged.
-    while (this.inFlight > 0 && Date.now() < end) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(5, end - Date.now())));
+    while (this.inFlight > 0 && Date.now() < this.closeEnd) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5, this.closeEnd - Date.now())));
     }
     if (this.timer) clearTimeout(this.timer);
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
