@@ -645,11 +645,20 @@ void Pump::Start(Transfer* t) {
   }
   ++ch->active_;
   active_.insert(t);
-  if (!t->profile->http2) {
+  if (!SharesConnections(t)) {
     t->counted = true;
     ++origin_active_[t->origin];
     ++h1_active_;
   }
+}
+
+// An http2 transfer to an origin that answered over HTTP/2 before: multiplexed, so libcurl's own
+// connection caps hold for it.
+bool Pump::SharesConnections(Transfer* t) {
+  if (!t->profile->http2) return false;
+  if (t->origin.empty()) t->origin = OriginOf(t->url);
+  auto found = origin_h2_.find(t->origin);
+  return found != origin_h2_.end() && found->second;
 }
 
 // The transfer of `ch` to start next, taken out of its queues, or null. Those set aside for an
@@ -685,7 +694,7 @@ Transfer* Pump::NextStartable(Channel* ch) {
 // Whether the connection caps leave room for `t` (HTTP/2 transfers share connections: libcurl's
 // own caps hold for them).
 bool Pump::HasRoom(Transfer* t) {
-  if (t->profile->http2) return true;
+  if (SharesConnections(t)) return true;
   if (applied_.max_total_connections > 0 && h1_active_ >= applied_.max_total_connections) {
     return false;
   }
@@ -792,6 +801,12 @@ void Pump::DrainFinished() {
     Transfer* t = nullptr;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
     CollectResult(easy, t, result);
+    if (t->profile->http2 && t->status > 0) {
+      long version = 0;
+      curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+      if (t->origin.empty()) t->origin = OriginOf(t->url);
+      origin_h2_[t->origin] = version == CURL_HTTP_VERSION_2_0;
+    }
     curl_multi_remove_handle(multi_, easy);
     ReleaseEasy(easy, t->profile->serial);
     t->easy = nullptr;

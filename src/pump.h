@@ -192,6 +192,7 @@ class Pump {
   void RemoveActive(Transfer* t);
   bool Busy() const { return !active_.empty() || waiting_total_ > 0; }
   bool HasRoom(Transfer* t);
+  bool SharesConnections(Transfer* t);
   Transfer* NextStartable(Channel* ch);
   void Untrack(Transfer* t);
   void HandOverLocked(bool busy);
@@ -221,6 +222,9 @@ class Pump {
   // reuses idle ones past a lowered cap, so the pump holds transfers to the caps itself.
   ConnectionLimits applied_{0, 0};                       // owner's copy of the caps in force
   std::unordered_map<std::string, long> origin_active_;  // HTTP/1.1 transfers per origin
+  // Origins seen answering over HTTP/2: only there do http2 transfers share connections (until
+  // then, or where ALPN chose HTTP/1.1, they are held to the caps like any other).
+  std::unordered_map<std::string, bool> origin_h2_;
   long h1_active_ = 0;
   bool limits_set_ = false;  // lib/ applies its defaults once per process, then whatever is asked
   bool limits_dirty_ = false;

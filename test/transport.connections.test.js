@@ -80,9 +80,11 @@ test('maxConnectionsPerHost caps the connections; the rest wait in order and all
 // Found by the fault suite: libcurl caps only the connections it opens; with 64 idle ones in its
 // cache, a cap lowered to 2 still let 64 requests run at once (16 for maxConnections).
 test.each([
-  ['maxConnectionsPerHost', { maxConnectionsPerHost: 2 }],
-  ['maxConnections', { maxConnections: 2 }],
-])('%s lowered with 64 connections open and idle: the server never sees more than 2 at once', async (_, lowered) => {
+  ['maxConnectionsPerHost', { maxConnectionsPerHost: 2 }, {}],
+  ['maxConnections', { maxConnections: 2 }, {}],
+  // http2 asked for, HTTP/1.1 spoken (plain http; or a server whose ALPN picks http/1.1)
+  ['maxConnectionsPerHost, requests with http2: true', { maxConnectionsPerHost: 2 }, { http2: true }],
+])('%s lowered with 64 connections open and idle: the server never sees more than 2 at once', async (_, lowered, options) => {
   let open = 0;
   let maxOpen = 0;
   const server = await start((req, res) => {
@@ -91,7 +93,7 @@ test.each([
     setTimeout(() => { open -= 1; res.end(); }, 20);
   });
   try {
-    const burst = (n) => Promise.all(Array.from({ length: n }, (_, i) => dispatchEvent('POST', server.url, { i })));
+    const burst = (n) => Promise.all(Array.from({ length: n }, (_, i) => dispatchEvent('POST', server.url, { i }, options)));
     await burst(100);
     expect(maxOpen).toBeGreaterThan(32); // warm: many connections open, idle now
     setConnectionLimits(lowered);
