@@ -17,9 +17,11 @@ test('endpoint down, 100 000 events offered: memory stays bounded and every drop
     // (100 000 events of ~1 KB would be ~100 MB if they were kept).
     expect(r.maxQueued).toBeLessThanOrEqual(r.limit);
     expect(r.heapGrowth).toBeLessThan(24 * 1024 * 1024);
-    // Exactly the requests the collector holds were in flight; nothing was delivered.
+    // maxInFlight were in flight, nothing was delivered. (The collector may not have read the last
+    // of them yet when close({ timeoutMs: 0 }) aborts them — the fallback sends from the main
+    // thread, after this loop — so it holds at most that many.)
     expect(r.before.inFlight).toBe(64);
-    expect(c.hanging.length).toBe(64);
+    expect(c.hanging.length).toBeLessThanOrEqual(64);
     expect(r.before.delivered).toBe(0);
     // Every event is accounted for: dropped while offered (queue full) or at close (no spool).
     expect(r.reasons['queue-full'] + r.reasons.closed).toBe(100000);
