@@ -160,8 +160,24 @@ void ShrinkIfBig(std::string* s) {
 std::string OriginOf(const std::string& url) {
   const size_t scheme = url.find("://");
   if (scheme == std::string::npos) return url;
-  std::string origin = url.substr(0, url.find_first_of("/?#", scheme + 3));
+  const size_t start = scheme + 3;
+  const size_t end = std::min(url.find_first_of("/?#", start), url.size());
+  // Without userinfo (user:pass@ reaches the same server, over the same connections).
+  const size_t at = url.rfind('@', end - 1);
+  const size_t host = at != std::string::npos && at >= start ? at + 1 : start;
+  std::string origin = url.substr(0, start) + url.substr(host, end - host);
   for (char& c : origin) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // The default port, written or not, is one origin.
+  const auto drop = [&origin](const char* scheme_prefix, const char* port) {
+    const std::string_view o(origin);
+    const std::string_view p(port);
+    if (o.substr(0, std::strlen(scheme_prefix)) == scheme_prefix && o.size() > p.size() &&
+        o.substr(o.size() - p.size()) == p) {
+      origin.resize(origin.size() - p.size());
+    }
+  };
+  drop("http://", ":80");
+  drop("https://", ":443");
   return origin;
 }
 

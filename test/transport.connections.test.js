@@ -108,6 +108,29 @@ test.each([
   }
 });
 
+test('one origin however its URL is written (userinfo, case): a lowered cap holds across the forms', async () => {
+  setConnectionLimits({ maxConnectionsPerHost: 4 });
+  let open = 0;
+  let maxOpen = 0;
+  const server = await start((req, res) => {
+    open += 1;
+    maxOpen = Math.max(maxOpen, open);
+    setTimeout(() => { open -= 1; res.end(); }, 100);
+  });
+  try {
+    await Promise.all(Array.from({ length: 4 }, () => dispatchEvent('GET', server.url, {}))); // 4 warm connections
+    setConnectionLimits({ maxConnectionsPerHost: 1 });
+    maxOpen = 0;
+    const { port } = server;
+    const forms = [`http://127.0.0.1:${port}/a`, `http://u1@127.0.0.1:${port}/b`, `http://u2:x@127.0.0.1:${port}/c`, `HTTP://127.0.0.1:${port}/d`];
+    const results = await Promise.all(forms.map((url) => dispatchEvent('GET', url, {})));
+    expect(results.map((r) => r.statusCode)).toEqual([200, 200, 200, 200]);
+    expect(maxOpen).toBe(1); // 0.1: 3 — userinfo made each form an origin of its own
+  } finally {
+    await server.close();
+  }
+});
+
 test('an origin at its cap (its requests hang) never holds up requests to other origins queued behind its own', async () => {
   setConnectionLimits({ maxConnectionsPerHost: 2 });
   const hung = await start(() => {}); // never answers
