@@ -646,8 +646,9 @@ void Pump::Start(Transfer* t) {
   ++ch->active_;
   active_.insert(t);
   if (!SharesConnections(t)) {
-    t->counted = true;
-    ++origin_active_[t->origin];
+    if (t->origin.empty()) t->origin = OriginOf(t->url);
+    t->origin_count = &origin_active_[t->origin];  // map nodes stay put: the pointer stays valid
+    ++*t->origin_count;
     ++h1_active_;
   }
 }
@@ -707,11 +708,10 @@ bool Pump::HasRoom(Transfer* t) {
 void Pump::Untrack(Transfer* t) {
   active_.erase(t);
   --t->channel->active_;
-  if (!t->counted) return;
-  t->counted = false;
+  if (t->origin_count == nullptr) return;
   --h1_active_;
-  auto found = origin_active_.find(t->origin);
-  if (found != origin_active_.end() && --found->second <= 0) origin_active_.erase(found);
+  if (--*t->origin_count <= 0) origin_active_.erase(t->origin);
+  t->origin_count = nullptr;
 }
 
 void Pump::RemoveActive(Transfer* t) {

@@ -165,8 +165,12 @@ std::string OriginOf(const std::string& url) {
   // Without userinfo (user:pass@ reaches the same server, over the same connections).
   const size_t at = url.rfind('@', end - 1);
   const size_t host = at != std::string::npos && at >= start ? at + 1 : start;
-  std::string origin = url.substr(0, start) + url.substr(host, end - host);
-  for (char& c : origin) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string origin;
+  origin.reserve(start + end - host);
+  origin.append(url, 0, start).append(url, host, end - host);
+  for (char& c : origin) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  }
   // The default port, written or not, is one origin.
   const auto drop = [&origin](const char* scheme_prefix, const char* port) {
     const std::string_view o(origin);
@@ -245,7 +249,7 @@ void Transfer::Clear() {
   header_count = 0;
   headers_ended = false;
   origin.clear();
-  counted = false;
+  origin_count = nullptr;
   response_body.clear();
   ShrinkIfBig(&response_body);
   ShrinkIfBig(&response_headers);

@@ -101,10 +101,12 @@ struct Transfer {
   std::string retry_after;       // the Retry-After value, always kept
   std::string response_headers;  // kKeepResponse: "name: value\r\n" lines, names in lower case
   size_t header_count = 0;
+  // The final response's header block ended (its empty line came).
   bool headers_ended = false;
-  std::string origin;         // scheme://host[:port] of url, for the per-origin cap (HTTP/1.1)
-  bool counted = false;       // counted in the pump's HTTP/1.1 caps while active  // the final
-                              // response's header block ended (its empty line came)
+  // scheme://host[:port] of url, for the per-origin cap (HTTP/1.1).
+  std::string origin;
+  // While counted in the pump's HTTP/1.1 caps: its origin's count (a node of the pump's map).
+  long* origin_count = nullptr;
   std::string response_body;  // kKeepResponse: up to max_response_bytes
 
   // Pump-thread state.
