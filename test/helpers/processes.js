@@ -36,12 +36,13 @@ function lineProcess(later, command, args) {
   proc.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, stderr })));
   let done = false;
-  exited.then(() => { done = true; for (const w of waiters) w(); });
+  let how = '';
+  exited.then((r) => { done = true; how = `code ${r.code}, signal ${r.signal}`; for (const w of waiters) w(); });
   later(() => { if (!done) proc.kill('SIGKILL'); return exited; });
   const until = (predicate) => new Promise((resolve, reject) => {
     const check = () => {
       if (predicate(lines)) resolve(lines);
-      else if (done) reject(new Error(`the child exited first: ${stderr}\n${lines.slice(-5).join('\n')}`));
+      else if (done) reject(new Error(`the child exited first (${how}): ${stderr}\n${lines.slice(-5).join('\n')}`));
     };
     waiters.push(check);
     check();
