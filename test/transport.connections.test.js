@@ -6,6 +6,21 @@ const { start } = require('./helpers/servers');
 
 afterEach(() => setConnectionLimits()); // back to the defaults
 
+// A server that answers each request after `delayMs` (0: on the next turn) and counts how many it
+// holds at once: `peak` since the last resetPeak().
+async function startCounting(delayMs) {
+  let open = 0;
+  let peak = 0;
+  const server = await start((req, res) => {
+    open += 1;
+    peak = Math.max(peak, open);
+    const answer = () => { open -= 1; res.end(); };
+    if (delayMs > 0) setTimeout(answer, delayMs);
+    else setImmediate(answer);
+  });
+  return { server, get peak() { return peak; }, resetPeak() { peak = 0; } };
+}
+
 test('keep-alive: 100 sequential requests reach the server over 1 connection', async () => {
   const server = await start((req, res) => res.end());
   try {
@@ -59,19 +74,14 @@ test('250 requests are open at once against a server that holds them, while the 
 
 test('maxConnectionsPerHost caps the connections; the rest wait in order and all complete', async () => {
   setConnectionLimits({ maxConnectionsPerHost: 4 });
-  let open = 0;
-  let maxOpen = 0;
-  const server = await start((req, res) => {
-    open += 1;
-    maxOpen = Math.max(maxOpen, open);
-    setImmediate(() => { open -= 1; res.end(); });
-  });
+  const counting = await startCounting(0);
+  const { server } = counting;
   try {
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => dispatchEvent('POST', server.url, { i })));
     expect(results.every((r) => r.statusCode === 200)).toBe(true);
     expect(server.requests.length).toBe(200);
     expect(server.connections).toBeLessThanOrEqual(4);
-    expect(maxOpen).toBeLessThanOrEqual(4);
+    expect(counting.peak).toBeLessThanOrEqual(4);
   } finally {
     await server.close();
   }
@@ -85,23 +95,18 @@ test.each([
   // http2 asked for, HTTP/1.1 spoken (plain http; or a server whose ALPN picks http/1.1)
   ['maxConnectionsPerHost, requests with http2: true', { maxConnectionsPerHost: 2 }, { http2: true }],
 ])('%s lowered with 64 connections open and idle: the server never sees more than 2 at once', async (_, lowered, options) => {
-  let open = 0;
-  let maxOpen = 0;
-  const server = await start((req, res) => {
-    open += 1;
-    maxOpen = Math.max(maxOpen, open);
-    setTimeout(() => { open -= 1; res.end(); }, 20);
-  });
+  const counting = await startCounting(20);
+  const { server } = counting;
   try {
     const burst = (n) => Promise.all(Array.from({ length: n }, (_, i) => dispatchEvent('POST', server.url, { i }, options)));
     await burst(100);
-    expect(maxOpen).toBeGreaterThan(32); // warm: many connections open, idle now
+    expect(counting.peak).toBeGreaterThan(32); // warm: many connections open, idle now
     setConnectionLimits(lowered);
     for (let round = 0; round < 2; round++) {
-      maxOpen = 0;
+      counting.resetPeak();
       const results = await burst(40);
       expect(results.every((r) => r.statusCode === 200)).toBe(true);
-      expect(maxOpen).toBeLessThanOrEqual(2);
+      expect(counting.peak).toBeLessThanOrEqual(2);
     }
   } finally {
     await server.close();
@@ -110,22 +115,17 @@ test.each([
 
 test('one origin however its URL is written (userinfo, case): a lowered cap holds across the forms', async () => {
   setConnectionLimits({ maxConnectionsPerHost: 4 });
-  let open = 0;
-  let maxOpen = 0;
-  const server = await start((req, res) => {
-    open += 1;
-    maxOpen = Math.max(maxOpen, open);
-    setTimeout(() => { open -= 1; res.end(); }, 100);
-  });
+  const counting = await startCounting(100);
+  const { server } = counting;
   try {
     await Promise.all(Array.from({ length: 4 }, () => dispatchEvent('GET', server.url, {}))); // 4 warm connections
     setConnectionLimits({ maxConnectionsPerHost: 1 });
-    maxOpen = 0;
+    counting.resetPeak();
     const { port } = server;
     const forms = [`http://127.0.0.1:${port}/a`, `http://u1@127.0.0.1:${port}/b`, `http://u2:x@127.0.0.1:${port}/c`, `HTTP://127.0.0.1:${port}/d`];
     const results = await Promise.all(forms.map((url) => dispatchEvent('GET', url, {})));
     expect(results.map((r) => r.statusCode)).toEqual([200, 200, 200, 200]);
-    expect(maxOpen).toBe(1); // 0.1: 3 — userinfo made each form an origin of its own
+    expect(counting.peak).toBe(1); // 0.1: 3 — userinfo made each form an origin of its own
   } finally {
     await server.close();
   }
