@@ -646,8 +646,7 @@ void Pump::Start(Transfer* t) {
   ++ch->active_;
   active_.insert(t);
   if (!SharesConnections(t)) {
-    if (t->origin.empty()) t->origin = OriginOf(t->url);
-    t->origin_count = &origin_active_[t->origin];  // map nodes stay put: the pointer stays valid
+    t->origin_count = &origin_active_[t->Origin()];  // map nodes stay put: the pointer stays valid
     ++*t->origin_count;
     ++h1_active_;
   }
@@ -657,8 +656,7 @@ void Pump::Start(Transfer* t) {
 // connection caps hold for it.
 bool Pump::SharesConnections(Transfer* t) {
   if (!t->profile->http2) return false;
-  if (t->origin.empty()) t->origin = OriginOf(t->url);
-  auto found = origin_h2_.find(t->origin);
+  auto found = origin_h2_.find(t->Origin());
   return found != origin_h2_.end() && found->second;
 }
 
@@ -700,8 +698,7 @@ bool Pump::HasRoom(Transfer* t) {
     return false;
   }
   if (applied_.max_host_connections <= 0) return true;
-  if (t->origin.empty()) t->origin = OriginOf(t->url);
-  auto found = origin_active_.find(t->origin);
+  auto found = origin_active_.find(t->Origin());
   return found == origin_active_.end() || found->second < applied_.max_host_connections;
 }
 
@@ -804,8 +801,7 @@ void Pump::DrainFinished() {
     if (t->profile->http2 && t->status > 0) {
       long version = 0;
       curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
-      if (t->origin.empty()) t->origin = OriginOf(t->url);
-      origin_h2_[t->origin] = version == CURL_HTTP_VERSION_2_0;
+      origin_h2_[t->Origin()] = version == CURL_HTTP_VERSION_2_0;
     }
     curl_multi_remove_handle(multi_, easy);
     ReleaseEasy(easy, t->profile->serial);

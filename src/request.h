@@ -70,6 +70,9 @@ class Bytes {
   size_t capacity_ = 0;
 };
 
+// scheme://host[:port] of an http(s) URL, in lower case: the key of the per-origin cap.
+std::string OriginOf(const std::string& url);
+
 struct Transfer {
   Transfer() = default;
   Transfer(const Transfer&) = delete;
@@ -103,8 +106,12 @@ struct Transfer {
   size_t header_count = 0;
   // The final response's header block ended (its empty line came).
   bool headers_ended = false;
-  // scheme://host[:port] of url, for the per-origin cap (HTTP/1.1).
+  // scheme://host[:port] of url, for the per-origin cap (HTTP/1.1): made on first use.
   std::string origin;
+  const std::string& Origin() {
+    if (origin.empty()) origin = OriginOf(url);
+    return origin;
+  }
   // While counted in the pump's HTTP/1.1 caps: its origin's count (a node of the pump's map).
   long* origin_count = nullptr;
   std::string response_body;  // kKeepResponse: up to max_response_bytes
@@ -120,8 +127,6 @@ struct Transfer {
 
 // Whether the libcurl the process runs with (not the one it was built against) is this new.
 bool RuntimeCurlAtLeast(unsigned version);
-// scheme://host[:port] of an http(s) URL, in lower case: the key of the per-origin cap.
-std::string OriginOf(const std::string& url);
 
 // The options every transfer of `profile` shares, on a fresh or reset easy handle.
 CURLcode ConfigureProfile(CURL* easy, const Profile& profile, CURLSH* share);
