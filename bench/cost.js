@@ -18,6 +18,7 @@ const CLIENT = value('client', 'dispatcher');
 const PAIRS = Number(value('pairs', 8));
 const RATE = 2000;
 const cpu = () => Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
+const switches = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/task/${process.pid}/status`, 'utf8'))[1]);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main() {
@@ -48,7 +49,7 @@ async function main() {
     }
     const phase = (send, ms) => new Promise((resolve) => {
       const start = performance.now();
-      const [d0, c0] = [done, cpu()];
+      const [d0, c0, w0] = [done, cpu(), switches()];
       let sent = 0;
       const timer = setInterval(async () => {
         const due = Math.floor(((performance.now() - start) / 1000) * RATE);
@@ -56,19 +57,23 @@ async function main() {
         if (performance.now() - start < ms) return;
         clearInterval(timer);
         while (done - d0 < sent) await sleep(1);
-        resolve((cpu() - c0) / sent / 1000);
+        resolve([(cpu() - c0) / sent / 1000, (switches() - w0) / sent]);
       }, 5);
     });
     await phase(real, 1000);
     await phase(baseline, 500);
     const diffs = [];
+    const wakes = [];
     for (let i = 0; i < PAIRS; i++) {
-      const a = await phase(baseline, 1000);
-      diffs.push((await phase(real, 1000)) - a);
+      const [a, wa] = await phase(baseline, 1000);
+      const [b, wb] = await phase(real, 1000);
+      diffs.push(b - a);
+      wakes.push(wb - wa);
     }
+    wakes.sort((x, y) => x - y);
     diffs.sort((x, y) => x - y);
     const s = ned.pumpStats();
-    console.log(`${CLIENT} at ${RATE}/s: main thread ${diffs[diffs.length >> 1].toFixed(1)} µs per event beyond the baseline (median of ${PAIRS}: ${diffs.map((x) => x.toFixed(1)).join(' ')}); pump thread ${((s.cpuMs * 1000) / s.settled).toFixed(1)} µs per request; ${(s.settled / s.batches).toFixed(1)} completions per batch`);
+    console.log(`${CLIENT} at ${RATE}/s: main thread ${diffs[diffs.length >> 1].toFixed(1)} µs per event beyond the baseline (median of ${PAIRS}: ${diffs.map((x) => x.toFixed(1)).join(' ')}); pump thread ${((s.cpuMs * 1000) / s.settled).toFixed(1)} µs per request; ${(s.settled / s.batches).toFixed(1)} completions per batch; ${wakes[wakes.length >> 1].toFixed(2)} more sleeps of the main thread per event`);
   } finally {
     await d.close();
     await collectors.stop();

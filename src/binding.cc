@@ -461,6 +461,7 @@ Napi::Value Binding::Stats(const Napi::CallbackInfo& info) {
   out.Set("pending", number(static_cast<double>(s.pending)));
   out.Set("pumpRuns", number(static_cast<double>(s.runs)));
   out.Set("batches", number(static_cast<double>(s.batches)));
+  out.Set("wakeups", number(static_cast<double>(s.wakeups)));
   out.Set("rings", number(static_cast<double>(s.rings)));
   out.Set("pumpRunning", Napi::Boolean::New(env, s.running));
   out.Set("threads", number(s.threads));

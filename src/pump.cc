@@ -24,6 +24,9 @@ constexpr auto kRingInterval = std::chrono::microseconds(100);
 // waiting) they go at once: completions are frequent then, and a busy loop takes them together.
 constexpr auto kHold = std::chrono::milliseconds(1);
 constexpr long kHoldBelow = 16;
+// Completions wait this long at most for the environment's loop to wake by itself (a timer due),
+// rather than wake it: a wake-up costs that thread more than handing back the batch.
+constexpr auto kPiggyback = std::chrono::milliseconds(5);
 
 std::mutex g_create_mu;
 Pump* g_pump = nullptr;  // never destroyed: it may be halted from atexit
@@ -62,8 +65,16 @@ Channel* Channel::Open(uv_loop_t* loop, CompletionSink* sink, std::string* error
   uv_check_init(loop, &ch->check_);
   ch->prepare_.data = ch;
   ch->check_.data = ch;
-  uv_prepare_start(&ch->prepare_, [](uv_prepare_t* h) { static_cast<Channel*>(h->data)->Ring(); });
-  uv_check_start(&ch->check_, [](uv_check_t* h) { static_cast<Channel*>(h->data)->Ring(); });
+  uv_prepare_start(&ch->prepare_,
+                   [](uv_prepare_t* h) { static_cast<Channel*>(h->data)->OnPrepare(); });
+  uv_check_start(&ch->check_, [](uv_check_t* h) {
+    auto* self = static_cast<Channel*>(h->data);
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->asleep_ = false;
+    }
+    self->Ring();
+  });
   ch->handles_open_ = 3;
   // None of them keeps the loop alive by itself; the async is referenced while transfers of this
   // environment are pending.
@@ -89,6 +100,28 @@ void Channel::Ring() {
   if (!ring_due_) return;
   ring_due_ = false;
   pump_->Ring();
+}
+
+// The loop's last step before it waits: completions that came while it was busy go out now (no
+// wake-up needed for them), transfers queued this turn reach the pump, and the pump learns when
+// this loop wakes by itself.
+void Channel::OnPrepare() {
+  for (int round = 0;; ++round) {
+    Deliver();
+    Ring();
+    // After the callbacks: what they scheduled (timers, immediates) counts.
+    const int timeout = uv_backend_timeout(loop_);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!completed_.empty()) {
+      if (round < 2) continue;
+      uv_async_send(&async_);  // still more: a wake-up of our own, then
+    }
+    asleep_ = true;
+    prompt_ = chained_;
+    wakes_at_ = timeout < 0 ? std::chrono::steady_clock::time_point::max()
+                            : std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
+    return;
+  }
 }
 
 void Channel::Abort(double id) {
@@ -144,6 +177,7 @@ PumpStats Channel::Stats() const {
   s.pending = s.submitted > ended ? s.submitted - ended : 0;
   s.runs = p->runs_.load();
   s.batches = p->batches_.load();
+  s.wakeups = p->wakeups_.load();
   s.rings = p->rings_.load();
   s.running = p->state_ != Pump::State::kIdle;
   s.threads = p->threads_.load();
@@ -186,6 +220,7 @@ void Channel::Deliver() {
     uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
     referenced_ = false;
   }
+  const uint64_t submitted_before = submitted_;
   if (!closing_ && sink_ != nullptr) {
     try {
       sink_->OnCompleted(&delivering_);
@@ -194,6 +229,9 @@ void Channel::Deliver() {
     }
   }
   delivering_.clear();
+  // Submits from the callbacks (or their promise reactions): the application sends again as soon
+  // as it hears back, so its next completions should not wait for the loop's own wake-up.
+  chained_ = submitted_ != submitted_before;
 }
 
 void Channel::Close(void (*done)(void*), void* arg) {
@@ -843,6 +881,7 @@ void Pump::Flush(bool all) {
       continue;
     }
     ch->holding_ = false;
+    bool wake;
     {
       std::lock_guard<std::mutex> lock(ch->mu_);
       for (size_t j = i; j < finished_.size(); ++j) {
@@ -850,8 +889,12 @@ void Pump::Flush(bool all) {
         ch->completed_.emplace_back(finished_[j]);
         finished_[j] = nullptr;
       }
+      wake = ch->asleep_ && (ch->prompt_ || ch->wakes_at_ > now + kPiggyback);
     }
-    uv_async_send(&ch->async_);
+    if (wake) {
+      wakeups_.fetch_add(1, std::memory_order_relaxed);
+      uv_async_send(&ch->async_);
+    }
   }
   finished_.swap(held_);
 }

@@ -5,9 +5,10 @@
 // ends and its thread goes back to the pool; the multi handle (and its connection cache) stays.
 //
 // Each environment talks to the pump through its Channel: it submits transfers, and gets them back
-// finished, in batches, on its own loop (a uv_async). The work item is queued on the loop of the
-// environment that found the pump idle (its "host"); when the host goes away, the work moves to
-// another environment's loop and the transfers in flight carry on.
+// finished, in batches, on its own loop: on the loop's next turn if it is awake or a timer wakes it
+// soon, else through a uv_async (a wake-up, the costlier way). The work item is queued on the loop
+// of the environment that found the pump idle (its "host"); when the host goes away, the work moves
+// to another environment's loop and the transfers in flight carry on.
 //
 // Threads: Channel methods run on their environment's thread; Pump::Run on a threadpool thread;
 // Pump::Halt on any thread. Whoever owns the multi handle (the running work item, or an
@@ -48,7 +49,8 @@ struct PumpStats {
   uint64_t settled = 0;     // transfers handed back to their environment
   uint64_t pending = 0;     // queued or in flight
   uint64_t runs = 0;        // times the work item was queued on the threadpool
-  uint64_t batches = 0;     // completion batches handed to environments (one wake-up each)
+  uint64_t batches = 0;     // completion batches handed to environments
+  uint64_t wakeups = 0;     // times the pump woke an environment's loop to hand back completions
   uint64_t rings = 0;       // times an environment woke the pump (its doorbell written)
   bool running = false;     // the work item is queued or holds a threadpool thread
   int threads = 0;          // threadpool threads the addon holds now (0 or 1)
@@ -96,6 +98,7 @@ class Channel {
 
   static void OnAsync(uv_async_t* handle);
   static void OnTurn(uv_handle_t* handle);
+  void OnPrepare();
   void Deliver();
   void Ring();
   void MaybeFinishClose();
@@ -106,7 +109,7 @@ class Channel {
 
   // Environment thread only.
   uv_async_t async_;      // completions, "host the pump", "the pump let go of you"
-  uv_prepare_t prepare_;  // once per loop turn: rings the pump for the transfers just queued
+  uv_prepare_t prepare_;  // each loop turn, before it waits: hands back, rings, says when it wakes
   uv_check_t check_;
   bool ring_due_ = false;
   std::chrono::steady_clock::time_point last_ring_;
@@ -121,11 +124,18 @@ class Channel {
   uint64_t pending_ = 0;
   uint64_t submitted_ = 0;
   TransferBatch delivering_;
+  bool chained_ = false;  // the last hand-back led to new submits: someone waits on completions
 
   // Shared with the pump, under mu_.
   std::mutex mu_;
   TransferBatch completed_;
-  bool kick_ = false;      // asked to host the pump's work item
+  bool kick_ = false;  // asked to host the pump's work item
+  // The loop waits for events (between its uv_prepare and uv_check) and wakes by itself by
+  // wakes_at_ (a timer): completions due before then need no wake-up of their own, unless the
+  // application waits on them to send more (`prompt_`).
+  bool asleep_ = false;
+  bool prompt_ = false;
+  std::chrono::steady_clock::time_point wakes_at_;
   bool detached_ = false;  // the pump will never touch this channel again
 
   // Under the pump's lock.
@@ -236,6 +246,7 @@ class Pump {
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> runs_{0};
   std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> wakeups_{0};
   std::atomic<uint64_t> rings_{0};
   std::atomic<int> threads_{0};
   std::atomic<int> max_threads_{0};

@@ -152,8 +152,14 @@ export interface PumpStats {
   settled: number;
   pending: number;
   pumpRuns: number;
-  /** Completion batches handed back to environments (each one wake-up of an event loop). */
+  /** Completion batches handed back to environments. */
   batches: number;
+  /**
+   * Times the pump woke an event loop to hand completions back. A loop that is busy, or that a
+   * timer wakes within 5 ms, takes them on its own turn instead (unless the application sends
+   * again as soon as it hears back: then they go at once).
+   */
+  wakeups: number;
   /** Times an environment woke the pump (a system call; a thread switch). */
   rings: number;
   pumpRunning: boolean;

@@ -256,6 +256,7 @@ const backend = {
       pending: state.pending.size,
       pumpRuns: 0,
       batches: state.settled, // each response settles on its own
+      wakeups: 0, // responses arrive as the loop's own I/O
       rings: 0,
       pumpRunning: false,
       transport: 'fallback',

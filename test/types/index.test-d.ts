@@ -37,6 +37,7 @@ expectAssignable<Error>(new DispatchError());
 expectType<'native' | 'fallback'>(versions().transport);
 expectType<string | null>(versions().binary);
 expectType<number>(pumpStats().maxThreads);
+expectType<number>(pumpStats().wakeups);
 expectType<number>(pumpStats().environment.pending);
 dispatchEvent('POST', 'https://x/', {}, { captureStack: true });
 dispatchEvent('POST', 'https://x/', {}).catch((err: DispatchError) => expectType<string>(err.detail));
