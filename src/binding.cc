@@ -482,6 +482,23 @@ Napi::Value Binding::Halt(const Napi::CallbackInfo& info) {
 
 // A finished transfer that needs more than three numbers: a failure, a Retry-After, or a caller
 // that asked for the response.
+napi_value Binding::ResponseHeaders(napi_env env, const Transfer& t) {
+  napi_value headers = nullptr;
+  // Header bytes are Latin-1 on the wire (Node's http reads them so too).
+  napi_create_string_latin1(env, t.response_headers.data(), t.response_headers.size(), &headers);
+  return headers;
+}
+
+napi_value Binding::ResponseBody(napi_env env, const Transfer& t) {
+  napi_value body = nullptr;
+  if (t.flags & kBinaryBody) {
+    void* copy = nullptr;
+    napi_create_buffer_copy(env, t.response_body.size(), t.response_body.data(), &copy, &body);
+    return body;
+  }
+  return String(env, t.response_body);
+}
+
 napi_value Binding::Detail(napi_env env, const Transfer& t) {
   napi_value d;
   if (napi_create_object(env, &d) != napi_ok) return nullptr;
@@ -493,18 +510,8 @@ napi_value Binding::Detail(napi_env env, const Transfer& t) {
   }
   if (!t.retry_after.empty()) SetNamed(env, d, "retryAfter", String(env, t.retry_after));
   if (t.flags & kKeepResponse) {
-    napi_value headers = nullptr;
-    // Header bytes are Latin-1 on the wire (Node's http reads them so too).
-    napi_create_string_latin1(env, t.response_headers.data(), t.response_headers.size(), &headers);
-    SetNamed(env, d, "headers", headers);
-    napi_value body = nullptr;
-    if (t.flags & kBinaryBody) {
-      void* copy = nullptr;
-      napi_create_buffer_copy(env, t.response_body.size(), t.response_body.data(), &copy, &body);
-    } else {
-      body = String(env, t.response_body);
-    }
-    SetNamed(env, d, "body", body);
+    SetNamed(env, d, "headers", ResponseHeaders(env, t));
+    SetNamed(env, d, "body", ResponseBody(env, t));
     if (t.truncated) {
       napi_value yes;
       napi_get_boolean(env, true, &yes);
@@ -537,14 +544,30 @@ void Binding::OnCompleted(TransferBatch* batch) {
     const bool plain = t->result == CURLE_OK && t->status >= 200 && t->status < 300 &&
                        t->retry_after.empty() && !(t->flags & kKeepResponse) &&
                        !t->profile->timings;
+    // Just the response (dispatchEvent's common case): its headers and body go into `details`
+    // side by side, at -index - 2, with no object around them (each named property costs).
+    const bool response_only = t->result == CURLE_OK && (t->flags & kKeepResponse) &&
+                               t->retry_after.empty() && !t->truncated && !t->profile->timings;
     double detail_index = -1;
     if (!plain && ok) {
       if (details == nullptr && napi_create_array(env, &details) != napi_ok) ok = false;
-      napi_value d = ok ? Detail(env, *t) : nullptr;
-      if (d == nullptr || napi_set_element(env, details, detail_count, d) != napi_ok) {
-        ok = false;
+      if (response_only) {
+        napi_value headers = ok ? ResponseHeaders(env, *t) : nullptr;
+        napi_value body = headers != nullptr ? ResponseBody(env, *t) : nullptr;
+        if (body == nullptr || napi_set_element(env, details, detail_count, headers) != napi_ok ||
+            napi_set_element(env, details, detail_count + 1, body) != napi_ok) {
+          ok = false;
+        } else {
+          detail_index = -static_cast<double>(detail_count) - 2;
+          detail_count += 2;
+        }
       } else {
-        detail_index = detail_count++;
+        napi_value d = ok ? Detail(env, *t) : nullptr;
+        if (d == nullptr || napi_set_element(env, details, detail_count, d) != napi_ok) {
+          ok = false;
+        } else {
+          detail_index = detail_count++;
+        }
       }
     }
     numbers_.push_back(t->id);

@@ -54,6 +54,8 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   std::unique_ptr<Transfer> NewTransfer();
   void Recycle(std::unique_ptr<Transfer> t);
   napi_value Detail(napi_env env, const Transfer& t);
+  static napi_value ResponseHeaders(napi_env env, const Transfer& t);
+  static napi_value ResponseBody(napi_env env, const Transfer& t);
 
   Link* link_ = nullptr;
   napi_env env_;

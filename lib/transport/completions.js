@@ -1,7 +1,8 @@
 'use strict';
 // Requests in flight and their results. Each submitted request has an owner; the backend hands
 // results back in batches — a Float64Array of [id, statusCode, bytesSent, detail] per request and
-// a detail object for those that need one — and each owner hears of its own:
+// `details`: a detail object for those that need one (detail ≥ 0), or just a response's headers
+// and body (detail ≤ -2) — and each owner hears of its own:
 //   owner.onTransportResult(statusCode, bytesSent, outcome)
 // `outcome` is undefined for a plain 2xx answer (the common case costs no object); otherwise
 // { statusCode, retryAfterMs, failure, headers, body, truncated, timings }, built once here.
@@ -65,8 +66,8 @@ function onBatch(numbers, details) {
     release(slot);
     const d = numbers[i + 3];
     try {
-      owner.onTransportResult(numbers[i + 1], numbers[i + 2],
-        d < 0 ? undefined : outcomeOf(numbers[i + 1], details[d]));
+      owner.onTransportResult(numbers[i + 1], numbers[i + 2], d === -1 ? undefined
+        : d >= 0 ? outcomeOf(numbers[i + 1], details[d]) : responseOf(numbers[i + 1], details, d));
     } catch (err) {
       if (failure === undefined) failure = err;
     }
@@ -74,6 +75,15 @@ function onBatch(numbers, details) {
   if (failure !== undefined) rethrowLater(failure);
 }
 backend.setCompletionSink(onBatch);
+
+// Just a response (the caller asked for it, nothing else to say): its headers and body sit side by
+// side in `details`, at -d - 2, with no detail object around them.
+function responseOf(statusCode, details, d) {
+  return {
+    statusCode, retryAfterMs: undefined, failure: undefined,
+    headers: details[-d - 2], body: details[-d - 1], truncated: false, timings: undefined,
+  };
+}
 
 // Sends `request` with a compiled profile; returns its id. Throws on junk the checks above the
 // backend should have caught (never for a network failure: that is a result).
