@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "binding.h"
+#include "memory.h"
 #include "pump.h"
 
 namespace {
@@ -14,7 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static std::once_flag once;
   static CURLcode global_result = CURLE_OK;
   std::call_once(once, [] {
-    global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+    global_result = ned::memory::GlobalInit(CURL_GLOBAL_DEFAULT);
     // Registered after libcurl (and its TLS library) initialised, so it runs before their exit
     // handlers: an exit with transfers in flight must not free TLS state under them.
     if (global_result == CURLE_OK) std::atexit([] { ned::Pump::HaltProcess(); });

@@ -9,6 +9,7 @@
 
 #include "errors.h"
 #include "holds.h"
+#include "memory.h"
 
 #ifndef NED_VERSION
 #define NED_VERSION "0.0.0"
@@ -468,6 +469,9 @@ Napi::Value Binding::Stats(const Napi::CallbackInfo& info) {
   out.Set("maxThreads", number(s.max_threads));
   out.Set("cpuMs", number(static_cast<double>(s.cpu_ns) / 1e6));
   out.Set("environments", number(static_cast<double>(s.environments)));
+  const memory::Counts m = memory::Stats();
+  out.Set("buffersReused", number(static_cast<double>(m.reused)));
+  out.Set("bufferBytesKept", number(static_cast<double>(m.kept)));
   Napi::Object mine = Napi::Object::New(env);
   mine.Set("submitted", number(static_cast<double>(channel->submitted())));
   mine.Set("pending", number(static_cast<double>(channel->pending())));

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "memory.h"
+
 namespace ned {
 
 namespace {
@@ -561,6 +563,7 @@ void Pump::Run() {
         if (now >= linger_until) {
           HandOverLocked(false);
           handed_over = true;
+          memory::Release();  // nothing in flight: libcurl's kept buffers go back to the system
           break;
         }
         wait_ms =

@@ -235,7 +235,7 @@ test('stats() and versions() describe the fallback', async () => {
   const before = backend.stats();
   await send('POST', server.url, '{}');
   const after = backend.stats();
-  expect(after).toEqual({ submitted: before.submitted + 1, settled: before.settled + 1, pending: 0, pumpRuns: 0, batches: before.settled + 1, rings: 0, pumpRunning: false, transport: 'fallback' });
+  expect(after).toEqual({ submitted: before.submitted + 1, settled: before.settled + 1, pending: 0, pumpRuns: 0, batches: before.settled + 1, wakeups: 0, rings: 0, buffersReused: 0, bufferBytesKept: 0, pumpRunning: false, transport: 'fallback' });
   const v = backend.versions();
   expect(v).toMatchObject({
     addon: require('../package.json').version,

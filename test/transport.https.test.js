@@ -100,3 +100,18 @@ test('an HTTP/2 server that answers early and resets the upload (RST_STREAM NO_E
     await early.close();
   }
 });
+
+test('libcurl\'s big per-request buffers are reused from one request to the next, and given back when the pump goes idle', async () => {
+  const { pumpStats } = require('..');
+  const before = pumpStats();
+  for (let round = 0; round < 5; round++) {
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => dispatchEvent('POST', url, { round, i }, { resolve, caFile: certs.caFile })));
+    expect(results.map((r) => r.statusCode)).toEqual(Array(20).fill(200));
+  }
+  // Each request takes an upload and a download buffer; after the first round, kept ones.
+  expect(pumpStats().buffersReused - before.buffersReused).toBeGreaterThanOrEqual(80);
+  for (let i = 0; i < 300 && pumpStats().pumpRunning; i++) await new Promise((r) => setTimeout(r, 10));
+  const idle = pumpStats();
+  expect(idle.pumpRunning).toBe(false);
+  expect(idle.bufferBytesKept).toBe(0);
+});

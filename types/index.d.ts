@@ -169,6 +169,10 @@ export interface PumpStats {
   maxThreads: number;
   /** CPU time of the pump's thread, all runs (updated every 100 ms while a run lasts). */
   cpuMs: number;
+  /** libcurl's big per-request buffers served from ones kept after an earlier request. */
+  buffersReused: number;
+  /** Bytes of such buffers kept now (all given back when the pump goes idle). */
+  bufferBytesKept: number;
   /** Environments attached. */
   environments: number;
   /** This environment's share. */

@@ -257,6 +257,8 @@ const backend = {
       pumpRuns: 0,
       batches: state.settled, // each response settles on its own
       wakeups: 0, // responses arrive as the loop's own I/O
+      buffersReused: 0,
+      bufferBytesKept: 0,
       rings: 0,
       pumpRunning: false,
       transport: 'fallback',

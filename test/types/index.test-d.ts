@@ -38,6 +38,7 @@ expectType<'native' | 'fallback'>(versions().transport);
 expectType<string | null>(versions().binary);
 expectType<number>(pumpStats().maxThreads);
 expectType<number>(pumpStats().wakeups);
+expectType<number>(pumpStats().bufferBytesKept);
 expectType<number>(pumpStats().environment.pending);
 dispatchEvent('POST', 'https://x/', {}, { captureStack: true });
 dispatchEvent('POST', 'https://x/', {}).catch((err: DispatchError) => expectType<string>(err.detail));
