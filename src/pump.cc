@@ -21,6 +21,11 @@ constexpr auto kHaltWait = std::chrono::seconds(2);
 constexpr auto kLinger = std::chrono::milliseconds(20);
 constexpr auto kCpuSample = std::chrono::milliseconds(100);
 constexpr auto kRingInterval = std::chrono::microseconds(100);
+// A pump asleep that wakes by itself within this long needs no ring for new transfers: they start
+// then. And an environment that sends on its loop's turns (a timer's tick) is looked at this long
+// after its loop wakes, so that a steady sender needs no ring at all.
+constexpr auto kRingSlack = std::chrono::milliseconds(3);
+constexpr auto kLookAfterTurn = std::chrono::milliseconds(1);
 // Completions of a channel with a small burst still in flight wait for the rest of it, this long
 // at most: each hand-back wakes the environment's thread. Under load (this many in flight or
 // waiting) they go at once: completions are frequent then, and a busy loop takes them together.
@@ -101,7 +106,7 @@ void Channel::Submit(std::unique_ptr<Transfer> t) {
 void Channel::Ring() {
   if (!ring_due_) return;
   ring_due_ = false;
-  pump_->Ring();
+  pump_->RingForTransfers();
 }
 
 // The loop's last step before it waits: completions that came while it was busy go out now (no
@@ -120,6 +125,10 @@ void Channel::OnPrepare() {
     }
     asleep_ = true;
     prompt_ = chained_;
+    if (timeout != 0) {  // it will wait: did it send since it last woke?
+      sends_on_turns_ = submitted_ != submitted_at_turn_;
+      submitted_at_turn_ = submitted_;
+    }
     wakes_at_ = timeout < 0 ? std::chrono::steady_clock::time_point::max()
                             : std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
     return;
@@ -332,10 +341,20 @@ void Pump::Submit(Channel* ch, std::unique_ptr<Transfer> t) {
   if (now - ch->last_ring_ >= kRingInterval) {
     ch->last_ring_ = now;
     ch->ring_due_ = false;
-    Ring();
+    RingForTransfers();
   } else {
     ch->ring_due_ = true;
   }
+}
+
+// New transfers: no ring if the pump wakes by itself soon (kRingSlack), as it does for an
+// environment that sends on its loop's turns.
+void Pump::RingForTransfers() {
+  if (!sleeping_.load()) return;
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+  if (wakes_by_ns_.load() <= now + std::chrono::nanoseconds(kRingSlack).count()) return;
+  Ring();
 }
 
 void Pump::Ring() {
@@ -538,6 +557,12 @@ void Pump::Run() {
     Flush(false);
 
     int wait_ms = kMaxWaitMs;
+    if (!finished_.empty()) wait_ms = 1;  // completions held back (see Flush) are due within kHold
+    if (has_deadline_) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+      wait_ms = std::min(wait_ms, static_cast<int>(std::clamp<long long>(left, 0, kMaxWaitMs)));
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) break;
@@ -566,21 +591,21 @@ void Pump::Run() {
           memory::Release();  // nothing in flight: libcurl's kept buffers go back to the system
           break;
         }
-        wait_ms =
+        wait_ms = std::min(
+            wait_ms,
             static_cast<int>(
                 std::chrono::duration_cast<std::chrono::milliseconds>(linger_until - now).count()) +
-            1;
+                1);
       } else {
         lingering = false;
       }
+      const auto now = Clock::now();
+      wait_ms = std::min(wait_ms, LookAfterTurnsMs(now));
+      wakes_by_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             (now + std::chrono::milliseconds(wait_ms)).time_since_epoch())
+                             .count());
       // Set with the checks above under mu_: whoever queues work after them sees the pump asleep.
       sleeping_.store(true);
-    }
-    if (!finished_.empty()) wait_ms = 1;  // completions held back (see Flush) are due within kHold
-    if (has_deadline_) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
-      wait_ms = std::min(wait_ms, static_cast<int>(std::clamp<long long>(left, 0, kMaxWaitMs)));
     }
     bool rung = false;
     poller_.Wait(wait_ms, &ready_, &rung);
@@ -613,6 +638,26 @@ void Pump::Run() {
   if (handed_over) return;
   std::lock_guard<std::mutex> lock(mu_);
   EndRunLocked();
+}
+
+// With mu_ held: how long to wait at most so as to look at the environments that send on their
+// loop's turns (timer ticks) just after their loops next wake, in ms (kMaxWaitMs: none).
+int Pump::LookAfterTurnsMs(Clock::time_point now) {
+  int wait_ms = kMaxWaitMs;
+  for (Channel* ch : channels_) {
+    std::lock_guard<std::mutex> own(ch->mu_);
+    if (!ch->asleep_ || !ch->sends_on_turns_ || ch->wakes_at_ <= now ||
+        ch->wakes_at_ - now > std::chrono::milliseconds(kMaxWaitMs)) {
+      continue;
+    }
+    const auto look = ch->wakes_at_ + kLookAfterTurn - now;
+    // Rounded up: the poller waits in whole milliseconds.
+    const int ms = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(look + std::chrono::microseconds(999))
+            .count());
+    wait_ms = std::min(wait_ms, ms);
+  }
+  return wait_ms;
 }
 
 // With mu_ held, the run's last act as the multi's owner: completions go out, the pump is idle

@@ -125,6 +125,7 @@ class Channel {
   uint64_t submitted_ = 0;
   TransferBatch delivering_;
   bool chained_ = false;  // the last hand-back led to new submits: someone waits on completions
+  uint64_t submitted_at_turn_ = 0;  // submitted_ at the last uv_prepare
 
   // Shared with the pump, under mu_.
   std::mutex mu_;
@@ -135,6 +136,7 @@ class Channel {
   // application waits on them to send more (`prompt_`).
   bool asleep_ = false;
   bool prompt_ = false;
+  bool sends_on_turns_ = false;  // its last turn submitted transfers: its next one likely will
   std::chrono::steady_clock::time_point wakes_at_;
   bool detached_ = false;  // the pump will never touch this channel again
 
@@ -181,6 +183,7 @@ class Pump {
   void Host(Channel* ch);  // a kicked channel offers its loop
   void QueueWorkLocked(Channel* ch);
   void Ring();
+  void RingForTransfers();
   static void Work(uv_work_t* req);
   static void AfterWork(uv_work_t* req, int status);
   void KickLocked(Channel* except);
@@ -205,6 +208,7 @@ class Pump {
   bool SharesConnections(Transfer* t);
   Transfer* NextStartable(Channel* ch);
   void Untrack(Transfer* t);
+  int LookAfterTurnsMs(Clock::time_point now);
   void HandOverLocked(bool busy);
   void EndRunLocked();
   static int OnSocket(CURL* easy, curl_socket_t s, int what, void* userp, void* socketp);
@@ -240,7 +244,8 @@ class Pump {
   bool limits_dirty_ = false;
   bool channel_limits_dirty_ = false;
   std::atomic<bool> wake_pending_{false};
-  std::atomic<bool> sleeping_{false};  // set with mu_ held, just before the pump waits
+  std::atomic<bool> sleeping_{false};    // set with mu_ held, just before the pump waits
+  std::atomic<int64_t> wakes_by_ns_{0};  // while sleeping_: when its wait ends by itself
   std::atomic<uint64_t> submitted_{0};
   std::atomic<uint64_t> settled_{0};
   std::atomic<uint64_t> dropped_{0};
