@@ -1,5 +1,7 @@
 #include "request.h"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -262,6 +264,37 @@ void Transfer::Clear() {
     if ((rc = curl_easy_setopt(easy, option, value)) != CURLE_OK) return rc; \
   } while (0)
 
+namespace {
+
+// libcurl asks OpenSSL to free a connection's two TLS buffers (about 16 KB each) whenever it goes
+// idle, so every request on a kept-alive connection allocates them again — with libcurl's own
+// buffers (see memory.h), the churn that made glibc trim and fault in the pump's heap at every
+// burst. Kept, they cost that much memory per open TLS connection. OpenSSL is reached through the
+// symbol libcurl itself uses (no link-time dependency on libssl); with another TLS library, or no
+// such symbol, libcurl's default stays.
+using SslCtxCtrl = long (*)(void*, int, long, void*);
+constexpr int kSslCtrlClearMode = 78;           // SSL_CTRL_CLEAR_MODE
+constexpr long kSslModeReleaseBuffers = 0x10L;  // SSL_MODE_RELEASE_BUFFERS
+
+SslCtxCtrl OpenSslCtxCtrl() {
+  static const SslCtxCtrl ctrl = []() -> SslCtxCtrl {
+    const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+    if (info == nullptr || info->ssl_version == nullptr ||
+        std::strncmp(info->ssl_version, "OpenSSL/", 8) != 0) {
+      return nullptr;
+    }
+    return reinterpret_cast<SslCtxCtrl>(dlsym(RTLD_DEFAULT, "SSL_CTX_ctrl"));
+  }();
+  return ctrl;
+}
+
+CURLcode KeepTlsBuffers(CURL* /*easy*/, void* ssl_ctx, void* /*userp*/) {
+  OpenSslCtxCtrl()(ssl_ctx, kSslCtrlClearMode, kSslModeReleaseBuffers, nullptr);
+  return CURLE_OK;
+}
+
+}  // namespace
+
 CURLcode ConfigureProfile(CURL* easy, const Profile& p, CURLSH* share) {
   CURLcode rc = CURLE_OK;
   NED_SET(CURLOPT_NOSIGNAL, 1L);  // required with threads; the threaded resolver needs no alarm
@@ -290,6 +323,7 @@ CURLcode ConfigureProfile(CURL* easy, const Profile& p, CURLSH* share) {
     NED_SET(CURLOPT_CAINFO, p.ca_file.c_str());
     NED_SET(CURLOPT_PROXY_CAINFO, p.ca_file.c_str());
   }
+  if (OpenSslCtxCtrl() != nullptr) NED_SET(CURLOPT_SSL_CTX_FUNCTION, KeepTlsBuffers);
   if (p.insecure) {
     NED_SET(CURLOPT_SSL_VERIFYPEER, 0L);
     NED_SET(CURLOPT_SSL_VERIFYHOST, 0L);
