@@ -17,6 +17,44 @@ const PUMP_IDLE_WAIT_MS = 2000; // the pump lingers a few ms after its last tran
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const clock = mainThreadClock();
 
+// The serialise-only floor, run in this process for the paired measurement below: what the
+// serialise client does (build and stringify the batch, settle on the next turn).
+const FLOOR = CLIENTS.serialise();
+const PAIRS = 5;
+const PAIR_PHASE_MS = 800;
+
+// One phase of the open loop at spec.rate with `client`, `ms` long, then until every request it
+// sent has settled: the main thread's CPU per request, in µs.
+function ratePhase(client, ms) {
+  return new Promise((resolve) => {
+    const start = performance.now();
+    const c0 = clock.read();
+    const all = [];
+    let sent = 0;
+    const timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - start) / 1000) * spec.rate);
+      for (; sent < due; sent++) all.push(client.send(eventBatch(10)).catch(() => 0));
+      if (performance.now() - start < ms) return;
+      clearInterval(timer);
+      Promise.all(all).then(() => resolve((clock.read() - c0) / 1000 / sent));
+    }, 5);
+  });
+}
+
+// The main thread's cost beyond serialisation, measured so that this machine's drift cancels: the
+// floor and the client alternate in one process, and the median of the pairs' differences counts.
+// (Across processes, the floor and a client can differ by more than 10 µs per event for nothing.)
+async function pairedBeyondFloor(client) {
+  const diffs = [];
+  await ratePhase(FLOOR, PAIR_PHASE_MS / 2);
+  for (let i = 0; i < PAIRS; i++) {
+    const floor = await ratePhase(FLOOR, PAIR_PHASE_MS);
+    diffs.push((await ratePhase(client, PAIR_PHASE_MS)) - floor);
+  }
+  diffs.sort((x, y) => x - y);
+  return diffs[diffs.length >> 1];
+}
+
 // Sends until stop(); `tally` counts what settles: every request, and those settled while
 // `tally.counting` (the throughput window).
 function startLoad(client, tally) {
@@ -113,6 +151,7 @@ async function main() {
   await load.stop();
   const idleAfter = await pumpIdle(client);
   const b = snapshot(client);
+  const paired = spec.mode === 'rate' && spec.client !== 'serialise' ? await pairedBeyondFloor(client) : null;
   await client.close();
 
   const requests = tally.settled; // every request sent in the measured window settled in it
@@ -130,6 +169,7 @@ async function main() {
     elu,
     mainClock: clock.kind,
     mainCpuUsPerReq: per(mainUs),
+    mainBeyondFloorPairedUs: paired,
     pumpCpuUsPerReq: pumpUs === null ? null : per(pumpUs),
     otherCpuUsPerReq: pumpUs === null ? null : per(processUs - mainUs - pumpUs),
     processCpuUsPerReq: per(processUs),
