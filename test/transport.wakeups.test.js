@@ -66,8 +66,9 @@ describe.each(['dispatchEvent', 'dispatcher'])('%s', (client) => {
       // and the pump woke it only for a tick that came late.
       expect(out.wakeups).toBeLessThan(out.batches / 4);
       // Nor did this thread ring the pump for each tick's requests (one or two rings a tick
-      // before): the pump looks just after the loop's timer wakes it.
-      expect(out.rings).toBeLessThan(25);
+      // before: 100–216 here): the pump looks just after the loop's timer wakes it. A tick that
+      // takes longer than that look (a loaded machine, an ASan build: 28) still rings.
+      expect(out.rings).toBeLessThan(50);
     } finally {
       await server.close();
     }
