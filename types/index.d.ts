@@ -160,7 +160,10 @@ export interface PumpStats {
    * again as soon as it hears back: then they go at once).
    */
   wakeups: number;
-  /** Times an environment woke the pump (a system call; a thread switch). */
+  /**
+   * Times an environment woke the pump (a system call; a thread switch). None is needed while the
+   * pump wakes by itself within 3 ms, as it does for an environment that sends on timer ticks.
+   */
   rings: number;
   pumpRunning: boolean;
   /** Threadpool threads the addon holds now (0 or 1). */
