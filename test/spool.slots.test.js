@@ -154,6 +154,36 @@ test('a 0.1.0 directory whose process is gone is adopted: its live records, with
   expect(open(root).stats().adopted).toBe(0);
 });
 
+test('a starter that listed a 0.1.0 journal before another imported and removed it claims nothing', () => {
+  // Two processes starting at once, made deterministic: B lists the segments, then A claims,
+  // imports and removes them (and its claim), then B claims. B must find nothing left to import
+  // (it read files that were gone: ENOENT, the spool did not open).
+  const slots = require('../lib/spool/slots.js');
+  const root = tempRoot(later);
+  legacyJournal(root, 2 ** 22 + 1); // a pid that does not exist
+  const listedByB = fs.readdirSync(root);
+  const a = open(root);
+  expect(a.stats().adopted).toBe(6);
+  const readdir = fs.readdirSync;
+  let first = true;
+  fs.readdirSync = function patched(dir, ...rest) {
+    if (first && dir === root && rest.length === 0) {
+      first = false;
+      return listedByB.slice();
+    }
+    return readdir.call(this, dir, ...rest);
+  };
+  let claimed;
+  try {
+    claimed = slots.claimLegacy(root, { name: 'slot-b', dir: path.join(root, 'slot-b') }, () => {});
+  } finally {
+    fs.readdirSync = readdir;
+  }
+  expect(first).toBe(false); // B did list the old segments
+  expect(claimed).toBeNull();
+  expect(fs.readdirSync(root)).toEqual([path.basename(a.dir)]); // no claim left behind
+});
+
 test('a 0.1.0 journal whose process still runs is left alone', () => {
   const root = tempRoot(later);
   legacyJournal(root, process.pid);

@@ -312,8 +312,8 @@ function importFiles(slot) {
 // A 0.1.0 journal in the root → { files (oldest first), release() } once claimed by this slot,
 // or null (none, its dispatcher is still running, or another starter holds the claim).
 function claimLegacy(root, slot, log) {
-  const names = fs.readdirSync(root).filter((n) => LEGACY_SEGMENT.test(n)).sort();
-  if (names.length === 0) return null;
+  const legacySegments = () => fs.readdirSync(root).filter((n) => LEGACY_SEGMENT.test(n)).sort();
+  if (legacySegments().length === 0) return null;
   const lockFile = path.join(root, LEGACY_LOCK);
   const holder = Number(readText(lockFile));
   if (Number.isInteger(holder) && holder > 0 && pidExists(holder) && !startedAfter(holder, lockFile)) {
@@ -338,6 +338,13 @@ function claimLegacy(root, slot, log) {
     if (live || attempt > 0) return null;
     // The claimant died before it finished: its copies went with its slot (merged by id).
     fs.rmSync(claimFile, { force: true });
+  }
+  // Listed again now that the claim is ours: a starter that claimed first removes the segments it
+  // imported before its claim, so what was listed before ours may be gone (imported once, there).
+  const names = legacySegments();
+  if (names.length === 0) {
+    fs.rmSync(claimFile, { force: true });
+    return null;
   }
   return {
     files: names.map((n) => path.join(root, n)),
