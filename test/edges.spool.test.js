@@ -25,6 +25,16 @@ function events(url, n, visitors = 2) {
   return Array.from({ length: n }, () => logEvent(url, visitors));
 }
 
+// A next run on `dir` (against `c`, or a healthy collector): its summary matches `summary`, and it
+// delivered each of `uuids` exactly once.
+async function nextRunDelivers(dir, uuids, summary, c) {
+  const to = c || await collector();
+  const next = dispatcher({ spoolDir: dir, endpoint: to.url });
+  await next.flush();
+  expect(await next.close()).toMatchObject(summary);
+  expect(uuids.filter((u) => to.received.get(u) !== 1)).toEqual([]);
+}
+
 async function sendAll(d, batch) {
   const results = await Promise.all(batch.map((e) => d.dispatchEvent(e.event)));
   return results;
@@ -209,11 +219,7 @@ describe('events kept in memory only because the journal was full', () => {
     const summary = await d.close({ timeoutMs: 500 });
     expect(summary).toMatchObject({ spooled: 150, lost: 0 });
     expect((await Promise.all(results)).every((r) => r.spooled === true)).toBe(true);
-    const c = await collector();
-    const next = dispatcher({ spoolDir: dir, endpoint: c.url });
-    await next.flush();
-    expect(await next.close()).toMatchObject({ delivered: 150, lost: 0, spooled: 0 });
-    expect(batch.flatMap((e) => e.uuids).filter((u) => c.received.get(u) !== 1)).toEqual([]);
+    await nextRunDelivers(dir, batch.flatMap((e) => e.uuids), { delivered: 150, lost: 0, spooled: 0 });
   }, 30000);
 
   test('an inherited spool over the cap: new events fail, and go to the journal once the inherited ones are delivered', async () => {
@@ -236,10 +242,7 @@ describe('events kept in memory only because the journal was full', () => {
     expect((await Promise.all(results)).every((r) => r.spooled === true)).toBe(true); // 0.1: 20 dropped
     await d.close();
     refuseNew = false;
-    const next = dispatcher({ spoolDir: dir, endpoint: c.url });
-    await next.flush();
-    expect(await next.close()).toMatchObject({ delivered: 20, lost: 0 });
-    expect([...old, ...fresh.flatMap((e) => e.uuids)].filter((u) => c.received.get(u) !== 1)).toEqual([]);
+    await nextRunDelivers(dir, [...old, ...fresh.flatMap((e) => e.uuids)], { delivered: 20, lost: 0 }, c);
   }, 30000);
 
   test('2,000 of them at close()\'s deadline, the endpoint hung: one late file, the deadline kept, the next run delivers each once', async () => {
@@ -255,11 +258,7 @@ describe('events kept in memory only because the journal was full', () => {
     expect(Date.now() - started).toBeLessThan(1500 + 1000);
     expect(summary).toMatchObject({ spooled: 2000, lost: 0 });
     for (const res of hung.hanging.splice(0)) res.destroy();
-    const c = await collector();
-    const next = dispatcher({ spoolDir: dir, endpoint: c.url });
-    await next.flush();
-    expect(await next.close()).toMatchObject({ delivered: 2000, lost: 0, spooled: 0 });
-    expect(batch.flatMap((e) => e.uuids).filter((u) => c.received.get(u) !== 1)).toEqual([]);
+    await nextRunDelivers(dir, batch.flatMap((e) => e.uuids), { delivered: 2000, lost: 0, spooled: 0 });
   }, 60000);
 
   test('handed over while close() runs with the journal full: spooled (a file of their own), delivered by the next run', async () => {
@@ -275,10 +274,6 @@ describe('events kept in memory only because the journal was full', () => {
     expect(results.every((r) => r.spooled === true)).toBe(true); // 0.1: dropped, "the spool is full"
     expect(await closing).toMatchObject({ spooled: 125, lost: 0 });
     for (const res of c.hanging.splice(0)) res.destroy();
-    const ok = await collector();
-    const next = dispatcher({ spoolDir: dir, endpoint: ok.url });
-    await next.flush();
-    expect(await next.close()).toMatchObject({ delivered: 125, lost: 0 });
-    expect([...early, ...during].flatMap((e) => e.uuids).filter((u) => ok.received.get(u) !== 1)).toEqual([]);
+    await nextRunDelivers(dir, [...early, ...during].flatMap((e) => e.uuids), { delivered: 125, lost: 0 });
   }, 30000);
 });
