@@ -60,7 +60,10 @@ bool Keep(void* raw, size_t size) {
   if (s.kept_bytes + size > kKeepAtMost) return false;
   Kept* slot = nullptr;
   for (Kept& k : s.kept) {
-    if (k.size == size) slot = &k;
+    if (k.size == size) {
+      slot = &k;
+      break;
+    }
   }
   try {
     if (slot == nullptr) {

@@ -38,6 +38,11 @@ constexpr auto kPiggyback = std::chrono::milliseconds(5);
 std::mutex g_create_mu;
 Pump* g_pump = nullptr;  // never destroyed: it may be halted from atexit
 
+// A steady-clock time as one number, for an atomic.
+int64_t SinceEpochNs(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
 uint64_t ThreadCpuNs() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -351,9 +356,7 @@ void Pump::Submit(Channel* ch, std::unique_ptr<Transfer> t) {
 // environment that sends on its loop's turns.
 void Pump::RingForTransfers() {
   if (!sleeping_.load()) return;
-  const int64_t now =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-  if (wakes_by_ns_.load() <= now + std::chrono::nanoseconds(kRingSlack).count()) return;
+  if (wakes_by_ns_.load() <= SinceEpochNs(Clock::now() + kRingSlack)) return;
   Ring();
 }
 
@@ -601,9 +604,7 @@ void Pump::Run() {
       }
       const auto now = Clock::now();
       wait_ms = std::min(wait_ms, LookAfterTurnsMs(now));
-      wakes_by_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             (now + std::chrono::milliseconds(wait_ms)).time_since_epoch())
-                             .count());
+      wakes_by_ns_.store(SinceEpochNs(now + std::chrono::milliseconds(wait_ms)));
       // Set with the checks above under mu_: whoever queues work after them sees the pump asleep.
       sleeping_.store(true);
     }

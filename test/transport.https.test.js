@@ -1,6 +1,6 @@
 'use strict';
 const http2 = require('node:http2');
-const { dispatchEvent } = require('..');
+const { dispatchEvent, pumpStats } = require('..');
 const { start, makeCertificates } = require('./helpers/servers');
 
 // A CA and a certificate for events.test, made with openssl for this run; the host name is pinned
@@ -102,7 +102,6 @@ test('an HTTP/2 server that answers early and resets the upload (RST_STREAM NO_E
 });
 
 test('libcurl\'s big per-request buffers are reused from one request to the next, and given back when the pump goes idle', async () => {
-  const { pumpStats } = require('..');
   const before = pumpStats();
   for (let round = 0; round < 5; round++) {
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => dispatchEvent('POST', url, { round, i }, { resolve, caFile: certs.caFile })));
