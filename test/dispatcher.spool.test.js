@@ -39,7 +39,7 @@ function child(mode, url, dir) {
     }
   });
   proc.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, stderr })));
+  const exited = new Promise((resolve) => proc.on('close', (code, signal) => resolve({ code, signal, stderr })));
   const until = (predicate) => new Promise((resolve) => {
     const check = () => { if (predicate(lines)) resolve(lines); };
     listeners.push(check);

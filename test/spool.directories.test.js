@@ -30,7 +30,7 @@ function spawnWith(code, options) {
   let stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });
   child.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => child.on('exit', (c, signal) => resolve({ code: c, signal, stdout, stderr })));
+  const exited = new Promise((resolve) => child.on('close', (c, signal) => resolve({ code: c, signal, stdout, stderr })));
   return { child, exited };
 }
 

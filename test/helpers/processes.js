@@ -12,8 +12,9 @@ function spawnNode(code, env = {}) {
   let stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });
   child.stderr.on('data', (d) => { stderr += d; });
+  // 'close', not 'exit': the child's last output may still be in the pipe when 'exit' comes.
   const exited = new Promise((resolve) => {
-    child.on('exit', (exitCode, signal) => resolve({ code: exitCode, signal, stdout, stderr }));
+    child.on('close', (exitCode, signal) => resolve({ code: exitCode, signal, stdout, stderr }));
   });
   return { child, exited, output: () => stdout };
 }
@@ -34,7 +35,9 @@ function lineProcess(later, command, args) {
     for (const w of waiters) w();
   });
   proc.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, stderr })));
+  // 'close', not 'exit': a line the child wrote just before it exited (DONE, then exit(0)) may still
+  // be in the pipe when 'exit' comes, and until() would reject as if it never came.
+  const exited = new Promise((resolve) => proc.on('close', (code, signal) => resolve({ code, signal, stderr })));
   let done = false;
   let how = '';
   exited.then((r) => { done = true; how = `code ${r.code}, signal ${r.signal}`; for (const w of waiters) w(); });
