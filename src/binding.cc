@@ -321,8 +321,10 @@ Napi::Value Binding::Submit(const Napi::CallbackInfo& info) {
     return Throw(env, false, "headers must be an array of strings without CR, LF or NUL");
   }
   t->profile = *static_cast<ProfileRef*>(holder);
+  // The body's size as sent, so the caller need not count the text's UTF-8 bytes itself.
+  const double copied = static_cast<double>(t->body.size());
   channel->Submit(std::move(t));
-  return Napi::Value();
+  return Napi::Number::New(env, copied);
 }
 
 Napi::Value Binding::HoldSlot(const Napi::CallbackInfo& info) {

@@ -21,8 +21,8 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   void OnCompleted(TransferBatch* batch) override;
 
  private:
-  // submit(id, verbCode, url, body, profile, headers, flags): queues one transfer. Its result
-  // reaches the completion sink under `id`.
+  // submit(id, verbCode, url, body, profile, headers, flags): queues one transfer and returns
+  // the body's size in bytes (UTF-8 for text). Its result reaches the completion sink under `id`.
   Napi::Value Submit(const Napi::CallbackInfo& info);
   // abort(id): the transfer, queued or in flight, ends with libcurl code 42 (EABORTED).
   Napi::Value Abort(const Napi::CallbackInfo& info);

@@ -72,6 +72,50 @@ describe('what the memory bound counts, and what it evicts', () => {
     await Promise.all(results);
   });
 
+  // An event that goes straight out is counted by the transport's copy of it, not by a pass over
+  // the text first: the count must still be its UTF-8 bytes, through retries, until it settles.
+  test('events sent straight out count their UTF-8 bytes (text of every kind, and binary) until they settle', async () => {
+    c = await startCollector((n) => (n < 4 ? 'hang' : 'ok'));
+    const d = createDispatcher({ maxInFlight: 8, maxQueueBytes: 1 << 20, timeoutMs: 600000 });
+    const bodies = [
+      { text: '漢字'.repeat(300) }, // 3 bytes a character
+      { text: 'ascii only '.repeat(50) },
+      { text: 'é€😀 '.repeat(100) }, // 2, 3 and 4 bytes, and a surrogate pair
+      Buffer.from('{"binary":true}'),
+    ];
+    const bytes = bodies.map((b) => (Buffer.isBuffer(b) ? b.length : Buffer.byteLength(JSON.stringify(b))));
+    const results = bodies.map((b) => d.send('POST', c.url, b));
+    expect(d.stats()).toMatchObject({ inFlight: 4, queued: 0, queuedBytes: bytes.reduce((a, b) => a + b) });
+    while (c.hanging.length < 4) await new Promise((r) => setTimeout(r, 5));
+    // The first two fail once (503) and wait to retry: still counted, at the same size.
+    c.hanging[0].writeHead(503).end();
+    c.hanging[1].writeHead(503).end();
+    for (let i = 0; i < 100 && d.stats().inFlight > 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(d.stats()).toMatchObject({ inFlight: 2, queuedBytes: bytes.reduce((a, b) => a + b) });
+    c.hanging[2].writeHead(204).end();
+    c.hanging[3].writeHead(204).end();
+    const out = await Promise.all(results);
+    expect(out.map((r) => r.statusCode)).toEqual([204, 204, 204, 204]);
+    expect(out[0].attempts).toBe(2);
+    expect(d.stats()).toMatchObject({ queued: 0, queuedBytes: 0, delivered: 4 });
+    const sizes = (list) => list.slice().sort((x, y) => x - y);
+    expect(sizes(c.requests.slice(0, 4).map((r) => Buffer.byteLength(r.body)))).toEqual(sizes(bytes));
+    await d.close();
+  });
+
+  test('the bound holds when the first events go straight out uncounted and the rest must be counted first', async () => {
+    c = await startCollector(() => 'hang');
+    const text = '漢字'.repeat(300); // 1,800 bytes each as UTF-8, ~1,812 with its JSON
+    const d = createDispatcher({ maxInFlight: 3, maxQueueBytes: 8000, timeoutMs: 600000 });
+    const results = Array.from({ length: 8 }, () => d.send('POST', c.url, { text }));
+    const each = Buffer.byteLength(JSON.stringify({ text }));
+    const held = Math.floor(8000 / each); // 4 fit: 3 in flight, 1 waiting
+    expect(d.stats()).toMatchObject({ inFlight: 3, queued: held - 3, queuedBytes: held * each, lost: 8 - held });
+    await d.close({ timeoutMs: 0 });
+    await Promise.all(results);
+    expect(d.stats().queuedBytes).toBe(0);
+  });
+
   test('a Buffer the caller reuses after send(): every attempt sends the bytes handed over', async () => {
     c = await startCollector((n) => (n === 0 ? { status: 503 } : 'ok'));
     const d = createDispatcher({ baseDelayMs: 5, maxDelayMs: 10 });

@@ -192,6 +192,7 @@ function submit(id, verb, url, body, profile, headers, flags) {
   // After halt() nothing starts: the request is abandoned with the rest, as the native pump does.
   state.waiting.push(transfer);
   pump();
+  return bytes === null ? 0 : bytes.length;
 }
 
 function abort(id) {

@@ -3,15 +3,15 @@
 // links let it sit on the age list and a queue lane at once; one class keeps every event the same
 // shape for V8.
 class Delivery {
-  constructor(dispatcher, seq, request, acceptedAt, deadline, events) {
+  constructor(dispatcher, seq, request, acceptedAt, deadline, events, uncounted = false) {
     this.dispatcher = dispatcher;
     this.seq = seq;
     this.request = request;
     this.origin = request.origin;
     // The event's bytes (what goes out: UTF-8), which is also about what it holds in memory (V8
     // keeps ASCII text one byte per character, other text two, which UTF-8 never undercounts).
-    this.bytes = typeof request.body === 'string' ? Buffer.byteLength(request.body)
-      : request.body ? request.body.byteLength : 0;
+    // -1 until counted: an event that goes straight out is counted by the pump's copy (countedBy).
+    this.bytes = uncounted ? -1 : bytesOf(request.body);
     this.events = events; // visitors in an Optimizely batch; 1 for other payloads
     this.attempts = 0;
     this.acceptedAt = acceptedAt;
@@ -37,6 +37,11 @@ class Delivery {
   onTransportResult(statusCode, bytesSent, outcome) {
     this.dispatcher.onResult(this, statusCode, bytesSent, outcome);
   }
+}
+
+function bytesOf(body) {
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  return body ? body.byteLength : 0;
 }
 
 module.exports = { Delivery };

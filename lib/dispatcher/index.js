@@ -174,18 +174,28 @@ class Dispatcher extends EventEmitter {
     let resolve;
     const promise = new Promise((r) => { resolve = r; });
     const now = Date.now();
-    const entry = new Delivery(this, ++this.seq, request, now, now + this.options.deadlineMs, events);
+    const straight = this.queue.size === 0 && this.inFlight < this.options.maxInFlight
+      && !this.queue.isPaused(request.origin, now) && !this.replayDue(now);
+    // Text that fits even at 3 bytes a character and goes straight out is counted by the pump's
+    // copy of it, not by a pass of our own over it first.
+    const uncounted = straight && typeof body === 'string'
+      && this.heldBytes + 3 * body.length <= this.options.maxQueueBytes;
+    const entry = new Delivery(this, ++this.seq, request, now, now + this.options.deadlineMs, events, uncounted);
     entry.resolve = resolve;
     entry.callback = callback;
     this.accounting.accepted(events);
     if (this.spool) this.journal(entry);
+    if (uncounted) {
+      this.held.push(entry);
+      this.sendEntry(entry);
+      return promise;
+    }
     const room = this.makeRoom(entry.bytes);
     this.hold(entry);
     if (!room) {
       if (entry.record) this.park(entry, 'queue-full');
       else this.drop(entry, 'queue-full');
-    } else if (this.queue.size === 0 && this.inFlight < this.options.maxInFlight
-      && !this.queue.isPaused(entry.origin, now) && !this.replayDue(now)) {
+    } else if (straight) {
       this.sendEntry(entry); // nothing waits before it: straight out
     } else {
       this.queue.add(entry);
@@ -331,12 +341,27 @@ class Dispatcher extends EventEmitter {
     entry.attempts += 1;
     entry.inFlight = true;
     this.inFlight += 1;
+    if (entry.bytes < 0) {
+      entry.bytes = 0; // what it counts if the submit throws (and it settles at once)
+      entry.transferId = this.submit(entry);
+      if (entry.transferId === 0) return;
+      entry.bytes = transport.copiedBytes();
+      this.heldBytes += entry.bytes;
+      this.flyingBytes += entry.bytes;
+      return;
+    }
     if (!entry.settled) this.flyingBytes += entry.bytes;
+    entry.transferId = this.submit(entry);
+  }
+
+  // The transfer's id, or 0 when the request could not be handed over (settled as failed).
+  submit(entry) {
     try {
-      entry.transferId = transport.submit(entry.request, this.options.profile, entry);
+      return transport.submit(entry.request, this.options.profile, entry);
     } catch (err) {
       // Junk that validation should have caught: the event cannot be sent, now or later.
       this.onResult(entry, 0, 0, { statusCode: 0, failure: { code: err.code || 'EINVAL', message: err.message, curlCode: 0 } });
+      return 0;
     }
   }
 

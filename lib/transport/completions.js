@@ -85,6 +85,13 @@ function responseOf(statusCode, details, d) {
   };
 }
 
+// The body bytes the backend copied in the last submit() (UTF-8 for text): what the dispatcher
+// counts an event's size by, instead of a pass of its own over the text.
+let copied = 0;
+function copiedBytes() {
+  return copied;
+}
+
 // Sends `request` with a compiled profile; returns its id. Throws on junk the checks above the
 // backend should have caught (never for a network failure: that is a result).
 function submit(request, profile, owner, flags = 0, headers = undefined) {
@@ -93,7 +100,7 @@ function submit(request, profile, owner, flags = 0, headers = undefined) {
   const generation = (generations[slot] || 0) + 1;
   const id = slot + SLOTS * generation;
   try {
-    backend.submit(id, request.verb, request.href, request.body, profile.handle, headers, flags);
+    copied = backend.submit(id, request.verb, request.href, request.body, profile.handle, headers, flags);
   } catch (err) {
     if (slot < owners.length) free.push(slot);
     throw err;
@@ -104,7 +111,8 @@ function submit(request, profile, owner, flags = 0, headers = undefined) {
   return id;
 }
 
-// The DispatchError for a failed request (message prefixed with its method and URL).
+// The DispatchError for a failed request (message prefixed with its method and URL); `request`:
+// anything with the request's method and display URL.
 function errorOf(failure, request) {
   return new DispatchError(failure.message, {
     code: failure.code, curlCode: failure.curlCode, statusCode: failure.statusCode,
@@ -123,4 +131,4 @@ function pendingCount() {
   return pending;
 }
 
-module.exports = { submit, abort, errorOf, pendingCount, RESPONSE, BINARY };
+module.exports = { submit, copiedBytes, abort, errorOf, pendingCount, RESPONSE, BINARY };

@@ -75,10 +75,12 @@ function withStack(error, site) {
   return error;
 }
 
-// One dispatchEvent in flight: the completion sink's owner.
+// One dispatchEvent in flight: the completion sink's owner. It keeps what an error names, not the
+// request: the body (a fresh string per event, usually) is garbage once the pump has its copy.
 class Call {
   constructor(request, profile) {
-    this.request = request;
+    this.method = request.method;
+    this.display = request.display;
     this.timings = profile.timings;
     this.site = undefined;
     this.resolve = undefined;
@@ -95,7 +97,7 @@ class Call {
 async function settle(call) {
   const outcome = await call.promise;
   if (outcome.failure !== undefined) {
-    const error = completions.errorOf(outcome.failure, call.request);
+    const error = completions.errorOf(outcome.failure, call);
     if (call.timings) error.timings = timingsOf(outcome.timings);
     throw withStack(error, call.site);
   }
@@ -107,14 +109,15 @@ function dispatchEvent(httpVerb, url, params, options) {
   let call;
   try {
     const profile = profileFor(options);
-    call = new Call(prepare(httpVerb, url, params), profile);
+    const request = prepare(httpVerb, url, params);
+    call = new Call(request, profile);
     if (profile.captureStack) {
       // Opt-in: about 2.5 µs per request, so that even a caller that returns the promise
       // without awaiting it is named in the stack of a failure.
       call.site = {};
       Error.captureStackTrace(call.site, dispatchEvent);
     }
-    completions.submit(call.request, profile, call, completions.RESPONSE);
+    completions.submit(request, profile, call, completions.RESPONSE);
   } catch (err) {
     return Promise.reject(unreadable(err, 'ERR_INVALID_ARG_VALUE', 'the request'));
   }
