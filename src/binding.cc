@@ -543,6 +543,8 @@ void Binding::OnCompleted(TransferBatch* batch) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   numbers_.clear();
+  spans_.clear();
+  header_text_.clear();
   napi_value details = nullptr;
   uint32_t detail_count = 0;
   bool ok = true;
@@ -550,30 +552,36 @@ void Binding::OnCompleted(TransferBatch* batch) {
     const bool plain = t->result == CURLE_OK && t->status >= 200 && t->status < 300 &&
                        t->retry_after.empty() && !(t->flags & kKeepResponse) &&
                        !t->profile->timings;
-    // Just the response (dispatchEvent's common case): its headers and body go into `details`
-    // side by side, at -index - 2, with no object around them (each named property costs).
+    // Just the response (dispatchEvent's common case): no detail object (each named property
+    // costs), its header block in the batch's one header text, its body in `details` only when
+    // there is one. Its span: [headers start, headers end, body's index in details or -1].
     const bool response_only = t->result == CURLE_OK && (t->flags & kKeepResponse) &&
                                t->retry_after.empty() && !t->truncated && !t->profile->timings;
     double detail_index = -1;
-    if (!plain && ok) {
+    if (response_only && ok) {
+      double body_index = -1;
+      if (!t->response_body.empty() || (t->flags & kBinaryBody)) {
+        napi_value body = nullptr;
+        if ((details == nullptr && napi_create_array(env, &details) != napi_ok) ||
+            (body = ResponseBody(env, *t)) == nullptr ||
+            napi_set_element(env, details, detail_count, body) != napi_ok) {
+          ok = false;
+        } else {
+          body_index = detail_count++;
+        }
+      }
+      detail_index = -2 - static_cast<double>(spans_.size() / 3);
+      spans_.push_back(static_cast<double>(header_text_.size()));
+      header_text_ += t->response_headers;
+      spans_.push_back(static_cast<double>(header_text_.size()));
+      spans_.push_back(body_index);
+    } else if (!plain && ok) {
       if (details == nullptr && napi_create_array(env, &details) != napi_ok) ok = false;
-      if (response_only) {
-        napi_value headers = ok ? ResponseHeaders(env, *t) : nullptr;
-        napi_value body = headers != nullptr ? ResponseBody(env, *t) : nullptr;
-        if (body == nullptr || napi_set_element(env, details, detail_count, headers) != napi_ok ||
-            napi_set_element(env, details, detail_count + 1, body) != napi_ok) {
-          ok = false;
-        } else {
-          detail_index = -static_cast<double>(detail_count) - 2;
-          detail_count += 2;
-        }
+      napi_value d = ok ? Detail(env, *t) : nullptr;
+      if (d == nullptr || napi_set_element(env, details, detail_count, d) != napi_ok) {
+        ok = false;
       } else {
-        napi_value d = ok ? Detail(env, *t) : nullptr;
-        if (d == nullptr || napi_set_element(env, details, detail_count, d) != napi_ok) {
-          ok = false;
-        } else {
-          detail_index = detail_count++;
-        }
+        detail_index = detail_count++;
       }
     }
     numbers_.push_back(t->id);
@@ -581,6 +589,15 @@ void Binding::OnCompleted(TransferBatch* batch) {
     numbers_.push_back(static_cast<double>(t->bytes_sent));
     numbers_.push_back(detail_index);
     Recycle(std::move(t));
+  }
+  const size_t count = numbers_.size() / 4;
+  numbers_.insert(numbers_.end(), spans_.begin(), spans_.end());
+  napi_value header_text = nullptr;
+  // Header bytes are Latin-1 on the wire (Node's http reads them so too).
+  if (ok && !spans_.empty() &&
+      napi_create_string_latin1(env, header_text_.data(), header_text_.size(), &header_text) !=
+          napi_ok) {
+    ok = false;
   }
   if (!ok) {
     napi_close_handle_scope(env, scope);
@@ -609,9 +626,10 @@ void Binding::OnCompleted(TransferBatch* batch) {
     napi_close_handle_scope(env, scope);
     return;
   }
-  napi_value argv[2] = {numbers, details != nullptr ? details : undefined};
+  napi_value argv[4] = {numbers, details != nullptr ? details : undefined,
+                        header_text != nullptr ? header_text : undefined, Number(env, count)};
   napi_value result;
-  if (napi_call_function(env, undefined, sink, 2, argv, &result) != napi_ok) {
+  if (napi_call_function(env, undefined, sink, 4, argv, &result) != napi_ok) {
     bool pending = false;
     napi_value exception;
     // A bug in the JS sink: report it like any uncaught exception. (In a teardown nothing is

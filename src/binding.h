@@ -26,8 +26,9 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   Napi::Value Submit(const Napi::CallbackInfo& info);
   // abort(id): the transfer, queued or in flight, ends with libcurl code 42 (EABORTED).
   Napi::Value Abort(const Napi::CallbackInfo& info);
-  // setCompletionSink(fn): fn(numbers: Float64Array [id, statusCode, bytesSent, detail, ...],
-  // details: Array | undefined), once per batch of completions.
+  // setCompletionSink(fn): fn(numbers: Float64Array [id, statusCode, bytesSent, detail, ...,
+  // then the responses' spans], details: Array | undefined, headerText: string | undefined,
+  // count), once per batch of completions (see lib/transport/completions.js).
   Napi::Value SetCompletionSink(const Napi::CallbackInfo& info);
   // compileProfile({ timeoutMs, ..., bodyHeaders: string[], getHeaders: string[] }) -> External
   Napi::Value CompileProfile(const Napi::CallbackInfo& info);
@@ -63,6 +64,8 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   napi_ref resource_ = nullptr;
   napi_async_context async_context_ = nullptr;
   std::vector<double> numbers_;  // reused between batches
+  std::vector<double> spans_;    // ditto: the responses' spans, appended to numbers_
+  std::string header_text_;      // ditto: the responses' header blocks, end to end
   std::vector<std::unique_ptr<Transfer>> spare_;
 };
 

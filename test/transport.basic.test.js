@@ -11,6 +11,14 @@ beforeAll(async () => {
       res.end();
       return;
     }
+    if (u.pathname === '/each') {
+      // Its own header and body for each request: n decides the body (none, ASCII, UTF-8) and a
+      // Latin-1 header byte (obs-text), so responses handed back together cannot be mixed up.
+      const n = Number(u.searchParams.get('n'));
+      res.writeHead(n % 4 === 0 ? 204 : 200, [['x-n', String(n)], ['x-latin', Buffer.from(`caf\xe9 ${n}`, 'latin1').toString('latin1')]]);
+      res.end(n % 4 === 0 ? undefined : n % 4 === 1 ? '' : n % 4 === 2 ? `body ${n}` : `bödy ${'€'.repeat(n)}`);
+      return;
+    }
     if (u.pathname === '/big') {
       res.end('x'.repeat(Number(u.searchParams.get('n'))));
       return;
@@ -53,6 +61,17 @@ test('resolves with status, lower-case headers and the body', async () => {
     body: JSON.stringify({ seen: 7 }),
   });
   for (const name of Object.keys(res.headers)) expect(name).toBe(name.toLowerCase());
+});
+
+test('responses handed back together each keep their own headers and body (empty, ASCII, UTF-8)', async () => {
+  const n = 120;
+  const all = await Promise.all(Array.from({ length: n }, (_, i) => dispatchEvent('POST', new URL(`/each?n=${i}`, server.url).href, { i })));
+  all.forEach((res, i) => {
+    expect(res.statusCode).toBe(i % 4 === 0 ? 204 : 200);
+    expect(res.headers['x-n']).toBe(String(i));
+    expect(res.headers['x-latin']).toBe(`caf\u00e9 ${i}`);
+    expect(res.body).toBe(i % 4 < 2 ? '' : i % 4 === 2 ? `body ${i}` : `bödy ${'€'.repeat(i)}`);
+  });
 });
 
 test.each([200, 201, 204, 301, 302, 400, 404, 429, 500, 503])('resolves on HTTP %i (no redirect is followed)', async (code) => {

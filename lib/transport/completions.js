@@ -1,8 +1,11 @@
 'use strict';
 // Requests in flight and their results. Each submitted request has an owner; the backend hands
-// results back in batches — a Float64Array of [id, statusCode, bytesSent, detail] per request and
-// `details`: a detail object for those that need one (detail ≥ 0), or just a response's headers
-// and body (detail ≤ -2) — and each owner hears of its own:
+// results back in batches — onBatch(numbers, details, headerText, count): a Float64Array of
+// [id, statusCode, bytesSent, detail] for each of `count` requests, and `details`: a detail object
+// for those that need one (detail ≥ 0). A plain response that was asked for (detail ≤ -2) has no
+// object: its span follows the count × 4 numbers — [start, end) of its header block in
+// `headerText` (the batch's header blocks end to end) and its body's index in `details`, or -1 for
+// an empty body. Each owner hears of its own:
 //   owner.onTransportResult(statusCode, bytesSent, outcome)
 // `outcome` is undefined for a plain 2xx answer (the common case costs no object); otherwise
 // { statusCode, retryAfterMs, failure, headers, body, truncated, timings }, built once here.
@@ -57,9 +60,12 @@ function rethrowLater(err) {
   process.nextTick(() => { throw err; });
 }
 
-function onBatch(numbers, details) {
+// `count` is left out by a backend that sends no spans (the fallback's batches have detail
+// objects only).
+function onBatch(numbers, details, headerText, count = numbers.length / STRIDE) {
   let failure;
-  for (let i = 0; i < numbers.length; i += STRIDE) {
+  const end = count * STRIDE;
+  for (let i = 0; i < end; i += STRIDE) {
     const slot = slotOf(numbers[i]);
     if (slot < 0) continue;
     const owner = owners[slot];
@@ -67,7 +73,7 @@ function onBatch(numbers, details) {
     const d = numbers[i + 3];
     try {
       owner.onTransportResult(numbers[i + 1], numbers[i + 2], d === -1 ? undefined
-        : d >= 0 ? outcomeOf(numbers[i + 1], details[d]) : responseOf(numbers[i + 1], details, d));
+        : d >= 0 ? outcomeOf(numbers[i + 1], details[d]) : responseOf(numbers[i + 1], numbers, end + 3 * (-d - 2), details, headerText));
     } catch (err) {
       if (failure === undefined) failure = err;
     }
@@ -76,12 +82,13 @@ function onBatch(numbers, details) {
 }
 backend.setCompletionSink(onBatch);
 
-// Just a response (the caller asked for it, nothing else to say): its headers and body sit side by
-// side in `details`, at -d - 2, with no detail object around them.
-function responseOf(statusCode, details, d) {
+// Just a response (the caller asked for it, nothing else to say), from its span at `at`.
+function responseOf(statusCode, numbers, at, details, headerText) {
+  const body = numbers[at + 2];
   return {
     statusCode, retryAfterMs: undefined, failure: undefined,
-    headers: details[-d - 2], body: details[-d - 1], truncated: false, timings: undefined,
+    headers: headerText.slice(numbers[at], numbers[at + 1]), body: body < 0 ? '' : details[body],
+    truncated: false, timings: undefined,
   };
 }
 
