@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -25,6 +26,8 @@ constexpr napi_type_tag kProfileTag = {0x6e65642d70726f66ULL, 0x696c65733a763032
 constexpr size_t kMaxSpareTransfers = 1024;
 // Numbers per completion in the batch handed to JS: id, statusCode, bytesSent, detail index.
 constexpr size_t kStride = 4;
+// The batch array's first size, in numbers (64 completions).
+constexpr size_t kMinNumbers = 256;
 
 using ProfileRef = std::shared_ptr<const Profile>;
 
@@ -535,6 +538,31 @@ napi_value Binding::Detail(napi_env env, const Transfer& t) {
   return d;
 }
 
+// The Float64Array a batch's numbers go into: one, kept while it is big enough (a new ArrayBuffer
+// for every batch cost more than the rest of the hand-back). The sink reads it during its call
+// only, so the next batch may write over it. Null if it cannot be had.
+napi_value Binding::NumbersArray(napi_env env, size_t size) {
+  napi_value numbers = nullptr;
+  if (numbers_ref_ != nullptr && size <= numbers_capacity_) {
+    if (napi_get_reference_value(env, numbers_ref_, &numbers) != napi_ok) return nullptr;
+    return numbers;
+  }
+  const size_t capacity = std::max({size, 2 * numbers_capacity_, kMinNumbers});
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_create_arraybuffer(env, capacity * sizeof(double), &data, &buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_float64_array, capacity, buffer, 0, &numbers) != napi_ok) {
+    return nullptr;
+  }
+  napi_ref ref = nullptr;
+  if (napi_create_reference(env, numbers, 1, &ref) != napi_ok) return nullptr;
+  if (numbers_ref_ != nullptr) napi_delete_reference(env, numbers_ref_);
+  numbers_ref_ = ref;
+  numbers_data_ = static_cast<double*>(data);
+  numbers_capacity_ = capacity;
+  return numbers;
+}
+
 // Runs from a libuv callback: nothing may throw from here, and during an environment's teardown
 // every N-API call may fail — then the batch is simply dropped (nobody is left to hear of it).
 void Binding::OnCompleted(TransferBatch* batch) {
@@ -603,23 +631,18 @@ void Binding::OnCompleted(TransferBatch* batch) {
     napi_close_handle_scope(env, scope);
     return;
   }
-  napi_value array_buffer;
-  void* data = nullptr;
-  napi_value numbers;
+  napi_value numbers = NumbersArray(env, numbers_.size());
   napi_value undefined;
   napi_value sink;
   napi_value resource;
   napi_get_undefined(env, &undefined);
-  if (napi_create_arraybuffer(env, numbers_.size() * sizeof(double), &data, &array_buffer) !=
-          napi_ok ||
-      napi_create_typedarray(env, napi_float64_array, numbers_.size(), array_buffer, 0, &numbers) !=
-          napi_ok ||
-      napi_get_reference_value(env, sink_, &sink) != napi_ok || sink == nullptr ||
-      napi_get_reference_value(env, resource_, &resource) != napi_ok || resource == nullptr) {
+  if (numbers == nullptr || napi_get_reference_value(env, sink_, &sink) != napi_ok ||
+      sink == nullptr || napi_get_reference_value(env, resource_, &resource) != napi_ok ||
+      resource == nullptr) {
     napi_close_handle_scope(env, scope);
     return;
   }
-  std::memcpy(data, numbers_.data(), numbers_.size() * sizeof(double));
+  std::memcpy(numbers_data_, numbers_.data(), numbers_.size() * sizeof(double));
   // One callback scope per batch: promise reactions run once, after every result in the batch.
   napi_callback_scope callback_scope;
   if (napi_open_callback_scope(env, resource, async_context_, &callback_scope) != napi_ok) {

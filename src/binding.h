@@ -57,15 +57,19 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   napi_value Detail(napi_env env, const Transfer& t);
   static napi_value ResponseHeaders(napi_env env, const Transfer& t);
   static napi_value ResponseBody(napi_env env, const Transfer& t);
+  napi_value NumbersArray(napi_env env, size_t size);
 
   Link* link_ = nullptr;
   napi_env env_;
   napi_ref sink_ = nullptr;
   napi_ref resource_ = nullptr;
   napi_async_context async_context_ = nullptr;
-  std::vector<double> numbers_;  // reused between batches
-  std::vector<double> spans_;    // ditto: the responses' spans, appended to numbers_
-  std::string header_text_;      // ditto: the responses' header blocks, end to end
+  std::vector<double> numbers_;     // reused between batches
+  std::vector<double> spans_;       // ditto: the responses' spans, appended to numbers_
+  std::string header_text_;         // ditto: the responses' header blocks, end to end
+  napi_ref numbers_ref_ = nullptr;  // the Float64Array handed to the sink (NumbersArray)
+  double* numbers_data_ = nullptr;
+  size_t numbers_capacity_ = 0;
   std::vector<std::unique_ptr<Transfer>> spare_;
 };
 

@@ -1,11 +1,12 @@
 'use strict';
 // Requests in flight and their results. Each submitted request has an owner; the backend hands
 // results back in batches — onBatch(numbers, details, headerText, count): a Float64Array of
-// [id, statusCode, bytesSent, detail] for each of `count` requests, and `details`: a detail object
-// for those that need one (detail ≥ 0). A plain response that was asked for (detail ≤ -2) has no
-// object: its span follows the count × 4 numbers — [start, end) of its header block in
-// `headerText` (the batch's header blocks end to end) and its body's index in `details`, or -1 for
-// an empty body. Each owner hears of its own:
+// [id, statusCode, bytesSent, detail] for each of `count` requests (the addon reuses the array
+// for its next batch: read it during the call only; it may be longer than the batch), and
+// `details`: a detail object for those that need one (detail ≥ 0). A plain response that was
+// asked for (detail ≤ -2) has no object: its span follows the count × 4 numbers — [start, end) of
+// its header block in `headerText` (the batch's header blocks end to end) and its body's index
+// in `details`, or -1 for an empty body. Each owner hears of its own:
 //   owner.onTransportResult(statusCode, bytesSent, outcome)
 // `outcome` is undefined for a plain 2xx answer (the common case costs no object); otherwise
 // { statusCode, retryAfterMs, failure, headers, body, truncated, timings }, built once here.
