@@ -51,10 +51,10 @@ void Poller::Watch(int fd, bool in, bool out) {
 void Poller::Rest(int fd) {
   if (fd < 0) return;
   if (static_cast<size_t>(fd) >= resting_.size()) resting_.resize(fd + 64, 0);
-  epoll_event ev{};
-  ev.data.fd = fd;
-  ev.events = 0;  // EPOLLHUP and EPOLLERR are reported all the same
-  resting_[fd] = epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) == 0 ? 1 : 0;
+  // No system call: the socket stays registered as it was. Wait() drops it if it stirs before the
+  // next transfer watches it (the server closed it, say); if libcurl closes it, the kernel drops
+  // it, and Watch() adds its number again when it comes back.
+  resting_[fd] = 1;
 }
 
 void Poller::Ring() {
@@ -80,6 +80,8 @@ void Poller::Wait(int timeout_ms, std::vector<Ready>* ready, bool* rung) {
       continue;
     }
     if (static_cast<size_t>(fd) < resting_.size() && resting_[fd]) {
+      // No transfer wants it: unwatched until one does (a level-triggered report would come
+      // back on every wait). Whatever is to be read stays in the socket for libcurl.
       epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
       resting_[fd] = 0;
       continue;

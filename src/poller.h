@@ -27,16 +27,16 @@ class Poller {
 
   // Watches `fd` for reading and/or writing (libcurl's CURL_POLL_*).
   void Watch(int fd, bool in, bool out);
-  // Between two transfers on a kept-alive connection: watched for nothing but a hang-up, and one
-  // cheap change away from being watched again by the next transfer.
+  // Between two transfers on a kept-alive connection (libcurl's CURL_POLL_REMOVE): left registered,
+  // so the next transfer's Watch() is one system call and this is none; dropped if it stirs first.
   void Rest(int fd);
 
   // Any thread. Wakes Wait(); rings coalesce until Wait() returns.
   void Ring();
 
-  // Waits up to `timeout_ms` (0: poll) for ready sockets or the doorbell. Resting sockets that hang
-  // up are forgotten here (libcurl sees the closed connection when it next uses it). Returns the
-  // ready sockets in `ready`; `*rung` tells whether the doorbell rang.
+  // Waits up to `timeout_ms` (0: poll) for ready sockets or the doorbell. Resting sockets that stir
+  // (the server closed them, say) are unwatched here; libcurl sees it when it next uses them.
+  // Returns the ready sockets in `ready`; `*rung` tells whether the doorbell rang.
   void Wait(int timeout_ms, std::vector<Ready>* ready, bool* rung);
 
  private:

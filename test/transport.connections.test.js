@@ -259,3 +259,45 @@ test('the pump gives its thread back when idle and comes back for the next reque
     await server.close();
   }
 });
+
+// Between two transfers a kept-alive socket stays registered with the pump's epoll (no system call
+// to park it and one to watch it again); if the server closes it meanwhile, its readable EOF must be
+// unwatched once, not reported on every wait.
+test('kept-alive connections the server closes while they rest: the pump does not spin on them, and the next requests reconnect', async () => {
+  const held = [];
+  const resting = new Set();
+  const server = await start((req, res) => {
+    if (req.url.startsWith('/hang')) {
+      held.push(res);
+      return;
+    }
+    resting.add(res.socket);
+    res.end();
+  });
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  try {
+    // One request the server holds keeps the pump running throughout.
+    const hanging = dispatchEvent('POST', `${server.origin}/hang`, {});
+    hanging.catch(() => {}); // awaited below; a failed assertion before must not leave it unhandled
+    for (let i = 0; i < 500 && held.length < 1; i++) await sleep(10);
+    const first = await Promise.all(Array.from({ length: 5 }, (_, i) => dispatchEvent('POST', server.url, { i })));
+    expect(first.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200]);
+    const opened = server.connections;
+    for (const socket of resting) socket.end(); // FIN on each resting connection
+    await sleep(200);
+    const before = pumpStats();
+    await sleep(800);
+    const after = pumpStats();
+    expect(after.pumpRunning).toBe(true);
+    // A pump woken by the same closed sockets again and again would spend about all of it.
+    expect(after.cpuMs - before.cpuMs).toBeLessThan(300);
+    const again = await Promise.all(Array.from({ length: 5 }, (_, i) => dispatchEvent('POST', server.url, { i })));
+    expect(again.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200]);
+    expect(server.connections).toBeGreaterThan(opened); // new connections for the closed ones
+    held[0].end();
+    expect((await hanging).statusCode).toBe(200);
+  } finally {
+    for (const res of held) res.destroy();
+    await server.close();
+  }
+});
