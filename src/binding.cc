@@ -618,7 +618,7 @@ void Binding::OnCompleted(TransferBatch* batch) {
     numbers_.push_back(detail_index);
     Recycle(std::move(t));
   }
-  const size_t count = numbers_.size() / 4;
+  const size_t count = numbers_.size() / kStride;
   numbers_.insert(numbers_.end(), spans_.begin(), spans_.end());
   napi_value header_text = nullptr;
   // Header bytes are Latin-1 on the wire (Node's http reads them so too).
