@@ -26,6 +26,8 @@ constexpr napi_type_tag kProfileTag = {0x6e65642d70726f66ULL, 0x696c65733a763032
 constexpr size_t kMaxSpareTransfers = 1024;
 // Numbers per completion in the batch handed to JS: id, statusCode, bytesSent, detail index.
 constexpr size_t kStride = 4;
+// Numbers per plain response's span, after the completions: headers start, headers end, body index.
+constexpr size_t kSpan = 3;
 // The batch array's first size, in numbers (64 completions).
 constexpr size_t kMinNumbers = 256;
 
@@ -598,7 +600,7 @@ void Binding::OnCompleted(TransferBatch* batch) {
           body_index = detail_count++;
         }
       }
-      detail_index = -2 - static_cast<double>(spans_.size() / 3);
+      detail_index = -2 - static_cast<double>(spans_.size() / kSpan);
       spans_.push_back(static_cast<double>(header_text_.size()));
       header_text_ += t->response_headers;
       spans_.push_back(static_cast<double>(header_text_.size()));

@@ -10,7 +10,8 @@ class Delivery {
     this.origin = request.origin;
     // The event's bytes (what goes out: UTF-8), which is also about what it holds in memory (V8
     // keeps ASCII text one byte per character, other text two, which UTF-8 never undercounts).
-    // -1 until counted: an event that goes straight out is counted by the pump's copy (countedBy).
+    // -1 until counted: an event that goes straight out is counted by the pump's copy of it
+    // (Dispatcher#sendEntry).
     this.bytes = uncounted ? -1 : bytesOf(request.body);
     this.events = events; // visitors in an Optimizely batch; 1 for other payloads
     this.attempts = 0;

@@ -19,6 +19,7 @@ const { retryAfterMs } = require('../retry');
 const RESPONSE = 1; // keep the response headers and body
 const BINARY = 2; // the body as a Buffer
 const STRIDE = 4;
+const SPAN = 3; // numbers per plain response's span: [headers start, headers end, body index]
 
 // Owners by slot. A Map keyed by id grew and shrank with every burst, a new table each time (most
 // of the main thread's page faults at 2,000 events/s); slots are reused instead, and an id is
@@ -74,7 +75,7 @@ function onBatch(numbers, details, headerText, count = numbers.length / STRIDE) 
     const d = numbers[i + 3];
     try {
       owner.onTransportResult(numbers[i + 1], numbers[i + 2], d === -1 ? undefined
-        : d >= 0 ? outcomeOf(numbers[i + 1], details[d]) : responseOf(numbers[i + 1], numbers, end + 3 * (-d - 2), details, headerText));
+        : d >= 0 ? outcomeOf(numbers[i + 1], details[d]) : responseOf(numbers[i + 1], numbers, end + SPAN * (-d - 2), details, headerText));
     } catch (err) {
       if (failure === undefined) failure = err;
     }
