@@ -938,7 +938,9 @@ void Pump::Flush(bool all) {
         ch->completed_.emplace_back(finished_[j]);
         finished_[j] = nullptr;
       }
-      wake = ch->asleep_ && (ch->prompt_ || ch->wakes_at_ > now + kPiggyback);
+      // The clock read here, not Flush's `now`: the loop may have gone to sleep (and set
+      // wakes_at_ from its own later clock) since, which would look like a long sleep.
+      wake = ch->asleep_ && (ch->prompt_ || ch->wakes_at_ > Clock::now() + kPiggyback);
     }
     if (wake) {
       wakeups_.fetch_add(1, std::memory_order_relaxed);
