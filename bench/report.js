@@ -13,6 +13,8 @@ const LABELS = {
   fetch: 'Node fetch',
   optimizely: 'Optimizely SDK default dispatcher',
   serialise: 'serialise only (the floor)',
+  copy: 'serialise + copy out of the heap (reference)',
+  libcurl: 'libcurl alone, in C, no Node (reference)',
 };
 const THROUGHPUT = [
   ['loopback-64', 'loopback, 64'],
@@ -24,6 +26,7 @@ const THROUGHPUT = [
   ['h2-64', 'HTTP/2, 64'],
 ];
 const RATE_TITLE = `fixed ${(2000).toLocaleString('en-US')} requests/s (open loop), loopback`;
+const RATE_TLS_TITLE = `fixed ${(2000).toLocaleString('en-US')} requests/s (open loop), HTTPS (HTTP/1.1)`;
 // Issue 11: the pump thread's CPU per event measured on main ee0a570 at 2,000/s; the target is half.
 const PUMP_BASELINE_US = 65;
 
@@ -31,6 +34,8 @@ const byId = (results, id) => results.scenarios.find((s) => s.id === id);
 const fmt = (n, digits = 0) => (n === null || n === undefined ? '–'
   : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
 const ratio = (a, b) => (a && b ? a / b : null);
+// libcurl alone does not build or stringify a batch: a ratio to a JavaScript client would mislead.
+const NO_RATIO = ['libcurl'];
 const times = (r) => (r === null ? '' : ` (${r.toFixed(2)}×)`);
 
 function clientsOf(results) {
@@ -51,7 +56,7 @@ function throughputTable(results) {
       const mine = s.clients[client];
       if (!mine) return '–';
       const base = s.clients.undici;
-      return `${fmt(mine.throughput)}${client === 'undici' ? '' : times(ratio(mine.throughput, base && base.throughput))}`;
+      return `${fmt(mine.throughput)}${client === 'undici' || NO_RATIO.includes(client) ? '' : times(ratio(mine.throughput, base && base.throughput))}`;
     });
     lines.push(`| ${LABELS[client]} | ${cells.join(' | ')} |`);
   }
@@ -67,7 +72,7 @@ const signedUs = (n) => (isNumber(n) ? `${n > 0 ? '+' : ''}${fmt(n, 1)} µs` : '
 function cpuTable(results, id) {
   const s = byId(results, id);
   if (!s) return '';
-  const rate = id === 'rate';
+  const rate = id.startsWith('rate');
   const base = s.clients.undici || {};
   const lines = [
     `| client | requests/s | main thread | beyond serialisation | pump thread | other threads | whole process |${rate ? ' event-loop utilisation | event-loop delay p99 | peak RSS |' : ''} errors |`,
@@ -76,7 +81,7 @@ function cpuTable(results, id) {
   for (const client of clientsOf(results)) {
     const c = s.clients[client];
     if (!c) continue;
-    const vs = (key) => (client === 'undici' ? '' : times(ratio(c[key], base[key])));
+    const vs = (key) => (client === 'undici' || NO_RATIO.includes(client) ? '' : times(ratio(c[key], base[key])));
     const floor = (s.clients.serialise || {}).mainCpuUsPerReq;
     const beyond = isNumber(c.mainBeyondSerialiseUsPerReq) ? c.mainBeyondSerialiseUsPerReq
       : (client !== 'serialise' && isNumber(floor) && isNumber(c.mainCpuUsPerReq) ? c.mainCpuUsPerReq - floor : null);
@@ -111,6 +116,15 @@ const CPU_NOTE = [
   'stops and waits until every request has settled and the pump is idle, so the measured window starts and',
   'ends with nothing in flight and the CPU of every request in it is counted in it. Medians per column over',
   'the rounds, so the parts need not add up to the whole exactly; ratios are to undici.',
+  '',
+  'Two rows are references, not dispatchers. **Serialise + copy out of the heap** (fixed rates only): the',
+  'floor plus `TextEncoder.encodeInto` of the body into a buffer kept for the next call — the least any',
+  'design that sends from another thread adds on the main thread (V8 flattens the string `JSON.stringify`',
+  'built from parts before anything can read it, as for N-API\'s string functions). **libcurl alone**',
+  '(bench/libcurl-alone.c): the same body sent by libcurl from one thread of a C program with no Node in',
+  'it, driven the way libcurl\'s own examples drive a multi handle (`curl_multi_perform` + `curl_multi_poll`),',
+  'connections kept alive, the same pattern of sends; its thread does the pump\'s job, so its CPU is in the',
+  'pump\'s column: what libcurl and the kernel cost for these requests, without the pump\'s bridge to JavaScript.',
 ].join('\n');
 
 const WORKER_LABELS = { none: 'no workers (baseline)' };
@@ -183,8 +197,12 @@ function targets(results, soak) {
     beyond('dispatcher'), 5, true, 'µs'));
   lines.push(row(`fixed 2 000 requests/s: pump thread ≤ ${PUMP_BASELINE_US / 2} µs per event, half of the ${PUMP_BASELINE_US} µs of main ee0a570 (dispatcher)`,
     get('rate', 'dispatcher', 'pumpCpuUsPerReq'), PUMP_BASELINE_US / 2, true, 'µs'));
+  const alone = get('rate', 'libcurl', 'pumpCpuUsPerReq');
+  if (isNumber(alone)) lines.push(`| (reference, not a target) the same requests from libcurl alone, in C, no Node | ${show['µs'](alone)} | |`);
   lines.push(row('fixed 2 000 requests/s: whole-process CPU per event ≤ 0.6× undici\'s (dispatcher)',
     ratio(get('rate', 'dispatcher', 'processCpuUsPerReq'), get('rate', 'undici', 'processCpuUsPerReq')), 0.6, true));
+  lines.push(row('fixed 2 000 requests/s, HTTPS: whole-process CPU per event ≤ 0.6× undici\'s (dispatcher)',
+    ratio(get('rate-tls', 'dispatcher', 'processCpuUsPerReq'), get('rate-tls', 'undici', 'processCpuUsPerReq')), 0.6, true));
   lines.push(row('HTTPS loopback, 64 in flight: whole-process CPU per event ≤ 0.6× undici\'s (dispatcher)',
     ratio(get('tls-64', 'dispatcher', 'processCpuUsPerReq'), get('tls-64', 'undici', 'processCpuUsPerReq')), 0.6, true));
   lines.push(row('8 workers: main-thread threadpool job p99 ≤ 50 ms (dispatcher)',
@@ -255,6 +273,7 @@ function cpuSections(results) {
   const out = [];
   const rate = byId(results, 'rate');
   if (rate) out.push(`### ${RATE_TITLE}`, '', cpuTable(results, 'rate'), '');
+  if (byId(results, 'rate-tls')) out.push(`### ${RATE_TLS_TITLE}`, '', cpuTable(results, 'rate-tls'), '');
   for (const [id] of THROUGHPUT) {
     const s = byId(results, id);
     if (s) out.push(`### At saturation: ${s.title}`, '', cpuTable(results, id), '');
@@ -308,7 +327,7 @@ function updateReadme(file, table) {
 
 const COLORS = {
   dispatcher: '#1f6feb', dispatchEvent: '#58a6ff', fallback: '#1b7c83', undici: '#d29922', http: '#8b949e', fetch: '#bc4c00',
-  optimizely: '#a371f7', serialise: '#3fb950',
+  optimizely: '#a371f7', serialise: '#3fb950', copy: '#2da44e', libcurl: '#6e7781',
 };
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
@@ -341,7 +360,7 @@ const OTHER_THREADS = '#b1bac4';
 const stripes = (id, color) => `<pattern id="pump-${id}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">`
   + `<rect width="6" height="6" fill="white"/><rect width="3" height="6" fill="${color}"/></pattern>`;
 function stackedBars(x, y, w, h, title, values, clients) {
-  const shown = clients.filter((c) => values[c] && isNumber(values[c].main));
+  const shown = clients.filter((c) => values[c] && (isNumber(values[c].main) || isNumber(values[c].pump)));
   const total = (v) => PARTS.reduce((sum, [key]) => sum + (isNumber(v[key]) && v[key] > 0 ? v[key] : 0), 0);
   const max = Math.max(1, ...shown.map((c) => total(values[c])));
   const out = [`<text x="${x}" y="${y - 8}" font-size="14" font-weight="bold">${esc(title)}</text>`];

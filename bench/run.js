@@ -5,13 +5,18 @@
 // event costs, by thread (client.js); the "8 workers" scenario runs workers.js.
 //   node bench/run.js [--rounds N] [--duration MS] [--quick] [--only a,b] [--soak] [--no-readme]
 //   --only takes client names (dispatcher, dispatchEvent, fallback, undici, http, fetch, optimizely,
-//   serialise) and/or scenario ids (loopback-64, far-256, tls-64, h2-64, rate, workers-8, …).
+//   serialise, copy, libcurl) and/or scenario ids (loopback-64, far-256, tls-64, h2-64, rate, rate-tls,
+//   workers-8, …).
+// Two references are not dispatchers: `copy` (the floor plus copying the body out of the heap, the
+// fixed rates only) and `libcurl` (bench/libcurl-alone.c: the same requests from libcurl in a C
+// program, no Node; built here with cc, left out with a message where it cannot be).
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync, spawnSync } = require('node:child_process');
 const { startLoopbackCollectors, startNodeCollector } = require('./collectors');
-const { CLIENT_NAMES, CLIENT_ENV } = require('./clients');
+const { CLIENT_NAMES: JS_CLIENT_NAMES, CLIENT_ENV } = require('./clients');
+const { eventBatch } = require('../demo/event-batch');
 const { mainThreadClock } = require('../demo/thread-cpu');
 const { PBKDF2_ITERATIONS, JOB_GAP_MS } = require('./workers');
 const report = require('./report');
@@ -34,6 +39,8 @@ const RATE_DURATION = QUICK ? 2000 : 5000;
 const WORKERS = 8;
 const WORKER_IN_FLIGHT = 32;
 const WORKER_CLIENTS = ['dispatcher', 'undici'];
+const CLIENT_NAMES = [...JS_CLIENT_NAMES, 'libcurl'];
+const RATE_ONLY = ['copy']; // references that mean something at a fixed rate only
 const ONLY = value('only', null);
 const ONLY_NAMES = ONLY ? ONLY.split(',') : [];
 const ONLY_CLIENTS = ONLY_NAMES.filter((n) => CLIENT_NAMES.includes(n));
@@ -55,7 +62,30 @@ function clientEnv(client, caFile) {
   return { ...process.env, NODE_EXTRA_CA_CERTS: caFile || '', ...(CLIENT_ENV[client] || {}) };
 }
 
+// The libcurl reference (bench/libcurl-alone.c), compiled into the run's directory; null (and a
+// message) where there is no C compiler or no libcurl headers.
+let libcurlAlone = null;
+function buildLibcurlAlone(runDir) {
+  const binary = path.join(runDir, 'libcurl-alone');
+  const bodyFile = path.join(runDir, 'event-batch.json');
+  fs.writeFileSync(bodyFile, JSON.stringify(eventBatch(10)));
+  const r = spawnSync('sh', ['-c', `cc -O2 -o "${binary}" "${path.join(__dirname, 'libcurl-alone.c')}" $(pkg-config --cflags --libs libcurl)`], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(`the libcurl reference is left out: it did not build (${(r.stderr || r.error || '').toString().trim().split('\n')[0]})\n`);
+    return null;
+  }
+  return { binary, bodyFile };
+}
+
+function runLibcurlAlone(spec) {
+  const argv = [spec.url, spec.mode, String(spec.inFlight), String(spec.rate || 0), String(spec.warmupMs), String(spec.durationMs),
+    libcurlAlone.bodyFile, spec.caFile || '', spec.http2 ? 'http2' : ''];
+  const out = execFileSync(libcurlAlone.binary, argv, { maxBuffer: 1 << 20, timeout: (spec.warmupMs + spec.durationMs) * 4 + 30000 });
+  return JSON.parse(out.toString().trim().split('\n').pop());
+}
+
 function runClient(spec) {
+  if (spec.client === 'libcurl') return runLibcurlAlone(spec);
   return runScript('client.js', spec, clientEnv(spec.client, spec.caFile));
 }
 
@@ -210,7 +240,11 @@ async function main() {
   const loopback = await startLoopbackCollectors(runDir);
   const slow = await startNodeCollector(20);
   const results = { machine: machine(loopback.kind), scenarios: [] };
-  const scenario = (id, title, base, clients = CLIENTS) => {
+  if (CLIENTS.includes('libcurl')) libcurlAlone = buildLibcurlAlone(runDir);
+  const available = (c) => c !== 'libcurl' || libcurlAlone !== null;
+  const saturating = CLIENTS.filter((c) => !RATE_ONLY.includes(c) && available(c));
+  const scenario = (id, title, base, wantedClients = saturating) => {
+    const clients = wantedClients.filter(available);
     if (!wanted(id) || clients.length === 0) return;
     process.stderr.write(`${title}\n`);
     results.scenarios.push({ id, title, base: { ...base, caFile: undefined }, clients: measure(id, base, clients) });
@@ -232,11 +266,14 @@ async function main() {
         scenario(`tls-${inFlight}`, `HTTPS (HTTP/1.1), ${inFlight} in flight`, { ...common, url: tls, mode: 'closed', inFlight });
       }
       scenario('h2-64', 'HTTPS (HTTP/2), 64 in flight', { ...common, url: h2, mode: 'closed', inFlight: 64, http2: true },
-        CLIENTS.filter((c) => ['dispatcher', 'dispatchEvent', 'fallback', 'undici', 'serialise'].includes(c)));
+        CLIENTS.filter((c) => ['dispatcher', 'dispatchEvent', 'fallback', 'undici', 'serialise', 'libcurl'].includes(c)));
     }
-    scenario('rate', `fixed ${RATE} requests/s (open loop), loopback`, {
-      ...common, durationMs: RATE_DURATION, url: plain, mode: 'rate', rate: RATE, inFlight: 256,
-    });
+    const rate = { ...common, durationMs: RATE_DURATION, mode: 'rate', rate: RATE, inFlight: 256 };
+    scenario('rate', `fixed ${RATE} requests/s (open loop), loopback`, { ...rate, url: plain }, CLIENTS);
+    if (loopback.tlsPort) {
+      scenario('rate-tls', `fixed ${RATE} requests/s (open loop), HTTPS (HTTP/1.1)`,
+        { ...rate, url: `https://127.0.0.1:${loopback.tlsPort}/v1/events` }, CLIENTS);
+    }
     const workerClients = WORKER_CLIENTS.filter((c) => CLIENTS.includes(c));
     if (wanted('workers-8') && workerClients.length) {
       const title = `${WORKERS} workers × ${WORKER_IN_FLIGHT} in flight, loopback, default threadpool`;
