@@ -326,6 +326,7 @@ Napi::Value Binding::Submit(const Napi::CallbackInfo& info) {
     return Throw(env, false, "headers must be an array of strings without CR, LF or NUL");
   }
   t->profile = *static_cast<ProfileRef*>(holder);
+  if (t->headers != nullptr) t->headers = WithUserAgent(t->headers, t->profile->user_agent);
   // The body's size as sent, so the caller need not count the text's UTF-8 bytes itself.
   const double copied = static_cast<double>(t->body.size());
   channel->Submit(std::move(t));
@@ -393,8 +394,8 @@ Napi::Value Binding::CompileProfile(const Napi::CallbackInfo& info) {
   profile->http_proxy = GetString(o, "httpProxy");
   profile->https_proxy = GetString(o, "httpsProxy");
   profile->no_proxy = GetString(o, "noProxy");
-  profile->body_headers = GetLines(o, "bodyHeaders");
-  profile->get_headers = GetLines(o, "getHeaders");
+  profile->body_headers = WithUserAgent(GetLines(o, "bodyHeaders"), profile->user_agent);
+  profile->get_headers = WithUserAgent(GetLines(o, "getHeaders"), profile->user_agent);
   profile->connect_to = GetLines(o, "connectTo");
 
   auto* holder = new ProfileRef(std::move(profile));

@@ -295,6 +295,22 @@ CURLcode KeepTlsBuffers(CURL* /*easy*/, void* ssl_ctx, void* /*userp*/) {
 
 }  // namespace
 
+curl_slist* WithUserAgent(curl_slist* lines, const std::string& user_agent) {
+  if (user_agent.empty()) return lines;
+  static const char kName[] = "user-agent";
+  constexpr size_t kNameLength = sizeof(kName) - 1;
+  for (const curl_slist* l = lines; l != nullptr; l = l->next) {
+    // A line "User-Agent: value" sets it, "User-Agent:" removes it, "User-Agent;" sends it empty.
+    if (curl_strnequal(l->data, kName, kNameLength) &&
+        (l->data[kNameLength] == ':' || l->data[kNameLength] == ';')) {
+      return lines;
+    }
+  }
+  const std::string line = "User-Agent: " + user_agent;
+  curl_slist* next = curl_slist_append(lines, line.c_str());
+  return next != nullptr ? next : lines;  // out of memory: the lines as they were
+}
+
 CURLcode ConfigureProfile(CURL* easy, const Profile& p, CURLSH* share) {
   CURLcode rc = CURLE_OK;
   NED_SET(CURLOPT_NOSIGNAL, 1L);  // required with threads; the threaded resolver needs no alarm
@@ -314,7 +330,11 @@ CURLcode ConfigureProfile(CURL* easy, const Profile& p, CURLSH* share) {
   NED_SET(CURLOPT_CONNECTTIMEOUT_MS, p.connect_timeout_ms);
   NED_SET(CURLOPT_WRITEFUNCTION, OnBody);
   NED_SET(CURLOPT_HEADERFUNCTION, OnHeader);
-  NED_SET(CURLOPT_USERAGENT, p.user_agent.c_str());
+  // The agent goes to the server as a header line (WithUserAgent); libcurl needs the option only
+  // for a proxy's CONNECT, which does not get the header lines.
+  if (!p.http_proxy.empty() || !p.https_proxy.empty()) {
+    NED_SET(CURLOPT_USERAGENT, p.user_agent.c_str());
+  }
   if (share != nullptr) NED_SET(CURLOPT_SHARE, share);
   if (p.verbose) NED_SET(CURLOPT_VERBOSE, 1L);
   // Always set, even to "": otherwise libcurl reads no_proxy from the environment itself.

@@ -128,6 +128,12 @@ struct Transfer {
 // Whether the libcurl the process runs with (not the one it was built against) is this new.
 bool RuntimeCurlAtLeast(unsigned version);
 
+// `lines` with "User-Agent: <user_agent>" appended, unless it names a User-Agent already or the
+// agent is empty. The agent travels as a header line rather than CURLOPT_USERAGENT: libcurl 7.88
+// formats that option into every request twice, a byte at a time (12k instructions a request,
+// 18 % of libcurl's own work for a 7 KB POST); a header line once.
+curl_slist* WithUserAgent(curl_slist* lines, const std::string& user_agent);
+
 // The options every transfer of `profile` shares, on a fresh or reset easy handle.
 CURLcode ConfigureProfile(CURL* easy, const Profile& profile, CURLSH* share);
 

@@ -1,5 +1,5 @@
 'use strict';
-const { dispatchEvent, versions } = require('..');
+const { dispatchEvent, createFetch, versions } = require('..');
 const { start } = require('./helpers/servers');
 
 let server;
@@ -146,6 +146,42 @@ test('the default user agent names the package, its version and libcurl', async 
   expect(last().headers['user-agent']).toBe(`native-event-dispatcher/${version} libcurl/${versions().libcurl}`);
   await dispatchEvent('POST', server.url, {}, { userAgent: 'my-app/2.0' });
   expect(last().headers['user-agent']).toBe('my-app/2.0');
+});
+
+test('the user agent goes once with every method; a User-Agent header of any case replaces it, an empty one too', async () => {
+  const { version } = require('../package.json');
+  const agent = `native-event-dispatcher/${version} libcurl/${versions().libcurl}`;
+  const sent = (record) => { // every User-Agent line the server got, as sent
+    const values = [];
+    for (let i = 0; i < record.rawHeaders.length; i += 2) {
+      if (record.rawHeaders[i].toLowerCase() === 'user-agent') values.push(record.rawHeaders[i + 1]);
+    }
+    return values;
+  };
+  for (const verb of ['POST', 'PUT', 'PATCH', 'GET']) {
+    await dispatchEvent(verb, server.url, verb === 'GET' ? undefined : { n: 1 });
+    expect([verb, sent(last())]).toEqual([verb, [agent]]);
+  }
+  // fetch() sends its own header lines with each request (and every method).
+  const fetch = createFetch();
+  for (const method of ['DELETE', 'HEAD', 'POST']) {
+    await fetch(server.url, { method, headers: { 'X-Own': '1' } });
+    expect([method, sent(last())]).toEqual([method, [agent]]);
+  }
+  await fetch(server.url, { method: 'POST', body: 'x', headers: { 'user-agent': 'fetch/1' } });
+  expect(sent(last())).toEqual(['fetch/1']);
+  await createFetch({ userAgent: 'fetch-option/1' })(server.url, { headers: { 'X-Own': '1' } });
+  expect(sent(last())).toEqual(['fetch-option/1']);
+  await dispatchEvent('POST', server.url, {}, { headers: { 'user-agent': 'lower/1' } });
+  expect(sent(last())).toEqual(['lower/1']);
+  await dispatchEvent('GET', server.url, undefined, { headers: { 'USER-AGENT': 'upper/1' } });
+  expect(sent(last())).toEqual(['upper/1']);
+  await dispatchEvent('POST', server.url, {}, { headers: { 'User-Agent': '' } });
+  expect(sent(last())).toEqual(['']);
+  await dispatchEvent('POST', server.url, {}, { userAgent: 'option/1', headers: { 'X-Other': 'y' } });
+  expect(sent(last())).toEqual(['option/1']);
+  await dispatchEvent('POST', server.url, {}, { userAgent: 'option/1', headers: { 'User-Agent': 'header/1' } });
+  expect(sent(last())).toEqual(['header/1']);
 });
 
 test('a changed options object is compiled again (no stale cache)', async () => {

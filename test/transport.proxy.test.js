@@ -2,7 +2,7 @@
 const path = require('node:path');
 const { execFile } = require('node:child_process');
 const { promisify } = require('node:util');
-const { dispatchEvent } = require('..');
+const { dispatchEvent, versions } = require('..');
 const { start, startProxy, closedPort, makeCertificates } = require('./helpers/servers');
 
 const run = promisify(execFile);
@@ -40,6 +40,24 @@ test('proxy option: an https: URL is tunnelled with CONNECT (TLS stays end to en
   expect(res.statusCode).toBe(200);
   expect(res.body).toBe('tls ok');
   expect(proxy.seen.slice(before)).toEqual([{ method: 'CONNECT', url: `127.0.0.1:${tlsTarget.port}` }]);
+});
+
+test('the user agent reaches the proxy, once: on a proxied request and on the CONNECT of a tunnel', async () => {
+  const { version } = require('../package.json');
+  const agent = `native-event-dispatcher/${version} libcurl/${versions().libcurl}`;
+  const sent = (record) => record.rawHeaders.filter((_, i) => i % 2 === 1 && record.rawHeaders[i - 1].toLowerCase() === 'user-agent');
+  const before = proxy.agents.length;
+  await dispatchEvent('POST', target.url, {}, { proxy: proxy.url, userAgent: 'via-proxy/1' });
+  expect(sent(target.requests[target.requests.length - 1])).toEqual(['via-proxy/1']);
+  // A target of its own: a tunnel kept from another test would not be asked for again.
+  const fresh = await start((req, res) => res.end('tls ok'), { tls: { key: certs.key, cert: certs.cert }, hostname: 'events.test' });
+  try {
+    await dispatchEvent('POST', fresh.url, {}, { proxy: proxy.url, caFile: certs.caFile, resolve: [`events.test:${fresh.port}:127.0.0.1`] });
+    expect(sent(fresh.requests[0])).toEqual([agent]);
+  } finally {
+    await fresh.close();
+  }
+  expect(proxy.agents.slice(before)).toEqual(['via-proxy/1', agent]);
 });
 
 test('proxy: false ignores the environment; noProxy skips the proxy for listed hosts', async () => {

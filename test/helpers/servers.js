@@ -25,6 +25,7 @@ async function start(handler = (req, res) => res.end('ok'), options = {}) {
         method: req.method,
         url: req.url,
         headers: req.headers,
+        rawHeaders: req.rawHeaders,
         body: Buffer.concat(chunks),
         httpVersion: req.httpVersion,
       };
@@ -98,9 +99,12 @@ async function startRaw(onSocket) {
 // A forwarding HTTP proxy: absolute-form requests for http: and CONNECT tunnels for https:.
 async function startProxy() {
   const seen = [];
+  const agents = []; // the User-Agent of each request and CONNECT, in order
+
   const sockets = new Set();
   const server = http.createServer((req, res) => {
     seen.push({ method: req.method, url: req.url });
+    agents.push(req.headers['user-agent']);
     const target = new URL(req.url);
     const upstream = http.request({
       host: target.hostname, port: target.port, method: req.method, agent: false,
@@ -114,6 +118,7 @@ async function startProxy() {
   });
   server.on('connect', (req, client, head) => {
     seen.push({ method: 'CONNECT', url: req.url });
+    agents.push(req.headers['user-agent']);
     const [host, port] = req.url.split(':');
     const upstream = net.connect(Number(port), host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -133,6 +138,7 @@ async function startProxy() {
     port,
     url: `http://127.0.0.1:${port}`,
     seen,
+    agents,
     close() {
       for (const s of sockets) s.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
