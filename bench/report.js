@@ -81,6 +81,10 @@ function cpuTable(results, id) {
   for (const client of clientsOf(results)) {
     const c = s.clients[client];
     if (!c) continue;
+    if (c.didNotFinish) {
+      lines.push(`| ${LABELS[client]} | did not finish |${' – |'.repeat(rate ? 9 : 6)}`);
+      continue;
+    }
     const vs = (key) => (client === 'undici' || NO_RATIO.includes(client) ? '' : times(ratio(c[key], base[key])));
     const floor = (s.clients.serialise || {}).mainCpuUsPerReq;
     const beyond = isNumber(c.mainBeyondSerialiseUsPerReq) ? c.mainBeyondSerialiseUsPerReq
@@ -125,6 +129,14 @@ const CPU_NOTE = [
   'it, driven the way libcurl\'s own examples drive a multi handle (`curl_multi_perform` + `curl_multi_poll`),',
   'connections kept alive, the same pattern of sends; its thread does the pump\'s job, so its CPU is in the',
   'pump\'s column: what libcurl and the kernel cost for these requests, without the pump\'s bridge to JavaScript.',
+].join('\n');
+
+const RATE_TLS_NOTE = [
+  'The Optimizely SDK\'s default dispatcher is left out here. It sends with `https.request` on Node\'s global',
+  'agent, which caps nothing: when its requests back up behind TLS handshakes it opens a connection for each.',
+  'At 2,000/s on this machine it opened them until the collector ran out (nginx: "8192 worker_connections',
+  'are not enough"): 20 requests/s and 13,568 errors in the first run with this scenario, and a run that did',
+  'not finish in 54 s in the second.',
 ].join('\n');
 
 const WORKER_LABELS = { none: 'no workers (baseline)' };
@@ -273,7 +285,7 @@ function cpuSections(results) {
   const out = [];
   const rate = byId(results, 'rate');
   if (rate) out.push(`### ${RATE_TITLE}`, '', cpuTable(results, 'rate'), '');
-  if (byId(results, 'rate-tls')) out.push(`### ${RATE_TLS_TITLE}`, '', cpuTable(results, 'rate-tls'), '');
+  if (byId(results, 'rate-tls')) out.push(`### ${RATE_TLS_TITLE}`, '', cpuTable(results, 'rate-tls'), '', RATE_TLS_NOTE, '');
   for (const [id] of THROUGHPUT) {
     const s = byId(results, id);
     if (s) out.push(`### At saturation: ${s.title}`, '', cpuTable(results, id), '');
