@@ -51,6 +51,8 @@ function throughputTable(results) {
     `|---|${columns.map(() => '---:').join('|')}|`,
   ];
   for (const client of clientsOf(results)) {
+    // The fixed-rate references have no throughput of their own to show.
+    if (!columns.some(([id]) => byId(results, id).clients[client])) continue;
     const cells = columns.map(([id]) => {
       const s = byId(results, id);
       const mine = s.clients[client];
