@@ -53,7 +53,6 @@ struct Load {
   int running;
   int closed;
   double rate;
-  double start;
   long sent;
 };
 
@@ -63,24 +62,25 @@ static void Start(struct Load* load) {
   load->sent++;
 }
 
-// Sends for `ms` (counting into `tally` while `counting`), then until every transfer has settled.
+// Sends for `ms`, then waits until every transfer has settled; `tally` counts every transfer that
+// settles, and as completed the successes that settle while sending. Returns the sending window, s.
 static double Phase(struct Load* load, double ms, struct Tally* tally) {
-  load->start = Clock(CLOCK_MONOTONIC);
+  const double start = Clock(CLOCK_MONOTONIC);
   load->sent = 0;
-  double end = load->start + ms / 1000;
-  double next_tick = load->start;
+  double end = start + ms / 1000;
+  double next_tick = start;
   double window = 0;
   int sending = 1;
   while (sending || load->running > 0) {
     double now = Clock(CLOCK_MONOTONIC);
     if (sending && now >= end) {
       sending = 0;
-      window = now - load->start;
+      window = now - start;
     }
     if (sending && load->closed) {
       while (load->idle_count > 0) Start(load);
     } else if (sending && now >= next_tick) {
-      long due = (long)((now - load->start) * load->rate);
+      long due = (long)((now - start) * load->rate);
       while (load->sent < due && load->idle_count > 0) Start(load);
       next_tick += 0.005;
     }

@@ -1,6 +1,6 @@
 'use strict';
 const { dispatchEvent, createFetch, versions } = require('..');
-const { start } = require('./helpers/servers');
+const { start, headerValues } = require('./helpers/servers');
 
 let server;
 beforeAll(async () => {
@@ -140,24 +140,18 @@ test('custom headers are sent; they can replace content-type and the user agent'
   expect(last().headers['user-agent']).toBe('mine/1.0');
 });
 
+const defaultAgent = () => `native-event-dispatcher/${require('../package.json').version} libcurl/${versions().libcurl}`;
+
 test('the default user agent names the package, its version and libcurl', async () => {
-  const { version } = require('../package.json');
   await dispatchEvent('POST', server.url, {});
-  expect(last().headers['user-agent']).toBe(`native-event-dispatcher/${version} libcurl/${versions().libcurl}`);
+  expect(last().headers['user-agent']).toBe(defaultAgent());
   await dispatchEvent('POST', server.url, {}, { userAgent: 'my-app/2.0' });
   expect(last().headers['user-agent']).toBe('my-app/2.0');
 });
 
 test('the user agent goes once with every method; a User-Agent header of any case replaces it, an empty one too', async () => {
-  const { version } = require('../package.json');
-  const agent = `native-event-dispatcher/${version} libcurl/${versions().libcurl}`;
-  const sent = (record) => { // every User-Agent line the server got, as sent
-    const values = [];
-    for (let i = 0; i < record.rawHeaders.length; i += 2) {
-      if (record.rawHeaders[i].toLowerCase() === 'user-agent') values.push(record.rawHeaders[i + 1]);
-    }
-    return values;
-  };
+  const agent = defaultAgent();
+  const sent = (record) => headerValues(record, 'user-agent');
   for (const verb of ['POST', 'PUT', 'PATCH', 'GET']) {
     await dispatchEvent(verb, server.url, verb === 'GET' ? undefined : { n: 1 });
     expect([verb, sent(last())]).toEqual([verb, [agent]]);

@@ -3,7 +3,7 @@ const path = require('node:path');
 const { execFile } = require('node:child_process');
 const { promisify } = require('node:util');
 const { dispatchEvent, versions } = require('..');
-const { start, startProxy, closedPort, makeCertificates } = require('./helpers/servers');
+const { start, startProxy, closedPort, makeCertificates, headerValues } = require('./helpers/servers');
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..');
@@ -45,7 +45,7 @@ test('proxy option: an https: URL is tunnelled with CONNECT (TLS stays end to en
 test('the user agent reaches the proxy, once: on a proxied request and on the CONNECT of a tunnel', async () => {
   const { version } = require('../package.json');
   const agent = `native-event-dispatcher/${version} libcurl/${versions().libcurl}`;
-  const sent = (record) => record.rawHeaders.filter((_, i) => i % 2 === 1 && record.rawHeaders[i - 1].toLowerCase() === 'user-agent');
+  const sent = (record) => headerValues(record, 'user-agent');
   const before = proxy.agents.length;
   await dispatchEvent('POST', target.url, {}, { proxy: proxy.url, userAgent: 'via-proxy/1' });
   expect(sent(target.requests[target.requests.length - 1])).toEqual(['via-proxy/1']);

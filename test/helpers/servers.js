@@ -100,7 +100,6 @@ async function startRaw(onSocket) {
 async function startProxy() {
   const seen = [];
   const agents = []; // the User-Agent of each request and CONNECT, in order
-
   const sockets = new Set();
   const server = http.createServer((req, res) => {
     seen.push({ method: req.method, url: req.url });
@@ -168,4 +167,13 @@ function makeCertificates(hostname = 'events.test') {
   };
 }
 
-module.exports = { start, startRaw, startProxy, closedPort, makeCertificates };
+// Every value of header `name` in a request start() recorded, as sent (repeats and empty ones kept).
+function headerValues(record, name) {
+  const values = [];
+  for (let i = 0; i < record.rawHeaders.length; i += 2) {
+    if (record.rawHeaders[i].toLowerCase() === name) values.push(record.rawHeaders[i + 1]);
+  }
+  return values;
+}
+
+module.exports = { start, startRaw, startProxy, closedPort, makeCertificates, headerValues };
