@@ -190,6 +190,39 @@ test('a changed options object is compiled again (no stale cache)', async () => 
   expect(last().headers['user-agent']).toBe('changed/1');
 });
 
+test('options that a loosely built cache key would confuse each get their own profile', async () => {
+  // Names and values that run together when joined without lengths or types.
+  const headerSets = [
+    { 'x-a': 'b', 'x-c': 'd' },
+    { 'x-a': 'bx-cd' },
+    { 'x-ab': 'x-cd' },
+    { 'x-a': 's1:b' },
+    { 'x-a': 's1', 'x-b': 'u' },
+    { 'x-a': '1' },
+    { 'x-a': 1 },
+    { 'x-a': 'u' },
+    { 'x-a': '' },
+  ];
+  for (const headers of headerSets) {
+    await dispatchEvent('POST', server.url, {}, { headers });
+    for (const [name, value] of Object.entries(headers)) expect(last().headers[name]).toBe(String(value));
+    expect(Object.keys(last().headers).filter((n) => n.startsWith('x-'))).toEqual(Object.keys(headers));
+  }
+  // The same value with another type is another options object: the bad one is refused every time.
+  for (const [good, bad] of [
+    [{ timeoutMs: 5000 }, { timeoutMs: '5000' }],
+    [{ insecure: false }, { insecure: 'false' }],
+    [{ userAgent: 'a/1' }, { userAgent: ['a/1'] }],
+    [{ resolve: ['x.test:80:127.0.0.1'] }, { resolve: 'x.test:80:127.0.0.1' }],
+    [{ headers: { 'x-a': '1' } }, { headers: [['x-a', '1']] }],
+  ]) {
+    for (let i = 0; i < 2; i++) {
+      expect((await dispatchEvent('POST', server.url, {}, good)).statusCode).toBe(200);
+      await expect(dispatchEvent('POST', server.url, {}, bad)).rejects.toMatchObject({ name: 'TypeError' });
+    }
+  }
+});
+
 test('response bodies are capped at maxResponseBytes (default 64 KiB); the rest is discarded', async () => {
   const big = await dispatchEvent('GET', `${server.origin}/big`, { n: 200000 });
   expect(big.statusCode).toBe(200);
