@@ -3,9 +3,11 @@
 // (curl_multi_perform + curl_multi_poll). Its CPU per request is what libcurl and the kernel cost
 // for the job, without the pump's bridge to JavaScript.
 //   libcurl-alone URL MODE IN_FLIGHT RATE WARMUP_MS DURATION_MS BODY_FILE [CA_FILE] [http2]
+//                 [PACKAGE_VERSION]
 //   MODE closed: IN_FLIGHT transfers back to back; rate: every 5 ms, start what RATE says is due
-//   (as bench/client.js does), at most IN_FLIGHT at once. One JSON line on stdout, the fields
-//   bench/client.js prints.
+//   (as bench/client.js does), at most IN_FLIGHT at once. With PACKAGE_VERSION, the requests carry
+//   the package's default User-Agent line as the pump's do, so both send the same bytes. One JSON
+//   line on stdout, the fields bench/client.js prints.
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +138,13 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_ALL);
   struct curl_slist* headers = curl_slist_append(NULL, "Content-Type: application/json");
   headers = curl_slist_append(headers, "Expect:");
+  if (argc > 10 && argv[10][0]) {
+    // The pump's agent line (lib/transport/options.js): libcurl formats every header byte.
+    char agent[256];
+    snprintf(agent, sizeof agent, "User-Agent: native-event-dispatcher/%s libcurl/%s", argv[10],
+             curl_version_info(CURLVERSION_NOW)->version);
+    headers = curl_slist_append(headers, agent);
+  }
   struct Load load = {0};
   load.multi = curl_multi_init();
   curl_multi_setopt(load.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)in_flight);

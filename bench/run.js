@@ -22,6 +22,7 @@ const { PBKDF2_ITERATIONS, JOB_GAP_MS } = require('./workers');
 const report = require('./report');
 
 const ROOT = path.join(__dirname, '..');
+const PACKAGE_VERSION = require('../package.json').version; // libcurl alone sends the pump's agent line
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(`--${name}`);
 const value = (name, fallback) => {
@@ -79,7 +80,7 @@ function buildLibcurlAlone(runDir) {
 
 function runLibcurlAlone(spec) {
   const argv = [spec.url, spec.mode, String(spec.inFlight), String(spec.rate || 0), String(spec.warmupMs), String(spec.durationMs),
-    libcurlAlone.bodyFile, spec.caFile || '', spec.http2 ? 'http2' : ''];
+    libcurlAlone.bodyFile, spec.caFile || '', spec.http2 ? 'http2' : '', PACKAGE_VERSION];
   const out = execFileSync(libcurlAlone.binary, argv, { maxBuffer: 1 << 20, timeout: (spec.warmupMs + spec.durationMs) * 4 + 30000 });
   return JSON.parse(out.toString().trim().split('\n').pop());
 }
