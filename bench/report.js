@@ -213,6 +213,12 @@ function targets(results, soak) {
     get('rate', 'dispatcher', 'pumpCpuUsPerReq'), PUMP_BASELINE_US / 2, true, 'µs'));
   const alone = get('rate', 'libcurl', 'pumpCpuUsPerReq');
   if (isNumber(alone)) lines.push(`| (reference, not a target) the same requests from libcurl alone, in C, no Node | ${show['µs'](alone)} | |`);
+  const ins = results.instructions;
+  if (ins) {
+    const kilo = (n) => (isNumber(n) ? `${fmt(n / 1000, 1)}k` : '–');
+    const c = ins.clients;
+    lines.push(`| (reference, not a target) instructions per event, counted: main thread beyond the floor — copy ${kilo(c.copy && c.copy.beyondFloor)}, dispatcher ${kilo(c.dispatcher && c.dispatcher.beyondFloor)}, dispatchEvent ${kilo(c.dispatchEvent && c.dispatchEvent.beyondFloor)}, undici ${kilo(c.undici && c.undici.beyondFloor)}; pump ${kilo(c.dispatcher && c.dispatcher.pumpPerEvent)} against libcurl alone ${kilo(ins.libcurl && ins.libcurl.perRequest)} | | |`);
+  }
   lines.push(row('fixed 2 000 requests/s: whole-process CPU per event ≤ 0.6× undici\'s (dispatcher)',
     ratio(get('rate', 'dispatcher', 'processCpuUsPerReq'), get('rate', 'undici', 'processCpuUsPerReq')), 0.6, true));
   lines.push(row('fixed 2 000 requests/s, HTTPS: whole-process CPU per event ≤ 0.6× undici\'s (dispatcher)',
@@ -260,6 +266,7 @@ function markdown(results, soak) {
     CPU_NOTE,
     '',
     ...cpuSections(results),
+    ...instructionsSection(results),
     '## 8 workers on the default threadpool',
     '',
     workersNote(results),
@@ -279,6 +286,33 @@ function markdown(results, soak) {
   if (fs.existsSync(log)) parts.push(fs.readFileSync(log, 'utf8').trim(), '');
   parts.push('![throughput and main-thread cost](results.svg)', '');
   return parts.join('\n');
+}
+
+// Instructions per event (bench/instructions.js): counted, so the same on every run.
+function instructionsSection(results) {
+  const ins = results.instructions;
+  if (!ins) return [];
+  const k = (n) => (n === null || n === undefined ? '–' : `${fmt(n / 1000, 1)}k`);
+  const rows = ['| client | main thread | beyond the floor | pump thread |', '|---|---:|---:|---:|'];
+  for (const [client, c] of Object.entries(ins.clients)) {
+    rows.push(`| ${LABELS[client] || client} | ${k(c.mainPerEvent)} | ${client === ins.floor ? '–' : k(c.beyondFloor)} | ${k(c.pumpPerEvent)} |`);
+  }
+  if (ins.libcurl) rows.push(`| ${LABELS.libcurl} | – | – | ${k(ins.libcurl.perRequest)} |`);
+  return [
+    '### Instructions per event, counted (callgrind)',
+    '',
+    `User-space instructions per event, counted by ${ins.valgrind} (\`--tool=callgrind\`): the same on every run,`,
+    'whatever else the machine does. Each client sends bursts of 10 events to the loopback collector (the same',
+    'EventBatch object, stringified for each send) and waits for the burst; two runs, 60 and 300 bursts, and',
+    `the difference over the ${fmt(ins.events)} extra events is per event. Node runs with \`--single-threaded\`, so V8`,
+    'compiles and collects garbage on the main thread at the same points in both runs (the garbage collection',
+    'that a client\'s allocations cause counts on its main thread). The kernel\'s work (system calls, page',
+    'faults) and what time the same instructions take (cache misses, the other core) are not in these',
+    'counts: the CPU tables above have them. libcurl alone sends the same requests from 10 lanes back to back.',
+    '',
+    ...rows,
+    '',
+  ];
 }
 
 // A table per scenario: the fixed rate first, then saturation (closed loops) in the throughput

@@ -6,7 +6,7 @@
 //   node bench/run.js [--rounds N] [--duration MS] [--quick] [--only a,b] [--soak] [--no-readme]
 //   --only takes client names (dispatcher, dispatchEvent, fallback, undici, http, fetch, optimizely,
 //   serialise, copy, libcurl) and/or scenario ids (loopback-64, far-256, tls-64, h2-64, rate, rate-tls,
-//   workers-8, …).
+//   instructions, workers-8, …).
 // Two references are not dispatchers: `copy` (the floor plus copying the body out of the heap, the
 // fixed rates only) and `libcurl` (bench/libcurl-alone.c: the same requests from libcurl in a C
 // program, no Node; built here with cc, left out with a message where it cannot be).
@@ -19,6 +19,7 @@ const { CLIENT_NAMES: JS_CLIENT_NAMES, CLIENT_ENV } = require('./clients');
 const { eventBatch } = require('../demo/event-batch');
 const { mainThreadClock } = require('../demo/thread-cpu');
 const { PBKDF2_ITERATIONS, JOB_GAP_MS } = require('./workers');
+const { countInstructions } = require('./instructions');
 const report = require('./report');
 
 const ROOT = path.join(__dirname, '..');
@@ -290,6 +291,14 @@ async function main() {
       // (8,192) and its run did not finish (see report.js, RATE_TLS_NOTE).
       scenario('rate-tls', `fixed ${RATE} requests/s (open loop), HTTPS (HTTP/1.1)`,
         { ...rate, url: `https://127.0.0.1:${loopback.tlsPort}/v1/events` }, CLIENTS.filter((c) => c !== 'optimizely'));
+    }
+    // Counted, not timed: left out when --only names clients (it has its own set).
+    if (wanted('instructions') && ONLY_CLIENTS.length === 0) {
+      process.stderr.write('instructions per event (callgrind), loopback, bursts of 10\n');
+      results.instructions = countInstructions({
+        url: plain, caFile: loopback.caFile, runDir, clientEnv, libcurlAlone, version: PACKAGE_VERSION,
+        log: (line) => process.stderr.write(line),
+      });
     }
     const workerClients = WORKER_CLIENTS.filter((c) => CLIENTS.includes(c));
     if (wanted('workers-8') && workerClients.length) {
