@@ -3,9 +3,9 @@
 // machine does. They show what each client itself executes per event, apart from what the time
 // columns carry besides (page faults, cache misses, the work of the other core on this one).
 // Each client sends bursts of 10 events — the same EventBatch object, stringified for each send —
-// and waits for all 10 before the next burst; it runs twice under callgrind (60 and 300 bursts),
-// and the difference over the 2,400 extra events is per event, with start-up and exit cancelled
-// out. The main thread is callgrind's thread 1; the pump is the thread that calls
+// and waits for all 10 before the next burst; it runs twice under callgrind (300 and 600 bursts),
+// and the difference over the 3,000 extra events is per event, with start-up, V8's compiling of
+// what runs hot (done within the first 300 bursts) and exit cancelled out. The main thread is callgrind's thread 1; the pump is the thread that calls
 // curl_multi_socket_action. libcurl alone is counted the same way (10 lanes back to back).
 //   child: node bench/instructions.js '{"client":…,"url":…,"bursts":N,"caFile":…}'
 const fs = require('node:fs');
@@ -13,7 +13,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const BURST = 10;
-const RUNS = [60, 300]; // bursts
+const RUNS = [300, 600]; // bursts; the first 300 also see V8 compile what runs hot
 const EXTRA_EVENTS = (RUNS[1] - RUNS[0]) * BURST;
 const CLIENTS = ['serialise', 'copy', 'dispatcher', 'dispatchEvent', 'undici', 'http'];
 const FLOOR = 'serialise';
@@ -52,9 +52,9 @@ function countRun(dir, client, bursts, base, env) {
   const spec = { ...base, client, bursts };
   const r = spawnSync('valgrind', [
     '--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${path.join(dir, `${prefix}.%p`)}`,
-    // V8 on one thread: compiles and collects garbage on the main thread at the same points in both
-    // runs, instead of whenever a background thread gets there under valgrind.
-    process.execPath, '--single-threaded', __filename, JSON.stringify(spec),
+    // Garbage collected on the main thread only: the collections a client's allocations cause count
+    // on its main thread, the same in every run (V8's helper threads would take a varying share).
+    process.execPath, '--single-threaded-gc', __filename, JSON.stringify(spec),
   ], { env, encoding: 'utf8', maxBuffer: 16 << 20, timeout: 600000 });
   if (r.status !== 0) throw new Error(`callgrind ${client} (${bursts} bursts) failed: ${(r.stderr || '').split('\n').filter((l) => !l.startsWith('==')).join(' ').slice(0, 300)}`);
   const files = fs.readdirSync(dir).filter((f) => f.startsWith(`${prefix}.`) && /-\d+$/.test(f));
