@@ -295,10 +295,15 @@ async function main() {
     // Counted, not timed: left out when --only names clients (it has its own set).
     if (wanted('instructions') && ONLY_CLIENTS.length === 0) {
       process.stderr.write('instructions per event (callgrind), loopback, bursts of 10\n');
-      results.instructions = countInstructions({
-        url: plain, caFile: loopback.caFile, runDir, clientEnv, libcurlAlone, version: PACKAGE_VERSION,
-        log: (line) => process.stderr.write(line),
-      });
+      try {
+        results.instructions = countInstructions({
+          url: plain, caFile: loopback.caFile, runDir, clientEnv, libcurlAlone, version: PACKAGE_VERSION,
+          log: (line) => process.stderr.write(line),
+        });
+      } catch (err) {
+        // A reference, not a scenario: its failure is reported and the timed results are kept.
+        process.stderr.write(`INSTRUCTION COUNTS FAILED (left out of the results): ${err.message}\n`);
+      }
     }
     const workerClients = WORKER_CLIENTS.filter((c) => CLIENTS.includes(c));
     if (wanted('workers-8') && workerClients.length) {
