@@ -18,6 +18,12 @@ const EXTRA_EVENTS = (RUNS[1] - RUNS[0]) * BURST;
 const CLIENTS = ['serialise', 'copy', 'dispatcher', 'dispatchEvent', 'undici', 'http'];
 const FLOOR = 'serialise';
 const LIBCURL_MS = [2000, 6000]; // libcurl alone's runs, by duration (under valgrind)
+// Garbage collected on the main thread only: the collections a client's allocations cause count on
+// its main thread, the same in every run (V8's helper threads would take a varying share). Hot
+// functions optimised on the main thread, when they get hot: compiled in the background under
+// valgrind, they ran unoptimised for most of the run (thousands of baseline-code property loads
+// per burst in the dispatcher's functions), which no production process does.
+const NODE_FLAGS = ['--single-threaded-gc', '--no-concurrent-recompilation'];
 
 async function child(spec) {
   const { CLIENTS: FACTORIES } = require('./clients');
@@ -52,9 +58,7 @@ function countRun(dir, client, bursts, base, env) {
   const spec = { ...base, client, bursts };
   const r = spawnSync('valgrind', [
     '--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${path.join(dir, `${prefix}.%p`)}`,
-    // Garbage collected on the main thread only: the collections a client's allocations cause count
-    // on its main thread, the same in every run (V8's helper threads would take a varying share).
-    process.execPath, '--single-threaded-gc', __filename, JSON.stringify(spec),
+    process.execPath, ...NODE_FLAGS, __filename, JSON.stringify(spec),
   ], { env, encoding: 'utf8', maxBuffer: 16 << 20, timeout: 600000 });
   if (r.status !== 0) throw new Error(`callgrind ${client} (${bursts} bursts) failed: ${(r.stderr || '').split('\n').filter((l) => !l.startsWith('==')).join(' ').slice(0, 300)}`);
   const files = fs.readdirSync(dir).filter((f) => f.startsWith(`${prefix}.`) && /-\d+$/.test(f));
@@ -107,7 +111,7 @@ function countInstructions({ url, caFile, runDir, clientEnv, libcurlAlone, versi
   for (const [name, c] of Object.entries(clients)) c.beyondFloor = name === FLOOR ? null : c.mainPerEvent - floor;
   const libcurl = libcurlAlone ? countLibcurl(dir, libcurlAlone, url, caFile, version) : null;
   if (libcurl) log(`  instructions  libcurl alone  ${Math.round(libcurl.perRequest)} per request\n`);
-  return { valgrind, events: EXTRA_EVENTS, burst: BURST, floor: FLOOR, clients, libcurl };
+  return { valgrind, nodeFlags: NODE_FLAGS, events: EXTRA_EVENTS, burst: BURST, floor: FLOOR, clients, libcurl };
 }
 
 if (require.main === module) {

@@ -305,8 +305,9 @@ function instructionsSection(results) {
     'whatever else the machine does. Each client sends bursts of 10 events to the loopback collector (the same',
     'EventBatch object, stringified for each send) and waits for the burst; two runs, 300 and 600 bursts, and',
     `the difference over the ${fmt(ins.events)} extra events is per event (V8 has compiled what runs hot within the`,
-    'first 300). Node runs with `--single-threaded-gc`: the garbage collection that a client\'s allocations cause',
-    'counts on its main thread, the same in every run. The kernel\'s work (system calls, page faults) and what',
+    `first 300). Node runs with ${(ins.nodeFlags || ['--single-threaded-gc']).map((f) => `\`${f}\``).join(' ')}: the garbage collection that a`,
+    'client\'s allocations cause counts on its main thread, the same in every run'
+    + `${(ins.nodeFlags || []).includes('--no-concurrent-recompilation') ? ', and hot functions are optimised as they get hot' : ''}. The kernel's work (system calls, page faults) and what`,
     'time the same instructions take (cache misses, the other core) are not in these counts: the CPU tables',
     'above have them. libcurl alone sends the same requests from 10 lanes back to back.',
     '',
