@@ -45,9 +45,9 @@ function valgrindVersion() {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-// Instructions in one callgrind output file.
-function totalOf(file) {
-  const m = /^(?:totals|summary): (\d+)/m.exec(fs.readFileSync(file, 'latin1'));
+// Instructions in a callgrind output file's text.
+function totalOf(text, file) {
+  const m = /^(?:totals|summary): (\d+)/m.exec(text);
   if (!m) throw new Error(`no instruction total in ${file}`);
   return Number(m[1]);
 }
@@ -61,27 +61,28 @@ function countRun(dir, client, bursts, base, env) {
     process.execPath, ...NODE_FLAGS, __filename, JSON.stringify(spec),
   ], { env, encoding: 'utf8', maxBuffer: 16 << 20, timeout: 600000 });
   if (r.status !== 0) throw new Error(`callgrind ${client} (${bursts} bursts) failed: ${(r.stderr || '').split('\n').filter((l) => !l.startsWith('==')).join(' ').slice(0, 300)}`);
-  const files = fs.readdirSync(dir).filter((f) => f.startsWith(`${prefix}.`) && /-\d+$/.test(f));
-  const main = files.find((f) => f.endsWith('-01'));
+  const threads = fs.readdirSync(dir).filter((f) => f.startsWith(`${prefix}.`) && /-\d+$/.test(f))
+    .map((f) => ({ file: f, text: fs.readFileSync(path.join(dir, f), 'latin1') }));
+  const main = threads.find((t) => t.file.endsWith('-01'));
   if (!main) throw new Error(`callgrind ${client}: no main-thread file`);
   // The pump's work item may run on more than one threadpool thread in a run.
-  const pumps = files.filter((f) => fs.readFileSync(path.join(dir, f), 'latin1').includes('curl_multi_socket_action'));
+  const pumps = threads.filter((t) => t.text.includes('curl_multi_socket_action'));
   return {
-    main: totalOf(path.join(dir, main)),
-    pump: pumps.length ? pumps.reduce((sum, f) => sum + totalOf(path.join(dir, f)), 0) : null,
+    main: totalOf(main.text, main.file),
+    pump: pumps.length ? pumps.reduce((sum, t) => sum + totalOf(t.text, t.file), 0) : null,
   };
 }
 
-function countLibcurl(dir, libcurlAlone, url, caFile, version) {
+function countLibcurl(dir, libcurlAlone, url, caFile, userAgent) {
   const runs = LIBCURL_MS.map((ms) => {
     const out = path.join(dir, `cg.libcurl.${ms}`);
     const r = spawnSync('valgrind', [
       '--tool=callgrind', `--callgrind-out-file=${out}`, libcurlAlone.binary,
-      url, 'closed', String(BURST), '0', '0', String(ms), libcurlAlone.bodyFile, caFile || '', '', version,
+      url, 'closed', String(BURST), '0', '0', String(ms), libcurlAlone.bodyFile, caFile || '', '', userAgent,
     ], { encoding: 'utf8', maxBuffer: 16 << 20, timeout: 600000 });
     if (r.status !== 0) throw new Error(`callgrind libcurl alone failed: ${(r.stderr || '').slice(0, 300)}`);
     const result = JSON.parse(r.stdout.trim().split('\n').pop());
-    return { instructions: totalOf(out), requests: result.requests };
+    return { instructions: totalOf(fs.readFileSync(out, 'latin1'), out), requests: result.requests };
   });
   const requests = runs[1].requests - runs[0].requests;
   return requests > 0 ? { perRequest: (runs[1].instructions - runs[0].instructions) / requests, requests } : null;
@@ -89,7 +90,7 @@ function countLibcurl(dir, libcurlAlone, url, caFile, version) {
 
 // → { valgrind, events, burst, clients: { name: { mainPerEvent, beyondFloor, pumpPerEvent } },
 // libcurl: { perRequest } | null }, or null (with a message) where valgrind is missing.
-function countInstructions({ url, caFile, runDir, clientEnv, libcurlAlone, version, log }) {
+function countInstructions({ url, caFile, runDir, clientEnv, libcurlAlone, userAgent, log }) {
   const valgrind = valgrindVersion();
   if (!valgrind) {
     process.stderr.write('instruction counts are left out: valgrind is not installed\n');
@@ -109,7 +110,7 @@ function countInstructions({ url, caFile, runDir, clientEnv, libcurlAlone, versi
   }
   const floor = clients[FLOOR].mainPerEvent;
   for (const [name, c] of Object.entries(clients)) c.beyondFloor = name === FLOOR ? null : c.mainPerEvent - floor;
-  const libcurl = libcurlAlone ? countLibcurl(dir, libcurlAlone, url, caFile, version) : null;
+  const libcurl = libcurlAlone ? countLibcurl(dir, libcurlAlone, url, caFile, userAgent) : null;
   if (libcurl) log(`  instructions  libcurl alone  ${Math.round(libcurl.perRequest)} per request\n`);
   return { valgrind, nodeFlags: NODE_FLAGS, events: EXTRA_EVENTS, burst: BURST, floor: FLOOR, clients, libcurl };
 }

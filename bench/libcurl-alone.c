@@ -3,10 +3,10 @@
 // (curl_multi_perform + curl_multi_poll). Its CPU per request is what libcurl and the kernel cost
 // for the job, without the pump's bridge to JavaScript.
 //   libcurl-alone URL MODE IN_FLIGHT RATE WARMUP_MS DURATION_MS BODY_FILE [CA_FILE] [http2]
-//                 [PACKAGE_VERSION]
+//                 [USER_AGENT]
 //   MODE closed: IN_FLIGHT transfers back to back; rate: every 5 ms, start what RATE says is due
-//   (as bench/client.js does), at most IN_FLIGHT at once. With PACKAGE_VERSION, the requests carry
-//   the package's default User-Agent line as the pump's do, so both send the same bytes. One JSON
+//   (as bench/client.js does), at most IN_FLIGHT at once. With USER_AGENT (the package's default
+//   agent, which bench/run.js passes), the requests carry it as the pump's do: the same bytes. One JSON
 //   line on stdout, the fields bench/client.js prints.
 #include <curl/curl.h>
 #include <stdio.h>
@@ -139,10 +139,9 @@ int main(int argc, char** argv) {
   struct curl_slist* headers = curl_slist_append(NULL, "Content-Type: application/json");
   headers = curl_slist_append(headers, "Expect:");
   if (argc > 10 && argv[10][0]) {
-    // The pump's agent line (lib/transport/options.js): libcurl formats every header byte.
-    char agent[256];
-    snprintf(agent, sizeof agent, "User-Agent: native-event-dispatcher/%s libcurl/%s", argv[10],
-             curl_version_info(CURLVERSION_NOW)->version);
+    // The pump's agent line: libcurl formats every header byte, so it is part of the request's cost.
+    char agent[512];
+    snprintf(agent, sizeof agent, "User-Agent: %s", argv[10]);
     headers = curl_slist_append(headers, agent);
   }
   struct Load load = {0};

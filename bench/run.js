@@ -23,7 +23,8 @@ const { countInstructions } = require('./instructions');
 const report = require('./report');
 
 const ROOT = path.join(__dirname, '..');
-const PACKAGE_VERSION = require('../package.json').version; // libcurl alone sends the pump's agent line
+// libcurl alone sends the pump's agent line: the package's own default, not a copy of its format.
+const { DEFAULT_USER_AGENT } = require('../lib/transport/options');
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(`--${name}`);
 const value = (name, fallback) => {
@@ -81,7 +82,7 @@ function buildLibcurlAlone(runDir) {
 
 function runLibcurlAlone(spec) {
   const argv = [spec.url, spec.mode, String(spec.inFlight), String(spec.rate || 0), String(spec.warmupMs), String(spec.durationMs),
-    libcurlAlone.bodyFile, spec.caFile || '', spec.http2 ? 'http2' : '', PACKAGE_VERSION];
+    libcurlAlone.bodyFile, spec.caFile || '', spec.http2 ? 'http2' : '', DEFAULT_USER_AGENT];
   const out = execFileSync(libcurlAlone.binary, argv, { maxBuffer: 1 << 20, timeout: (spec.warmupMs + spec.durationMs) * 4 + 30000 });
   return JSON.parse(out.toString().trim().split('\n').pop());
 }
@@ -297,7 +298,7 @@ async function main() {
       process.stderr.write('instructions per event (callgrind), loopback, bursts of 10\n');
       try {
         results.instructions = countInstructions({
-          url: plain, caFile: loopback.caFile, runDir, clientEnv, libcurlAlone, version: PACKAGE_VERSION,
+          url: plain, caFile: loopback.caFile, runDir, clientEnv, libcurlAlone, userAgent: DEFAULT_USER_AGENT,
           log: (line) => process.stderr.write(line),
         });
       } catch (err) {

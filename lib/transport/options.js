@@ -337,4 +337,5 @@ function profileFor(options) {
 
 module.exports = {
   profileFor, proxiesFromEnvironment, headerLine, integerIn, unknownOption, OPTION_NAMES, DEFAULTS,
+  DEFAULT_USER_AGENT,
 };
