@@ -149,3 +149,17 @@ test('option values JSON cannot show are still validated (the profile cache is n
   // And a valid equal object still works after all that.
   expect((await dispatchEvent('POST', url, {}, { timeoutMs: 5000 })).statusCode).toBe(200);
 });
+
+test('equal options, even fresh object literals, share one compiled profile; other options get their own', () => {
+  const { profileFor } = require('../lib/transport/options');
+  const a = () => ({ timeoutMs: 5000, headers: { 'x-a': '1' }, resolve: ['x.test:80:127.0.0.1'] });
+  const b = () => ({ timeoutMs: 5000, headers: { 'x-a': '2' }, resolve: ['x.test:80:127.0.0.1'] });
+  const first = profileFor(a());
+  expect(profileFor(a())).toBe(first); // the most recent one
+  const other = profileFor(b());
+  expect(other).not.toBe(first);
+  expect(profileFor(a())).toBe(first); // from the cache, after another
+  expect(profileFor(b())).toBe(other);
+  expect(profileFor({ timeoutMs: 5000 })).not.toBe(profileFor({ timeoutMs: 6000 }));
+  expect(profileFor(undefined)).toBe(profileFor(null));
+});
