@@ -1,12 +1,14 @@
 'use strict';
-// Instructions per event, counted by valgrind's callgrind: the same on every run whatever else the
-// machine does. They show what each client itself executes per event, apart from what the time
-// columns carry besides (page faults, cache misses, the work of the other core on this one).
+// Instructions per event, counted by valgrind's callgrind: whatever else the machine does, it does
+// not enter them (repeated counts agree within a few thousand per event; see the cost log). They
+// show what each client itself executes per event, apart from what the time columns carry besides
+// (page faults, cache misses, the work of the other core on this one).
 // Each client sends bursts of 10 events — the same EventBatch object, stringified for each send —
 // and waits for all 10 before the next burst; it runs twice under callgrind (300 and 600 bursts),
 // and the difference over the 3,000 extra events is per event, with start-up, V8's compiling of
-// what runs hot (done within the first 300 bursts) and exit cancelled out. The main thread is callgrind's thread 1; the pump is the thread that calls
-// curl_multi_socket_action. libcurl alone is counted the same way (10 lanes back to back).
+// what runs hot (done within the first 300 bursts) and exit cancelled out. The main thread is
+// callgrind's thread 1; the pump is the threads that call curl_multi_socket_action, summed.
+// libcurl alone is counted the same way (10 lanes back to back).
 //   child: node bench/instructions.js '{"client":…,"url":…,"bursts":N,"caFile":…}'
 const fs = require('node:fs');
 const path = require('node:path');
@@ -19,7 +21,7 @@ const CLIENTS = ['serialise', 'copy', 'dispatcher', 'dispatchEvent', 'undici', '
 const FLOOR = 'serialise';
 const LIBCURL_MS = [2000, 6000]; // libcurl alone's runs, by duration (under valgrind)
 // Garbage collected on the main thread only: the collections a client's allocations cause count on
-// its main thread, the same in every run (V8's helper threads would take a varying share). Hot
+// its main thread (V8's helper threads would take a share that varies from run to run). Hot
 // functions optimised on the main thread, when they get hot: compiled in the background under
 // valgrind, they ran unoptimised for most of the run (thousands of baseline-code property loads
 // per burst in the dispatcher's functions), which no production process does.

@@ -288,7 +288,7 @@ function markdown(results, soak) {
   return parts.join('\n');
 }
 
-// Instructions per event (bench/instructions.js): counted, so the same on every run.
+// Instructions per event (bench/instructions.js): counted, so the machine's load does not enter them.
 function instructionsSection(results) {
   const ins = results.instructions;
   if (!ins) return [];
