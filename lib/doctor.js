@@ -4,6 +4,7 @@
 // with its timings and a plain-words diagnosis when it fails.
 const transport = require('./transport');
 const { proxiesFromEnvironment } = require('./transport/options');
+const { redactText } = require('./redact');
 
 const MIN_LIBCURL = '7.68.0';
 
@@ -136,13 +137,17 @@ function explainStatus(status) {
   return 'reached.';
 }
 
-async function doctor(argv, out = (line) => process.stdout.write(`${line}\n`)) {
+// Everything doctor prints goes through redactText: the URL, --proxy and the proxy variables
+// may carry passwords and tokens, and its output gets pasted into tickets.
+async function doctor(argv, write = (line) => process.stdout.write(`${line}\n`)) {
+  const out = (line) => write(redactText(line));
+  const complain = (line) => process.stderr.write(`doctor: ${redactText(line)}\n`);
   let args;
   try {
     args = parse(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`doctor: ${err.message}\n`);
+    complain(err.message);
     return 2;
   }
   if (args.help) {
@@ -185,7 +190,7 @@ async function doctor(argv, out = (line) => process.stdout.write(`${line}\n`)) {
   try {
     route = proxyFor(args.url, args.options);
   } catch {
-    process.stderr.write(`doctor: ${JSON.stringify(args.url)} is not a URL\n`);
+    complain(`${JSON.stringify(args.url)} is not a URL`);
     return 2;
   }
   out('');
@@ -201,7 +206,7 @@ async function doctor(argv, out = (line) => process.stdout.write(`${line}\n`)) {
     return 0;
   } catch (err) {
     if (err.curlCode === undefined) {
-      process.stderr.write(`doctor: ${err.message}\n`);
+      complain(err.message);
       return 2;
     }
     const t = err.timings || {};

@@ -3,7 +3,8 @@
 // addon receives a finished profile (and keeps only guards against crashes). Profiles are compiled
 // once per distinct options object and remembered by content.
 const backend = require('../binding');
-const { invalid, isPlainObject } = require('../errors');
+const { invalid, isPlainObject, hidden } = require('../errors');
+const { isSecretName } = require('../redact');
 const { version } = require('../../package.json');
 
 const DEFAULTS = Object.freeze({
@@ -76,11 +77,13 @@ function headerLine(name, value, what) {
       'a name other than Content-Length and Transfer-Encoding', name);
   }
   if (typeof value === 'number' && Number.isFinite(value)) value = String(value);
+  // A credential's value never appears in the message, not even cut short.
+  const shown = isSecretName(name) ? hidden(value) : value;
   if (typeof value !== 'string') {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a string', value);
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a string', shown);
   }
   if (BAD_CHARS.test(value)) {
-    throw invalid(TypeError, 'ERR_INVALID_CHAR', what, 'a value without CR, LF or NUL', value);
+    throw invalid(TypeError, 'ERR_INVALID_CHAR', what, 'a value without CR, LF or NUL', shown);
   }
   return value === '' ? `${name};` : `${name}: ${value}`;
 }
