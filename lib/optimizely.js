@@ -3,7 +3,12 @@
 // ({ url, httpVerb, params }), the v4/v5 callback that must be called exactly once per event (the
 // SDK's close() waits for it), the events inside a batch, and a shutdown helper that closes the
 // client before the dispatcher and keeps one deadline for both.
+const { performance } = require('node:perf_hooks');
 const { invalid } = require('./errors');
+const { readCloseTimeout } = require('./dispatcher/options');
+
+// Deadlines on a monotonic clock (a step of the wall clock must not move them).
+const clock = () => performance.now();
 
 // Reads an SDK event; `endpoint` (when set) replaces event.url.
 function readLogEvent(event, endpoint) {
@@ -45,13 +50,14 @@ function callOnce(callback, result, onError) {
 
 function sleepUntil(deadline) {
   let timer;
-  const promise = new Promise((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())); });
+  const promise = new Promise((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - clock())); });
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
 // Shutdown in the right order, within one deadline: the SDK first (it hands its last batches to
 // the dispatcher while it closes), then the dispatcher, which delivers them or spools them.
 // Resolves with the dispatcher's close() summary, at the latest `timeoutMs` after the call.
+// `options`: { timeoutMs } or a number of ms (default: the dispatcher's closeTimeoutMs).
 //
 // The SDK's close() waits for the dispatcher's answers; the dispatcher settles everything it holds
 // at the deadline (settleBy), so that close() cannot outlast it whatever the endpoint does.
@@ -60,24 +66,21 @@ function sleepUntil(deadline) {
 // SDK's batch queue when close() flushes it, so the last partial batch only reaches the dispatcher
 // on the next flush-interval tick — after close() resolved. Two turns of the event loop let them
 // land first; close() then hands them over.
-async function closeOptimizely(client, dispatcher, options = {}) {
+async function closeOptimizely(client, dispatcher, options) {
   if (!client || typeof client.close !== 'function') {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'client', 'an Optimizely client', client);
   }
   if (!dispatcher || typeof dispatcher.close !== 'function' || typeof dispatcher.settleBy !== 'function') {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'dispatcher', 'a dispatcher from createDispatcher()', dispatcher);
   }
-  const { timeoutMs = dispatcher.options.closeTimeoutMs } = options || {};
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
-    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'options.timeoutMs', 'an integer >= 0', timeoutMs);
-  }
-  const deadline = Date.now() + timeoutMs;
+  const timeoutMs = readCloseTimeout(options, dispatcher.options.closeTimeoutMs);
+  const deadline = clock() + timeoutMs;
   // Settling thousands of held batches, and the SDK's close() hearing of them, takes time too:
   // a tenth of the time (250 ms at most, plus what writing a late file needs) is kept for it, so
   // the whole returns by the deadline.
   const reserve = Math.min(Math.floor(timeoutMs / 10), 250)
     + (typeof dispatcher.reserveMs === 'function' ? dispatcher.reserveMs(timeoutMs) : 0);
-  dispatcher.settleBy(deadline - reserve);
+  dispatcher.settleBy(Date.now() + timeoutMs - reserve);
   for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
   let clientError;
   const clientClosed = Promise.resolve()
@@ -86,7 +89,7 @@ async function closeOptimizely(client, dispatcher, options = {}) {
   const timeUp = sleepUntil(deadline - Math.floor(reserve / 2));
   await Promise.race([clientClosed, timeUp.promise]);
   timeUp.cancel();
-  const summary = await dispatcher.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
+  const summary = await dispatcher.close({ timeoutMs: Math.max(0, Math.floor(deadline - clock())) });
   if (clientError) throw clientError;
   return summary;
 }

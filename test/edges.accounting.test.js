@@ -216,7 +216,7 @@ test('close() with options that are not an object, or a bad timeoutMs while a cl
   let rejected;
   expect(() => { rejected = d.close(null); }).not.toThrow(); // 0.1: a synchronous TypeError without a code
   await expect(rejected).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
-  await expect(d.close(5)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  await expect(d.close('5')).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
   const closing = d.close({ timeoutMs: 100 });
   await expect(d.close({ timeoutMs: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' }); // 0.1: the running close
   await closing;

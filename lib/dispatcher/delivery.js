@@ -3,7 +3,9 @@
 // links let it sit on the age list and a queue lane at once; one class keeps every event the same
 // shape for V8.
 class Delivery {
-  constructor(dispatcher, seq, request, acceptedAt, deadline, events, uncounted = false) {
+  // acceptedAt: wall time (ms since the epoch; the spool keeps it); since and deadline: the
+  // dispatcher's monotonic clock.
+  constructor(dispatcher, seq, request, acceptedAt, since, deadline, events, uncounted = false) {
     this.dispatcher = dispatcher;
     this.seq = seq;
     this.request = request;
@@ -16,7 +18,9 @@ class Delivery {
     this.events = events; // visitors in an Optimizely batch; 1 for other payloads
     this.attempts = 0;
     this.acceptedAt = acceptedAt;
+    this.since = since;
     this.deadline = deadline;
+    this.last = undefined; // { statusCode, failure } of its last failed attempt
     this.resolve = null;
     this.callback = null;
     this.record = null; // its journal record, when it has one

@@ -7,6 +7,7 @@
 // The flow of one event: accept() journals and holds it → drain() sends it → onResult() →
 // decide(): settle it, retry it later, park it in the spool, or drop it. close() bounds it all.
 const { EventEmitter } = require('node:events');
+const { performance } = require('node:perf_hooks');
 const transport = require('../transport/completions');
 const { prepare } = require('../transport/request');
 const { invalid, unreadable } = require('../errors');
@@ -14,7 +15,8 @@ const { classify, backoffMs, shouldPauseOrigin } = require('../retry');
 const { DeliveryQueue, LinkedList } = require('../queue');
 const { Spool } = require('../spool');
 const { readLogEvent, eventCount, callOnce } = require('../optimizely');
-const { readOptions } = require('./options');
+const { redactUrl, redactText } = require('../redact');
+const { readOptions, readCloseTimeout } = require('./options');
 const { Accounting } = require('./accounting');
 const { Delivery } = require('./delivery');
 const { installExitHandlers } = require('./exit');
@@ -34,6 +36,12 @@ const LATE_US = 30;
 const LATE_BYTES_PER_MS = 100 * 1000;
 const SYNC_MS = 25;
 
+// Timers, deadlines, backoff and pauses run on a monotonic clock: a step of the wall clock (NTP, a
+// VM resumed) must neither stall events in backoff nor expire every deadline at once. Wall time is
+// kept only where it leaves the process: the spool's acceptedAt, 'pause' events' untilMs, and the
+// epoch deadline settleBy() takes.
+const clock = () => performance.now();
+
 function closedError() {
   const err = new Error('The dispatcher is closed; the event was not accepted');
   err.code = 'ERR_DISPATCHER_CLOSED';
@@ -44,6 +52,12 @@ function closedError() {
 function causeOf(statusCode, failure) {
   if (failure) return failure.code;
   return statusCode > 0 ? `HTTP ${statusCode}` : undefined;
+}
+
+// Why the spool could not take an event: the system's code ("ENOSPC", "EACCES") when the disk
+// refused, else the spool's own.
+function spoolCause(err) {
+  return (err && err.cause && typeof err.cause.code === 'string' && err.cause.code) || (err && err.code) || 'spool';
 }
 
 class Dispatcher extends EventEmitter {
@@ -67,6 +81,10 @@ class Dispatcher extends EventEmitter {
     this.draining = false;
     this.closing = null;
     this.warned = false;
+    this.lossWarned = false;
+    // Why the spool last refused an event ('spoolMaxBytes', or the disk's code): the cause of what
+    // that leaves to be lost.
+    this.spoolTrouble = undefined;
     this.spool = null;
     this.replay = null;
     this.removeExitHandlers = null;
@@ -90,7 +108,7 @@ class Dispatcher extends EventEmitter {
     const { logger } = this.options;
     if (!logger) return;
     try {
-      logger[level](`[native-event-dispatcher] ${message}`);
+      logger[level](`[native-event-dispatcher] ${redactText(message)}`);
     } catch {
       // a logger that throws must not break delivery
     }
@@ -110,7 +128,7 @@ class Dispatcher extends EventEmitter {
     this.log('error', err && err.stack ? err.stack : String(err));
     if (!this.warned) {
       this.warned = true;
-      process.emitWarning(`native-event-dispatcher: ${err && err.message ? err.message : err} (listen for 'error' on the dispatcher to handle these)`,
+      process.emitWarning(`native-event-dispatcher: ${redactText(err && err.message ? err.message : String(err))} (listen for 'error' on the dispatcher to handle these)`,
         { code: 'NED_DISPATCHER_ERROR' });
     }
   }
@@ -173,14 +191,14 @@ class Dispatcher extends EventEmitter {
     }
     let resolve;
     const promise = new Promise((r) => { resolve = r; });
-    const now = Date.now();
+    const now = clock();
     const straight = this.queue.size === 0 && this.inFlight < this.options.maxInFlight
       && !this.queue.isPaused(request.origin, now) && !this.replayDue(now);
     // Text that fits even at 3 bytes a character and goes straight out is counted by the pump's
     // copy of it, not by a pass of our own over it first.
     const uncounted = straight && typeof body === 'string'
       && this.heldBytes + 3 * body.length <= this.options.maxQueueBytes;
-    const entry = new Delivery(this, ++this.seq, request, now, now + this.options.deadlineMs, events, uncounted);
+    const entry = new Delivery(this, ++this.seq, request, Date.now(), now, now + this.options.deadlineMs, events, uncounted);
     entry.resolve = resolve;
     entry.callback = callback;
     this.accounting.accepted(events);
@@ -194,7 +212,7 @@ class Dispatcher extends EventEmitter {
     this.hold(entry);
     if (!room) {
       if (entry.record) this.park(entry, 'queue-full');
-      else this.drop(entry, 'queue-full');
+      else this.drop(entry, 'queue-full', { cause: this.spool ? this.spoolTrouble : 'maxQueueBytes' });
     } else if (straight) {
       this.sendEntry(entry); // nothing waits before it: straight out
     } else {
@@ -228,8 +246,8 @@ class Dispatcher extends EventEmitter {
       result = { statusCode: 0, dropped: true, reason: 'closed' };
     }
     callOnce(callback, result, (e) => this.report(e));
-    if (failure) this.emitDrop({ reason: 'closed', request, attempts: 0, error: failure });
-    else this.notify('spool', { reason: 'closed', url: request.href, attempts: 0 });
+    if (failure) this.emitDrop({ reason: 'closed', request, attempts: 0, error: failure, cause: spoolCause(failure) });
+    else this.notify('spool', { reason: 'closed', url: redactUrl(request.href), attempts: 0 });
     return Promise.resolve(result);
   }
 
@@ -243,6 +261,7 @@ class Dispatcher extends EventEmitter {
       this.report(err);
     }
     if (entry.record) return;
+    this.spoolTrouble = failure ? spoolCause(failure) : 'spoolMaxBytes';
     const n = ++this.accounting.notJournaled;
     if (n === 1 || n % 1000 === 0) {
       const why = failure ? `the spool cannot be written (${failure.cause ? failure.cause.code || failure.cause.message : failure.message})`
@@ -266,8 +285,12 @@ class Dispatcher extends EventEmitter {
     if (!this.spool) return false;
     if (!entry.record) {
       try {
-        if (!this.record(entry)) return false;
+        if (!this.record(entry)) {
+          this.spoolTrouble = 'spoolMaxBytes';
+          return false;
+        }
       } catch (err) {
+        this.spoolTrouble = spoolCause(err);
         this.report(err);
         return false;
       }
@@ -277,12 +300,13 @@ class Dispatcher extends EventEmitter {
   }
 
   // Entries kept in memory only, at a deadline: one file of their own for all of them (one write,
-  // one fsync), then parked; false if it could not be written (reported).
+  // one fsync), then parked; false if it could not be written (reported; spoolTrouble says why).
   writeLate(entries) {
     if (entries.length === 0) return true;
     try {
       Spool.appendLateAll(this.spool.root, entries.map((e) => ({ request: e.request, acceptedAt: e.acceptedAt })));
     } catch (err) {
+      this.spoolTrouble = spoolCause(err);
       this.report(err);
       return false;
     }
@@ -302,7 +326,7 @@ class Dispatcher extends EventEmitter {
       const next = e.ageNext;
       if (!e.inFlight) {
         this.queue.remove(e);
-        this.drop(e, 'queue-full');
+        this.drop(e, 'queue-full', { ...e.last, cause: 'maxQueueBytes' });
       }
       e = next;
     }
@@ -322,7 +346,7 @@ class Dispatcher extends EventEmitter {
     if (this.draining) return;
     this.draining = true;
     try {
-      const now = Date.now();
+      const now = clock();
       this.queue.promote(now);
       this.refill(now);
       while (this.inFlight < this.options.maxInFlight) {
@@ -392,7 +416,7 @@ class Dispatcher extends EventEmitter {
       if (entry.record) this.spool.ack(entry.record);
       this.accounting.delivered(entry.events);
       if (this.replay) this.replay.notBefore = 0; // the endpoint answers: spooled events may come back
-      if (!entry.replayed) this.accounting.latency(Date.now() - entry.acceptedAt);
+      if (!entry.replayed) this.accounting.latency(clock() - entry.since);
       this.settle(entry, { statusCode, attempts: entry.attempts });
       return;
     }
@@ -411,7 +435,7 @@ class Dispatcher extends EventEmitter {
 
   retryLater(entry, statusCode, outcome) {
     const failure = outcome && outcome.failure;
-    const now = Date.now();
+    const now = clock();
     const { baseDelayMs, maxDelayMs, maxRetryAfterMs } = this.options;
     let delay = backoffMs(entry.attempts, baseDelayMs, maxDelayMs);
     const after = outcome && !failure ? outcome.retryAfterMs : undefined;
@@ -421,7 +445,7 @@ class Dispatcher extends EventEmitter {
       delay = Math.max(delay, wait);
       if (shouldPauseOrigin(statusCode)) {
         this.queue.pause(entry.origin, now + wait);
-        pause = { origin: entry.origin, untilMs: now + wait, statusCode };
+        pause = { origin: entry.origin, untilMs: Date.now() + wait, statusCode };
       }
     }
     this.decideRetry(entry, statusCode, failure, now, delay, pause);
@@ -432,9 +456,10 @@ class Dispatcher extends EventEmitter {
   decideRetry(entry, statusCode, failure, now, delay, pause) {
     const { maxAttempts } = this.options;
     delay = Math.max(delay, this.queue.pausedUntil(entry.origin) - now);
+    const last = { statusCode, failure };
+    entry.last = last; // what a later drop of it names
     if (entry.attempts >= maxAttempts || now + delay > entry.deadline) {
       const reason = entry.attempts >= maxAttempts ? 'retries-exhausted' : 'deadline';
-      const last = { statusCode, failure };
       if (this.keep(entry, reason, last)) {
         this.replay.notBefore = now + this.options.spoolRetryMs;
       } else if (this.spool) {
@@ -451,7 +476,7 @@ class Dispatcher extends EventEmitter {
     this.queue.defer(entry, now + delay);
     if (pause) this.notify('pause', pause);
     this.notify('retry', {
-      url: entry.request.href, attempt: entry.attempts, delayMs: delay,
+      url: redactUrl(entry.request.href), attempt: entry.attempts, delayMs: delay,
       statusCode: statusCode || undefined, code: failure && failure.code,
     });
   }
@@ -517,7 +542,7 @@ class Dispatcher extends EventEmitter {
         this.discard(record, next.error, events);
         continue;
       }
-      const entry = new Delivery(this, ++this.seq, request, record.acceptedAt, now + this.options.deadlineMs, events);
+      const entry = new Delivery(this, ++this.seq, request, record.acceptedAt, now, now + this.options.deadlineMs, events);
       entry.record = record;
       entry.replayed = true;
       this.accounting.replayed += 1;
@@ -536,7 +561,7 @@ class Dispatcher extends EventEmitter {
     }
     this.accounting.move('spooled', 'lost', events);
     const reason = err.code === 'ERR_SPOOL_CORRUPT' || err.code === 'ERR_SPOOL_IO' ? 'unreadable' : 'invalid';
-    this.emitDrop({ reason, request: undefined, attempts: 0, error: err });
+    this.emitDrop({ reason, request: undefined, attempts: 0, error: err, cause: reason === 'unreadable' ? spoolCause(err) : err.code });
   }
 
   // ---- endings ----------------------------------------------------------------------------------
@@ -568,7 +593,7 @@ class Dispatcher extends EventEmitter {
       this.settle(entry, { spooled: true, attempts: entry.attempts });
     }
     this.notify('spool', {
-      reason, url: entry.request.href, attempts: entry.attempts,
+      reason, url: redactUrl(entry.request.href), attempts: entry.attempts,
       statusCode: last.statusCode || undefined, code: last.failure && last.failure.code,
     });
   }
@@ -581,22 +606,31 @@ class Dispatcher extends EventEmitter {
     this.settle(entry, {
       statusCode, dropped: true, reason, attempts: entry.attempts, ...(error ? { error } : {}),
     });
-    this.emitDrop({ reason, request: entry.request, attempts: entry.attempts, statusCode: last.statusCode, error }, quiet);
+    this.emitDrop({
+      reason, request: entry.request, attempts: entry.attempts, statusCode: last.statusCode, error, cause: last.cause,
+    }, quiet);
   }
 
-  dropInfo({ reason, request, attempts, statusCode, error }) {
+  // `cause`: the few words that say why (a code, "HTTP 503", "maxQueueBytes", "ENOSPC"); by default
+  // the last answer's. The URL is shown with its credentials masked.
+  dropInfo({ reason, request, attempts, statusCode, error, cause }) {
     return {
-      reason, httpVerb: request && request.method, url: request && request.href, body: request && request.body, attempts,
-      statusCode: statusCode || undefined, code: error && error.code, cause: causeOf(statusCode, error), error,
+      reason, httpVerb: request && request.method, url: request && redactUrl(request.href), body: request && request.body, attempts,
+      statusCode: statusCode || undefined, code: error && error.code, cause: cause ?? causeOf(statusCode, error), error,
     };
   }
 
   emitDrop(details, quiet = false) {
     const info = this.dropInfo(details);
-    if (!quiet) {
-      const why = info.cause ? `${info.reason}: ${info.cause}` : info.reason;
-      const what = info.url ? `an event (${why}) for ${info.url}` : `a spooled event (${why})`;
-      this.log('warn', `dropped ${what} after ${info.attempts} attempt(s)`);
+    const why = info.cause ? `${info.reason}: ${info.cause}` : info.reason;
+    const what = info.url ? `an event (${why}) for ${info.url}` : `a spooled event (${why})`;
+    if (!quiet) this.log('warn', `dropped ${what} after ${info.attempts} attempt(s)`);
+    // A loss is never silent: with nobody listening and no logger, the first one is a process
+    // warning (the counts in stats() and close() hold the rest).
+    if (!this.lossWarned && !this.options.logger && this.listenerCount('drop') === 0) {
+      this.lossWarned = true;
+      process.emitWarning(`native-event-dispatcher lost ${what}; listen for 'drop' or pass a logger to hear of every loss`,
+        { code: 'NED_EVENT_LOST' });
     }
     this.notify('drop', info);
   }
@@ -607,7 +641,7 @@ class Dispatcher extends EventEmitter {
   // spooled or lost — and, when the spool's replay is due, once the spooled events waiting at the
   // call have each been tried (delivered, failed, or back in the spool).
   flush() {
-    const now = Date.now();
+    const now = clock();
     const taken = this.replay ? this.replay.taken : 0;
     const promise = this.flushWaiters.add(this.seq, this.replayDue(now) ? taken + this.spool.parkedCount : taken);
     this.drain();
@@ -616,7 +650,7 @@ class Dispatcher extends EventEmitter {
 
   checkFlush() {
     const head = this.held.head;
-    this.flushWaiters.settle(head ? head.seq : Infinity, this.replay ? this.replay.taken : 0, this.replayDue(Date.now()));
+    this.flushWaiters.settle(head ? head.seq : Infinity, this.replay ? this.replay.taken : 0, this.replayDue(clock()));
   }
 
   // At `deadline` (ms since the epoch), everything this dispatcher still holds is settled —
@@ -624,16 +658,21 @@ class Dispatcher extends EventEmitter {
   // closeOptimizely() uses it so that the SDK's own close() cannot outlast the deadline.
   // The earliest deadline set wins: a later one never extends it.
   settleBy(deadline) {
+    if (typeof deadline !== 'number' || Number.isNaN(deadline)) {
+      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'deadline', 'a time in ms since the epoch (Date.now() + ms)', deadline);
+    }
+    // The epoch time is read once, here; from now on the clock is monotonic.
+    const at = clock() + Math.max(0, deadline - Date.now());
     if (this.deadlineTimer) {
-      if (this.deadlineAt <= deadline) return;
+      if (this.deadlineAt <= at) return;
       clearTimeout(this.deadlineTimer);
     }
-    this.deadlineAt = deadline;
+    this.deadlineAt = at;
     this.deadlineTimer = setTimeout(() => {
       this.deadlineTimer = null;
       this.deadlineAt = Infinity;
       this.expire();
-    }, Math.max(0, deadline - Date.now()));
+    }, Math.min(2 ** 31 - 1, at - clock()));
     this.deadlineTimer.unref();
   }
 
@@ -643,7 +682,11 @@ class Dispatcher extends EventEmitter {
     const held = [];
     for (let e = this.held.head; e; e = e.ageNext) held.push(e);
     const late = [];
-    let lost = 0;
+    const causes = new Map(); // cause -> events lost for it
+    const lose = (e, cause) => {
+      causes.set(cause, (causes.get(cause) || 0) + 1);
+      this.drop(e, 'closed', { ...e.last, cause }, true);
+    };
     let full = false; // once the journal has no room, the rest go to the late file directly
     for (const e of held) {
       if (e.settled) continue;
@@ -654,22 +697,22 @@ class Dispatcher extends EventEmitter {
         full = true;
         late.push(e);
       } else {
-        lost += 1;
-        this.drop(e, 'closed', undefined, true);
+        // Nowhere to keep it: the cause is what kept it from being delivered, if anything did.
+        lose(e, (e.last && causeOf(e.last.statusCode, e.last.failure)) || 'no spoolDir');
       }
     }
     const written = this.writeLate(late);
     for (const e of late) {
       if (e.settled) continue;
-      if (written) {
-        this.park(e, 'closed');
-      } else {
-        lost += 1;
-        this.drop(e, 'closed', undefined, true);
-      }
+      if (written) this.park(e, 'closed');
+      else lose(e, this.spoolTrouble);
     }
     // One line for all of them: thousands of lines would cost the deadline what it is for.
-    if (lost > 0) this.log('warn', `dropped ${lost} event(s) still held at the deadline`);
+    if (causes.size > 0) {
+      const lost = [...causes.values()].reduce((a, b) => a + b, 0);
+      const why = [...causes].map(([cause, n]) => `${n} ${cause}`).join(', ');
+      this.log('warn', `dropped ${lost} event(s) still held at the deadline (${why})`);
+    }
     this.checkFlush();
   }
 
@@ -678,19 +721,18 @@ class Dispatcher extends EventEmitter {
   // without a spool — aborting what is in flight, and closes the spool.
   // Called again while closing: the same promise, and the earlier of the two deadlines holds (a
   // SIGTERM's closeTimeoutMs cuts short an application's longer close()).
-  close(options = {}) {
-    if (options === null || typeof options !== 'object') {
-      return Promise.reject(invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'an object', options));
-    }
-    const { timeoutMs = this.options.closeTimeoutMs } = options;
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
-      return Promise.reject(invalid(RangeError, 'ERR_OUT_OF_RANGE', 'timeoutMs', 'an integer >= 0', timeoutMs));
+  close(options) {
+    let timeoutMs;
+    try {
+      timeoutMs = readCloseTimeout(options, this.options.closeTimeoutMs);
+    } catch (err) {
+      return Promise.reject(err);
     }
     if (this.closing) {
-      const end = Date.now() + timeoutMs;
+      const end = clock() + timeoutMs;
       if (this.state === 'closing' && end < this.closeEnd) {
         this.closeEnd = end;
-        this.settleBy(end - this.reserveMs(timeoutMs));
+        this.settleBy(Date.now() + timeoutMs - this.reserveMs(timeoutMs));
       }
       return this.closing;
     }
@@ -716,7 +758,7 @@ class Dispatcher extends EventEmitter {
   }
 
   async shutDown(timeoutMs) {
-    this.closeEnd = Date.now() + timeoutMs;
+    this.closeEnd = clock() + timeoutMs;
     const grace = this.reserveMs(timeoutMs);
     let timer;
     const deadline = new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs - grace); });
@@ -724,8 +766,8 @@ class Dispatcher extends EventEmitter {
     clearTimeout(timer);
     this.expire();
     // Aborted transfers come back within moments; what turns out delivered is acknowledged.
-    while (this.inFlight > 0 && Date.now() < this.closeEnd) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(5, this.closeEnd - Date.now())));
+    while (this.inFlight > 0 && clock() < this.closeEnd) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5, this.closeEnd - clock())));
     }
     if (this.timer) clearTimeout(this.timer);
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);

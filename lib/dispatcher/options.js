@@ -1,7 +1,7 @@
 'use strict';
 // createDispatcher(options): defaults, limits and checks in one place. The transport options among
 // them are compiled into the transport profile every send of this dispatcher uses.
-const { invalid } = require('../errors');
+const { invalid, isPlainObject } = require('../errors');
 const { profileFor, OPTION_NAMES, unknownOption } = require('../transport/options');
 const { targetOf } = require('../transport/request');
 
@@ -49,6 +49,54 @@ function integerOption(key, value) {
   return value;
 }
 
+const hasLevels = (value) => ((value !== null && typeof value === 'object') || typeof value === 'function')
+  && LOG_LEVELS.every((level) => typeof value[level] === 'function');
+// The Optimizely v4/v5 SDK's LogLevel numbers, which its loggers' log(level, message) takes.
+const V5_LEVELS = Object.freeze({ debug: 1, info: 2, warn: 3, error: 4 });
+
+// A logger → { debug, info, warn, error }. Taken as they come: console, pino, winston and any
+// object with those four methods; the Optimizely v6 SDK's createLogger() (an opaque object holding
+// such a logger under a symbol); the v4/v5 SDK's logger (log(level, message), its own levels).
+function loggerOf(value, what) {
+  if (hasLevels(value)) return value;
+  if (value !== null && typeof value === 'object') {
+    for (const symbol of Object.getOwnPropertySymbols(value)) {
+      if (hasLevels(value[symbol])) return value[symbol];
+    }
+    if (typeof value.log === 'function') {
+      const out = {};
+      for (const level of LOG_LEVELS) out[level] = (message) => value.log(V5_LEVELS[level], message);
+      return Object.freeze(out);
+    }
+  }
+  throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what,
+    'a logger: console, pino, winston, an object with debug, info, warn and error methods, or an Optimizely SDK logger', value);
+}
+
+// close()'s and closeOptimizely's deadline: undefined (the dispatcher's closeTimeoutMs), a number
+// of ms, or { timeoutMs }; any other name is refused (close({ timeout: 500 }) must not be a close
+// that waits closeTimeoutMs instead).
+const CLOSE_OPTIONS = ['timeoutMs'];
+function readCloseTimeout(options, defaultMs, what = 'options') {
+  if (options === undefined) return defaultMs;
+  if (typeof options === 'number') return closeMs(options, what);
+  if (!isPlainObject(options)) {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a number of ms or { timeoutMs }', options);
+  }
+  for (const key of Object.keys(options)) {
+    if (!CLOSE_OPTIONS.includes(key)) throw unknownOption(key, CLOSE_OPTIONS);
+  }
+  return options.timeoutMs === undefined ? defaultMs : closeMs(options.timeoutMs, `${what}.timeoutMs`);
+}
+
+function closeMs(value, what) {
+  if (typeof value !== 'number') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'an integer', value);
+  if (!Number.isInteger(value) || value < 0 || value > LIMITS.closeTimeoutMs[1]) {
+    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', what, `an integer from 0 to ${LIMITS.closeTimeoutMs[1]}`, value);
+  }
+  return value;
+}
+
 // → the complete options, with `profile` (the compiled transport options).
 function readOptions(options) {
   if (options === undefined || options === null) options = {};
@@ -77,11 +125,8 @@ function readOptions(options) {
     } else if (key === 'handleProcessExit') {
       if (typeof value !== 'boolean') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a boolean', value);
     } else if (key === 'logger') {
-      const ok = (value && typeof value === 'object') || typeof value === 'function';
-      if (!ok || !LOG_LEVELS.every((level) => typeof value[level] === 'function')) {
-        throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what,
-          'an object with debug, info, warn and error methods (console works)', value);
-      }
+      o.logger = loggerOf(value, what);
+      continue;
     }
     o[key] = value;
   }
@@ -94,4 +139,4 @@ function readOptions(options) {
   return Object.freeze(o);
 }
 
-module.exports = { readOptions, DEFAULTS };
+module.exports = { readOptions, readCloseTimeout, DEFAULTS };
