@@ -62,8 +62,9 @@ function safeLog(log) {
   };
 }
 
+// Files to import: ours, never read through a symlink.
 function readFiles(files) {
-  return files.map((file) => fs.readFileSync(file));
+  return files.map((file) => directory.readOwnFile(file));
 }
 
 class Spool {
@@ -272,7 +273,7 @@ class Spool {
     const journal = this.#journal;
     const log = this.#log;
     slots.adoptOrphans(root, slot, log);
-    slots.claimLateFiles(root, slot);
+    slots.claimLateFiles(root, slot, log);
     const loaded = journal.load();
     const inherited = loaded.records;
     let { skipped, torn } = loaded;

@@ -18,7 +18,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const record = require('./record');
 const { ioError } = require('./error');
-const { openPrivateFile } = require('./directory');
+const { openPrivateFile, strangeEntry } = require('./directory');
 
 const SEGMENT = /^seg-[0-9a-z-]+\.jsonl$/;
 const OWN_SEGMENT = /^seg-(\d{12})\.jsonl$/;
@@ -29,6 +29,11 @@ const MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
 const SEGMENTS_PER_FULL_SEGMENT = 4;
 const SEGMENTS_SLACK = 16;
 const ACKED = Buffer.from('1');
+
+// An existing segment, for reading and writing; never through a symlink (O_NOFOLLOW).
+function openSegment(file) {
+  return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+}
 
 function segmentName(seq) {
   return `seg-${String(seq).padStart(12, '0')}.jsonl`;
@@ -103,9 +108,15 @@ class Journal {
       const seq = own ? Number(own[1]) : 0;
       this.nextSeq = Math.max(this.nextSeq, seq + 1);
       const file = path.join(this.dir, name);
-      const fd = fs.openSync(file, 'r+');
+      const fd = openSegment(file);
       let data;
       try {
+        const why = strangeEntry(fs.fstatSync(fd), 'file');
+        if (why) {
+          this.log('warn', `left alone ${file}: ${why}`);
+          fs.closeSync(fd);
+          continue;
+        }
         data = fs.readFileSync(fd);
       } catch (err) {
         fs.closeSync(fd);
@@ -249,7 +260,7 @@ class Journal {
   }
 
   flagByPath(file, offset) {
-    const fd = fs.openSync(file, 'r+');
+    const fd = openSegment(file);
     try {
       fs.writeSync(fd, ACKED, 0, 1, offset + record.ACK_FLAG_OFFSET);
     } finally {
