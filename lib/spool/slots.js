@@ -172,7 +172,7 @@ function judge(dir, me, now) {
   return now - heartbeat > STALE_MS ? 'orphan' : 'live';
 }
 
-// Creates this process's new slot in `root` → { name, dir, ownerFile, ownerBytes }.
+// Creates this process's new slot in `root` → { name, dir, ownerFile, ownerBytes, ino, dev }.
 function createSlot(root) {
   let name;
   let dir;
@@ -202,7 +202,25 @@ function createSlot(root) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw ioError(`cannot create a spool slot in ${root}`, err);
   }
-  return { name, dir, ownerFile, ownerBytes: Buffer.byteLength(text) };
+  const { ino, dev } = fs.lstatSync(dir);
+  return { name, dir, ownerFile, ownerBytes: Buffer.byteLength(text), ino, dev };
+}
+
+// Whether the slot's directory is still where it was made (not deleted, nor replaced). A slot
+// that cannot be looked at is taken as there.
+function slotThere(slot) {
+  let st;
+  try {
+    st = fs.lstatSync(slot.dir);
+  } catch (err) {
+    return err.code !== 'ENOENT' && err.code !== 'ENOTDIR';
+  }
+  return st.ino === slot.ino && st.dev === slot.dev && st.isDirectory();
+}
+
+// A slot deleted while in use: its hold is let go (a new slot takes over).
+function abandonSlot(slot) {
+  if (holds) holds.holdSlot(slot.dir, false);
 }
 
 // Gives the slot up (at close, or when open fails): removed when only its owner file is left,
@@ -397,11 +415,13 @@ function claimLegacy(root, slot, log) {
   };
 }
 
-// Touches the owner file: every HEARTBEAT_MS (unref'd) and whenever beat() finds it due.
+// Touches the owner file: every HEARTBEAT_MS (unref'd) and whenever beat() finds it due; first,
+// check() (the spool's: are the slot and its files still on disk? never throws).
 class Heartbeat {
-  constructor(file, log) {
+  constructor(file, log, check = () => {}) {
     this.file = file;
     this.log = log;
+    this.check = check;
     this.last = Date.now();
     this.lost = false;
     this.timer = setInterval(() => this.beat(Date.now()), HEARTBEAT_MS);
@@ -414,6 +434,7 @@ class Heartbeat {
 
   beat(now) {
     this.last = now;
+    this.check();
     try {
       fs.utimesSync(this.file, now / 1000, now / 1000);
     } catch (err) {
@@ -427,9 +448,15 @@ class Heartbeat {
   stop() {
     clearInterval(this.timer);
   }
+
+  // The slot was recreated: its owner file from now on.
+  follow(file) {
+    this.file = file;
+    this.lost = false;
+  }
 }
 
 module.exports = {
-  HEARTBEAT_MS, STALE_MS, identity, judge, createSlot, releaseSlot, adoptOrphans, claimLateFiles,
-  importFiles, claimLegacy, Heartbeat,
+  HEARTBEAT_MS, STALE_MS, identity, judge, createSlot, slotThere, abandonSlot, releaseSlot, adoptOrphans,
+  claimLateFiles, importFiles, claimLegacy, Heartbeat,
 };
