@@ -204,14 +204,21 @@ describe('the root and the path to it', () => {
 });
 
 describe('the entries of the root', () => {
-  test('the reproduction: unrecognised/ a symlink: an adopted slot\'s stray files are never moved into its target', () => {
+  // A root of ours holding an orphan slot (one live record) to adopt, and a directory beside it (a
+  // cron.d) that nothing may be moved into.
+  function rootWithOrphan() {
     const base = tempRoot(later);
     const root = path.join(base, 'spool');
     const target = path.join(base, 'cron.d');
     fs.mkdirSync(root, 0o700);
     fs.mkdirSync(target, 0o755);
-    fs.symlinkSync(target, path.join(root, 'unrecognised'));
     const orphan = makeSlot(root, { owner: { pid: 1 }, released: true, segments: [[lineOf(request(300))]] });
+    return { base, root, target, orphan };
+  }
+
+  test('the reproduction: unrecognised/ a symlink: an adopted slot\'s stray files are never moved into its target', () => {
+    const { root, target, orphan } = rootWithOrphan();
+    fs.symlinkSync(target, path.join(root, 'unrecognised'));
     fs.writeFileSync(path.join(orphan.dir, 'job'), '* * * * * root sh -c id\n');
     const logs = [];
     const spool = open(root, { log: logInto(logs) });
@@ -224,12 +231,9 @@ describe('the entries of the root', () => {
   });
 
   test('a symlink swapped in for unrecognised/ after the root was checked: nothing goes through it', () => {
-    const base = tempRoot(later);
-    const root = path.join(base, 'spool');
-    const target = path.join(base, 'cron.d');
-    fs.mkdirSync(root, 0o700);
-    fs.mkdirSync(target, 0o755);
-    const orphan = makeSlot(root, { owner: { pid: 1 }, released: true, segments: [[lineOf(request(300))]] });
+    const {
+      base, root, target, orphan,
+    } = rootWithOrphan();
     fs.writeFileSync(path.join(orphan.dir, 'a-first'), 'one');
     fs.writeFileSync(path.join(orphan.dir, 'b-second'), 'two');
     const logs = [];
