@@ -238,7 +238,9 @@ export type DropReason =
   | 'deadline'
   | 'closed'
   | 'unreadable'
-  | 'invalid';
+  | 'invalid'
+  /** A spooled event whose journal files were deleted while the dispatcher ran, and could not be written back. */
+  | 'spool-lost';
 
 /**
  * How an event ended. Delivered: `statusCode` 2xx (only a delivery carries one). Failed for good:
@@ -316,7 +318,7 @@ export interface RetryInfo {
 
 export interface DropInfo {
   reason: DropReason;
-  /** undefined for a spooled event that did not read back. */
+  /** undefined for a spooled event that did not read back, or whose journal files were deleted ('spool-lost'). */
   httpVerb: HttpVerb | undefined;
   url: string | undefined;
   /** The request body (the JSON text, or the bytes), for whoever wants to keep it. */

@@ -92,6 +92,7 @@ class Dispatcher extends EventEmitter {
       this.spool = new Spool(this.options.spoolDir, {
         maxBytes: this.options.spoolMaxBytes,
         log: (level, message) => this.log(level, message),
+        onLost: (records, err) => this.spoolLost(records, err),
       });
       this.replay = new Replay(this.spool, this.options.endpoint);
       // Adopted from earlier runs: this dispatcher's to deliver now. (Their events — visitors —
@@ -633,6 +634,24 @@ class Dispatcher extends EventEmitter {
         { code: 'NED_EVENT_LOST' });
     }
     this.notify('drop', info);
+  }
+
+  // ---- the spool's files deleted ---------------------------------------------------------------
+
+  // Records the spool could not write back after their files were deleted (lib/spool/index.js): on
+  // disk no more. Those parked were counted spooled: lost now, each a 'drop' with the cause. Those
+  // of events still in memory are journaled again if the events leave it (keep(), writeLate()).
+  spoolLost(records, err) {
+    const lost = new Set(records);
+    for (let e = this.held.head; e; e = e.ageNext) {
+      if (e.record && lost.delete(e.record)) e.record = null;
+    }
+    this.report(err);
+    for (const record of lost) {
+      this.accounting.move('spooled', 'lost', this.replay.events.get(record) ?? 0);
+      this.emitDrop({ reason: 'spool-lost', request: undefined, attempts: 0, error: err }, true);
+    }
+    if (lost.size > 0) this.log('warn', `dropped ${lost.size} spooled event(s): ${err.message}`);
   }
 
   // ---- flush and close --------------------------------------------------------------------------

@@ -10,6 +10,11 @@
 // inherits at open — orphan slots, late files, a 0.1.0 journal — is live and parked, oldest
 // acceptedAt first, and counts toward its slot; it is never deleted for lack of room (new appends
 // are refused instead until it drains).
+// Deleted while in use (rm -rf of the root, or a segment file): found by the heartbeat, by an
+// append that finds the slot gone, and always at close(). The live records are written back from
+// the files still open, into a recreated root and slot if need be (logged); those that cannot be
+// (no permission, no space, the root replaced by a file) are handed to onLost, no longer live —
+// never left counted as on disk.
 const fs = require('node:fs');
 const path = require('node:path');
 const crypto = require('node:crypto');
@@ -62,8 +67,9 @@ function safeLog(log) {
   };
 }
 
+// Files to import: ours, never read through a symlink.
 function readFiles(files) {
-  return files.map((file) => fs.readFileSync(file));
+  return files.map((file) => directory.readOwnFile(file));
 }
 
 class Spool {
@@ -72,6 +78,9 @@ class Spool {
   #journal;
   #heartbeat = null;
   #log;
+  #given; // the root as the caller named it: recreated from this path
+  #onLost;
+  #slotGone = false; // deleted, and not recreated (yet)
   #parked = []; // FIFO; entries whose record left the queue are skipped by takeParked()
   #parkedHead = 0;
   #parkedCount = 0;
@@ -81,7 +90,9 @@ class Spool {
 
   // root: a directory any number of processes may share (created 0700 if missing). maxBytes: the
   // bound of this Spool's slot on disk. log(level, message), level: debug|info|warn|error.
-  constructor(root, { maxBytes, log } = {}) {
+  // onLost(records, error): live records that are on disk no more (their files were deleted and
+  // could not be written back); they are no longer live nor parked. Without it, logged.
+  constructor(root, { maxBytes, log, onLost } = {}) {
     checkRoot(root);
     if (typeof maxBytes !== 'number') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.maxBytes', 'an integer', maxBytes);
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
@@ -90,7 +101,12 @@ class Spool {
     if (log !== undefined && typeof log !== 'function') {
       throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.log', 'a function (level, message)', log);
     }
+    if (onLost !== undefined && typeof onLost !== 'function') {
+      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.onLost', 'a function (records, error)', onLost);
+    }
     this.#log = safeLog(log);
+    this.#onLost = onLost;
+    this.#given = root;
     this.#root = directory.ensureRoot(root, this.#log);
     this.#slot = slots.createSlot(this.#root);
     this.#journal = new Journal(this.#slot.dir, Math.max(0, maxBytes - this.#slot.ownerBytes), this.#log);
@@ -100,7 +116,7 @@ class Spool {
       this.#abandon();
       throw err instanceof SpoolError ? err : ioError(`cannot open the spool in ${this.#root}`, err);
     }
-    this.#heartbeat = new slots.Heartbeat(this.#slot.ownerFile, this.#log);
+    this.#heartbeat = new slots.Heartbeat(this.#slot.ownerFile, this.#log, () => this.#verify());
   }
 
   get root() { return this.#root; }
@@ -116,7 +132,16 @@ class Spool {
     checkRequest(request);
     checkAcceptedAt(acceptedAt);
     const id = crypto.randomUUID();
-    const r = this.#journal.append(record.encode(id, acceptedAt, request), id, acceptedAt);
+    const line = record.encode(id, acceptedAt, request);
+    let r;
+    try {
+      r = this.#journal.append(line, id, acceptedAt);
+    } catch (err) {
+      // A new segment could not be made: the slot is gone? Recreated, then once more.
+      const code = err.cause && err.cause.code;
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || !this.#verify()) throw err;
+      r = this.#journal.append(line, id, acceptedAt);
+    }
     const now = Date.now();
     if (this.#heartbeat.due(now)) this.#heartbeat.beat(now);
     return r;
@@ -183,20 +208,23 @@ class Spool {
   }
 
   // Durable (fsync), heartbeat stopped, slot released (removed if nothing is live, else left for
-  // the next Spool on the root to adopt). Idempotent.
+  // the next Spool on the root to adopt). First, what was deleted is written back (or handed to
+  // onLost). Idempotent.
   close() {
     if (this.#closed) return;
     this.#closed = true;
     this.#heartbeat.stop();
+    this.#verify();
     let failure;
     try {
       this.#journal.close();
-      directory.syncDir(this.#slot.dir);
+      if (!this.#slotGone) directory.syncDir(this.#slot.dir);
     } catch (err) {
       failure = err instanceof SpoolError ? err : ioError(`cannot make ${this.#slot.dir} durable`, err);
     }
     try {
-      slots.releaseSlot(this.#slot);
+      if (this.#slotGone) slots.abandonSlot(this.#slot);
+      else slots.releaseSlot(this.#slot);
     } catch (err) {
       failure = failure || ioError(`cannot release ${this.#slot.dir}`, err);
     }
@@ -272,7 +300,7 @@ class Spool {
     const journal = this.#journal;
     const log = this.#log;
     slots.adoptOrphans(root, slot, log);
-    slots.claimLateFiles(root, slot);
+    slots.claimLateFiles(root, slot, log);
     const loaded = journal.load();
     const inherited = loaded.records;
     let { skipped, torn } = loaded;
@@ -303,6 +331,71 @@ class Spool {
     inherited.sort((a, b) => a.acceptedAt - b.acceptedAt); // stable: file order among equals
     for (const r of inherited) this.park(r);
     if (journal.bytes > journal.capacity) journal.reclaim(0);
+  }
+
+  // Whether the journal is still on disk where it was written: the slot's directory, and each
+  // segment file (fstat: still linked). What was deleted is written back from the files still open
+  // — into a recreated root and slot when the slot is gone — and logged; what cannot be is lost
+  // (onLost). → true when something was recreated. Never throws (the heartbeat's timer calls it).
+  #verify() {
+    const journal = this.#journal;
+    const before = this.#slot.dir;
+    let gone;
+    let unlinked;
+    try {
+      gone = !slots.slotThere(this.#slot);
+      unlinked = journal.unlinked();
+    } catch (err) {
+      this.#log('error', `cannot check the spool's files in ${before}: ${err.message}`);
+      return false;
+    }
+    if (!gone && unlinked.length === 0) return false;
+    const what = gone ? `the slot ${before}` : `${unlinked.length} segment file(s) in ${before}`;
+    const live = unlinked.reduce((n, s) => n + s.records.size, 0);
+    try {
+      if (gone) this.#relocate();
+      for (const s of unlinked) journal.rescue(s);
+      journal.sync();
+      directory.syncDir(this.#slot.dir);
+    } catch (err) {
+      const lost = unlinked.filter((s) => journal.segments.has(s)).flatMap((s) => journal.forget(s));
+      // Nothing more lost (a retry while the root still cannot be made): said once already.
+      if (lost.length === 0 && this.#slotGone) return false;
+      this.#slotGone = gone && this.#slot.dir === before;
+      this.#lose(lost, new SpoolError(`the spool's files were deleted while in use (${what}) and could not be recreated; ${lost.length} record(s) are on disk no more: ${err.message}`, 'ERR_SPOOL_IO', err));
+      return false;
+    }
+    this.#log('warn', `the spool's files were deleted while in use (${what}); recreated them in ${this.#slot.dir} with the ${live} live record(s) copied from the files still open`);
+    return true;
+  }
+
+  // A new slot in the root (made again if need be, with every check) in place of a deleted one.
+  #relocate() {
+    const root = directory.ensureRoot(this.#given, this.#log);
+    const slot = slots.createSlot(root);
+    slots.abandonSlot(this.#slot);
+    this.#root = root;
+    this.#slot = slot;
+    this.#slotGone = false;
+    this.#journal.relocate(slot.dir);
+    if (this.#heartbeat) this.#heartbeat.follow(slot.ownerFile);
+  }
+
+  #lose(records, error) {
+    for (const r of records) {
+      if (!r.parked) continue;
+      r.parked = false;
+      this.#parkedCount -= 1;
+    }
+    if (!this.#onLost) {
+      this.#log('error', error.message);
+      return;
+    }
+    try {
+      this.#onLost(records, error);
+    } catch (err) {
+      this.#log('error', `onLost threw: ${err && err.message}`);
+    }
   }
 
   #abandon() {

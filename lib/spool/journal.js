@@ -14,11 +14,14 @@
 // - a slot holds at most maxSegments files (+ one): past that, the smallest is merged away.
 // - append refuses (null) only when the live records alone leave no room; records inherited at
 //   open (`force`) are never refused nor deleted, even past the capacity.
+// - segment files deleted while open (rm -rf of the spool) still read through their descriptors:
+//   unlinked() finds them, rescue() copies their live records to the current segment (in `dir`,
+//   which relocate() moves to a recreated slot), forget() gives up on those that cannot be.
 const fs = require('node:fs');
 const path = require('node:path');
 const record = require('./record');
 const { ioError } = require('./error');
-const { openPrivateFile } = require('./directory');
+const { openPrivateFile, strangeEntry } = require('./directory');
 
 const SEGMENT = /^seg-[0-9a-z-]+\.jsonl$/;
 const OWN_SEGMENT = /^seg-(\d{12})\.jsonl$/;
@@ -29,6 +32,11 @@ const MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
 const SEGMENTS_PER_FULL_SEGMENT = 4;
 const SEGMENTS_SLACK = 16;
 const ACKED = Buffer.from('1');
+
+// An existing segment, for reading and writing; never through a symlink (O_NOFOLLOW).
+function openSegment(file) {
+  return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+}
 
 function segmentName(seq) {
   return `seg-${String(seq).padStart(12, '0')}.jsonl`;
@@ -103,9 +111,15 @@ class Journal {
       const seq = own ? Number(own[1]) : 0;
       this.nextSeq = Math.max(this.nextSeq, seq + 1);
       const file = path.join(this.dir, name);
-      const fd = fs.openSync(file, 'r+');
+      const fd = openSegment(file);
       let data;
       try {
+        const why = strangeEntry(fs.fstatSync(fd), 'file');
+        if (why) {
+          this.log('warn', `left alone ${file}: ${why}`);
+          fs.closeSync(fd);
+          continue;
+        }
         data = fs.readFileSync(fd);
       } catch (err) {
         fs.closeSync(fd);
@@ -234,6 +248,41 @@ class Journal {
     if (failure) throw failure;
   }
 
+  // Segments whose file was deleted while open (no link left): their records are in the open
+  // file only, gone once it is closed.
+  unlinked() {
+    return [...this.segments].filter((s) => fs.fstatSync(s.fd).nlink === 0);
+  }
+
+  // New segments are made in `dir` from now on (the slot was recreated there).
+  relocate(dir) {
+    this.dir = dir;
+    this.current = null;
+  }
+
+  // Copies the live records of a deleted segment, read from its open file, to the current
+  // segment (in their order), then lets go of it. Throws ERR_SPOOL_IO when a copy cannot be
+  // written; what was copied stays copied (and the rest in `s`).
+  rescue(s) {
+    if (this.current === s) this.current = null;
+    for (const r of [...s.records]) this.move(r);
+    this.release(s);
+  }
+
+  // A deleted segment whose live records cannot be copied: they are no longer live. → them.
+  forget(s) {
+    const lost = [...s.records];
+    for (const r of lost) {
+      r.live = false;
+      this.liveBytes -= r.bytes;
+      this.liveCount -= 1;
+    }
+    s.records.clear();
+    s.liveBytes = 0;
+    this.release(s);
+    return lost;
+  }
+
   // ---- internals ----------------------------------------------------------------------------
 
   track(r) {
@@ -249,7 +298,7 @@ class Journal {
   }
 
   flagByPath(file, offset) {
-    const fd = fs.openSync(file, 'r+');
+    const fd = openSegment(file);
     try {
       fs.writeSync(fd, ACKED, 0, 1, offset + record.ACK_FLAG_OFFSET);
     } finally {
@@ -314,7 +363,8 @@ class Journal {
     if (s.records.size === 0) this.remove(s);
   }
 
-  remove(s) {
+  // The segment leaves the journal (its file stays).
+  release(s) {
     this.segments.delete(s);
     if (this.current === s) this.current = null;
     this.bytes -= s.bytes;
@@ -323,6 +373,10 @@ class Journal {
     } catch {
       // already closed
     }
+  }
+
+  remove(s) {
+    this.release(s);
     try {
       fs.unlinkSync(s.file);
     } catch (err) {

@@ -12,12 +12,16 @@
 // and pid namespace: the pid is dead (or a zombie), or is another process (its start time differs); otherwise
 // (another host or container sharing the volume): no heartbeat for STALE_MS. The heartbeat is the
 // owner file's mtime, touched every HEARTBEAT_MS by an unref'd timer and by append().
+// Only what this user made is handled: an entry that is a symlink, or another user's, is never
+// adopted, imported, read or moved through (logged, and left alone); see directory.js for the root.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
 const { ioError } = require('./error');
-const { makePrivateDir, openPrivateFile } = require('./directory');
+const {
+  makePrivateDir, openPrivateFile, strangeEntry, readOwnFile, openOwnDir,
+} = require('./directory');
 const { isSegmentName, segmentOrder } = require('./journal');
 const backend = require('../binding');
 
@@ -50,6 +54,32 @@ function readText(file) {
   } catch {
     return null;
   }
+}
+
+// The text of a file of ours in the root or a slot (never through a symlink), or null.
+function readOwnText(file) {
+  try {
+    return readOwnFile(file).toString('utf8');
+  } catch {
+    return null;
+  }
+}
+
+// The entries of `dir` whose names pass `test` and that are ours to handle (a `kind`, 'file' or
+// 'directory', of this user's; never a symlink). The others are logged once (when `log` is given)
+// and left alone.
+function ownEntries(dir, test, kind, log) {
+  const names = [];
+  for (const name of fs.readdirSync(dir)) {
+    if (!test(name)) continue;
+    const file = path.join(dir, name);
+    const st = fs.lstatSync(file, { throwIfNoEntry: false });
+    if (!st) continue; // gone meanwhile
+    const why = strangeEntry(st, kind);
+    if (why === null) names.push(name);
+    else if (log) log('warn', `left alone ${file}: ${why}`);
+  }
+  return names;
 }
 
 // Fields 3 and 22 of /proc/<pid>/stat: the state, and the start time in clock ticks since boot
@@ -92,7 +122,7 @@ function startedAfter(pid, file) {
   const btime = /^btime (\d+)$/m.exec(readText('/proc/stat') || '');
   let written;
   try {
-    written = fs.statSync(file).mtimeMs;
+    written = fs.lstatSync(file).mtimeMs;
   } catch {
     return false;
   }
@@ -117,13 +147,13 @@ function judge(dir, me, now) {
   let owner;
   let heartbeat;
   try {
-    heartbeat = fs.statSync(ownerFile).mtimeMs;
-    owner = JSON.parse(fs.readFileSync(ownerFile, 'utf8'));
+    heartbeat = fs.lstatSync(ownerFile).mtimeMs;
+    owner = JSON.parse(readOwnFile(ownerFile).toString('utf8'));
     if (owner === null || typeof owner !== 'object') throw new Error('not an owner');
   } catch {
     // No owner file (or half of one): a slot being created, or whose creator died at once.
     try {
-      return now - fs.statSync(dir).mtimeMs > STALE_MS ? 'orphan' : 'live';
+      return now - fs.lstatSync(dir).mtimeMs > STALE_MS ? 'orphan' : 'live';
     } catch {
       return 'gone';
     }
@@ -142,7 +172,7 @@ function judge(dir, me, now) {
   return now - heartbeat > STALE_MS ? 'orphan' : 'live';
 }
 
-// Creates this process's new slot in `root` → { name, dir, ownerFile, ownerBytes }.
+// Creates this process's new slot in `root` → { name, dir, ownerFile, ownerBytes, ino, dev }.
 function createSlot(root) {
   let name;
   let dir;
@@ -172,7 +202,25 @@ function createSlot(root) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw ioError(`cannot create a spool slot in ${root}`, err);
   }
-  return { name, dir, ownerFile, ownerBytes: Buffer.byteLength(text) };
+  const { ino, dev } = fs.lstatSync(dir);
+  return { name, dir, ownerFile, ownerBytes: Buffer.byteLength(text), ino, dev };
+}
+
+// Whether the slot's directory is still where it was made (not deleted, nor replaced). A slot
+// that cannot be looked at is taken as there.
+function slotThere(slot) {
+  let st;
+  try {
+    st = fs.lstatSync(slot.dir);
+  } catch (err) {
+    return err.code !== 'ENOENT' && err.code !== 'ENOTDIR';
+  }
+  return st.ino === slot.ino && st.dev === slot.dev && st.isDirectory();
+}
+
+// A slot deleted while in use: its hold is let go (a new slot takes over).
+function abandonSlot(slot) {
+  if (holds) holds.holdSlot(slot.dir, false);
 }
 
 // Gives the slot up (at close, or when open fails): removed when only its owner file is left,
@@ -198,8 +246,7 @@ function adoptOrphans(root, slot, log) {
   const me = identity();
   const now = Date.now();
   const adopted = [];
-  for (const name of fs.readdirSync(root)) {
-    if (!SLOT.test(name) || name === slot.name) continue;
+  for (const name of ownEntries(root, (n) => SLOT.test(n) && n !== slot.name, 'directory', log)) {
     if (judge(path.join(root, name), me, now) !== 'orphan') continue;
     try {
       fs.renameSync(path.join(root, name), path.join(slot.dir, `adopt-${name}`));
@@ -209,23 +256,24 @@ function adoptOrphans(root, slot, log) {
     }
     adopted.push(name);
   }
-  for (const name of fs.readdirSync(slot.dir)) {
-    if (ADOPTED.test(name)) merge(slot.dir, path.join(slot.dir, name), log);
+  for (const name of ownEntries(slot.dir, (n) => ADOPTED.test(n), 'directory', log)) {
+    merge(slot.dir, path.join(slot.dir, name), log);
   }
   if (adopted.length > 0) log('info', `adopted ${adopted.length} slot(s) whose owner is gone: ${adopted.join(', ')}`);
   return adopted;
 }
 
 // Moves the files of an adopted slot (and of the slots it had adopted) into `into`. Only its owner
-// file is deleted: an entry we do not know (or a directory named like a journal file) is moved
-// to the root's unrecognised/ directory, logged, and never looked at again — not lost, and not
-// carried from slot to slot by every later run.
+// file is deleted: an entry we do not know (or a directory named like a journal file, a symlink,
+// another user's file) is moved unread to the root's unrecognised/ directory, logged, and never
+// looked at again — not lost, and not carried from slot to slot by every later run.
 function merge(into, from, log) {
   // New names: unique in `into`, in the order the owner's journal wrote its segments (events
   // accepted in the same millisecond replay in the order they were accepted).
-  const entries = fs.readdirSync(from, { withFileTypes: true });
-  const files = new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
-  const dirs = new Set(entries.filter((e) => e.isDirectory()).map((e) => e.name));
+  const entries = fs.readdirSync(from).map((name) => ({ name, st: fs.lstatSync(path.join(from, name)) }));
+  const ours = (kind) => new Set(entries.filter((e) => strangeEntry(e.st, kind) === null).map((e) => e.name));
+  const files = ours('file');
+  const dirs = ours('directory');
   const base = uniqueName(into, 'seg-adopted', '-000000');
   const segments = segmentOrder([...files].filter(isSegmentName));
   segments.forEach((name, i) => {
@@ -252,20 +300,31 @@ function merge(into, from, log) {
   }
 }
 
-// An entry of an adopted slot that is not ours → <root>/unrecognised/<random>-<name>.
+// An entry of an adopted slot that is not ours → <root>/unrecognised/<random>-<name>: moved into
+// the directory itself, never through a symlink found (or swapped in) at unrecognised. If it
+// cannot be used, the entry stays where it is (in the adopted slot, logged at each start).
 function setAside(root, file, log) {
   const dir = path.join(root, UNRECOGNISED);
-  const to = path.join(dir, `${crypto.randomBytes(4).toString('hex')}-${path.basename(file)}`);
+  const name = `${crypto.randomBytes(4).toString('hex')}-${path.basename(file)}`;
+  let aside;
   try {
     try {
       makePrivateDir(dir);
     } catch (err) {
       if (err.code !== 'EEXIST') throw err;
     }
-    fs.renameSync(file, to);
-    log('warn', `${file} is not a spool file; moved to ${to}`);
+    aside = openOwnDir(dir);
+  } catch (err) {
+    log('warn', `${file} is not a spool file and was not moved: ${err.message}`);
+    return;
+  }
+  try {
+    fs.renameSync(file, aside.pathOf(name));
+    log('warn', `${file} is not a spool file; moved to ${path.join(dir, name)}`);
   } catch (err) {
     log('warn', `${file} is not a spool file and could not be moved aside: ${err.message}`);
+  } finally {
+    aside.close();
   }
 }
 
@@ -279,22 +338,21 @@ function uniqueName(dir, prefix, suffix = '') {
 
 // Claims the late files of the root into the slot (import-….jsonl) and clears the temporary
 // files of appendLate() calls that died before their rename.
-function claimLateFiles(root, slot) {
+function claimLateFiles(root, slot, log) {
   const now = Date.now();
   let claimed = 0;
-  for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
-    const { name } = entry;
+  for (const name of ownEntries(root, (n) => LATE.test(n) || LATE_TMP.test(n), 'file', log)) {
     const file = path.join(root, name);
-    if (LATE.test(name) && entry.isFile()) {
+    if (LATE.test(name)) {
       try {
         fs.renameSync(file, path.join(slot.dir, `import-${name}`));
         claimed += 1;
       } catch (err) {
         if (err.code !== 'ENOENT') throw ioError(`cannot adopt ${file}`, err);
       }
-    } else if (LATE_TMP.test(name)) {
+    } else {
       try {
-        if (now - fs.statSync(file).mtimeMs > STALE_MS) fs.unlinkSync(file);
+        if (now - fs.lstatSync(file).mtimeMs > STALE_MS) fs.unlinkSync(file);
       } catch {
         // gone already
       }
@@ -312,10 +370,10 @@ function importFiles(slot) {
 // A 0.1.0 journal in the root → { files (oldest first), release() } once claimed by this slot,
 // or null (none, its dispatcher is still running, or another starter holds the claim).
 function claimLegacy(root, slot, log) {
-  const legacySegments = () => fs.readdirSync(root).filter((n) => LEGACY_SEGMENT.test(n)).sort();
-  if (legacySegments().length === 0) return null;
+  const legacySegments = (report) => ownEntries(root, (n) => LEGACY_SEGMENT.test(n), 'file', report).sort();
+  if (legacySegments(log).length === 0) return null;
   const lockFile = path.join(root, LEGACY_LOCK);
-  const holder = Number(readText(lockFile));
+  const holder = Number(readOwnText(lockFile));
   if (Number.isInteger(holder) && holder > 0 && pidExists(holder) && !startedAfter(holder, lockFile)) {
     log('info', `${root} holds a 0.1.0 journal still locked by process ${holder}; it is adopted once that process is gone`);
     return null;
@@ -333,7 +391,7 @@ function claimLegacy(root, slot, log) {
     } catch (err) {
       if (err.code !== 'EEXIST') throw ioError(`cannot claim the 0.1.0 journal in ${root}`, err);
     }
-    const claimant = readText(claimFile);
+    const claimant = readOwnText(claimFile);
     const live = claimant && SLOT.test(claimant) && judge(path.join(root, claimant), identity(), Date.now()) === 'live';
     if (live || attempt > 0) return null;
     // The claimant died before it finished: its copies went with its slot (merged by id).
@@ -357,11 +415,13 @@ function claimLegacy(root, slot, log) {
   };
 }
 
-// Touches the owner file: every HEARTBEAT_MS (unref'd) and whenever beat() finds it due.
+// Touches the owner file: every HEARTBEAT_MS (unref'd) and whenever beat() finds it due; first,
+// check() (the spool's: are the slot and its files still on disk? never throws).
 class Heartbeat {
-  constructor(file, log) {
+  constructor(file, log, check = () => {}) {
     this.file = file;
     this.log = log;
+    this.check = check;
     this.last = Date.now();
     this.lost = false;
     this.timer = setInterval(() => this.beat(Date.now()), HEARTBEAT_MS);
@@ -374,6 +434,7 @@ class Heartbeat {
 
   beat(now) {
     this.last = now;
+    this.check();
     try {
       fs.utimesSync(this.file, now / 1000, now / 1000);
     } catch (err) {
@@ -387,9 +448,15 @@ class Heartbeat {
   stop() {
     clearInterval(this.timer);
   }
+
+  // The slot was recreated: its owner file from now on.
+  follow(file) {
+    this.file = file;
+    this.lost = false;
+  }
 }
 
 module.exports = {
-  HEARTBEAT_MS, STALE_MS, identity, judge, createSlot, releaseSlot, adoptOrphans, claimLateFiles,
-  importFiles, claimLegacy, Heartbeat,
+  HEARTBEAT_MS, STALE_MS, identity, judge, createSlot, slotThere, abandonSlot, releaseSlot, adoptOrphans,
+  claimLateFiles, importFiles, claimLegacy, Heartbeat,
 };
