@@ -649,7 +649,7 @@ class Dispatcher extends EventEmitter {
     this.report(err);
     for (const record of lost) {
       this.accounting.move('spooled', 'lost', this.replay.events.get(record) ?? 0);
-      this.emitDrop({ reason: 'spool-lost', request: undefined, attempts: 0, error: err }, true);
+      this.emitDrop({ reason: 'spool-lost', request: undefined, attempts: 0, error: err, cause: spoolCause(err) }, true);
     }
     if (lost.size > 0) this.log('warn', `dropped ${lost.size} spooled event(s): ${err.message}`);
   }
