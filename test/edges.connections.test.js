@@ -5,9 +5,9 @@
 const path = require('node:path');
 const net = require('node:net');
 const { start } = require('./helpers/servers');
-const { spawnNode } = require('./helpers/processes');
+const { lineProcess } = require('./helpers/processes');
 const { useCleanup } = require('./helpers/cleanup');
-const { counts: newCounts, countSockets } = require('./helpers/sockets');
+const { counts: newCounts, countSockets, settle } = require('./helpers/sockets');
 
 const { later } = useCleanup();
 const ROOT = JSON.stringify(path.join(__dirname, '..'));
@@ -28,33 +28,37 @@ async function origins(n, counts = newCounts()) {
   };
 }
 
-// Runs `code` in a child on `transport` with the package as `ned`; `urls` and `args` as given. The
-// child prints one JSON line; it stays alive until told to exit on stdin (its connections with it),
-// so that the servers can look at them first. Resolves { result, exit() }.
-async function client(transport, code, urls, args = {}) {
-  const { child, exited, output } = spawnNode(`
+// Runs `code` in a child process on `transport`, with the package as `ned`, `urls` and `args` as
+// given, say(value) to print a JSON line and told(word) to wait for that line on its stdin. What
+// `code` returns is said last. The child stays alive until told 'exit' (or killed after the test),
+// its connections with it, so that the servers can look at them first. Returns the lineProcess,
+// with next(n): the n-th JSON line (from 0), once it came.
+function client(transport, code, urls, args = {}) {
+  const proc = lineProcess(later, process.execPath, ['-e', `
+    process.env.NATIVE_EVENT_DISPATCHER_TRANSPORT = ${JSON.stringify(transport)};
     const ned = require(${ROOT});
     const urls = ${JSON.stringify(urls)};
     const args = ${JSON.stringify(args)};
-    process.stdin.once('data', () => process.exit(0));
-    (async () => { ${code} })().then((result) => console.log(JSON.stringify(result)), (err) => {
+    const say = (value) => console.log(JSON.stringify(value));
+    const heard = [];
+    require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+      if (line === 'exit') process.exit(0);
+      heard.push(line);
+    });
+    const told = async (word) => {
+      while (!heard.includes(word)) await new Promise((r) => setTimeout(r, 5));
+    };
+    (async () => { ${code} })().then(say, (err) => {
       console.error(err);
       process.exit(1);
     });
-  `, { NATIVE_EVENT_DISPATCHER_TRANSPORT: transport });
-  const exit = () => {
-    child.stdin.end('exit\n');
-    return exited;
-  };
-  later(exit);
-  let done = false;
-  exited.then(() => { done = true; });
-  while (!output().includes('\n') && !done) await new Promise((r) => setTimeout(r, 10));
-  if (!output().includes('\n')) throw new Error(`the child failed: ${(await exited).stderr}`);
-  return { result: JSON.parse(output()), exit };
+  `]);
+  proc.next = async (n) => JSON.parse((await proc.until((lines) => lines.length > n))[n]);
+  return proc;
 }
 
-// Each round sends `perOrigin` events to every origin at once; the statuses, counted.
+// Each round sends `perOrigin` events to every origin at once; the statuses, counted, and the
+// transport that sent them.
 const BURSTS = `
   const statuses = {};
   for (let round = 0; round < args.rounds; round++) {
@@ -62,15 +66,15 @@ const BURSTS = `
       ned.dispatchEvent('POST', url, { round, i }).then((r) => r.statusCode, (e) => e.code)));
     for (const status of await Promise.all(sends)) statuses[status] = (statuses[status] || 0) + 1;
   }
-  return statuses;
+  return { transport: ned.versions().transport, statuses };
 `;
 
 describe.each(['native', 'fallback'])('%s transport', (transport) => {
   test('maxConnections 8: 40 origins in bursts never have more than 8 connections open; every event is delivered', async () => {
     const o = await origins(40);
-    const { result } = await client(transport, `ned.setConnectionLimits({ maxConnections: 8 }); ${BURSTS}`, o.urls,
-      { rounds: 3, perOrigin: 2 });
-    expect(result).toEqual({ 200: 240 });
+    const result = await client(transport, `ned.setConnectionLimits({ maxConnections: 8 }); ${BURSTS}`, o.urls,
+      { rounds: 3, perOrigin: 2 }).next(0);
+    expect(result).toEqual({ transport, statuses: { 200: 240 } });
     expect(o.requests()).toBe(240);
     expect(o.counts.peak).toBeLessThanOrEqual(8); // 0.1 fallback: 40 (idle keep-alive ones stayed open)
     expect(o.counts.peak).toBeGreaterThan(1);
@@ -78,8 +82,8 @@ describe.each(['native', 'fallback'])('%s transport', (transport) => {
 
   test('the defaults: 300 origins never have more than 256 connections open', async () => {
     const o = await origins(300);
-    const { result } = await client(transport, BURSTS, o.urls, { rounds: 2, perOrigin: 1 });
-    expect(result).toEqual({ 200: 600 });
+    const result = await client(transport, BURSTS, o.urls, { rounds: 2, perOrigin: 1 }).next(0);
+    expect(result).toEqual({ transport, statuses: { 200: 600 } });
     expect(o.requests()).toBe(600);
     expect(o.counts.peak).toBeLessThanOrEqual(256); // 0.1 fallback: 300
     expect(o.counts.peak).toBeGreaterThan(200);
@@ -99,15 +103,85 @@ describe.each(['native', 'fallback'])('%s transport', (transport) => {
       mute.close(resolve);
     }));
     const stuckUrl = `https://127.0.0.1:${mute.address().port}/v1/events`;
-    const { result } = await client(transport, `
+    const result = await client(transport, `
       ned.setConnectionLimits({ maxConnections: 1 });
       const outcome = (p) => p.then((r) => r.statusCode, (e) => e.code);
       const stuck = outcome(ned.dispatchEvent('POST', args.stuckUrl, {}, { timeoutMs: 300, connectTimeoutMs: 1500 }));
       const ok = outcome(ned.dispatchEvent('POST', urls[0], {}));
       return { stuck: await stuck, ok: await ok };
-    `, o.urls, { stuckUrl });
+    `, o.urls, { stuckUrl }).next(0);
     expect(result).toEqual({ stuck: 'ETIMEDOUT', ok: 200 });
     expect(o.requests()).toBe(1);
     expect(o.counts.peak).toBe(1); // 0.1 fallback: 2 (the other origin connected at once)
+  });
+
+  test('close() leaves no connection open: 20 origins, one event each; a dispatcher made afterwards connects again', async () => {
+    const o = await origins(20);
+    const child = client(transport, `
+      const send = async () => {
+        const d = ned.createDispatcher();
+        for (const url of urls) d.dispatchEvent({ url, httpVerb: 'POST', params: {} });
+        return (await d.close()).delivered;
+      };
+      say(await send());
+      await told('again');
+      return send();
+    `, o.urls);
+    expect(await child.next(0)).toBe(20);
+    expect(o.counts.accepted).toBe(20);
+    await settle(() => o.counts.open === 0);
+    expect(o.counts.open).toBe(0); // 0.1: 20, until their keep-alive timeout
+    child.send('again');
+    expect(await child.next(1)).toBe(20);
+    expect(o.requests()).toBe(40);
+    expect(o.counts.accepted).toBe(40);
+    await settle(() => o.counts.open === 0);
+    expect(o.counts.open).toBe(0);
+  });
+
+  test('close() while another sender has a request in flight: every connection is closed once that one has ended', async () => {
+    const o = await origins(20);
+    const held = [];
+    const slow = await start((req, res) => held.push(res));
+    later(() => slow.close());
+    countSockets(slow.server, o.counts);
+    const child = client(transport, `
+      const elsewhere = ned.dispatchEvent('POST', args.slowUrl, {}).then((r) => r.statusCode);
+      const d = ned.createDispatcher();
+      for (const url of urls) d.dispatchEvent({ url, httpVerb: 'POST', params: {} });
+      say((await d.close()).delivered);
+      return elsewhere;
+    `, o.urls, { slowUrl: slow.url });
+    expect(await child.next(0)).toBe(20);
+    await settle(() => held.length === 1);
+    if (transport === 'fallback') {
+      // The fallback closes the idle ones at once; natively they go once nothing is in flight.
+      await settle(() => o.counts.open === 1);
+      expect(o.counts.open).toBe(1);
+    }
+    held[0].end('late');
+    expect(await child.next(1)).toBe(200);
+    await settle(() => o.counts.open === 0);
+    expect(o.counts.open).toBe(0); // 0.1: 21
+    expect(o.counts.accepted).toBe(21);
+  });
+
+  test('the bound holds after close() closed the connections: maxConnections 4, 20 origins, before and after', async () => {
+    const o = await origins(20);
+    const child = client(transport, `
+      ned.setConnectionLimits({ maxConnections: 4 });
+      const d = ned.createDispatcher();
+      for (const url of urls) d.dispatchEvent({ url, httpVerb: 'POST', params: {} });
+      say((await d.close()).delivered);
+      await told('again');
+      ${BURSTS}
+    `, o.urls, { rounds: 3, perOrigin: 1 });
+    expect(await child.next(0)).toBe(20);
+    await settle(() => o.counts.open === 0);
+    expect(o.counts.open).toBe(0);
+    child.send('again');
+    expect(await child.next(1)).toEqual({ transport, statuses: { 200: 60 } });
+    expect(o.counts.peak).toBeLessThanOrEqual(4);
+    expect(o.requests()).toBe(80);
   });
 });

@@ -5,7 +5,7 @@
 const path = require('node:path');
 const { start, startProxy, makeCertificates } = require('./helpers/servers');
 const { spawnNode } = require('./helpers/processes');
-const { counts, countSockets, forwarder } = require('./helpers/sockets');
+const { counts, countSockets, forwarder, settle } = require('./helpers/sockets');
 const { backend, profile, send } = require('./helpers/fallback');
 
 const DEFAULT_LIMITS = { maxHostConnections: 64, maxTotalConnections: 256, maxInFlight: 256 };
@@ -172,7 +172,7 @@ describe('maxTotalConnections bounds the open connections', () => {
       for (const server of servers) expect((await send('POST', server.url, '{}')).statusCode).toBe(200);
       expect(tally.open).toBe(10);
       backend.configure({ ...DEFAULT_LIMITS, maxTotalConnections: 3 });
-      for (let i = 0; i < 200 && tally.open > 3; i++) await new Promise((r) => setTimeout(r, 10));
+      await settle(() => tally.open <= 3);
       expect(tally.open).toBe(3); // 0.1: 10, until undici's keep-alive timeout
       expect(servers.map((s) => s.openSockets)).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1, 1]);
       // The others connect again when next used, within the bound.
@@ -216,6 +216,56 @@ describe('maxTotalConnections bounds the open connections', () => {
       await hop.close();
       await proxy.close();
       await o.close();
+    }
+  });
+});
+
+describe('closeIdle()', () => {
+  test('closes the idle connections now, and a busy one once its request has ended; later requests connect again', async () => {
+    const idle = await start((req, res) => res.end());
+    const held = [];
+    const busy = await start((req, res) => held.push(res));
+    try {
+      await Promise.all([1, 2, 3].map((n) => send('POST', idle.url, `{"n":${n}}`)));
+      const pending = send('POST', busy.url, '{}');
+      await settle(() => held.length === 1);
+      expect(idle.openSockets).toBeGreaterThan(0);
+      backend.closeIdle();
+      await settle(() => idle.openSockets === 0);
+      expect(idle.openSockets).toBe(0); // 0.1: no closeIdle()
+      expect(busy.openSockets).toBe(1);
+      held[0].end();
+      expect((await pending).statusCode).toBe(200);
+      await settle(() => busy.openSockets === 0);
+      expect(busy.openSockets).toBe(0);
+      const before = idle.connections;
+      expect((await send('POST', idle.url, '{}')).statusCode).toBe(200);
+      expect(idle.connections).toBe(before + 1);
+    } finally {
+      await Promise.all([idle.close(), busy.close()]);
+    }
+  });
+
+  test('a busy connection that carries a request made after the call stays open', async () => {
+    backend.configure({ ...DEFAULT_LIMITS, maxHostConnections: 1 });
+    const held = [];
+    const server = await start((req, res) => held.push(res));
+    try {
+      const first = send('POST', server.url, '{"n":1}');
+      await settle(() => held.length === 1);
+      backend.closeIdle();
+      const second = send('POST', server.url, '{"n":2}'); // waits for the origin's one connection
+      held[0].end();
+      await settle(() => held.length === 2);
+      held[1].end();
+      expect([(await first).statusCode, (await second).statusCode]).toEqual([200, 200]);
+      const third = send('POST', server.url, '{"n":3}');
+      await settle(() => held.length === 3);
+      held[2].end();
+      expect((await third).statusCode).toBe(200);
+      expect(server.connections).toBe(1); // all three on the one connection: it was still wanted
+    } finally {
+      await server.close();
     }
   });
 });

@@ -1,6 +1,6 @@
 'use strict';
 // The fallback transport: the backend interface of the native addon (compileProfile, submit,
-// abort, setCompletionSink, configure, versions, stats, halt) on undici, for wherever the native
+// abort, setCompletionSink, configure, closeIdle, versions, stats, halt) on undici, for wherever the native
 // binary cannot load. Requests beyond the in-flight cap wait here in order; completions reach the
 // sink in batches, once per turn of the event loop, never inside submit().
 const { invalid } = require('../errors');
@@ -267,6 +267,12 @@ const backend = {
       pumpRunning: false,
       transport: 'fallback',
     };
+  },
+  // Every idle connection closes now; those in use once their requests end, unless a request that
+  // comes later uses them (a dispatcher's close() leaves no connection behind; whoever sends next
+  // connects again).
+  closeIdle() {
+    if (!state.halted) state.agents.connections.closeIdle();
   },
   // Process exit: everything pending is abandoned now; no completion is delivered after this.
   halt() {

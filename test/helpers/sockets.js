@@ -1,8 +1,9 @@
 'use strict';
 // Open sockets as servers see them, summed over several servers: counts() makes the tally,
-// countSockets(server, tally) adds a server to it, forwarder(port, tally) puts a counted TCP hop
-// in front of a server whose own sockets are not seen closing at once (TLS and HTTP/2 servers
-// take their sockets over: only a 'close', turns later, says that the client closed one).
+// countSockets(server, tally) adds a server to it, settle(condition) waits for what they see, and
+// forwarder(port, tally) puts a counted TCP hop in front of a server whose own sockets are not
+// seen closing at once (TLS and HTTP/2 servers take their sockets over: only a 'close', turns
+// later, says that the client closed one).
 const net = require('node:net');
 
 function counts() {
@@ -35,6 +36,12 @@ function countSockets(server, tally) {
   });
 }
 
+// Waits, boundedly (3 s), until `condition` holds: what a server sees of a client's closes comes
+// when it comes. The caller then asserts it.
+async function settle(condition) {
+  for (let i = 0; i < 300 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
 // A TCP forwarder on 127.0.0.1 to `port` there, counting the connections it accepts into `tally`.
 async function forwarder(port, tally) {
   const server = net.createServer((socket) => {
@@ -56,4 +63,4 @@ async function forwarder(port, tally) {
   };
 }
 
-module.exports = { counts, countSockets, forwarder };
+module.exports = { counts, countSockets, forwarder, settle };
