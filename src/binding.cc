@@ -213,6 +213,7 @@ Binding::Binding(Napi::Env env, Napi::Object exports) : env_(env) {
        InstanceMethod("setCompletionSink", &Binding::SetCompletionSink),
        InstanceMethod("compileProfile", &Binding::CompileProfile),
        InstanceMethod("configure", &Binding::Configure),
+       InstanceMethod("closeIdle", &Binding::CloseIdle),
        InstanceMethod("versions", &Binding::Versions), InstanceMethod("stats", &Binding::Stats),
        InstanceMethod("halt", &Binding::Halt), InstanceMethod("holdSlot", &Binding::HoldSlot),
        InstanceMethod("slotHeld", &Binding::SlotHeld)});
@@ -425,6 +426,12 @@ Napi::Value Binding::Configure(const Napi::CallbackInfo& info) {
   channel->SetConnectionLimits(limits, initial.IsBoolean() && initial.As<Napi::Boolean>().Value());
   channel->SetMaxInFlight(max_in_flight);
   return env.Undefined();
+}
+
+Napi::Value Binding::CloseIdle(const Napi::CallbackInfo& info) {
+  Channel* channel = link_->channel;
+  if (channel != nullptr) channel->CloseIdle();
+  return info.Env().Undefined();
 }
 
 Napi::Value Binding::Versions(const Napi::CallbackInfo& info) {

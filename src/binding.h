@@ -34,6 +34,8 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   Napi::Value CompileProfile(const Napi::CallbackInfo& info);
   // configure({ maxHostConnections, maxTotalConnections, maxInFlight })
   Napi::Value Configure(const Napi::CallbackInfo& info);
+  // closeIdle(): the pump's idle connections close, once nothing is in flight (dispatcher close()).
+  Napi::Value CloseIdle(const Napi::CallbackInfo& info);
   Napi::Value Versions(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   // halt(): process 'exit' on the main thread — stop the pump so the threadpool can be joined.

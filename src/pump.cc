@@ -183,6 +183,8 @@ void Channel::SetConnectionLimits(const ConnectionLimits& limits, bool initial) 
   pump_->Ring();
 }
 
+void Channel::CloseIdle() { pump_->CloseIdle(this); }
+
 PumpStats Channel::Stats() const {
   Pump* p = pump_;
   PumpStats s;
@@ -314,12 +316,17 @@ bool Pump::Init(std::string* error) {
   }
   // Only the owner of the multi uses the share, one thread at a time: no lock callbacks needed.
   curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  ConfigureMulti();
+  return true;
+}
+
+// The multi handle's options but the connection caps (ApplyLimits).
+void Pump::ConfigureMulti() {
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Pump::OnSocket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Pump::OnTimer);
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  return true;
 }
 
 void Pump::Attach(Channel* ch) {
@@ -400,6 +407,21 @@ void Pump::Host(Channel* ch) {
   std::lock_guard<std::mutex> lock(mu_);
   if (state_ != State::kIdle || stop_) return;
   if (has_work_ || !incoming_.empty() || !aborts_.empty() || !leaving_.empty()) QueueWorkLocked(ch);
+}
+
+// On `ch`'s thread. The owner acts on it (TakeIntake); an idle pump gets a run for it on ch's
+// loop.
+void Pump::CloseIdle(Channel* ch) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    close_idle_ = true;
+    if (state_ == State::kIdle) {
+      QueueWorkLocked(ch);
+      return;
+    }
+  }
+  Ring();
 }
 
 void Pump::Leave(Channel* ch) {
@@ -502,6 +524,8 @@ void Pump::TakeIntake() {
   ConnectionLimits limits;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (close_idle_) close_idle_due_ = true;
+    close_idle_ = false;
     wake_pending_.store(false);
     incoming.swap(incoming_);
     aborts.swap(aborts_);
@@ -521,6 +545,10 @@ void Pump::TakeIntake() {
   if (limits_dirty) ApplyLimits(limits);
   for (const auto& a : aborts) AbortTransfer(a.first, a.second);
   for (Channel* ch : leaving) DropChannel(ch);
+  if (close_idle_due_ && !Busy()) {
+    ResetMulti();
+    close_idle_due_ = false;
+  }
   for (auto& owned : incoming) {
     Transfer* t = owned.release();
     Channel* ch = t->channel;
@@ -570,7 +598,7 @@ void Pump::Run() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) break;
       if (!incoming_.empty() || !aborts_.empty() || !leaving_.empty() || limits_dirty_ ||
-          channel_limits_dirty_) {
+          channel_limits_dirty_ || close_idle_ || (close_idle_due_ && !Busy())) {
         continue;
       }
       const bool busy = Busy();
@@ -956,6 +984,19 @@ void Pump::ApplyLimits(const ConnectionLimits& limits) {
   curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, limits.max_total_connections);
   // Room in the cache for every connection we may open, so keep-alive ones are not closed.
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, std::max(limits.max_total_connections, 16L));
+}
+
+// libcurl 7.88 has no call that closes the idle connections of a multi handle's cache, short of
+// curl_multi_cleanup: with nothing in flight (no easy handle in it), a new multi handle replaces
+// the old one, which closes them all. The share (TLS sessions) and the idle easy handles stay.
+void Pump::ResetMulti() {
+  CURLM* fresh = curl_multi_init();
+  if (fresh == nullptr) return;  // out of memory: the connections stay open, nothing worse
+  curl_multi_cleanup(multi_);
+  multi_ = fresh;
+  has_deadline_ = false;
+  ConfigureMulti();
+  if (applied_.max_total_connections > 0) ApplyLimits(applied_);
 }
 
 CURL* Pump::AcquireEasy(const Profile& profile) {

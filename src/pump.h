@@ -82,6 +82,8 @@ class Channel {
   void SetMaxInFlight(long n);
   // Process-wide. `initial`: only if no environment has set them yet (lib/'s defaults at load).
   void SetConnectionLimits(const ConnectionLimits& limits, bool initial);
+  // Process-wide: the idle connections close once nothing is in flight (at once if nothing is).
+  void CloseIdle();
   PumpStats Stats() const;                // process-wide
   void ForgetSink() { sink_ = nullptr; }  // its binding is gone; the channel may outlive it
   uint64_t pending() const { return pending_; }
@@ -175,12 +177,14 @@ class Pump {
 
   Pump() = default;
   bool Init(std::string* error);
+  void ConfigureMulti();
 
   // Environment threads (through their Channel).
   void Attach(Channel* ch);
   void Submit(Channel* ch, std::unique_ptr<Transfer> t);
   void Leave(Channel* ch);
   void Host(Channel* ch);  // a kicked channel offers its loop
+  void CloseIdle(Channel* ch);
   void QueueWorkLocked(Channel* ch);
   void Ring();
   void RingForTransfers();
@@ -200,6 +204,7 @@ class Pump {
   void DrainFinished();
   void Flush(bool all = true);
   void ApplyLimits(const ConnectionLimits& limits);
+  void ResetMulti();
   CURL* AcquireEasy(const Profile& profile);
   void ReleaseEasy(CURL* easy, uint64_t profile_serial);
   void RemoveActive(Transfer* t);
@@ -243,6 +248,7 @@ class Pump {
   bool limits_set_ = false;  // lib/ applies its defaults once per process, then whatever is asked
   bool limits_dirty_ = false;
   bool channel_limits_dirty_ = false;
+  bool close_idle_ = false;  // asked to close the idle connections, not yet seen by the owner
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> sleeping_{false};    // set with mu_ held, just before the pump waits
   std::atomic<int64_t> wakes_by_ns_{0};  // while sleeping_: when its wait ends by itself
@@ -270,6 +276,7 @@ class Pump {
   size_t idle_count_ = 0;
   std::vector<Poller::Ready> ready_;
   bool has_deadline_ = false;
+  bool close_idle_due_ = false;  // the idle connections close once nothing is in flight
   Clock::time_point deadline_;
 };
 

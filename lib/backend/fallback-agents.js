@@ -3,10 +3,12 @@
 // per proxy on top, shared by every profile with those settings (libcurl shares one connection cache
 // in the same way). undici does the work: keep-alive, TLS, ALPN, proxies and CONNECT tunnels; this
 // file only adds what libcurl does and undici does not: connect-to pins, HTTP/2 multiplexing of
-// POSTs, and connection times for `timings`.
+// POSTs, connection times for `timings`, and one bound on open connections across all agents
+// (fallback-connections.js).
 const net = require('node:net');
 const { performance } = require('node:perf_hooks');
-const { Agent, Client, Pool, ProxyAgent, buildConnector } = require('undici');
+const { Agent, Pool, ProxyAgent, buildConnector } = require('undici');
+const { Connections } = require('./fallback-connections');
 
 // libcurl's default cap on concurrent streams per HTTP/2 connection.
 const H2_STREAMS = 100;
@@ -52,18 +54,22 @@ class OriginPool extends Pool {
   }
 }
 
-// undici's pool, whose connections follow the connect-to rules and, once a connection turns out to
-// be HTTP/2, carry up to H2_STREAMS requests at once. undici runs one request at a time on a
-// connection unless told otherwise; requests are sent as idempotent (see fallback-transfer.js) so
-// that this applies to POST too, and HTTP/1.1 connections stay at one request (no pipelining).
-function poolFactory(settings) {
+// undici's pool, whose connections count against the bound on all of them (`connections`), follow
+// the connect-to rules and, once a connection turns out to be HTTP/2, carry up to H2_STREAMS
+// requests at once. undici runs one request at a time on a connection unless told otherwise;
+// requests are sent as idempotent (see fallback-transfer.js) so that this applies to POST too, and
+// HTTP/1.1 connections stay at one request (no pipelining). Every connection of the fallback goes
+// through here: direct ones, those to a proxy, and CONNECT tunnels (whose connect dials the proxy).
+function poolFactory(settings, connections) {
+  const BoundedClient = connections.clientClass();
   const clientFactory = (origin, options) => {
     let h2 = false;
-    const connect = (o, callback) => options.connect(pinned(o, settings.connectTo), (err, socket) => {
+    let client = null;
+    const connect = (o, callback) => connections.connect(client, (done) => options.connect(pinned(o, settings.connectTo), done), (err, socket) => {
       h2 = !err && socket.alpnProtocol === 'h2';
       callback(err, socket);
     });
-    const client = new Client(origin, { ...options, connect });
+    client = new BoundedClient(origin, { ...options, connect });
     if (settings.http2) client.on('connect', () => { client.pipelining = h2 ? H2_STREAMS : 1; });
     return client;
   };
@@ -83,7 +89,7 @@ function timedConnector(connector) {
   };
 }
 
-function agentOptions(settings, perHost) {
+function agentOptions(settings, perHost, connections) {
   return {
     connections: perHost,
     // The whole-request timer is the backend's (timeoutMs), as in libcurl.
@@ -91,7 +97,7 @@ function agentOptions(settings, perHost) {
     bodyTimeout: 0,
     maxHeaderSize: MAX_HEADER_BYTES,
     allowH2: settings.http2,
-    factory: poolFactory(settings),
+    factory: poolFactory(settings, connections),
   };
 }
 
@@ -104,8 +110,8 @@ function targetTls(settings) {
   };
 }
 
-function directAgent(settings, perHost) {
-  return new Agent({ ...agentOptions(settings, perHost), connect: timedConnector(buildConnector(targetTls(settings))) });
+function directAgent(settings, perHost, connections) {
+  return new Agent({ ...agentOptions(settings, perHost, connections), connect: timedConnector(buildConnector(targetTls(settings))) });
 }
 
 // Like libcurl: http: URLs go to the proxy as absolute-form requests, https: through a CONNECT
@@ -113,9 +119,9 @@ function directAgent(settings, perHost) {
 // separate option); the CA file is trusted for both, as the native transport sets it for both.
 // `servername`: the TLS name when connect-to sends the tunnel to another address (undici's
 // ProxyAgent takes the name from its TLS options, not from the connection it tunnels).
-function proxyAgent(proxy, settings, perHost, servername) {
+function proxyAgent(proxy, settings, perHost, connections, servername) {
   return new ProxyAgent({
-    ...agentOptions(settings, perHost),
+    ...agentOptions(settings, perHost, connections),
     uri: proxy,
     proxyTunnel: false,
     requestTls: { ...targetTls(settings), servername: servername || undefined },
@@ -124,8 +130,9 @@ function proxyAgent(proxy, settings, perHost, servername) {
 }
 
 class Agents {
-  constructor(perHost) {
+  constructor(perHost, total) {
     this.perHost = perHost;
+    this.connections = new Connections(total);
     this.byKey = new Map();
   }
 
@@ -138,8 +145,8 @@ class Agents {
     const key = viaProxy ? `${proxy}\n${servername}\n${profile.connectionKey}` : profile.connectionKey;
     let agent = this.byKey.get(key);
     if (agent === undefined) {
-      agent = viaProxy ? proxyAgent(proxy, profile.connection, this.perHost, servername)
-        : directAgent(profile.connection, this.perHost);
+      agent = viaProxy ? proxyAgent(proxy, profile.connection, this.perHost, this.connections, servername)
+        : directAgent(profile.connection, this.perHost, this.connections);
       if (this.byKey.size >= MAX_AGENTS) this.retire(this.byKey.keys().next().value);
       this.byKey.set(key, agent);
     }
@@ -147,8 +154,9 @@ class Agents {
   }
 
   // A new cap on connections per origin applies to new agents; the current ones finish their
-  // requests and close.
-  setPerHost(perHost) {
+  // requests and close. A new cap on all connections applies at once.
+  setLimits(perHost, total) {
+    this.connections.setMax(total);
     if (perHost === this.perHost) return;
     this.perHost = perHost;
     for (const key of [...this.byKey.keys()]) this.retire(key);
@@ -162,6 +170,7 @@ class Agents {
 
   // Process exit: every connection goes now.
   destroy() {
+    this.connections.clear();
     for (const agent of this.byKey.values()) agent.destroy().catch(() => {});
     this.byKey.clear();
   }

@@ -11,6 +11,8 @@ const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
 const FLAG_RESPONSE = 1;
 const FLAG_BINARY = 2;
 const NON_ASCII = /[^\x00-\x7f]/;
+// A whole-request timer this late (ms) says the event loop was busy elsewhere (see timeOut()).
+const LATE_MS = 10;
 
 // undici does not tell a handler which connection carries its request; its diagnostics channel
 // does, synchronously right after onRequestStart. Only requests that report timings listen.
@@ -61,6 +63,7 @@ class Transfer {
     this.truncated = false; // bytes past maxResponseBytes were dropped (the native `truncated`)
     this.received = 0;
     this.t0 = 0;
+    this.dueAt = 0; // when the whole-request timer is due (performance.now())
     this.startedAt = -1;
     this.firstByteAt = -1;
   }
@@ -76,6 +79,7 @@ class Transfer {
       return;
     }
     this.timer = setTimeout(() => this.timeOut(), this.profile.timeoutMs);
+    this.dueAt = this.t0 + this.profile.timeoutMs;
     try {
       agent.dispatch(this.options, this);
     } catch (err) {
@@ -138,11 +142,27 @@ class Transfer {
 
   // ---- ways to end early ----
 
+  // The timer fired, but an answer may have arrived unread: timers run before the poll phase that
+  // reads the sockets, so after a stall of the main thread (a long callback) answers that came in
+  // meanwhile are read only after the timers. The verdict waits for a poll phase (a setImmediate
+  // runs after it); a late timer (the loop was stalled) waits for one more, for what the first did
+  // not get to. A request that is really hung times out a turn or two later.
   timeOut() {
     this.timer = null;
     if (this.settled) return;
-    this.finish(errors.timedOut(this.profile.timeoutMs, this.received));
-    this.stop();
+    this.timeOutAfterPolls(performance.now() - this.dueAt > LATE_MS ? 2 : 1);
+  }
+
+  timeOutAfterPolls(polls) {
+    setImmediate(() => {
+      if (this.settled) return;
+      if (polls > 1) {
+        this.timeOutAfterPolls(polls - 1);
+        return;
+      }
+      this.finish(errors.timedOut(this.profile.timeoutMs, this.received));
+      this.stop();
+    });
   }
 
   abort() {

@@ -1,6 +1,6 @@
 'use strict';
 // The fallback transport: the backend interface of the native addon (compileProfile, submit,
-// abort, setCompletionSink, configure, versions, stats, halt) on undici, for wherever the native
+// abort, setCompletionSink, configure, closeIdle, versions, stats, halt) on undici, for wherever the native
 // binary cannot load. Requests beyond the in-flight cap wait here in order; completions reach the
 // sink in batches, once per turn of the event loop, never inside submit().
 const { invalid } = require('../errors');
@@ -19,7 +19,7 @@ const LIMIT_NAMES = ['maxHostConnections', 'maxTotalConnections', 'maxInFlight']
 const state = {
   sink: null,
   limits: { maxHostConnections: 1, maxTotalConnections: 0, maxInFlight: 0 },
-  agents: new Agents(1),
+  agents: new Agents(1, 1),
   pending: new Map(), // id -> Transfer, waiting or running
   waiting: [], // FIFO of Transfers not started yet; `head` is the next one
   head: 0,
@@ -156,6 +156,9 @@ function scheduleFlush() {
 // Starts what waited for the requests that completed, then tells the sink about them.
 function flush() {
   state.flushScheduled = null;
+  // Connections the completed requests leave idle make room for connects waiting on the bound.
+  const { connections } = state.agents;
+  if (connections.due()) connections.look();
   pump();
   if (state.numbers.length === 0 || state.halted) return;
   const numbers = Float64Array.from(state.numbers);
@@ -219,7 +222,7 @@ function configure(limits) {
     next[key] = value;
   }
   state.limits = next;
-  state.agents.setPerHost(next.maxHostConnections);
+  state.agents.setLimits(next.maxHostConnections, next.maxTotalConnections);
   pump();
 }
 
@@ -264,6 +267,12 @@ const backend = {
       pumpRunning: false,
       transport: 'fallback',
     };
+  },
+  // Every idle connection closes now; those in use once their requests end, unless a request that
+  // comes later uses them (a dispatcher's close() leaves no connection behind; whoever sends next
+  // connects again).
+  closeIdle() {
+    if (!state.halted) state.agents.connections.closeIdle();
   },
   // Process exit: everything pending is abandoned now; no completion is delivered after this.
   halt() {

@@ -801,6 +801,8 @@ class Dispatcher extends EventEmitter {
     }
     if (this.removeExitHandlers) this.removeExitHandlers();
     this.removeExitHandlers = null;
+    // No connection is left open behind it; whoever sends next through the transport reconnects.
+    transport.closeIdle();
     this.state = 'closed';
     const summary = this.accounting.summary();
     this.log('info', `closed: ${JSON.stringify(summary)}`);

@@ -140,4 +140,10 @@ function pendingCount() {
   return pending;
 }
 
-module.exports = { submit, copiedBytes, abort, errorOf, pendingCount, RESPONSE, BINARY };
+// Closes the transport's idle connections (a dispatcher's close()); a binary built before the
+// addon had closeIdle() leaves them to their keep-alive timeout.
+function closeIdle() {
+  if (typeof backend.closeIdle === 'function') backend.closeIdle();
+}
+
+module.exports = { submit, copiedBytes, abort, errorOf, pendingCount, closeIdle, RESPONSE, BINARY };
