@@ -187,12 +187,28 @@ export function pumpStats(): PumpStats;
 
 // ---- the dispatcher -----------------------------------------------------------------------------
 
-/** Optimizely's logger shape (debug/info/warn/error); `console` fits. */
-export interface Logger {
+/** Four methods: `console`, pino, winston, and the Optimizely v6 SDK's logger inside createLogger() fit. */
+export interface LevelLogger {
   debug(message: string, ...args: unknown[]): void;
   info(message: string, ...args: unknown[]): void;
   warn(message: string, ...args: unknown[]): void;
   error(message: string, ...args: unknown[]): void;
+}
+
+/** The Optimizely v4/v5 SDK's logger: `log(level, message)` with its LOG_LEVEL numbers (1 debug … 4 error). */
+export interface LevelNumberLogger {
+  log(level: number, message: string): void;
+}
+
+/**
+ * What `logger` takes: an object with debug/info/warn/error, the Optimizely v6 SDK's
+ * `createLogger()` (an opaque object holding such a logger), or the v4/v5 SDK's logger.
+ */
+export type Logger = LevelLogger | LevelNumberLogger | OpaqueSdkLogger;
+
+/** The Optimizely v6 SDK's `createLogger()` result: opaque, its logger under a symbol. */
+export interface OpaqueSdkLogger {
+  readonly [key: symbol]: unknown;
 }
 
 export interface DispatcherOptions extends Omit<TransportOptions, 'timings'> {
@@ -230,6 +246,12 @@ export interface DispatcherEvent {
   url: string;
   httpVerb: 'POST' | 'PUT' | 'GET' | 'PATCH';
   params: unknown;
+}
+
+/** close()'s and closeOptimizely's deadline; a bare number is `timeoutMs`. Other names are refused. */
+export interface CloseOptions {
+  /** Default: the dispatcher's closeTimeoutMs. */
+  timeoutMs?: number;
 }
 
 export type DropReason =
@@ -308,6 +330,7 @@ export interface DispatcherStats extends Tally {
   latencyMs: { p50: number | null; p95: number | null; p99: number | null };
 }
 
+/** URLs in events and log lines are shown with credentials masked: `https://user:***@host/…?api_key=***`. */
 export interface RetryInfo {
   url: string;
   attempt: number;
@@ -320,14 +343,20 @@ export interface DropInfo {
   reason: DropReason;
   /** undefined for a spooled event that did not read back, or whose journal files were deleted ('spool-lost'). */
   httpVerb: HttpVerb | undefined;
+  /** Credentials masked (see RetryInfo). */
   url: string | undefined;
   /** The request body (the JSON text, or the bytes), for whoever wants to keep it. */
   body: string | ArrayBufferView | undefined;
   attempts: number;
   statusCode?: number;
   code?: string;
-  /** The last error in a few words: a DispatchError code (ECONNREFUSED) or "HTTP 503". */
-  cause?: string;
+  /**
+   * Why, in a few words — every drop has one: the last answer (a DispatchError code such as
+   * `ECONNREFUSED`, or `HTTP 503`), `maxQueueBytes` or `spoolMaxBytes` (a bound reached), the disk's
+   * code when the spool could not take it (`ENOSPC`, `EACCES`, or `ERR_SPOOL_IO`), `no spoolDir`
+   * (held at close() with nowhere to keep it), or a spool code for a record that did not read back.
+   */
+  cause: string;
   error?: Error;
 }
 
@@ -338,6 +367,7 @@ export interface FailedInfo extends Omit<DropInfo, 'reason'> {
 
 export interface SpoolInfo {
   reason: 'queue-full' | 'retries-exhausted' | 'deadline' | 'closed';
+  /** Credentials masked (see RetryInfo). */
   url: string;
   attempts: number;
   statusCode?: number;
@@ -366,9 +396,9 @@ export class Dispatcher extends EventEmitter {
    * and what the spool has due until `timeoutMs` (close's deadline, default closeTimeoutMs), then
    * settles the rest — spooled, or lost without a spool — aborting what is in flight.
    */
-  close(options?: { timeoutMs?: number }): Promise<CloseSummary>;
+  close(options?: CloseOptions | number): Promise<CloseSummary>;
   /**
-   * At `deadline` (ms since the epoch) everything held is settled (spooled, or lost) and transfers
+   * At `deadline` (ms since the epoch, read once: a later step of the wall clock does not move it) everything held is settled (spooled, or lost) and transfers
    * in flight are aborted; the dispatcher stays open. closeOptimizely uses it.
    */
   settleBy(deadline: number): void;
@@ -398,7 +428,7 @@ export function createDispatcher(options?: DispatcherOptions): Dispatcher;
 export function closeOptimizely(
   client: { close(): unknown },
   dispatcher: Dispatcher,
-  options?: { timeoutMs?: number },
+  options?: CloseOptions | number,
 ): Promise<CloseSummary>;
 
 // ---- fetch and the adapters for other event SDKs -------------------------------------------------

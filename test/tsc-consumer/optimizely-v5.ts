@@ -1,8 +1,9 @@
 // The same dispatcher in the v5 SDK (callback interface), against its real types.
-import { createInstance, type EventDispatcher } from 'optimizely-sdk-v5';
+import { createInstance, logging, type EventDispatcher } from 'optimizely-sdk-v5';
 import { createDispatcher } from 'native-event-dispatcher';
 
-const dispatcher = createDispatcher({ endpoint: 'https://logx.optimizely.com/v1/events' });
+// The SDK's own logger (log(level, message)) serves the dispatcher too.
+const dispatcher = createDispatcher({ endpoint: 'https://logx.optimizely.com/v1/events', logger: logging.createLogger() });
 const asSdkType: EventDispatcher = dispatcher;
 
 export const client = createInstance({

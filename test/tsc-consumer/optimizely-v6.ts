@@ -4,11 +4,15 @@ import {
   createInstance,
   createBatchEventProcessor,
   createStaticProjectConfigManager,
+  createLogger,
+  INFO,
   type EventDispatcher,
 } from '@optimizely/optimizely-sdk';
 import { createDispatcher, closeOptimizely, type CloseSummary } from 'native-event-dispatcher';
 
-const dispatcher = createDispatcher({ spoolDir: '/var/spool/optimizely', handleProcessExit: true });
+// The SDK's own logger (createLogger's opaque result) serves the dispatcher too.
+const logger = createLogger({ level: INFO });
+const dispatcher = createDispatcher({ spoolDir: '/var/spool/optimizely', handleProcessExit: true, logger });
 const asSdkType: EventDispatcher = dispatcher;
 
 const client = createInstance({

@@ -36,9 +36,10 @@ expectError(dispatcher.dispatchEvent({ url: 'https://x/', httpVerb: 'DELETE', pa
 // everything held; the stats balance.
 dispatcher.on('failed', (info) => {
   expectType<'rejected'>(info.reason);
-  expectType<string | undefined>(info.cause);
+  expectType<string>(info.cause);
 });
-dispatcher.on('drop', (info) => expectType<string | undefined>(info.cause));
+// Every drop names its cause.
+dispatcher.on('drop', (info) => expectType<string>(info.cause));
 dispatcher.close().then((summary) => {
   expectType<number>(summary.events.delivered);
   expectType<number>(summary.lost);
@@ -48,3 +49,18 @@ expectType<number>(dispatcher.stats().pending);
 expectType<number | null>(dispatcher.stats().latencyMs.p99);
 expectType<number>(dispatcher.stats().events.accepted);
 expectError(dispatcher.settleBy('soon'));
+
+// close() and closeOptimizely: { timeoutMs } or a number of ms; no other name.
+expectType<Promise<CloseSummary>>(dispatcher.close(500));
+expectType<Promise<CloseSummary>>(closeOptimizely({ close: async () => ({ success: true }) }, dispatcher, 5000));
+expectType<Promise<CloseSummary>>(closeOptimizely({ close: async () => ({ success: true }) }, dispatcher, { timeoutMs: 5000 }));
+expectError(dispatcher.close({ timeout: 500 }));
+expectError(closeOptimizely({ close: async () => ({ success: true }) }, dispatcher, { timeout: 5000 }));
+expectError(dispatcher.close('500'));
+dispatcher.on('drop', (info) => expectType<'spool-lost' | 'closed' | 'queue-full' | 'retries-exhausted' | 'deadline' | 'unreadable' | 'invalid'>(info.reason));
+
+// logger: console, the four methods, or a v4/v5 SDK logger's log(level, message).
+createDispatcher({ logger: { debug() {}, info() {}, warn() {}, error() {} } });
+createDispatcher({ logger: { log(level: number, message: string) { void level; void message; } } });
+expectError(createDispatcher({ logger: 'console' }));
+expectError(createDispatcher({ logger: 42 }));
