@@ -369,4 +369,4 @@ function createFetch(options) {
   };
 }
 
-module.exports = { createFetch, FetchResponse, FetchHeaders, DEFAULT_MAX_RESPONSE_BYTES };
+module.exports = { createFetch, FetchResponse, FetchHeaders, DEFAULT_MAX_RESPONSE_BYTES, FETCH_OPTIONS };

@@ -142,3 +142,20 @@ test('invalid options are refused with codes', () => {
   expect(() => createOtlpTransport({ url: 'http://127.0.0.1/v1/traces', headers: 'x' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   expect(() => createOtlpTransport({ url: 'http://127.0.0.1/v1/traces', timeoutMS: 1 })).toThrow(expect.objectContaining({ code: 'ERR_UNKNOWN_OPTION' }));
 });
+
+test('with a dispatcher, options it would not use are refused, not ignored (0.1: retries, headers and transport options were dropped without a word)', () => {
+  const { createDispatcher } = require('..');
+  const dispatcher = createDispatcher();
+  const url = 'http://127.0.0.1/v1/traces';
+  for (const extra of [{ retries: 5 }, { headers: { 'x-api-key': 'k' } }, { timeoutMs: 100 }]) {
+    expect(() => createOtlpTransport({ url, dispatcher, ...extra })).toThrow(expect.objectContaining({
+      code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('either a dispatcher or transport options'),
+    }));
+  }
+  // Unknown names are refused with the adapter's own names among the suggestions.
+  expect(() => createOtlpTransport({ url, dispatchr: dispatcher })).toThrow(expect.objectContaining({
+    code: 'ERR_UNKNOWN_OPTION', message: expect.stringContaining('did you mean "dispatcher"'),
+  }));
+  expect(createOtlpTransport({ url, dispatcher })).toBeDefined();
+  return dispatcher.close(0);
+});

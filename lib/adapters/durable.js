@@ -4,6 +4,8 @@
 // holds the request — journaled first when it has a spoolDir — and the dispatcher owns it from
 // then on: delivered, failed, spooled or dropped, every ending counted and reported by it.
 const { invalid } = require('../errors');
+const { unknownOption } = require('../transport/options');
+const { FETCH_OPTIONS } = require('../fetch');
 
 const ACCEPTED = Symbol('accepted');
 
@@ -24,4 +26,18 @@ async function handOver(dispatcher, method, url, body) {
   return first;
 }
 
-module.exports = { checkDispatcher, handOver, ACCEPTED };
+// An adapter's options: its `own` names or the fetch options, nothing else (with the closest known
+// name); with a dispatcher, only `withDispatcher` — the dispatcher has its own transport options,
+// retries and headers, so anything more would be ignored.
+function checkAdapterOptions(options, own, withDispatcher) {
+  const names = [...new Set([...own, ...FETCH_OPTIONS])];
+  for (const key of Object.keys(options)) if (!names.includes(key)) throw unknownOption(key, names);
+  if (options.dispatcher === undefined) return;
+  const extra = Object.keys(options).find((key) => !withDispatcher.includes(key) && options[key] !== undefined);
+  if (extra !== undefined) {
+    throw invalid(TypeError, 'ERR_INVALID_ARG_VALUE', 'options',
+      'either a dispatcher or transport options (the dispatcher has its own)', extra);
+  }
+}
+
+module.exports = { checkDispatcher, checkAdapterOptions, handOver, ACCEPTED };

@@ -14,7 +14,7 @@ const { invalid, isPlainObject } = require('../errors');
 const { integerIn } = require('../transport/options');
 const { targetOf } = require('../transport/request');
 const { retryAfterMs } = require('../retry');
-const { checkDispatcher, handOver } = require('./durable');
+const { checkDispatcher, checkAdapterOptions, handOver } = require('./durable');
 
 const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
 // The codes the SDK's HTTP transport retries (http-transport-utils.js), in our vocabulary.
@@ -130,6 +130,7 @@ function createOtlpTransport(options) {
   if (!isPlainObject(options)) {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'a plain object with a url', options);
   }
+  checkAdapterOptions(options, ['url', 'headers', 'retries', 'dispatcher'], ['url', 'dispatcher']);
   const { url, headers, retries = DEFAULT_RETRIES, dispatcher, ...fetchOptions } = options;
   const target = targetOf(url, 'options.url').href;
   if (dispatcher !== undefined) {

@@ -9,7 +9,7 @@ const { promisify } = require('node:util');
 const zlib = require('node:zlib');
 const { createFetch } = require('../fetch');
 const { invalid, isPlainObject } = require('../errors');
-const { checkDispatcher, handOver } = require('./durable');
+const { checkDispatcher, checkAdapterOptions, handOver } = require('./durable');
 
 // As @sentry/node's own transport: envelopes over 32 KiB go gzip-compressed (here on zlib's
 // threads, not the main one).
@@ -69,13 +69,10 @@ function createSentryTransport(createTransport, options) {
   if (options !== undefined && options !== null && !isPlainObject(options)) {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'a plain object', options);
   }
+  checkAdapterOptions(options || {}, ['dispatcher'], ['dispatcher']);
   const { dispatcher, ...fetchOptions } = options || {};
   if (dispatcher !== undefined) {
     checkDispatcher(dispatcher, 'options.dispatcher');
-    if (Object.keys(fetchOptions).length > 0) {
-      throw invalid(TypeError, 'ERR_INVALID_ARG_VALUE', 'options',
-        'either a dispatcher or transport options (the dispatcher has its own)', Object.keys(fetchOptions)[0]);
-    }
     return (transportOptions) => createTransport(transportOptions, dispatcherExecutor(dispatcher, transportOptions));
   }
   const fetch = createFetch(fetchOptions);
