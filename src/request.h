@@ -106,6 +106,14 @@ struct Transfer {
   size_t header_count = 0;
   // The final response's header block ended (its empty line came).
   bool headers_ended = false;
+  // The head of the response being read (OnHeader): its bytes so far (status line, header lines,
+  // empty line), and which framing headers it has.
+  size_t head_bytes = 0;
+  bool has_content_length = false;
+  bool has_transfer_encoding = false;
+  // Why the response could not be read, when the package refused it (a static text): the transfer
+  // ends as CURLE_WEIRD_SERVER_REPLY (EPROTO) with this as its detail.
+  const char* unreadable = nullptr;
   // scheme://host[:port] of url, for the per-origin cap (HTTP/1.1): made on first use.
   std::string origin;
   const std::string& Origin() {
