@@ -10,6 +10,8 @@
 #include <new>
 #include <string_view>
 
+#include "trace.h"
+
 namespace ned {
 
 namespace {
@@ -310,6 +312,7 @@ void Transfer::Clear() {
   profile.reset();
   curl_slist_free_all(headers);
   headers = nullptr;
+  trace_secrets.clear();
   channel = nullptr;
   result = CURLE_OK;
   status = 0;
@@ -414,7 +417,11 @@ CURLcode ConfigureProfile(CURL* easy, const Profile& p, CURLSH* share) {
     NED_SET(CURLOPT_USERAGENT, p.user_agent.c_str());
   }
   if (share != nullptr) NED_SET(CURLOPT_SHARE, share);
-  if (p.verbose) NED_SET(CURLOPT_VERBOSE, 1L);
+  if (p.verbose) {
+    // The trace is written by OnTrace, which masks credentials (libcurl's own prints them).
+    NED_SET(CURLOPT_DEBUGFUNCTION, OnTrace);
+    NED_SET(CURLOPT_VERBOSE, 1L);
+  }
   // Always set, even to "": otherwise libcurl reads no_proxy from the environment itself.
   NED_SET(CURLOPT_NOPROXY, p.no_proxy.c_str());
   if (!p.ca_file.empty()) {
@@ -441,6 +448,7 @@ CURLcode ConfigureTransfer(CURL* easy, Transfer* t) {
   NED_SET(CURLOPT_ERRORBUFFER, t->errbuf);
   NED_SET(CURLOPT_WRITEDATA, static_cast<void*>(t));
   NED_SET(CURLOPT_HEADERDATA, static_cast<void*>(t));
+  if (p.verbose) NED_SET(CURLOPT_DEBUGDATA, static_cast<void*>(t));
   // An empty proxy string means "direct" and also stops libcurl from reading the environment.
   const bool https = t->https();
   NED_SET(CURLOPT_PROXY, (https ? p.https_proxy : p.http_proxy).c_str());

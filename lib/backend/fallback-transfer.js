@@ -5,6 +5,7 @@
 const diagnostics = require('node:diagnostics_channel');
 const { performance } = require('node:perf_hooks');
 const errors = require('./fallback-errors');
+const { redactUrl, redactText, redactHeader } = require('../redact');
 const { kTimes, bytesRead, headEnd } = require('./fallback-agents');
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
@@ -69,7 +70,10 @@ class Transfer {
   start(agent, viaProxy) {
     this.viaProxy = viaProxy;
     this.t0 = performance.now();
-    if (this.profile.verbose) this.trace(`> ${this.options.method} ${this.target.origin}${this.target.path}${viaProxy ? ' (via proxy)' : ''}`);
+    if (this.profile.verbose) {
+      this.trace(`> ${this.options.method} ${redactUrl(`${this.target.origin}${this.target.path}`)}${viaProxy ? ' (via proxy)' : ''}`);
+      this.traceHeaders('>', this.options.headers);
+    }
     if (this.target.https && this.profile.caError !== undefined) {
       this.finish(errors.caFileUnusable(this.profile.connection.caFile, this.profile.caError));
       return;
@@ -105,6 +109,10 @@ class Transfer {
     if (this.headTooLarge(statusCode)) {
       this.refuse(errors.headTooLarge());
       return;
+    }
+    if (this.profile.verbose) {
+      this.trace(`< ${statusCode}`);
+      this.traceHeaders('<', headers);
     }
     // Only the last response counts (after 1xx, the final one).
     this.status = statusCode;
@@ -200,7 +208,7 @@ class Transfer {
     this.settled = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    if (this.profile.verbose) this.trace(failure ? `! ${failure.code} ${failure.message}` : `< ${this.status}`);
+    if (this.profile.verbose) this.trace(failure ? `! ${failure.code} ${redactText(failure.message)}` : `done: HTTP ${this.status}`);
     this.onSettled(this, failure);
   }
 
@@ -260,8 +268,15 @@ class Transfer {
     return [since(times.lookup < 0 ? times.start : times.lookup), connect, this.target.https ? since(times.secure) : -1, firstByte, total];
   }
 
+  // The trace (NATIVE_EVENT_DISPATCHER_TRACE=1): credentials masked by lib/redact.js, bodies never.
   trace(line) {
     process.stderr.write(`* native-event-dispatcher (fallback) #${this.id} ${line}\n`);
+  }
+
+  traceHeaders(direction, headers) {
+    for (const name of Object.keys(headers || {})) {
+      for (const value of valuesOf(headers[name])) this.trace(`${direction} ${name}: ${redactHeader(name, value)}`);
+    }
   }
 }
 
