@@ -9,6 +9,8 @@ const { invalid } = require('./errors');
 
 const CHOICE_VARIABLE = 'NATIVE_EVENT_DISPATCHER_TRANSPORT';
 const BUILD_COMMAND = '`npx native-event-dispatcher build`';
+const INSTALL_LIBCURL = '`apt-get install libcurl4` (Debian/Ubuntu), `dnf install libcurl` (RHEL/Fedora) or '
+  + '`apk add libcurl` (Alpine) for the native transport';
 
 function loadNative(file) {
   const native = require(file);
@@ -37,10 +39,17 @@ function reasonFor(err, override) {
     return `NATIVE_EVENT_DISPATCHER_ADDON=${override} cannot be loaded (${firstLine(err)}): `
       + 'point it at a built native-event-dispatcher.node, or unset it';
   }
-  if (/libcurl\.so/.test(message)) {
-    return 'libcurl.so.4 is missing or cannot be loaded: `apt-get install libcurl4` (Debian/Ubuntu), '
-      + '`dnf install libcurl` (RHEL/Fedora) or `apk add libcurl` (Alpine) for the native transport';
+  // The addon binds every libcurl function when it loads (native/binding.gyp: -z now), so a
+  // libcurl.so.4 without one of them is refused here instead of killing the process later.
+  const lacking = /undefined symbol: (curl_\w+)/.exec(message);
+  if (lacking) {
+    const paths = process.env.LD_LIBRARY_PATH;
+    const found = paths ? `the libcurl.so.4 found (LD_LIBRARY_PATH=${paths})` : 'the libcurl.so.4 found';
+    const remedy = paths ? 'unset LD_LIBRARY_PATH (or leave that library out of it), or install libcurl4'
+      : 'install libcurl4 in its place';
+    return `${found} lacks ${lacking[1]}: it is not a usable libcurl ≥ 7.68; ${remedy}: ${INSTALL_LIBCURL}`;
   }
+  if (/libcurl\.so/.test(message)) return `libcurl.so.4 is missing or cannot be loaded: ${INSTALL_LIBCURL}`;
   if (/No native build was found/.test(message)) {
     if (process.platform !== 'linux') {
       return `the native transport is Linux-only (this is ${process.platform}-${process.arch}); `

@@ -118,7 +118,12 @@ function diagnose(err, url, proxy) {
     case 'ECONNRESET':
       return `${where} closed the connection without a complete answer: an overloaded server, a load balancer's limit, or a port that does not speak HTTP.`;
     case 'EPROTO':
-      return `What came back from ${where} is not HTTP: is it an HTTPS port addressed with http://, or another protocol?`;
+      // libcurl's 1: no HTTP status line at all; otherwise HTTP the package refuses to read (a head
+      // over 100 KB, a body that cannot be delimited, broken chunks) or a broken HTTP/2 stream.
+      if (err.curlCode === 1) {
+        return `What came back from ${where} is not HTTP: is it an HTTPS port addressed with http://, or another protocol?`;
+      }
+      return `${where} answered with HTTP that cannot be read safely: ${err.detail}. The server, or something in between, sends a broken response; it is never counted as delivered.`;
     default:
       return `The request failed: ${err.message}`;
   }

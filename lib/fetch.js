@@ -8,7 +8,7 @@ const { promisify } = require('node:util');
 const zlib = require('node:zlib');
 const completions = require('./transport/completions');
 const { prepareRaw } = require('./transport/request');
-const { profileFor, headerLine, unknownOption, integerIn, OPTION_NAMES } = require('./transport/options');
+const { profileFor, headerLine, unknownOption, integerIn, traceSecretsOf, OPTION_NAMES } = require('./transport/options');
 const { invalid, isPlainObject } = require('./errors');
 
 // Flag and config downloads are far bigger than an event's answer (the dispatcher keeps 64 KiB).
@@ -363,7 +363,8 @@ function createFetch(options) {
     // Reading a Blob took a turn of the event loop: the signal may have fired meanwhile.
     if (signal && signal.aborted) throw abortReason(signal);
     const call = new FetchCall(request, maxResponseBytes);
-    call.id = completions.submit(request, profile, call, completions.RESPONSE | completions.BINARY, lines);
+    call.id = completions.submit(request, profile, call, completions.RESPONSE | completions.BINARY, lines,
+      traceSecretsOf(lines));
     if (signal) call.listen(signal);
     return call.promise;
   };

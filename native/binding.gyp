@@ -45,6 +45,12 @@
         "-fvisibility=hidden",
         "-fstack-protector-strong"
       ],
+      # Bind now: every libcurl function is looked up when the addon loads, so a libcurl.so.4 that
+      # lacks one (another library of that name first on LD_LIBRARY_PATH, or a libcurl older than
+      # 7.62) makes require() fail with "undefined symbol", which lib/binding.js catches and answers
+      # with the fallback transport. Lazily bound, the process died at the first call instead
+      # ("symbol lookup error", exit 127). Every libcurl function the addon calls exists since 7.62.
+      "ldflags": ["-Wl,-z,now"],
       "conditions": [
         ["ned_libcurl_stub==''", {
           "libraries": ["<!@(pkg-config --libs libcurl)"]

@@ -58,6 +58,9 @@ prebuild() {
     "$objdump" -T "$file" | grep 'CURL_' | head >&2
     exit 1
   fi
+  # Bound at load (native/binding.gyp's -z now): a libcurl.so.4 lacking a function fails require(),
+  # which falls back, instead of killing the process at the first call.
+  readelf -d "$file" | grep -q 'BIND_NOW' || { echo "prebuild: $file is not linked with -z now" >&2; exit 1; }
   local glibc glibcxx
   glibc=$("$objdump" -T "$file" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)
   glibcxx=$("$objdump" -T "$file" | grep -o 'GLIBCXX_[0-9.]*' | sort -uV | tail -1)

@@ -7,7 +7,8 @@
 #     compiled, the prebuild is the binary loaded, and events reach a local collector through
 #     require() and import(); a tsc --strict consumer compiles against the real SDK v6 types;
 #  3. the prebuild loads against a libcurl.so.4 whose symbols carry other versions (Debian's GnuTLS
-#     flavour), as on distributions that do not build libcurl with CURL_OPENSSL_4;
+#     flavour), as on distributions that do not build libcurl with CURL_OPENSSL_4; where the binary
+#     cannot load (not a library, or one without the functions it calls), the fallback delivers;
 #  4. a project whose tarball has no prebuild: the install compiles nothing, then
 #     `npx native-event-dispatcher build` (npm's bundled node-gyp; the project has none) builds the
 #     addon, which loads and delivers.
@@ -168,6 +169,22 @@ grep -q 'libcurl.so.4' "$WORK/fallback.log" || fail "fallback: the warning does 
 DOCTOR=$(cd "$C1" && LD_LIBRARY_PATH="$WORK/broken-libcurl" npx --no-install native-event-dispatcher doctor 2>&1)
 grep -q 'transport *fallback' <<<"$DOCTOR" || { echo "$DOCTOR"; fail "fallback: doctor does not say which transport"; }
 echo "the binary made unloadable: the fallback transport delivers, with one warning naming the reason"
+
+# 3c. A libcurl.so.4 that loads but lacks the functions the prebuild calls (here: only
+# curl_version_info): require() falls back naming the missing function, instead of the process
+# dying at the first call (the prebuild binds every symbol at load).
+mkdir -p "$WORK/fake-libcurl"
+echo 'void curl_version_info(void) {}' >"$WORK/fake-libcurl/fake.c"
+gcc -shared -fPIC -Wl,-soname,libcurl.so.4 -o "$WORK/fake-libcurl/libcurl.so.4" "$WORK/fake-libcurl/fake.c"
+(cd "$C1" && LD_LIBRARY_PATH="$WORK/fake-libcurl" node check.cjs) >"$WORK/fake.log" 2>&1 || {
+  cat "$WORK/fake.log" >&2; fail "a libcurl.so.4 without the functions: the check failed"; }
+cat "$WORK/fake.log"
+grep -q 'transport fallback' "$WORK/fake.log" || fail "a libcurl.so.4 without the functions: not the fallback"
+grep -q 'lacks curl_[a-z_]*: it is not a usable libcurl' "$WORK/fake.log" || fail "a libcurl.so.4 without the functions: the warning does not name one"
+DOCTOR=$(cd "$C1" && LD_LIBRARY_PATH="$WORK/fake-libcurl" npx --no-install native-event-dispatcher doctor 2>&1) || {
+  echo "$DOCTOR"; fail "a libcurl.so.4 without the functions: doctor failed"; }
+grep -q 'transport *fallback.*lacks curl_' <<<"$DOCTOR" || { echo "$DOCTOR"; fail "a libcurl.so.4 without the functions: doctor does not say why"; }
+echo "a libcurl.so.4 lacking the functions: the prebuild falls back, naming the missing one; doctor exits 0"
 
 # 4. No prebuild: nothing happens at install; the explicit build command compiles.
 mkdir -p "$WORK/unpacked"

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "errors.h"
 #include "holds.h"
@@ -118,26 +119,33 @@ bool CopyBody(napi_env env, napi_value value, Bytes* out) {
   return true;
 }
 
-// An array of header lines as a curl_slist. A line with CR, LF or NUL could smuggle a header or a
-// request, so it is refused here too. Returns false (and throws) on junk.
-bool CopyLines(napi_env env, napi_value value, curl_slist** out) {
-  *out = nullptr;
+// Calls each(text) for every element of an array of strings without CR, LF or NUL (in a header
+// line they could smuggle a header or a request). False when `value` is anything else.
+template <typename Each>
+bool ForEachText(napi_env env, napi_value value, Each each) {
   bool is_array = false;
   if (napi_is_array(env, value, &is_array) != napi_ok || !is_array) return false;
   uint32_t length = 0;
   napi_get_array_length(env, value, &length);
-  std::string line;
+  std::string text;
   for (uint32_t i = 0; i < length; ++i) {
     napi_value item;
     napi_valuetype type;
     if (napi_get_element(env, value, i, &item) != napi_ok ||
         napi_typeof(env, item, &type) != napi_ok || type != napi_string ||
-        !CopyString(env, item, &line) ||
-        line.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
-      curl_slist_free_all(*out);
-      *out = nullptr;
+        !CopyString(env, item, &text) ||
+        text.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
       return false;
     }
+    each(text);
+  }
+  return true;
+}
+
+// An array of header lines as a curl_slist. Returns false on junk.
+bool CopyLines(napi_env env, napi_value value, curl_slist** out) {
+  *out = nullptr;
+  const bool ok = ForEachText(env, value, [out](const std::string& line) {
     curl_slist* next = curl_slist_append(*out, line.c_str());
     if (next == nullptr) {
       curl_slist_free_all(*out);
@@ -145,8 +153,21 @@ bool CopyLines(napi_env env, napi_value value, curl_slist** out) {
       throw std::bad_alloc();
     }
     *out = next;
+  });
+  if (!ok) {
+    curl_slist_free_all(*out);
+    *out = nullptr;
   }
-  return true;
+  return ok;
+}
+
+// An array of names (header names for the trace to mask), or undefined for none. False on junk.
+bool CopyNames(napi_env env, napi_value value, std::vector<std::string>* out) {
+  out->clear();
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok) return false;
+  if (type == napi_undefined) return true;
+  return ForEachText(env, value, [out](const std::string& name) { out->push_back(name); });
 }
 
 double GetNumber(Napi::Object o, const char* key, double min, double max) {
@@ -326,6 +347,11 @@ Napi::Value Binding::Submit(const Napi::CallbackInfo& info) {
     Recycle(std::move(t));
     return Throw(env, false, "headers must be an array of strings without CR, LF or NUL");
   }
+  // With the trace on, lib/ names the secret headers among this request's own lines.
+  if (info.Length() > 7 && !CopyNames(env, info[7], &t->trace_secrets)) {
+    Recycle(std::move(t));
+    return Throw(env, false, "traceSecrets must be an array of header names or undefined");
+  }
   t->profile = *static_cast<ProfileRef*>(holder);
   if (t->headers != nullptr) t->headers = WithUserAgent(t->headers, t->profile->user_agent);
   // The body's size as sent, so the caller need not count the text's UTF-8 bytes itself.
@@ -398,6 +424,9 @@ Napi::Value Binding::CompileProfile(const Napi::CallbackInfo& info) {
   profile->body_headers = WithUserAgent(GetLines(o, "bodyHeaders"), profile->user_agent);
   profile->get_headers = WithUserAgent(GetLines(o, "getHeaders"), profile->user_agent);
   profile->connect_to = GetLines(o, "connectTo");
+  if (!CopyNames(env, o.Get("traceSecrets"), &profile->trace_secrets)) {
+    throw Napi::TypeError::New(env, "traceSecrets must be an array of header names or undefined");
+  }
 
   auto* holder = new ProfileRef(std::move(profile));
   napi_value external;

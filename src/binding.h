@@ -21,8 +21,9 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   void OnCompleted(TransferBatch* batch) override;
 
  private:
-  // submit(id, verbCode, url, body, profile, headers, flags): queues one transfer and returns
-  // the body's size in bytes (UTF-8 for text). Its result reaches the completion sink under `id`.
+  // submit(id, verbCode, url, body, profile, headers, flags, traceSecrets?): queues one transfer
+  // and returns the body's size in bytes (UTF-8 for text). Its result reaches the completion sink
+  // under `id`. traceSecrets: with the trace on, the secret header names among `headers`.
   Napi::Value Submit(const Napi::CallbackInfo& info);
   // abort(id): the transfer, queued or in flight, ends with libcurl code 42 (EABORTED).
   Napi::Value Abort(const Napi::CallbackInfo& info);
@@ -30,7 +31,8 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   // then the responses' spans], details: Array | undefined, headerText: string | undefined,
   // count), once per batch of completions (see lib/transport/completions.js).
   Napi::Value SetCompletionSink(const Napi::CallbackInfo& info);
-  // compileProfile({ timeoutMs, ..., bodyHeaders: string[], getHeaders: string[] }) -> External
+  // compileProfile({ timeoutMs, ..., bodyHeaders: string[], getHeaders: string[],
+  // traceSecrets?: string[] }) -> External
   Napi::Value CompileProfile(const Napi::CallbackInfo& info);
   // configure({ maxHostConnections, maxTotalConnections, maxInFlight })
   Napi::Value Configure(const Napi::CallbackInfo& info);

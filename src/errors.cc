@@ -22,6 +22,9 @@ const char* ErrorCode(const Transfer& t) {
     case CURLE_RECV_ERROR:
       // A proxy that refuses the CONNECT tunnel is reported as a receive error.
       if (t.connect_code != 0 && (t.connect_code < 200 || t.connect_code > 299)) return "EPROXY";
+      // So is a body whose chunked encoding libcurl cannot read: the server's bytes are wrong, not
+      // the connection ("... in chunked-encoding" in 7.88, "chunk hex-length ..." in 8.x).
+      if (t.error_detail.find("chunk") != std::string::npos) return "EPROTO";
       return "ECONNRESET";
     case CURLE_GOT_NOTHING:
     case CURLE_SEND_ERROR:

@@ -6,8 +6,11 @@
 #include <atomic>
 #include <cctype>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <string_view>
+
+#include "trace.h"
 
 namespace ned {
 
@@ -16,6 +19,21 @@ namespace {
 // Response headers are bounded like the body, so a hostile server cannot grow our memory.
 constexpr size_t kMaxHeaderCount = 128;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
+// libcurl refuses a status line or header line over CURL_MAX_HTTP_HEADER, but reads any number of
+// shorter ones; the package holds the whole head to that size (the fallback's undici does too).
+constexpr size_t kMaxHeadBytes = 100 * 1024;
+static_assert(kMaxHeadBytes == 102400, "kHeadTooLarge names the limit");
+// libcurl 8.6+ reports a line over its limit as CURLE_TOO_LARGE (not in 7.88's headers).
+constexpr int kCurleTooLarge = 100;
+
+// Why a response is unreadable (Transfer::unreadable), in the fallback's words too.
+constexpr char kHeadTooLarge[] = "the response's status line and headers are over 102400 bytes";
+// RFC 9112 section 6.3: a response whose Content-Length is invalid (a list, a repeat, beyond any
+// length) or that has both framings cannot be delimited safely.
+constexpr char kBadContentLength[] =
+    "the response's Content-Length is not one number (RFC 9112, section 6.3)";
+constexpr char kBothFramings[] =
+    "the response has both Transfer-Encoding and Content-Length (RFC 9112, section 6.3)";
 constexpr size_t kKeepCapacity = 1u << 20;  // bigger buffers are not kept for the next transfer
 
 std::string_view Trim(std::string_view s) {
@@ -50,6 +68,26 @@ size_t OnBody(char* data, size_t size, size_t nmemb, void* userp) noexcept {
   return n;
 }
 
+// A Content-Length value libcurl can hold: digits only, at most CURL_OFF_T's maximum.
+bool IsLength(std::string_view value) {
+  if (value.empty()) return false;
+  constexpr curl_off_t kMax = std::numeric_limits<curl_off_t>::max();
+  curl_off_t length = 0;
+  for (const char c : value) {
+    if (c < '0' || c > '9') return false;
+    const int digit = c - '0';
+    if (length > (kMax - digit) / 10) return false;
+    length = length * 10 + digit;
+  }
+  return true;
+}
+
+// Ends the transfer (returning 0 makes libcurl stop with CURLE_WRITE_ERROR), saying why.
+size_t Refuse(Transfer* t, const char* why) {
+  t->unreadable = why;
+  return 0;
+}
+
 size_t OnHeader(char* data, size_t size, size_t nitems, void* userp) noexcept {
   auto* t = static_cast<Transfer*>(userp);
   const size_t n = size * nitems;
@@ -60,18 +98,43 @@ size_t OnHeader(char* data, size_t size, size_t nitems, void* userp) noexcept {
     t->response_headers.clear();
     t->header_count = 0;
     t->headers_ended = false;
+    t->head_bytes = n;  // libcurl refuses a status line over the limit itself
+    t->has_content_length = false;
+    t->has_transfer_encoding = false;
     return n;
   }
+  t->head_bytes += n;
+  if (t->head_bytes > kMaxHeadBytes) return Refuse(t, kHeadTooLarge);
   if (line == "\r\n" || line == "\n") {
     t->headers_ended = true;
+    // libcurl would frame the body by the Transfer-Encoding; a response with both may be an
+    // attempt at response splitting.
+    if (t->has_content_length && t->has_transfer_encoding) return Refuse(t, kBothFramings);
     return n;
   }
   const bool folded = n > 0 && (data[0] == ' ' || data[0] == '\t');
   line = Trim(line);
   if (line.empty()) return n;
   try {
-    if (StartsWithNoCase(line, "retry-after:")) {
-      t->retry_after.assign(Trim(line.substr(12)));
+    switch (folded ? '\0' : line[0] | 0x20) {  // | 0x20: the first letter in lower case
+      case 'c':
+        if (StartsWithNoCase(line, "content-length:")) {
+          // libcurl itself refuses a value that does not start with a number, takes "2, 3" as 2
+          // and a second header's value over the first.
+          if (t->has_content_length || !IsLength(Trim(line.substr(15)))) {
+            return Refuse(t, kBadContentLength);
+          }
+          t->has_content_length = true;
+        }
+        break;
+      case 'r':
+        if (StartsWithNoCase(line, "retry-after:")) t->retry_after.assign(Trim(line.substr(12)));
+        break;
+      case 't':
+        if (StartsWithNoCase(line, "transfer-encoding:")) t->has_transfer_encoding = true;
+        break;
+      default:
+        break;
     }
     if (!(t->flags & kKeepResponse)) return n;
     if (folded) {
@@ -151,6 +214,19 @@ bool ResponseComplete(CURL* easy, const Transfer* t) {
   curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected);
   curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &received);
   return expected >= 0 && received == expected;
+}
+
+// libcurl refuses a status line or header line over its limit (CURL_MAX_HTTP_HEADER) as
+// CURLE_OUT_OF_MEMORY without a word (7.88; CURLE_TOO_LARGE from 8.6). Told from a real allocation
+// failure by when it came: after the whole request went out and the server's answer had begun.
+bool LineOverLimit(CURL* easy, const Transfer* t, CURLcode result) {
+  if (result != CURLE_OUT_OF_MEMORY && static_cast<int>(result) != kCurleTooLarge) return false;
+  long request_bytes = 0;
+  curl_off_t first_byte_us = 0;
+  curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
+  curl_easy_getinfo(easy, CURLINFO_STARTTRANSFER_TIME_T, &first_byte_us);
+  return request_bytes > 0 && first_byte_us > 0 &&
+         t->bytes_sent == static_cast<curl_off_t>(t->body.size());
 }
 
 void ShrinkIfBig(std::string* s) {
@@ -236,6 +312,7 @@ void Transfer::Clear() {
   profile.reset();
   curl_slist_free_all(headers);
   headers = nullptr;
+  trace_secrets.clear();
   channel = nullptr;
   result = CURLE_OK;
   status = 0;
@@ -250,6 +327,10 @@ void Transfer::Clear() {
   response_headers.clear();
   header_count = 0;
   headers_ended = false;
+  head_bytes = 0;
+  has_content_length = false;
+  has_transfer_encoding = false;
+  unreadable = nullptr;
   origin.clear();
   origin_count = nullptr;
   response_body.clear();
@@ -336,7 +417,11 @@ CURLcode ConfigureProfile(CURL* easy, const Profile& p, CURLSH* share) {
     NED_SET(CURLOPT_USERAGENT, p.user_agent.c_str());
   }
   if (share != nullptr) NED_SET(CURLOPT_SHARE, share);
-  if (p.verbose) NED_SET(CURLOPT_VERBOSE, 1L);
+  if (p.verbose) {
+    // The trace is written by OnTrace, which masks credentials (libcurl's own prints them).
+    NED_SET(CURLOPT_DEBUGFUNCTION, OnTrace);
+    NED_SET(CURLOPT_VERBOSE, 1L);
+  }
   // Always set, even to "": otherwise libcurl reads no_proxy from the environment itself.
   NED_SET(CURLOPT_NOPROXY, p.no_proxy.c_str());
   if (!p.ca_file.empty()) {
@@ -363,6 +448,7 @@ CURLcode ConfigureTransfer(CURL* easy, Transfer* t) {
   NED_SET(CURLOPT_ERRORBUFFER, t->errbuf);
   NED_SET(CURLOPT_WRITEDATA, static_cast<void*>(t));
   NED_SET(CURLOPT_HEADERDATA, static_cast<void*>(t));
+  if (p.verbose) NED_SET(CURLOPT_DEBUGDATA, static_cast<void*>(t));
   // An empty proxy string means "direct" and also stops libcurl from reading the environment.
   const bool https = t->https();
   NED_SET(CURLOPT_PROXY, (https ? p.https_proxy : p.http_proxy).c_str());
@@ -403,6 +489,9 @@ void CollectResult(CURL* easy, Transfer* t, CURLcode result) {
                             result == CURLE_SEND_ERROR || result == CURLE_RECV_ERROR ||
                             result == CURLE_OPERATION_TIMEDOUT;
   if (after_answer && t->status >= 200 && ResponseComplete(easy, t)) result = CURLE_OK;
+  // A head the package cannot read is the server's fault, never a delivery: EPROTO.
+  if (t->unreadable == nullptr && LineOverLimit(easy, t, result)) t->unreadable = kHeadTooLarge;
+  if (t->unreadable != nullptr) result = CURLE_WEIRD_SERVER_REPLY;
   t->result = result;
   if (t->profile->timings) {
     const CURLINFO points[5] = {CURLINFO_NAMELOOKUP_TIME_T, CURLINFO_CONNECT_TIME_T,
@@ -422,7 +511,11 @@ void CollectResult(CURL* easy, Transfer* t, CURLcode result) {
   curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &t->connect_code);
   const std::string& proxy = t->https() ? t->profile->https_proxy : t->profile->http_proxy;
   t->via_proxy = !proxy.empty() && !NoProxyMatches(t->profile->no_proxy, HostOf(t->url));
-  t->error_detail.assign(t->errbuf, strnlen(t->errbuf, sizeof(t->errbuf)));
+  if (t->unreadable != nullptr) {
+    t->error_detail = t->unreadable;
+  } else {
+    t->error_detail.assign(t->errbuf, strnlen(t->errbuf, sizeof(t->errbuf)));
+  }
 }
 
 void FailTransfer(Transfer* t, CURLcode code, const char* detail) {

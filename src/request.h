@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ned {
 
@@ -40,7 +41,9 @@ struct Profile {
   size_t max_response_bytes = 0;
   bool insecure = false;
   bool http2 = false;
-  bool verbose = false;  // libcurl's trace on stderr (NATIVE_EVENT_DISPATCHER_TRACE=1)
+  bool verbose = false;  // the trace on stderr (NATIVE_EVENT_DISPATCHER_TRACE=1, trace.h)
+  // With `verbose`: the headers whose values the trace masks (lower-case names, lib/ decides).
+  std::vector<std::string> trace_secrets;
   bool timings = false;  // report DNS, connect, TLS, first byte and total times
   std::string user_agent;
   std::string ca_file;  // empty: the system's CA bundle
@@ -87,7 +90,8 @@ struct Transfer {
   Bytes body;
   std::shared_ptr<const Profile> profile;
   curl_slist* headers = nullptr;  // this request's own header lines (owned); null: the profile's
-  Channel* channel = nullptr;     // the environment it belongs to
+  std::vector<std::string> trace_secrets;  // with a trace: secret names among those lines
+  Channel* channel = nullptr;              // the environment it belongs to
 
   // Filled by the pump.
   CURLcode result = CURLE_OK;
@@ -106,6 +110,14 @@ struct Transfer {
   size_t header_count = 0;
   // The final response's header block ended (its empty line came).
   bool headers_ended = false;
+  // The head of the response being read (OnHeader): its bytes so far (status line, header lines,
+  // empty line), and which framing headers it has.
+  size_t head_bytes = 0;
+  bool has_content_length = false;
+  bool has_transfer_encoding = false;
+  // Why the response could not be read, when the package refused it (a static text): the transfer
+  // ends as CURLE_WEIRD_SERVER_REPLY (EPROTO) with this as its detail.
+  const char* unreadable = nullptr;
   // scheme://host[:port] of url, for the per-origin cap (HTTP/1.1): made on first use.
   std::string origin;
   const std::string& Origin() {

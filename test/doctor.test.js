@@ -2,7 +2,7 @@
 // npx native-event-dispatcher doctor, run as a command against local servers.
 const path = require('node:path');
 const { execFile } = require('node:child_process');
-const { start, closedPort, makeCertificates, startProxy } = require('./helpers/servers');
+const { start, startRaw, closedPort, makeCertificates, startProxy } = require('./helpers/servers');
 
 const CLI = path.join(__dirname, '..', 'bin', 'native-event-dispatcher.js');
 
@@ -102,6 +102,25 @@ test('proxies: shown from the environment and taken; no_proxy is honoured; a dea
   } finally {
     await proxy.close();
     await server.close();
+  }
+});
+
+test.each(['native', 'fallback'])('an answer that is not HTTP, and HTTP that cannot be read, are told apart (%s)', async (transport) => {
+  const ssh = await startRaw((socket) => socket.end('SSH-2.0-OpenSSH_9.2p1\r\n'));
+  const huge = await startRaw((socket) => socket.end(`HTTP/1.1 200 ${'x'.repeat(200 * 1024)}\r\nContent-Length: 0\r\n\r\n`));
+  try {
+    const env = { NATIVE_EVENT_DISPATCHER_TRANSPORT: transport };
+    const notHttp = await doctor([ssh.url], env);
+    expect(notHttp.code).toBe(1);
+    expect(notHttp.stdout).toMatch(/error\s+EPROTO \(libcurl 1\)/);
+    expect(notHttp.stdout).toMatch(/diagnosis\s+What came back from 127\.0\.0\.1:\d+ is not HTTP/);
+    const unreadable = await doctor([huge.url], env);
+    expect(unreadable.code).toBe(1);
+    expect(unreadable.stdout).toMatch(/error\s+EPROTO \(libcurl 8\)/);
+    expect(unreadable.stdout).toMatch(/diagnosis\s+127\.0\.0\.1:\d+ answered with HTTP that cannot be read safely: Weird server reply \(the response's status line and headers are over 102400 bytes\)\. /);
+  } finally {
+    await ssh.close();
+    await huge.close();
   }
 });
 

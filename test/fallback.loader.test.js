@@ -5,8 +5,10 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const { spawnNode } = require('./helpers/processes');
 const { useCleanup } = require('./helpers/cleanup');
+const { start } = require('./helpers/servers');
 
 const ROOT = path.join(__dirname, '..');
 const cleanup = useCleanup();
@@ -96,6 +98,91 @@ test('libcurl.so.4 missing or broken: the fallback, naming the library and how t
   expect(forced.error.code).toBe('ERR_NATIVE_TRANSPORT');
   expect(forced.error.message).toContain('apt-get install libcurl4');
   expect(forced.error.message).toContain('libcurl.so.4');
+});
+
+// The libcurl functions the binary in use calls, and the symbol version each asks for (Debian's
+// CURL_OPENSSL_4 for a local build; none for a prebuild, which links against an unversioned stub).
+function addonCurlFunctions() {
+  const binary = require('node-gyp-build').resolve(ROOT);
+  const symbols = execFileSync('nm', ['-D', '--undefined-only', binary], { encoding: 'utf8' });
+  return [...symbols.matchAll(/\b(curl_\w+)(?:@+(\w+))?/g)].map((m) => ({ name: m[1], version: m[2] }));
+}
+
+// A libcurl.so.4 that loads but lacks functions the addon calls (another library of that name, or
+// a libcurl older than the addon needs), built here: it exports `names` only, each doing nothing,
+// under the symbol versions the addon asks for. (Without them glibc does not report a versioned
+// symbol it finds in an unversioned library: it aborts the process, "Inconsistency detected by ld.so".)
+function libcurlWith(names) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-fakecurl-'));
+  cleanup.later(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'fake.c'), names.map((f) => `void ${f}(void) {}\n`).join(''));
+  const args = ['-shared', '-fPIC', '-Wl,-soname,libcurl.so.4', '-o', path.join(dir, 'libcurl.so.4'), path.join(dir, 'fake.c')];
+  const versions = [...new Set(addonCurlFunctions().map((f) => f.version).filter(Boolean))];
+  if (versions.length > 0) {
+    const script = versions.map((v, i) => `${v} { ${i === 0 ? `global: ${names.join('; ')}; local: *; ` : ''}};`).join('\n');
+    fs.writeFileSync(path.join(dir, 'fake.map'), script);
+    args.push(`-Wl,--version-script,${path.join(dir, 'fake.map')}`);
+  }
+  execFileSync('gcc', args);
+  return dir;
+}
+
+// The environment of a child that finds `dir`'s libcurl.so.4 first, with the transport chosen as
+// the package chooses it (not forced by a fallback run, nor the sanitizer run's addon).
+const findingFirst = (dir, more = {}) => ({
+  LD_LIBRARY_PATH: dir, NATIVE_EVENT_DISPATCHER_TRANSPORT: undefined, NATIVE_EVENT_DISPATCHER_ADDON: undefined, ...more,
+});
+
+describe.each([
+  ['only curl_version_info', () => ['curl_version_info'], /curl_\w+/],
+  // libcurl before 7.62 had no URL API; everything else the addon calls is there.
+  ['everything but the URL API (as before 7.62)',
+    () => addonCurlFunctions().map((f) => f.name).filter((f) => !f.startsWith('curl_url')),
+    /curl_url\w*/],
+])('a libcurl.so.4 with %s, found first', (what, functions, missing) => {
+  test('require() works: the fallback, with a warning naming the missing function, delivers', async () => {
+    const server = await start((req, res) => res.writeHead(204).end());
+    cleanup.later(() => server.close());
+    const { exited } = spawnNode(`
+      const warnings = [];
+      process.on('warning', (w) => warnings.push({ code: w.code, message: w.message }));
+      const ned = require(${JSON.stringify(ROOT)});
+      ned.dispatchEvent('POST', ${JSON.stringify(server.url)}, { from: 'child' }).then((res) => {
+        const v = ned.versions();
+        console.log(JSON.stringify({ status: res.statusCode, transport: v.transport, reason: v.reason, warnings }));
+      });
+    `, findingFirst(libcurlWith(functions())));
+    const { code, signal, stdout, stderr } = await exited;
+    expect({ code, signal, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, signal: null, stderr: '' });
+    const r = JSON.parse(stdout);
+    expect(r).toMatchObject({ status: 204, transport: 'fallback' });
+    const symbol = missing.exec(r.reason)[0];
+    expect(functions()).not.toContain(symbol);
+    expect(r.reason).toContain(`lacks ${symbol}: it is not a usable libcurl ≥ 7.68`);
+    expect(r.reason).toContain('unset LD_LIBRARY_PATH');
+    expect(r.reason).toContain('apt-get install libcurl4');
+    expect(r.warnings).toEqual([{ code: 'NED_FALLBACK_TRANSPORT',
+      message: `native-event-dispatcher uses its fallback transport (undici): ${r.reason}.` }]);
+    expect(server.requests.map((q) => JSON.parse(q.body))).toEqual([{ from: 'child' }]);
+  });
+
+  test('doctor runs, exits 0 and prints the reason', async () => {
+    const cli = path.join(ROOT, 'bin', 'native-event-dispatcher.js');
+    const { exited } = spawnNode(`process.argv.splice(1, Infinity, ${JSON.stringify(cli)}, 'doctor'); require(${JSON.stringify(cli)});`,
+      findingFirst(libcurlWith(functions())));
+    const { code, signal, stdout } = await exited;
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    const line = stdout.split('\n').find((l) => /^ {2}transport /.test(l));
+    expect(line).toMatch(/fallback \(undici [\d.]+\), because the libcurl\.so\.4 found/);
+    expect(line).toMatch(new RegExp(`lacks ${missing.source}: it is not a usable libcurl ≥ 7\\.68`));
+  });
+
+  test('NATIVE_EVENT_DISPATCHER_TRANSPORT=native: the ERR_NATIVE_TRANSPORT error, and a normal exit', async () => {
+    const r = await load(findingFirst(libcurlWith(functions()), { NATIVE_EVENT_DISPATCHER_TRANSPORT: 'native' }));
+    expect(r.error).toMatchObject({ name: 'Error', code: 'ERR_NATIVE_TRANSPORT' });
+    expect(r.error.message).toMatch(new RegExp(`^NATIVE_EVENT_DISPATCHER_TRANSPORT=native, but the native transport cannot load: the libcurl\\.so\\.4 found .*lacks ${missing.source}: `));
+    expect(r.warnings).toEqual([]);
+  });
 });
 
 test('no binary for this platform: the fallback, with how to build one', async () => {

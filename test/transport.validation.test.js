@@ -135,6 +135,17 @@ describe('the backend guards itself when called directly with junk', () => {
     // lib/ hands over a complete profile: a missing field is junk too, not a default.
     expect(() => binding.compileProfile({ ...complete, userAgent: undefined })).toThrow(/userAgent/);
   });
+
+  // The trace's list of headers to mask (the fallback masks with lib/redact.js and takes none).
+  (binding.kind === 'native' ? test : test.skip)('the addon refuses a list of trace secrets that is not header names', () => {
+    const complete = { timeoutMs: 1, connectTimeoutMs: 1, maxResponseBytes: 1, insecure: false, http2: false, verbose: true, timings: false, userAgent: '', caFile: '', httpProxy: '', httpsProxy: '', noProxy: '', bodyHeaders: [], getHeaders: [], connectTo: [] };
+    for (const traceSecrets of [null, 'authorization', [1], ['a\nb'], {}]) {
+      expect(() => binding.compileProfile({ ...complete, traceSecrets })).toThrow(/traceSecrets/);
+    }
+    const profile = binding.compileProfile({ ...complete, traceSecrets: ['authorization'] });
+    expect(() => binding.submit(1, 1, 'http://127.0.0.1:1/', '{}', profile, ['X-Key: a'], 0, 'x-key')).toThrow(/traceSecrets/);
+    expect(() => binding.submit(1, 1, 'http://127.0.0.1:1/', '{}', profile, ['X-Key: a'], 0, [null])).toThrow(/traceSecrets/);
+  });
 });
 
 test('option values JSON cannot show are still validated (the profile cache is not fooled)', async () => {

@@ -9,11 +9,10 @@ const net = require('node:net');
 const { performance } = require('node:perf_hooks');
 const { Agent, Pool, ProxyAgent, buildConnector } = require('undici');
 const { Connections } = require('./fallback-connections');
+const { MAX_HEAD_BYTES } = require('./fallback-errors');
 
 // libcurl's default cap on concurrent streams per HTTP/2 connection.
 const H2_STREAMS = 100;
-// Response headers up to libcurl's limit (CURL_MAX_HTTP_HEADER) instead of Node's 16 KiB.
-const MAX_HEADER_BYTES = 100 * 1024;
 // Distinct connection settings kept at once; the JS layer keeps at most 64 profiles.
 const MAX_AGENTS = 64;
 // When a connection was begun, resolved, connected and secured (performance.now(), -1 = not yet).
@@ -54,6 +53,52 @@ class OriginPool extends Pool {
   }
 }
 
+// undici keeps no count of a response's status line (its maxHeaderSize counts header names and
+// values; of a status line that spans reads it keeps the last piece), so what its parser reads from
+// an HTTP/1.1 connection is counted here: its socket.read(), wrapped, notes the bytes handed over
+// and the last two chunks. A response's head ends in the chunk being parsed when undici reports it.
+const kReads = Symbol('native-event-dispatcher reads');
+
+function countReads(socket) {
+  const reads = { total: 0, last: null, before: null };
+  const read = socket.read;
+  socket.read = function countedRead(n) {
+    const chunk = read.call(this, n);
+    if (chunk !== null && chunk.length > 0) {
+      reads.before = reads.last;
+      reads.last = chunk;
+      reads.total += chunk.length;
+    }
+    return chunk;
+  };
+  socket[kReads] = reads;
+}
+
+// Bytes undici's parser has read from `socket` so far, or -1 where they are not counted (HTTP/2).
+function bytesRead(socket) {
+  const reads = socket && socket[kReads];
+  return reads ? reads.total : -1;
+}
+
+// Where (in bytes read from `socket`) the head of the response that began at `start` ended: after
+// its first empty line. Called while undici reports that response, so the head ends in the last
+// chunk read; an empty line split between two chunks is found with the end of the chunk before.
+function headEnd(socket, start) {
+  const { total, last, before } = socket[kReads];
+  let text = last;
+  let offset = total - last.length; // where `text` begins, in bytes read
+  if (start <= offset && before !== null) {
+    const tail = before.subarray(Math.max(0, before.length - 2));
+    text = Buffer.concat([tail, last]);
+    offset -= tail.length;
+  }
+  const from = Math.max(0, start - offset);
+  const crlf = text.indexOf('\n\r\n', from); // CRLF (or a bare LF) then an empty CRLF line
+  const lf = text.indexOf('\n\n', from); // lines ended by a bare LF
+  const ends = [crlf < 0 ? -1 : crlf + 3, lf < 0 ? -1 : lf + 2].filter((end) => end >= 0);
+  return ends.length > 0 ? offset + Math.min(...ends) : total;
+}
+
 // undici's pool, whose connections count against the bound on all of them (`connections`), follow
 // the connect-to rules and, once a connection turns out to be HTTP/2, carry up to H2_STREAMS
 // requests at once. undici runs one request at a time on a connection unless told otherwise;
@@ -67,6 +112,7 @@ function poolFactory(settings, connections) {
     let client = null;
     const connect = (o, callback) => connections.connect(client, (done) => options.connect(pinned(o, settings.connectTo), done), (err, socket) => {
       h2 = !err && socket.alpnProtocol === 'h2';
+      if (!err && !h2) countReads(socket);
       callback(err, socket);
     });
     client = new BoundedClient(origin, { ...options, connect });
@@ -95,7 +141,9 @@ function agentOptions(settings, perHost, connections) {
     // The whole-request timer is the backend's (timeoutMs), as in libcurl.
     headersTimeout: 0,
     bodyTimeout: 0,
-    maxHeaderSize: MAX_HEADER_BYTES,
+    // Header names and values up to libcurl's limit on a head (not Node's 16 KiB); the whole head,
+    // status line included, is held to it as well (headEnd).
+    maxHeaderSize: MAX_HEAD_BYTES,
     allowH2: settings.http2,
     factory: poolFactory(settings, connections),
   };
@@ -176,4 +224,4 @@ class Agents {
   }
 }
 
-module.exports = { Agents, kTimes };
+module.exports = { Agents, kTimes, bytesRead, headEnd };

@@ -5,6 +5,7 @@
 
 // curl_easy_strerror() of libcurl 7.88 for the codes used here.
 const CURL_TEXT = {
+  1: 'Unsupported protocol',
   5: "Couldn't resolve proxy name",
   6: "Couldn't resolve host name",
   7: "Couldn't connect to server",
@@ -46,6 +47,17 @@ const ARGUMENT_CODES = new Set([
   'UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE',
   'ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN',
 ]);
+
+// A response the package cannot read (the native transport's words, src/request.cc): libcurl's
+// limit on a head (CURL_MAX_HTTP_HEADER), and RFC 9112 section 6.3's unframeable bodies.
+const MAX_HEAD_BYTES = 100 * 1024;
+const HEAD_TOO_LARGE = `the response's status line and headers are over ${MAX_HEAD_BYTES} bytes`;
+const BAD_CONTENT_LENGTH = "the response's Content-Length is not one number (RFC 9112, section 6.3)";
+const BOTH_FRAMINGS = 'the response has both Transfer-Encoding and Content-Length (RFC 9112, section 6.3)';
+// llhttp's reasons (undici gives no code with them) for a status line that is not HTTP's, and for a
+// body whose chunked encoding cannot be read: libcurl's CURLE_UNSUPPORTED_PROTOCOL and RECV_ERROR.
+const NOT_A_STATUS_LINE = /Expected HTTP\/|HTTP version|major version|minor version|Expected dot|after version|response status|status code|response line|after start line/;
+const BOTH_FRAMINGS_REASON = /Content-Length can't be present with Transfer-Encoding|Transfer-Encoding can't be present with Content-Length/;
 
 function failure(code, curlCode, detail) {
   const text = CURL_TEXT[curlCode] || 'Unexpected failure in the fallback transport';
@@ -94,16 +106,23 @@ function classify(err, how) {
   if (how.https && !how.started && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE')) {
     return failure('ETLS', 35, detail);
   }
-  if (code === 'UND_ERR_SOCKET' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
-    return how.statusCode > 0 ? failure('ECONNRESET', 18, `transfer closed with outstanding read data remaining: ${detail}`)
+  if (code === 'UND_ERR_HEADERS_OVERFLOW') return headTooLarge();
+  // undici joins every Content-Length value and finds the body's length is not that "number".
+  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return failure('EPROTO', 8, BAD_CONTENT_LENGTH);
+  if (code === 'UND_ERR_SOCKET') {
+    // An interim answer (1xx) is no response: the connection closed before one, as libcurl says.
+    return how.statusCode >= 200 ? failure('ECONNRESET', 18, `transfer closed with outstanding read data remaining: ${detail}`)
       : failure('ECONNRESET', 52, detail);
   }
   if (code === 'EPIPE' || err.syscall === 'write') return failure('ECONNRESET', 55, detail);
   if (code === 'ECONNRESET' || code === 'ECONNABORTED' || err.syscall === 'read' || code === 'UND_ERR_INFO') {
     return failure('ECONNRESET', 56, detail);
   }
-  if ((err && err.name === 'HTTPParserError') || (typeof code === 'string' && code.startsWith('HPE_'))
-    || code === 'UND_ERR_HEADERS_OVERFLOW') {
+  if ((err && err.name === 'HTTPParserError') || (typeof code === 'string' && code.startsWith('HPE_'))) {
+    if (/chunk/i.test(detail)) return failure('EPROTO', 56, detail);
+    if (NOT_A_STATUS_LINE.test(detail)) return failure('EPROTO', 1, detail);
+    if (BOTH_FRAMINGS_REASON.test(detail)) return failure('EPROTO', 8, BOTH_FRAMINGS);
+    if (/Duplicate Content-Length|Content-Length overflow/.test(detail)) return failure('EPROTO', 8, BAD_CONTENT_LENGTH);
     return failure('EPROTO', 8, detail);
   }
   if (code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_STREAM_CANCEL') return failure('EPROTO', 92, detail);
@@ -113,8 +132,11 @@ function classify(err, how) {
   return failure('ECURL', 0, `${err && err.name ? `${err.name}: ` : ''}${detail}`);
 }
 
+const headTooLarge = () => failure('EPROTO', 8, HEAD_TOO_LARGE);
+// libcurl reads a status from 100 to 999 only (undici trips over an assertion below 100).
+const unsupportedStatus = () => failure('EPROTO', 1, 'Unsupported response code in HTTP response');
 const timedOut = (ms, bytes) => failure('ETIMEDOUT', 28, `Operation timed out after ${ms} milliseconds with ${bytes} bytes received`);
 const aborted = () => failure('EABORTED', 42, 'abort() was called');
 const caFileUnusable = (file, reason) => failure('ECERT', 77, `cannot use caFile ${file}: ${reason}`);
 
-module.exports = { classify, timedOut, aborted, caFileUnusable };
+module.exports = { classify, timedOut, aborted, caFileUnusable, headTooLarge, unsupportedStatus, MAX_HEAD_BYTES };

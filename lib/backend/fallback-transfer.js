@@ -5,7 +5,8 @@
 const diagnostics = require('node:diagnostics_channel');
 const { performance } = require('node:perf_hooks');
 const errors = require('./fallback-errors');
-const { kTimes } = require('./fallback-agents');
+const { redactUrl, redactText, redactHeader } = require('../redact');
+const { kTimes, bytesRead, headEnd } = require('./fallback-agents');
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
 const FLAG_RESPONSE = 1;
@@ -15,17 +16,16 @@ const NON_ASCII = /[^\x00-\x7f]/;
 const LATE_MS = 10;
 
 // undici does not tell a handler which connection carries its request; its diagnostics channel
-// does, synchronously right after onRequestStart. Only requests that report timings listen.
+// does, synchronously right after onRequestStart, before anything of the answer is read. A request
+// needs it for its head's size and for timings.
 let awaitingSocket = null;
-let listening = false;
-function listenForSockets() {
-  if (listening) return;
-  listening = true;
-  diagnostics.subscribe('undici:client:sendHeaders', ({ socket }) => {
-    if (awaitingSocket !== null) awaitingSocket.socket = socket;
-    awaitingSocket = null;
-  });
-}
+diagnostics.subscribe('undici:client:sendHeaders', ({ socket }) => {
+  if (awaitingSocket !== null) {
+    awaitingSocket.socket = socket;
+    awaitingSocket.headStart = bytesRead(socket);
+  }
+  awaitingSocket = null;
+});
 
 // undici hands header values over as latin1 strings; libcurl's bytes are read as UTF-8.
 const utf8 = (value) => (NON_ASCII.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value);
@@ -55,6 +55,7 @@ class Transfer {
     this.controller = null;
     this.started = false;
     this.socket = null;
+    this.headStart = -1; // where its answer's head begins, in bytes read from the socket (-1: not counted)
     this.timer = null;
     this.status = 0;
     this.headers = null;
@@ -72,8 +73,10 @@ class Transfer {
   start(agent, viaProxy) {
     this.viaProxy = viaProxy;
     this.t0 = performance.now();
-    if (this.profile.timings) listenForSockets();
-    if (this.profile.verbose) this.trace(`> ${this.options.method} ${this.target.origin}${this.target.path}${viaProxy ? ' (via proxy)' : ''}`);
+    if (this.profile.verbose) {
+      this.trace(`> ${this.options.method} ${redactUrl(`${this.target.origin}${this.target.path}`)}${viaProxy ? ' (via proxy)' : ''}`);
+      this.traceHeaders('>', this.options.headers);
+    }
     if (this.target.https && this.profile.caError !== undefined) {
       this.finish(errors.caFileUnusable(this.profile.connection.caFile, this.profile.caError));
       return;
@@ -97,11 +100,24 @@ class Transfer {
     this.controller = controller;
     this.started = true;
     this.startedAt = performance.now();
-    if (this.profile.timings) awaitingSocket = this;
+    awaitingSocket = this;
   }
 
   onResponseStart(controller, statusCode, headers) {
     if (this.settled) return;
+    // What libcurl cannot read is never an answer.
+    if (statusCode < 100 || statusCode > 999) {
+      this.refuse(errors.unsupportedStatus());
+      return;
+    }
+    if (this.headTooLarge(statusCode)) {
+      this.refuse(errors.headTooLarge());
+      return;
+    }
+    if (this.profile.verbose) {
+      this.trace(`< ${statusCode}`);
+      this.traceHeaders('<', headers);
+    }
     // Only the last response counts (after 1xx, the final one).
     this.status = statusCode;
     this.headers = headers;
@@ -172,6 +188,13 @@ class Transfer {
     return true;
   }
 
+  // An answer the package cannot read: it ends here, and undici drops the connection.
+  refuse(failure) {
+    this.status = 0;
+    this.finish(failure);
+    this.stop();
+  }
+
   // Process exit: no completion, nothing left running.
   halt() {
     this.settled = true;
@@ -185,13 +208,27 @@ class Transfer {
     if (this.controller !== null && !this.controller.aborted) this.controller.abort(new Error('stopped'));
   }
 
+  // Whether the head of the answer undici reports now (status line, header lines, empty line) is
+  // over libcurl's limit, as the native transport refuses it. The bytes read since the head began
+  // bound it (most answers end the check there); otherwise it is found in what was read. An interim
+  // answer (1xx) is measured to where it ends, for the next one to begin there.
+  headTooLarge(statusCode) {
+    if (this.headStart < 0) return false; // HTTP/2, or no socket seen: not counted
+    const read = bytesRead(this.socket) - this.headStart;
+    if (read <= errors.MAX_HEAD_BYTES && statusCode >= 200) return false;
+    const end = headEnd(this.socket, this.headStart);
+    const head = end - this.headStart;
+    this.headStart = end;
+    return head > errors.MAX_HEAD_BYTES;
+  }
+
   // ---- the result ----
 
   finish(failure) {
     this.settled = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    if (this.profile.verbose) this.trace(failure ? `! ${failure.code} ${failure.message}` : `< ${this.status}`);
+    if (this.profile.verbose) this.trace(failure ? `! ${failure.code} ${redactText(failure.message)}` : `done: HTTP ${this.status}`);
     this.onSettled(this, failure);
   }
 
@@ -251,8 +288,15 @@ class Transfer {
     return [since(times.lookup < 0 ? times.start : times.lookup), connect, this.target.https ? since(times.secure) : -1, firstByte, total];
   }
 
+  // The trace (NATIVE_EVENT_DISPATCHER_TRACE=1): credentials masked by lib/redact.js, bodies never.
   trace(line) {
     process.stderr.write(`* native-event-dispatcher (fallback) #${this.id} ${line}\n`);
+  }
+
+  traceHeaders(direction, headers) {
+    for (const name of Object.keys(headers || {})) {
+      for (const value of valuesOf(headers[name])) this.trace(`${direction} ${name}: ${redactHeader(name, value)}`);
+    }
   }
 }
 

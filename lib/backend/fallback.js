@@ -170,6 +170,8 @@ function flush() {
 
 // ---- the backend interface ----------------------------------------------------------------------
 
+// The addon's eighth argument (traceSecrets, the headers its trace masks) is not needed here: the
+// fallback's trace masks with lib/redact.js itself.
 function submit(id, verb, url, body, profile, headers, flags) {
   if (!Number.isSafeInteger(id) || id <= 0) throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'id', 'a positive integer', id);
   if (state.pending.has(id)) throw invalid(RangeError, 'ERR_INVALID_ARG_VALUE', 'id', 'an id no pending request has', id);

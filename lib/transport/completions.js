@@ -102,14 +102,18 @@ function copiedBytes() {
 }
 
 // Sends `request` with a compiled profile; returns its id. Throws on junk the checks above the
-// backend should have caught (never for a network failure: that is a result).
-function submit(request, profile, owner, flags = 0, headers = undefined) {
+// backend should have caught (never for a network failure: that is a result). `headers`: the
+// request's own header lines instead of the profile's; `traceSecrets`: with the trace on, the
+// secret names among them.
+function submit(request, profile, owner, flags = 0, headers = undefined, traceSecrets = undefined) {
   const slot = free.length > 0 ? free.pop() : owners.length;
   if (slot >= SLOTS) throw Object.assign(new RangeError(`more than ${SLOTS} requests pending at once`), { code: 'ERR_OUT_OF_RANGE' });
   const generation = (generations[slot] || 0) + 1;
   const id = slot + SLOTS * generation;
   try {
-    copied = backend.submit(id, request.verb, request.href, request.body, profile.handle, headers, flags);
+    copied = traceSecrets === undefined
+      ? backend.submit(id, request.verb, request.href, request.body, profile.handle, headers, flags)
+      : backend.submit(id, request.verb, request.href, request.body, profile.handle, headers, flags, traceSecrets);
   } catch (err) {
     if (slot < owners.length) free.push(slot);
     throw err;

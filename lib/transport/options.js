@@ -32,8 +32,12 @@ const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding']);
 const PROXY_SCHEMES = new Set(['http:', 'https:', 'socks4:', 'socks4a:', 'socks5:', 'socks5h:']);
 const RESOLVE_ENTRY = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+):(\d{1,5}):(\[[0-9A-Fa-f:.]+\]|[0-9.]+)$/;
 
-// NATIVE_EVENT_DISPATCHER_TRACE=1 prints libcurl's own trace of every request on stderr.
+// NATIVE_EVENT_DISPATCHER_TRACE=1 prints a trace of every request on stderr (libcurl's, through
+// the addon, or the fallback's), credentials masked.
 const TRACE = /^(1|true|yes)$/i.test(process.env.NATIVE_EVENT_DISPATCHER_TRACE || '');
+// Headers the trace masks whatever the options: those libcurl sends from credentials (Authorization
+// from a URL's user:password, Proxy-Authorization from a proxy URL's), and cookies either way.
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
 const libraries = backend.versions();
 const DEFAULT_USER_AGENT = libraries.libcurl
   ? `native-event-dispatcher/${version} libcurl/${libraries.libcurl}`
@@ -151,6 +155,24 @@ function connectToOf(resolve) {
   });
 }
 
+// The header names, among `names`, whose values the trace must mask: redact.js decides; the addon
+// applies them (it has no rule of its own).
+function secretNames(names) {
+  return [...new Set(names)].filter(isSecretName);
+}
+
+// The name of a header line in curl's syntax ("Name: value", "Name:", "Name;"), in lower case.
+function lineName(line) {
+  const end = line.search(/[:;]/);
+  return (end < 0 ? line : line.slice(0, end)).trim().toLowerCase();
+}
+
+// For a request sent with header lines of its own (fetch): the secret names among them, handed to
+// the addon with the request when the trace is on; undefined (nothing extra per request) when off.
+function traceSecretsOf(lines) {
+  return TRACE ? secretNames(lines.map(lineName)) : undefined;
+}
+
 // The closest known name, for "did you mean" (names that differ in case or a few letters).
 function closest(name, names) {
   const distance = (a, b) => {
@@ -255,6 +277,7 @@ function compile(options) {
     bodyHeaders,
     getHeaders: headers.lines,
     connectTo: o.connectTo || [],
+    traceSecrets: o.verbose ? secretNames([...CREDENTIAL_HEADERS, ...headers.names]) : [],
   });
   return Object.freeze({ handle, timings: o.timings, captureStack: o.captureStack, userAgent: o.userAgent });
 }
@@ -339,6 +362,6 @@ function profileFor(options) {
 }
 
 module.exports = {
-  profileFor, proxiesFromEnvironment, headerLine, integerIn, unknownOption, OPTION_NAMES, DEFAULTS,
-  DEFAULT_USER_AGENT,
+  profileFor, proxiesFromEnvironment, headerLine, integerIn, unknownOption, traceSecretsOf, OPTION_NAMES,
+  DEFAULTS, DEFAULT_USER_AGENT,
 };
