@@ -14,12 +14,13 @@ class Slot {
     this.client = client;
     this.socket = null; // set once connected
     this.released = false;
+    this.closing = false; // closed by us: its slot is free once its socket has closed
     // closeIdle(): the last use a connection may have had and still be closed once idle; -1: none.
     this.closeAfter = -1;
   }
 
   idle() {
-    return this.socket !== null && this.client.stats.size === 0;
+    return this.socket !== null && !this.closing && this.client.stats.size === 0;
   }
 }
 
@@ -27,6 +28,7 @@ class Connections {
   constructor(max) {
     this.max = max;
     this.taken = 0; // slots: connections connecting or open
+    this.closing = 0; // of those, being closed by us (their sockets have not closed yet)
     this.slots = new Set(); // every slot, waiting, connecting or open
     this.waiting = []; // connects waiting for a slot, in order
     this.marked = 0; // slots with closeAfter set
@@ -79,6 +81,7 @@ class Connections {
     if (slot.released) return;
     slot.released = true;
     this.taken -= 1;
+    if (slot.closing) this.closing -= 1;
     this.slots.delete(slot);
     if (slot.closeAfter >= 0) this.marked -= 1;
     this.admit();
@@ -89,18 +92,23 @@ class Connections {
     while (this.waiting.length > 0 && this.taken < this.max) this.waiting.shift()();
   }
 
-  // Room for waiting connects, made by closing idle connections if need be.
+  // Room for waiting connects, made by closing idle connections if need be (each close admits one
+  // once its socket has closed).
   serve() {
     this.admit();
-    while (this.waiting.length > 0 && this.closeLeastRecentIdle()); // each close admits one
+    while (this.waiting.length > this.closing && this.closeLeastRecentIdle());
   }
 
+  // The slot is freed by the socket's 'close', not here: a TLS socket (HTTP/2 among them) lets go
+  // of its descriptor a turn later, and a connect admitted before that would have the bound
+  // exceeded for that moment (servers see the new connection before the old one ends). With the
+  // error undici gives sockets it retires itself (code UND_ERR_INFO: no request fails for it);
+  // without one, undici's HTTP/2 session fails on a socket that closed before it (a TypeError,
+  // uncaught).
   close(slot) {
-    // The descriptor closes now: the server sees it before any new connect. With the error undici
-    // gives sockets it retires itself (code UND_ERR_INFO: no request fails for it); without one,
-    // undici's HTTP/2 session fails on a socket that closed before it (a TypeError, uncaught).
+    slot.closing = true;
+    this.closing += 1;
     slot.socket.destroy(new errors.InformationalError('idle connection closed by the fallback transport'));
-    this.release(slot);
   }
 
   closeLeastRecentIdle() {
@@ -132,7 +140,7 @@ class Connections {
         }
       }
     }
-    while (this.taken > this.max && this.closeLeastRecentIdle());
+    while (this.taken - this.closing > this.max && this.closeLeastRecentIdle());
     this.serve();
   }
 
