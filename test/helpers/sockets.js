@@ -11,16 +11,26 @@ function counts() {
 }
 
 // A socket counts until its server sees it end, reset or close. `peak` (the most open at once) is
-// sampled after every new connection once the loop has taken in what arrived with it: Node accepts
-// every pending connection of a listener at once, ahead of the FINs that came between them (a
-// client that closes a connection to make room for another is seen closing it in that turn).
+// sampled a few turns of the loop after every new connection (SETTLE_TURNS): Node accepts every
+// pending connection of a listener at once, ahead of the FINs that came between them, and a FIN
+// that follows data (a TLS close_notify, an HTTP/2 GOAWAY) is read one poll phase after the data
+// (libuv stops at a short read) — so a client that closed a connection to make room for another is
+// seen closing it a turn or two after the new one arrived. A bound that is not kept keeps the
+// excess open far longer (keep-alive: seconds), and is seen.
+const SETTLE_TURNS = 3;
+
+function afterTurns(turns, fn) {
+  if (turns === 0) fn();
+  else setImmediate(() => afterTurns(turns - 1, fn));
+}
+
 function countSockets(server, tally) {
   server.on('connection', (socket) => {
     tally.open += 1;
     tally.accepted += 1;
     if (!tally.sampling) {
       tally.sampling = true;
-      setImmediate(() => {
+      afterTurns(SETTLE_TURNS, () => {
         tally.sampling = false;
         tally.peak = Math.max(tally.peak, tally.open);
       });
