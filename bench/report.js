@@ -1,6 +1,6 @@
 'use strict';
 // Turns bench results into results.md, results.svg (bar charts, and the soak's RSS over time) and
-// the table in the README. Figures missing from older results show as '–'.
+// the tables in docs/benchmarks.md. Figures missing from older results show as '–'.
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -259,7 +259,7 @@ function markdown(results, soak) {
     '',
     'HTTP/2 runs only for clients that speak it over TLS (Node\'s fetch and http do not; the SDK\'s default',
     'dispatcher uses https.request). The HTTP/2 server reads each request whole before answering (see',
-    'bench/nginx.conf.tmpl and the README, "HTTP/2").',
+    'bench/nginx.conf.tmpl and docs/http2.md).',
     '',
     '## CPU per event, by thread',
     '',
@@ -338,9 +338,10 @@ function soakText(soak) {
     + `growth ${fmt(soak.rssGrowthMiB, 1)} MiB.`;
 }
 
-function readmeTable(results, soak) {
+// The tables docs/benchmarks.md shows between its bench markers; links are relative to docs/.
+function docsTable(results, soak) {
   const lines = [
-    `Loopback nginx, ${results.machine.cpu}; ${results.machine.date}. Full results, the machine and the chart: [bench/results.md](bench/results.md).`
+    `Loopback nginx, ${results.machine.cpu}; ${results.machine.date}. Full results, the machine and the chart: [bench/results.md](../bench/results.md).`
       + `${results.machine.quick ? ' **A --quick run: a sanity check, not figures to publish.**' : ''}`,
     '',
     throughputTable(results),
@@ -363,13 +364,13 @@ function readmeTable(results, soak) {
   return lines.join('\n');
 }
 
-function updateReadme(file, table) {
+function updateDocs(file, table) {
   const text = fs.readFileSync(file, 'utf8');
   const start = '<!-- bench:start -->';
   const end = '<!-- bench:end -->';
   const a = text.indexOf(start);
   const b = text.indexOf(end);
-  if (a < 0 || b < 0) return;
+  if (a < 0 || b < 0) throw new Error(`${file} has no ${start} … ${end} markers for the benchmark tables`);
   fs.writeFileSync(file, `${text.slice(0, a + start.length)}\n${table}\n${text.slice(b)}`);
 }
 
@@ -487,4 +488,4 @@ function svg(results, soak) {
   ].join('\n');
 }
 
-module.exports = { markdown, svg, readmeTable, updateReadme };
+module.exports = { markdown, svg, docsTable, updateDocs };

@@ -1,9 +1,11 @@
 'use strict';
 // npm run bench — every client in its own process, one after another, against the same
 // collectors, several alternating rounds; medians and ratios to undici go to bench/results.md and
-// bench/results.svg, and the table into the README. Each run measures throughput and the CPU each
+// bench/results.svg, and the tables into docs/benchmarks.md. Each run measures throughput and the CPU each
 // event costs, by thread (client.js); the "8 workers" scenario runs workers.js.
-//   node bench/run.js [--rounds N] [--duration MS] [--quick] [--only a,b] [--soak] [--no-readme]
+//   node bench/run.js [--rounds N] [--duration MS] [--quick] [--only a,b] [--soak] [--no-docs] [--report]
+//   --report measures nothing: it writes results.md, results.svg and the docs tables again from
+//   results.json (+ soak.json); --no-docs leaves docs/benchmarks.md as it is.
 //   --only takes client names (dispatcher, dispatchEvent, fallback, undici, http, fetch, optimizely,
 //   serialise, copy, libcurl) and/or scenario ids (loopback-64, far-256, tls-64, h2-64, rate, rate-tls,
 //   instructions, workers-8, …).
@@ -242,6 +244,10 @@ function machine(collectorKind) {
 }
 
 async function main() {
+  if (flag('report')) {
+    regenerate();
+    return;
+  }
   if (flag('soak')) {
     require('./soak').run({ events: Number(value('events', 1000000)) }).then((soak) => {
       const file = path.join(__dirname, 'soak.json');
@@ -327,7 +333,7 @@ async function main() {
   regenerate();
 }
 
-// results.json (+ soak.json) → results.md, results.svg and the README's table.
+// results.json (+ soak.json) → results.md, results.svg and the tables in docs/benchmarks.md.
 function regenerate() {
   const resultsFile = path.join(__dirname, 'results.json');
   if (!fs.existsSync(resultsFile)) return;
@@ -337,9 +343,9 @@ function regenerate() {
   const markdown = report.markdown(results, soak);
   fs.writeFileSync(path.join(__dirname, 'results.md'), markdown);
   fs.writeFileSync(path.join(__dirname, 'results.svg'), report.svg(results, soak));
-  const readme = !flag('no-readme');
-  if (readme) report.updateReadme(path.join(ROOT, 'README.md'), report.readmeTable(results, soak));
-  process.stderr.write(`wrote bench/results.md, bench/results.svg${readme ? ' and the README table' : ''}\n`);
+  const docs = !flag('no-docs');
+  if (docs) report.updateDocs(path.join(ROOT, 'docs', 'benchmarks.md'), report.docsTable(results, soak));
+  process.stderr.write(`wrote bench/results.md, bench/results.svg${docs ? ' and the tables in docs/benchmarks.md' : ''}\n`);
 }
 
 main().catch((err) => {
