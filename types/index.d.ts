@@ -348,6 +348,8 @@ export interface DropInfo {
   /** The request body (the JSON text, or the bytes), for whoever wants to keep it. */
   body: string | ArrayBufferView | undefined;
   attempts: number;
+  /** The user events inside (the visitors of an EventBatch; 1 per request otherwise): what stats().events counts. */
+  events: number;
   statusCode?: number;
   code?: string;
   /**
@@ -370,8 +372,28 @@ export interface SpoolInfo {
   /** Credentials masked (see RetryInfo). */
   url: string;
   attempts: number;
+  /** The user events inside (see DropInfo). */
+  events: number;
   statusCode?: number;
   code?: string;
+}
+
+/** A delivery ('delivered' event; nothing is built for it while nobody listens). */
+export interface DeliveredInfo {
+  /** Credentials masked (see RetryInfo). */
+  url: string;
+  /** 2xx. */
+  statusCode: number;
+  attempts: number;
+  /**
+   * From acceptance to delivery, on the monotonic clock; for a replayed event (accepted by this
+   * or an earlier run, then spooled), its age on the wall clock.
+   */
+  latencyMs: number;
+  /** The user events inside (see DropInfo). */
+  events: number;
+  /** Read back from the spool (stats().latencyMs leaves these out). */
+  replayed: boolean;
 }
 
 export interface PauseInfo {
@@ -409,12 +431,14 @@ export class Dispatcher extends EventEmitter {
   on(event: 'failed', listener: (info: FailedInfo) => void): this;
   on(event: 'spool', listener: (info: SpoolInfo) => void): this;
   on(event: 'pause', listener: (info: PauseInfo) => void): this;
+  on(event: 'delivered', listener: (info: DeliveredInfo) => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   once(event: 'retry', listener: (info: RetryInfo) => void): this;
   once(event: 'drop', listener: (info: DropInfo) => void): this;
   once(event: 'failed', listener: (info: FailedInfo) => void): this;
   once(event: 'spool', listener: (info: SpoolInfo) => void): this;
   once(event: 'pause', listener: (info: PauseInfo) => void): this;
+  once(event: 'delivered', listener: (info: DeliveredInfo) => void): this;
   once(event: 'error', listener: (error: Error) => void): this;
 }
 

@@ -247,8 +247,8 @@ class Dispatcher extends EventEmitter {
       result = { statusCode: 0, dropped: true, reason: 'closed' };
     }
     callOnce(callback, result, (e) => this.report(e));
-    if (failure) this.emitDrop({ reason: 'closed', request, attempts: 0, error: failure, cause: spoolCause(failure) });
-    else this.notify('spool', { reason: 'closed', url: redactUrl(request.href), attempts: 0 });
+    if (failure) this.emitDrop({ reason: 'closed', request, attempts: 0, events, error: failure, cause: spoolCause(failure) });
+    else this.notify('spool', { reason: 'closed', url: redactUrl(request.href), attempts: 0, events });
     return Promise.resolve(result);
   }
 
@@ -417,8 +417,11 @@ class Dispatcher extends EventEmitter {
       if (entry.record) this.spool.ack(entry.record);
       this.accounting.delivered(entry.events);
       if (this.replay) this.replay.notBefore = 0; // the endpoint answers: spooled events may come back
-      if (!entry.replayed) this.accounting.latency(clock() - entry.since);
+      const latencyMs = entry.replayed ? undefined : clock() - entry.since;
+      if (!entry.replayed) this.accounting.latency(latencyMs);
       this.settle(entry, { statusCode, attempts: entry.attempts });
+      // The hot path: nothing is built for nobody.
+      if (this.listenerCount('delivered') !== 0) this.notifyDelivered(entry, statusCode, latencyMs);
       return;
     }
     if (kind === 'failed') {
@@ -428,10 +431,22 @@ class Dispatcher extends EventEmitter {
       this.settle(entry, {
         statusCode, attempts: entry.attempts, failed: true, ...(error ? { error } : {}),
       });
-      this.notify('failed', this.dropInfo({ reason: 'rejected', request: entry.request, attempts: entry.attempts, statusCode, error }));
+      this.notify('failed', this.dropInfo({
+        reason: 'rejected', request: entry.request, attempts: entry.attempts, events: entry.events, statusCode, error,
+      }));
       return;
     }
     this.retryLater(entry, statusCode, outcome);
+  }
+
+  // latencyMs: from acceptance, on the monotonic clock; a replayed event was accepted by this or
+  // an earlier run, whose clock is gone: its wall-clock age, never below 0.
+  notifyDelivered(entry, statusCode, latencyMs) {
+    this.notify('delivered', {
+      url: redactUrl(entry.request.href), statusCode, attempts: entry.attempts,
+      latencyMs: entry.replayed ? Math.max(0, Date.now() - entry.acceptedAt) : latencyMs,
+      events: entry.events, replayed: entry.replayed,
+    });
   }
 
   retryLater(entry, statusCode, outcome) {
@@ -562,7 +577,7 @@ class Dispatcher extends EventEmitter {
     }
     this.accounting.move('spooled', 'lost', events);
     const reason = err.code === 'ERR_SPOOL_CORRUPT' || err.code === 'ERR_SPOOL_IO' ? 'unreadable' : 'invalid';
-    this.emitDrop({ reason, request: undefined, attempts: 0, error: err, cause: reason === 'unreadable' ? spoolCause(err) : err.code });
+    this.emitDrop({ reason, request: undefined, attempts: 0, events, error: err, cause: reason === 'unreadable' ? spoolCause(err) : err.code });
   }
 
   // ---- endings ----------------------------------------------------------------------------------
@@ -594,7 +609,7 @@ class Dispatcher extends EventEmitter {
       this.settle(entry, { spooled: true, attempts: entry.attempts });
     }
     this.notify('spool', {
-      reason, url: redactUrl(entry.request.href), attempts: entry.attempts,
+      reason, url: redactUrl(entry.request.href), attempts: entry.attempts, events: entry.events,
       statusCode: last.statusCode || undefined, code: last.failure && last.failure.code,
     });
   }
@@ -608,15 +623,15 @@ class Dispatcher extends EventEmitter {
       statusCode, dropped: true, reason, attempts: entry.attempts, ...(error ? { error } : {}),
     });
     this.emitDrop({
-      reason, request: entry.request, attempts: entry.attempts, statusCode: last.statusCode, error, cause: last.cause,
+      reason, request: entry.request, attempts: entry.attempts, events: entry.events, statusCode: last.statusCode, error, cause: last.cause,
     }, quiet);
   }
 
   // `cause`: the few words that say why (a code, "HTTP 503", "maxQueueBytes", "ENOSPC"); by default
   // the last answer's. The URL is shown with its credentials masked.
-  dropInfo({ reason, request, attempts, statusCode, error, cause }) {
+  dropInfo({ reason, request, attempts, events, statusCode, error, cause }) {
     return {
-      reason, httpVerb: request && request.method, url: request && redactUrl(request.href), body: request && request.body, attempts,
+      reason, httpVerb: request && request.method, url: request && redactUrl(request.href), body: request && request.body, attempts, events,
       statusCode: statusCode || undefined, code: error && error.code, cause: cause ?? causeOf(statusCode, error), error,
     };
   }
@@ -648,8 +663,9 @@ class Dispatcher extends EventEmitter {
     }
     this.report(err);
     for (const record of lost) {
-      this.accounting.move('spooled', 'lost', this.replay.events.get(record) ?? 0);
-      this.emitDrop({ reason: 'spool-lost', request: undefined, attempts: 0, error: err, cause: spoolCause(err) }, true);
+      const events = this.replay.events.get(record) ?? 0;
+      this.accounting.move('spooled', 'lost', events);
+      this.emitDrop({ reason: 'spool-lost', request: undefined, attempts: 0, events, error: err, cause: spoolCause(err) }, true);
     }
     if (lost.size > 0) this.log('warn', `dropped ${lost.size} spooled event(s): ${err.message}`);
   }
