@@ -455,6 +455,59 @@ export function closeOptimizely(
   options?: CloseOptions | number,
 ): Promise<CloseSummary>;
 
+// ---- metrics: OpenTelemetry ----------------------------------------------------------------------
+
+/** Attribute values instrumentDispatcher takes: added to every data point. */
+export type MetricAttributeValues = Record<string, string | number | boolean>;
+
+/**
+ * What instrumentDispatcher uses of an @opentelemetry/api (1.3 or later) Meter; a real one fits.
+ * (Declared here so that these typings do not need @opentelemetry/api, an optional peer.)
+ */
+export interface MetricsMeter {
+  createCounter(name: string, options?: object): { add(value: number, attributes?: object): void };
+  createHistogram(name: string, options?: object): { record(value: number, attributes?: object): void };
+  createObservableCounter(name: string, options?: object): object;
+  createObservableUpDownCounter(name: string, options?: object): object;
+  // `any`: the API's BatchObservableResult is generic over attribute types this file does not import.
+  addBatchObservableCallback(callback: (result: any) => void, observables: object[]): void;
+  removeBatchObservableCallback(callback: (result: any) => void, observables: object[]): void;
+}
+
+/** An @opentelemetry/api MeterProvider (the SDK's MeterProvider, say). */
+export interface MetricsMeterProvider {
+  getMeter(name: string, version?: string, options?: object): MetricsMeter;
+}
+
+interface InstrumentOptionsBase {
+  /** Instrument names start with it: `<prefix>.events.delivered`. Default `ned`. */
+  prefix?: string;
+  /** Added to every data point: tells dispatchers on one meter apart (`{ dispatcher: 'optimizely' }`). */
+  attributes?: MetricAttributeValues;
+}
+
+/**
+ * Where the instruments are made: a `meterProvider`, a `meter`, or neither (the global
+ * MeterProvider of @opentelemetry/api, which must then be installed: ERR_PEER_MISSING otherwise).
+ */
+export type InstrumentOptions = InstrumentOptionsBase & (
+  | { meterProvider?: MetricsMeterProvider; meter?: undefined }
+  | { meter?: MetricsMeter; meterProvider?: undefined }
+);
+
+export interface DispatcherInstrumentation {
+  /** Removes the listeners and the collection callback. */
+  stop(): void;
+}
+
+/**
+ * A dispatcher's endings and state as OpenTelemetry metrics, counted from the call: counters
+ * `<prefix>.events.{accepted,delivered,failed,spooled,lost}` (unit `{event}`), the histogram
+ * `<prefix>.delivery.latency` (ms), and the current values `<prefix>.queue.bytes`,
+ * `<prefix>.requests.in_flight`, `<prefix>.spool.bytes`, `<prefix>.spool.parked`.
+ */
+export function instrumentDispatcher(dispatcher: Dispatcher, options?: InstrumentOptions): DispatcherInstrumentation;
+
 // ---- fetch and the adapters for other event SDKs -------------------------------------------------
 
 /** createFetch's options: the transport options (no `timings`), `headers` as defaults for every request. */

@@ -42,6 +42,10 @@ const SYNC_MS = 25;
 // epoch deadline settleBy() takes.
 const clock = () => performance.now();
 
+// Marks a 'drop' listener that only counts losses (instrumentDispatcher's): it does not stand for
+// someone hearing of them.
+const COUNTS_ONLY = Symbol('counts only');
+
 function closedError() {
   const err = new Error('The dispatcher is closed; the event was not accepted');
   err.code = 'ERR_DISPATCHER_CLOSED';
@@ -643,7 +647,7 @@ class Dispatcher extends EventEmitter {
     if (!quiet) this.log('warn', `dropped ${what} after ${info.attempts} attempt(s)`);
     // A loss is never silent: with nobody listening and no logger, the first one is a process
     // warning (the counts in stats() and close() hold the rest).
-    if (!this.lossWarned && !this.options.logger && this.listenerCount('drop') === 0) {
+    if (!this.lossWarned && !this.options.logger && !this.listeners('drop').some((listener) => !listener[COUNTS_ONLY])) {
       this.lossWarned = true;
       process.emitWarning(`native-event-dispatcher lost ${what}; listen for 'drop' or pass a logger to hear of every loss`,
         { code: 'NED_EVENT_LOST' });
@@ -865,4 +869,4 @@ function createDispatcher(options) {
   return new Dispatcher(options);
 }
 
-module.exports = { createDispatcher, Dispatcher };
+module.exports = { createDispatcher, Dispatcher, COUNTS_ONLY };
