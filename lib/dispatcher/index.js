@@ -2,8 +2,9 @@
 // createDispatcher(): delivery on top of the transport — retries with backoff and Retry-After, a
 // bounded memory queue, the durable spool, flush and close — behind the Optimizely SDKs' dispatcher
 // interface. Every event it takes on ends in exactly one way, counted and reported:
-//   delivered (2xx) · failed (a final answer such as 400; 'failed' event) · spooled (on disk,
-//   delivered later in this run or by the next one; 'spool' event) · lost ('drop' event, with why)
+//   delivered (2xx; 'delivered' event) · failed (a final answer such as 400; 'failed' event) ·
+//   spooled (on disk, delivered later in this run or by the next one; 'spool' event) · lost
+//   ('drop' event, with why)
 // The flow of one event: accept() journals and holds it → drain() sends it → onResult() →
 // decide(): settle it, retry it later, park it in the spool, or drop it. close() bounds it all.
 const { EventEmitter } = require('node:events');
