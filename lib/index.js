@@ -7,6 +7,7 @@ const { createFetch } = require('./fetch');
 const { createSentryTransport } = require('./adapters/sentry');
 const { createOtlpTransport } = require('./adapters/otlp');
 const { createAmplitudeTransport } = require('./adapters/amplitude');
+const { instrumentDispatcher } = require('./metrics');
 
 module.exports = {
   createDispatcher,
@@ -21,4 +22,5 @@ module.exports = {
   createSentryTransport,
   createOtlpTransport,
   createAmplitudeTransport,
+  instrumentDispatcher,
 };

@@ -14,5 +14,6 @@ export const {
   createSentryTransport,
   createOtlpTransport,
   createAmplitudeTransport,
+  instrumentDispatcher,
 } = native;
 export default native;

@@ -348,6 +348,8 @@ export interface DropInfo {
   /** The request body (the JSON text, or the bytes), for whoever wants to keep it. */
   body: string | ArrayBufferView | undefined;
   attempts: number;
+  /** The user events inside (the visitors of an EventBatch; 1 per request otherwise): what stats().events counts. */
+  events: number;
   statusCode?: number;
   code?: string;
   /**
@@ -370,8 +372,28 @@ export interface SpoolInfo {
   /** Credentials masked (see RetryInfo). */
   url: string;
   attempts: number;
+  /** The user events inside (see DropInfo). */
+  events: number;
   statusCode?: number;
   code?: string;
+}
+
+/** A delivery ('delivered' event; nothing is built for it while nobody listens). */
+export interface DeliveredInfo {
+  /** Credentials masked (see RetryInfo). */
+  url: string;
+  /** 2xx. */
+  statusCode: number;
+  attempts: number;
+  /**
+   * From acceptance to delivery, on the monotonic clock; for a replayed event (accepted by this
+   * or an earlier run, then spooled), its age on the wall clock.
+   */
+  latencyMs: number;
+  /** The user events inside (see DropInfo). */
+  events: number;
+  /** Read back from the spool (stats().latencyMs leaves these out). */
+  replayed: boolean;
 }
 
 export interface PauseInfo {
@@ -409,12 +431,14 @@ export class Dispatcher extends EventEmitter {
   on(event: 'failed', listener: (info: FailedInfo) => void): this;
   on(event: 'spool', listener: (info: SpoolInfo) => void): this;
   on(event: 'pause', listener: (info: PauseInfo) => void): this;
+  on(event: 'delivered', listener: (info: DeliveredInfo) => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   once(event: 'retry', listener: (info: RetryInfo) => void): this;
   once(event: 'drop', listener: (info: DropInfo) => void): this;
   once(event: 'failed', listener: (info: FailedInfo) => void): this;
   once(event: 'spool', listener: (info: SpoolInfo) => void): this;
   once(event: 'pause', listener: (info: PauseInfo) => void): this;
+  once(event: 'delivered', listener: (info: DeliveredInfo) => void): this;
   once(event: 'error', listener: (error: Error) => void): this;
 }
 
@@ -430,6 +454,59 @@ export function closeOptimizely(
   dispatcher: Dispatcher,
   options?: CloseOptions | number,
 ): Promise<CloseSummary>;
+
+// ---- metrics: OpenTelemetry ----------------------------------------------------------------------
+
+/** Attribute values instrumentDispatcher takes: added to every data point. */
+export type MetricAttributeValues = Record<string, string | number | boolean>;
+
+/**
+ * What instrumentDispatcher uses of an @opentelemetry/api (1.3 or later) Meter; a real one fits.
+ * (Declared here so that these typings do not need @opentelemetry/api, an optional peer.)
+ */
+export interface MetricsMeter {
+  createCounter(name: string, options?: object): { add(value: number, attributes?: object): void };
+  createHistogram(name: string, options?: object): { record(value: number, attributes?: object): void };
+  createObservableCounter(name: string, options?: object): object;
+  createObservableUpDownCounter(name: string, options?: object): object;
+  // `any`: the API's BatchObservableResult is generic over attribute types this file does not import.
+  addBatchObservableCallback(callback: (result: any) => void, observables: object[]): void;
+  removeBatchObservableCallback(callback: (result: any) => void, observables: object[]): void;
+}
+
+/** An @opentelemetry/api MeterProvider (the SDK's MeterProvider, say). */
+export interface MetricsMeterProvider {
+  getMeter(name: string, version?: string, options?: object): MetricsMeter;
+}
+
+interface InstrumentOptionsBase {
+  /** Instrument names start with it: `<prefix>.events.delivered`. Default `ned`. */
+  prefix?: string;
+  /** Added to every data point: tells dispatchers on one meter apart (`{ dispatcher: 'optimizely' }`). */
+  attributes?: MetricAttributeValues;
+}
+
+/**
+ * Where the instruments are made: a `meterProvider`, a `meter`, or neither (the global
+ * MeterProvider of @opentelemetry/api, which must then be installed: ERR_PEER_MISSING otherwise).
+ */
+export type InstrumentOptions = InstrumentOptionsBase & (
+  | { meterProvider?: MetricsMeterProvider; meter?: undefined }
+  | { meter?: MetricsMeter; meterProvider?: undefined }
+);
+
+export interface DispatcherInstrumentation {
+  /** Removes the listeners and the collection callback. */
+  stop(): void;
+}
+
+/**
+ * A dispatcher's endings and state as OpenTelemetry metrics, counted from the call: counters
+ * `<prefix>.events.{accepted,delivered,failed,spooled,lost}` (unit `{event}`), the histogram
+ * `<prefix>.delivery.latency` (ms), and the current values `<prefix>.queue.bytes`,
+ * `<prefix>.requests.in_flight`, `<prefix>.spool.bytes`, `<prefix>.spool.parked`.
+ */
+export function instrumentDispatcher(dispatcher: Dispatcher, options?: InstrumentOptions): DispatcherInstrumentation;
 
 // ---- fetch and the adapters for other event SDKs -------------------------------------------------
 

@@ -2,8 +2,9 @@
 // createDispatcher(): delivery on top of the transport — retries with backoff and Retry-After, a
 // bounded memory queue, the durable spool, flush and close — behind the Optimizely SDKs' dispatcher
 // interface. Every event it takes on ends in exactly one way, counted and reported:
-//   delivered (2xx) · failed (a final answer such as 400; 'failed' event) · spooled (on disk,
-//   delivered later in this run or by the next one; 'spool' event) · lost ('drop' event, with why)
+//   delivered (2xx; 'delivered' event) · failed (a final answer such as 400; 'failed' event) ·
+//   spooled (on disk, delivered later in this run or by the next one; 'spool' event) · lost
+//   ('drop' event, with why)
 // The flow of one event: accept() journals and holds it → drain() sends it → onResult() →
 // decide(): settle it, retry it later, park it in the spool, or drop it. close() bounds it all.
 const { EventEmitter } = require('node:events');
@@ -41,6 +42,10 @@ const SYNC_MS = 25;
 // kept only where it leaves the process: the spool's acceptedAt, 'pause' events' untilMs, and the
 // epoch deadline settleBy() takes.
 const clock = () => performance.now();
+
+// Marks a 'drop' listener that only counts losses (instrumentDispatcher's): it does not stand for
+// someone hearing of them.
+const COUNTS_ONLY = Symbol('counts only');
 
 function closedError() {
   const err = new Error('The dispatcher is closed; the event was not accepted');
@@ -247,8 +252,8 @@ class Dispatcher extends EventEmitter {
       result = { statusCode: 0, dropped: true, reason: 'closed' };
     }
     callOnce(callback, result, (e) => this.report(e));
-    if (failure) this.emitDrop({ reason: 'closed', request, attempts: 0, error: failure, cause: spoolCause(failure) });
-    else this.notify('spool', { reason: 'closed', url: redactUrl(request.href), attempts: 0 });
+    if (failure) this.emitDrop({ reason: 'closed', request, attempts: 0, events, error: failure, cause: spoolCause(failure) });
+    else this.notify('spool', { reason: 'closed', url: redactUrl(request.href), attempts: 0, events });
     return Promise.resolve(result);
   }
 
@@ -417,8 +422,11 @@ class Dispatcher extends EventEmitter {
       if (entry.record) this.spool.ack(entry.record);
       this.accounting.delivered(entry.events);
       if (this.replay) this.replay.notBefore = 0; // the endpoint answers: spooled events may come back
-      if (!entry.replayed) this.accounting.latency(clock() - entry.since);
+      const latencyMs = entry.replayed ? undefined : clock() - entry.since;
+      if (!entry.replayed) this.accounting.latency(latencyMs);
       this.settle(entry, { statusCode, attempts: entry.attempts });
+      // The hot path: nothing is built for nobody.
+      if (this.listenerCount('delivered') !== 0) this.notifyDelivered(entry, statusCode, latencyMs);
       return;
     }
     if (kind === 'failed') {
@@ -428,10 +436,22 @@ class Dispatcher extends EventEmitter {
       this.settle(entry, {
         statusCode, attempts: entry.attempts, failed: true, ...(error ? { error } : {}),
       });
-      this.notify('failed', this.dropInfo({ reason: 'rejected', request: entry.request, attempts: entry.attempts, statusCode, error }));
+      this.notify('failed', this.dropInfo({
+        reason: 'rejected', request: entry.request, attempts: entry.attempts, events: entry.events, statusCode, error,
+      }));
       return;
     }
     this.retryLater(entry, statusCode, outcome);
+  }
+
+  // latencyMs: from acceptance, on the monotonic clock; a replayed event was accepted by this or
+  // an earlier run, whose clock is gone: its wall-clock age, never below 0.
+  notifyDelivered(entry, statusCode, latencyMs) {
+    this.notify('delivered', {
+      url: redactUrl(entry.request.href), statusCode, attempts: entry.attempts,
+      latencyMs: entry.replayed ? Math.max(0, Date.now() - entry.acceptedAt) : latencyMs,
+      events: entry.events, replayed: entry.replayed,
+    });
   }
 
   retryLater(entry, statusCode, outcome) {
@@ -562,7 +582,7 @@ class Dispatcher extends EventEmitter {
     }
     this.accounting.move('spooled', 'lost', events);
     const reason = err.code === 'ERR_SPOOL_CORRUPT' || err.code === 'ERR_SPOOL_IO' ? 'unreadable' : 'invalid';
-    this.emitDrop({ reason, request: undefined, attempts: 0, error: err, cause: reason === 'unreadable' ? spoolCause(err) : err.code });
+    this.emitDrop({ reason, request: undefined, attempts: 0, events, error: err, cause: reason === 'unreadable' ? spoolCause(err) : err.code });
   }
 
   // ---- endings ----------------------------------------------------------------------------------
@@ -594,7 +614,7 @@ class Dispatcher extends EventEmitter {
       this.settle(entry, { spooled: true, attempts: entry.attempts });
     }
     this.notify('spool', {
-      reason, url: redactUrl(entry.request.href), attempts: entry.attempts,
+      reason, url: redactUrl(entry.request.href), attempts: entry.attempts, events: entry.events,
       statusCode: last.statusCode || undefined, code: last.failure && last.failure.code,
     });
   }
@@ -608,15 +628,15 @@ class Dispatcher extends EventEmitter {
       statusCode, dropped: true, reason, attempts: entry.attempts, ...(error ? { error } : {}),
     });
     this.emitDrop({
-      reason, request: entry.request, attempts: entry.attempts, statusCode: last.statusCode, error, cause: last.cause,
+      reason, request: entry.request, attempts: entry.attempts, events: entry.events, statusCode: last.statusCode, error, cause: last.cause,
     }, quiet);
   }
 
   // `cause`: the few words that say why (a code, "HTTP 503", "maxQueueBytes", "ENOSPC"); by default
   // the last answer's. The URL is shown with its credentials masked.
-  dropInfo({ reason, request, attempts, statusCode, error, cause }) {
+  dropInfo({ reason, request, attempts, events, statusCode, error, cause }) {
     return {
-      reason, httpVerb: request && request.method, url: request && redactUrl(request.href), body: request && request.body, attempts,
+      reason, httpVerb: request && request.method, url: request && redactUrl(request.href), body: request && request.body, attempts, events,
       statusCode: statusCode || undefined, code: error && error.code, cause: cause ?? causeOf(statusCode, error), error,
     };
   }
@@ -628,7 +648,7 @@ class Dispatcher extends EventEmitter {
     if (!quiet) this.log('warn', `dropped ${what} after ${info.attempts} attempt(s)`);
     // A loss is never silent: with nobody listening and no logger, the first one is a process
     // warning (the counts in stats() and close() hold the rest).
-    if (!this.lossWarned && !this.options.logger && this.listenerCount('drop') === 0) {
+    if (!this.lossWarned && !this.options.logger && !this.listeners('drop').some((listener) => !listener[COUNTS_ONLY])) {
       this.lossWarned = true;
       process.emitWarning(`native-event-dispatcher lost ${what}; listen for 'drop' or pass a logger to hear of every loss`,
         { code: 'NED_EVENT_LOST' });
@@ -648,8 +668,9 @@ class Dispatcher extends EventEmitter {
     }
     this.report(err);
     for (const record of lost) {
-      this.accounting.move('spooled', 'lost', this.replay.events.get(record) ?? 0);
-      this.emitDrop({ reason: 'spool-lost', request: undefined, attempts: 0, error: err, cause: spoolCause(err) }, true);
+      const events = this.replay.events.get(record) ?? 0;
+      this.accounting.move('spooled', 'lost', events);
+      this.emitDrop({ reason: 'spool-lost', request: undefined, attempts: 0, events, error: err, cause: spoolCause(err) }, true);
     }
     if (lost.size > 0) this.log('warn', `dropped ${lost.size} spooled event(s): ${err.message}`);
   }
@@ -849,4 +870,4 @@ function createDispatcher(options) {
   return new Dispatcher(options);
 }
 
-module.exports = { createDispatcher, Dispatcher };
+module.exports = { createDispatcher, Dispatcher, COUNTS_ONLY };

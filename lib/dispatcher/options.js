@@ -49,19 +49,39 @@ function integerOption(key, value) {
   return value;
 }
 
-const hasLevels = (value) => ((value !== null && typeof value === 'object') || typeof value === 'function')
-  && LOG_LEVELS.every((level) => typeof value[level] === 'function');
+// The method each of our levels is logged with: its own name, or the name a logger's level set
+// gives it (winston with syslog's levels has `warning`, no `warn`).
+const LEVEL_METHODS = Object.freeze({ debug: ['debug'], info: ['info'], warn: ['warn', 'warning'], error: ['error'] });
 // The Optimizely v4/v5 SDK's LogLevel numbers, which its loggers' log(level, message) takes.
 const V5_LEVELS = Object.freeze({ debug: 1, info: 2, warn: 3, error: 4 });
 
-// A logger → { debug, info, warn, error }. Taken as they come: console, pino, winston and any
-// object with those four methods; the Optimizely v6 SDK's createLogger() (an opaque object holding
-// such a logger under a symbol); the v4/v5 SDK's logger (log(level, message), its own levels).
+// value's methods for our four levels → { debug, info, warn, error }, or null when one is missing.
+// The value itself when the names are ours: called as value[level](message), it keeps its `this`.
+function levelsOf(value) {
+  if (!((value !== null && typeof value === 'object') || typeof value === 'function')) return null;
+  const names = {};
+  for (const level of LOG_LEVELS) {
+    names[level] = LEVEL_METHODS[level].find((name) => typeof value[name] === 'function');
+    if (names[level] === undefined) return null;
+  }
+  if (LOG_LEVELS.every((level) => names[level] === level)) return value;
+  const out = {};
+  for (const level of LOG_LEVELS) out[level] = (message) => value[names[level]](message);
+  return Object.freeze(out);
+}
+
+// A logger → { debug, info, warn, error }. Taken as they come: console, pino, winston (npm's or
+// syslog's levels) and any object with those four methods; the Optimizely v6 SDK's createLogger()
+// (an opaque object holding such a logger under a symbol); the v4/v5 SDK's logger
+// (log(level, message), its own levels) — winston has a log(level, message) too, so level
+// methods are looked for first.
 function loggerOf(value, what) {
-  if (hasLevels(value)) return value;
+  const levels = levelsOf(value);
+  if (levels) return levels;
   if (value !== null && typeof value === 'object') {
     for (const symbol of Object.getOwnPropertySymbols(value)) {
-      if (hasLevels(value[symbol])) return value[symbol];
+      const inner = levelsOf(value[symbol]);
+      if (inner) return inner;
     }
     if (typeof value.log === 'function') {
       const out = {};

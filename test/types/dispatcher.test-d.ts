@@ -3,6 +3,7 @@ import type { EventDispatcher as V6EventDispatcher } from '@optimizely/optimizel
 import type { EventDispatcher as V5EventDispatcher } from 'optimizely-sdk-v5';
 import {
   createDispatcher, closeOptimizely, Dispatcher, DispatchResult, CloseSummary, DispatcherStats, DropReason,
+  DeliveredInfo,
 } from '../..';
 
 const dispatcher = createDispatcher({
@@ -64,3 +65,19 @@ createDispatcher({ logger: { debug() {}, info() {}, warn() {}, error() {} } });
 createDispatcher({ logger: { log(level: number, message: string) { void level; void message; } } });
 expectError(createDispatcher({ logger: 'console' }));
 expectError(createDispatcher({ logger: 42 }));
+
+// Issue 22: each delivery is heard ('delivered'), and every ending's event says how many events it holds.
+dispatcher.on('delivered', (info) => {
+  expectType<DeliveredInfo>(info);
+  expectType<string>(info.url);
+  expectType<number>(info.statusCode);
+  expectType<number>(info.attempts);
+  expectType<number>(info.latencyMs);
+  expectType<number>(info.events);
+  expectType<boolean>(info.replayed);
+});
+dispatcher.once('delivered', (info) => expectType<number>(info.latencyMs));
+dispatcher.on('failed', (info) => expectType<number>(info.events));
+dispatcher.on('drop', (info) => expectType<number>(info.events));
+dispatcher.on('spool', (info) => expectType<number>(info.events));
+expectError(dispatcher.on('delivered', (info: { url: number }) => info));
