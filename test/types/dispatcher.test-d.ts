@@ -2,7 +2,7 @@ import { expectAssignable, expectError, expectType } from 'tsd';
 import type { EventDispatcher as V6EventDispatcher } from '@optimizely/optimizely-sdk';
 import type { EventDispatcher as V5EventDispatcher } from 'optimizely-sdk-v5';
 import {
-  createDispatcher, closeOptimizely, Dispatcher, DispatchResult, CloseSummary, DispatcherStats, DropReason,
+  createDispatcher, closeOptimizely, Dispatcher, DispatchResult, CloseSummary, DispatcherStats, DropReason, FlushResult,
 } from '../..';
 
 const dispatcher = createDispatcher({
@@ -64,3 +64,14 @@ createDispatcher({ logger: { debug() {}, info() {}, warn() {}, error() {} } });
 createDispatcher({ logger: { log(level: number, message: string) { void level; void message; } } });
 expectError(createDispatcher({ logger: 'console' }));
 expectError(createDispatcher({ logger: 42 }));
+
+// flush() with a deadline (issue 22): { timeoutMs } or a number of ms; settled, or what is pending.
+expectType<Promise<FlushResult>>(dispatcher.flush({ timeoutMs: 2000 }));
+expectType<Promise<FlushResult>>(dispatcher.flush(2000));
+dispatcher.flush({ timeoutMs: 2000 }).then((result) => {
+  if (result.settled) expectType<0>(result.pending);
+  else expectType<number>(result.pending);
+});
+expectType<Promise<FlushResult>>(dispatcher.flush({}));
+expectError(dispatcher.flush({ timeout: 2000 }));
+expectError(dispatcher.flush('2000'));
