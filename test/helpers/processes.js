@@ -21,9 +21,10 @@ function spawnNode(code, env = {}) {
 
 // A child process whose stdout is read line by line: { proc, lines, exited, until, send, stderr }.
 // until(predicate) resolves once predicate(lines) holds, and rejects if the child exits first;
-// send(line) writes a line to its stdin. Killed after the test (later) if still running.
-function lineProcess(later, command, args) {
-  const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+// send(line) writes a line to its stdin. Killed after the test (later) if still running. `env`
+// adds to this process's environment.
+function lineProcess(later, command, args, env = {}) {
+  const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const lines = [];
   const waiters = [];
   let rest = '';
