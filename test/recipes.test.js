@@ -1,18 +1,22 @@
 'use strict';
 // Issue 22 §3: the recipes in examples/recipes/, each run as it is in a child process against a
 // local collector, and checked for what a team would check: every event arrived (by uuid, once),
-// the process ended by itself, nothing was lost.
+// the process ended by itself, nothing was lost. Serverless handlers are driven the way their
+// runtimes drive them (test/fixtures/recipes/): Next.js is not installed (too heavy), so its route
+// handler is called with real Request objects, as Next calls it.
 const http = require('node:http');
 const path = require('node:path');
 const { execFile } = require('node:child_process');
 const { useCleanup } = require('./helpers/cleanup');
 const { lineProcess } = require('./helpers/processes');
 const { tempDirs } = require('./helpers/dirs');
+const { batch } = require('./helpers/events');
 
 const { later, collector } = useCleanup();
 const tempDir = tempDirs(later);
 const ROOT = path.join(__dirname, '..');
 const recipe = (name) => path.join(ROOT, 'examples', 'recipes', name);
+const runtime = (name) => path.join(__dirname, 'fixtures', 'recipes', name);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // A recipe (or a runtime fixture) in a child process, its stdout read line by line.
@@ -100,6 +104,120 @@ describe.each(['express', 'fastify'])('%s: one dispatcher per process, closed on
     expect([...c.received.values()].every((n) => n === 1)).toBe(true);
     const visitors = c.requests.flatMap((r) => r.batch.visitors.map((v) => v.visitor_id));
     expect(visitors.sort()).toEqual([...users, ...users].sort());
+  });
+});
+
+describe('Next.js route handler (module scope, Web Request/Response, waitUntil on serverless)', () => {
+  test('a decision a request; on Vercel the flush outlives the response within its deadline; next dev\'s reload keeps the one dispatcher', async () => {
+    const c = await collector();
+    const next = start([runtime('web-runtime.mjs'), recipe('nextjs-route.mjs')], { EVENT_ENDPOINT: c.url });
+    next.send(JSON.stringify({ handler: 'POST', body: { user: 'u1' }, vercel: { deadlineMs: 5000 } }));
+    expect(await next.nth('RESPONSE', 1)).toMatch(/^RESPONSE 200 \{"variation":"(treatment|control)"\}$/);
+    // The flush handed to waitUntil settled: the decision had arrived before the instance could be frozen.
+    expect(JSON.parse((await next.nth('WAITED', 1)).slice(7))).toEqual([{ settled: true, pending: 0 }]);
+    expect(c.received.size).toBe(1);
+
+    next.send(JSON.stringify({ reload: true, keep: 'checkoutExperiment' }));
+    expect(await next.nth('SAME')).toBe('SAME true');
+    // Self-hosted (no Vercel context): waitUntil does nothing, the dispatcher delivers in the background.
+    next.send(JSON.stringify({ handler: 'POST', body: { user: 'u2' } }));
+    expect(await next.nth('RESPONSE', 2)).toMatch(/^RESPONSE 200 /);
+    next.send(JSON.stringify({ handler: 'POST', body: { name: 'u3' } }));
+    expect(await next.nth('RESPONSE', 3)).toBe('RESPONSE 400 {"error":"expected { user: string }"}');
+    await eventually(() => c.received.size === 2, 'the second decision');
+
+    next.proc.stdin.end();
+    expect(await next.exited).toMatchObject({ code: 0, signal: null, stderr: '' });
+    expect([...c.received.values()]).toEqual([1, 1]);
+    expect(c.requests.map((r) => r.batch.visitors[0].visitor_id)).toEqual(['u1', 'u2']);
+  });
+});
+
+describe('AWS Lambda: flush within each invocation\'s deadline', () => {
+  test('fast collector: flushed before the handler returns; hung: returns at its deadline with the pending count, and the next warm invocation delivers it', async () => {
+    const c = await endpoint(true);
+    const lambda = start([runtime('lambda-runtime.mjs'), recipe('lambda.mjs')], { EVENT_ENDPOINT: c.url });
+    await lambda.nth('READY');
+
+    lambda.send(`3000 ${JSON.stringify({ userId: 'u1', revenue: 4200 })}`);
+    expect(JSON.parse((await lambda.nth('RESULT', 1)).slice(7))).toEqual({ variation: expect.any(String), eventsSettled: true });
+    expect(c.received.size).toBe(2); // the decision and the purchase, before the handler returned
+
+    c.down();
+    lambda.send(`1500 ${JSON.stringify({ userId: 'u2' })}`);
+    expect(JSON.parse((await lambda.nth('RESULT', 2)).slice(7))).toMatchObject({ eventsSettled: false });
+    // It returned while the collector still held the request: the deadline, not the answer, ended the wait.
+    expect(c.hanging).toHaveLength(1);
+    expect(c.received.size).toBe(2);
+    expect(lambda.stderr()).toContain('1 event request(s) still pending at the deadline; the next invocation sends them');
+
+    // Thawed for the next invocation: the connection the collector held is gone; its flush waits
+    // for the earlier event too.
+    c.back();
+    lambda.send(`3000 ${JSON.stringify({ userId: 'u3' })}`);
+    expect(JSON.parse((await lambda.nth('RESULT', 3)).slice(7))).toMatchObject({ eventsSettled: true });
+    expect(c.received.size).toBe(4);
+    expect([...c.received.values()].every((n) => n === 1)).toBe(true);
+
+    lambda.proc.stdin.end();
+    expect(await lambda.exited).toMatchObject({ code: 0, signal: null });
+  });
+
+  test('a spool on /tmp: what an environment left pending is delivered by the runtime that starts next on that /tmp', async () => {
+    const c = await endpoint(false);
+    const tmp = tempDir('ned-lambda-tmp-');
+    const env = { EVENT_ENDPOINT: c.url, EVENT_SPOOL_DIR: path.join(tmp, 'event-spool') };
+    const first = start([runtime('lambda-runtime.mjs'), recipe('lambda.mjs')], env);
+    await first.nth('READY');
+    first.send(`1000 ${JSON.stringify({ userId: 'u1' })}`);
+    expect(JSON.parse((await first.nth('RESULT')).slice(7))).toMatchObject({ eventsSettled: false });
+    first.proc.kill('SIGKILL'); // the environment goes without a word
+    expect((await first.exited).signal).toBe('SIGKILL');
+
+    c.back();
+    const next = start([runtime('lambda-runtime.mjs'), recipe('lambda.mjs')], env);
+    await next.nth('READY');
+    next.send(`3000 ${JSON.stringify({ userId: 'u2' })}`);
+    expect(JSON.parse((await next.nth('RESULT')).slice(7))).toMatchObject({ eventsSettled: true });
+    expect(c.received.size).toBe(2); // u1's decision, from the spool, and u2's
+    expect([...c.received.values()]).toEqual([1, 1]);
+    next.proc.stdin.end();
+    expect(await next.exited).toMatchObject({ code: 0, signal: null });
+  });
+});
+
+describe('Vercel function: waitUntil lets the flush outlive the response', () => {
+  test('answered at once; the flush settles (fast) or stops at the invocation\'s deadline (hung); without the hook the flush comes first', async () => {
+    const c = await endpoint(true);
+    const fn = start([runtime('web-runtime.mjs'), recipe('vercel.mjs')], { EVENT_ENDPOINT: c.url });
+    const first = batch(1);
+    fn.send(JSON.stringify({ handler: 'POST', body: first, vercel: { deadlineMs: 5000 } }));
+    expect(await fn.nth('RESPONSE', 1)).toBe('RESPONSE 202 ');
+    expect(await fn.nth('WAITED', 1)).toBe('WAITED [true]');
+    expect(c.received.get(first.visitors[0].snapshots[0].events[0].uuid)).toBe(1);
+
+    c.down();
+    const second = batch(1);
+    fn.send(JSON.stringify({ handler: 'POST', body: second, vercel: { deadlineMs: 1500 } }));
+    // The response before the flush: the collector holds the batch, and the 202 is out already.
+    expect(await fn.nth('RESPONSE', 2)).toBe('RESPONSE 202 ');
+    expect(await fn.nth('WAITED', 2)).toBe('WAITED [false]');
+    expect(c.hanging).toHaveLength(1);
+    expect(fn.stderr()).toContain('1 event request(s) still pending at the deadline');
+
+    fn.send(JSON.stringify({ handler: 'POST', body: { not: 'a batch' }, vercel: { deadlineMs: 5000 } }));
+    expect(await fn.nth('RESPONSE', 3)).toBe('RESPONSE 400 expected an Optimizely event batch');
+
+    // Another host, no waitUntil: the flush is awaited before the answer — the earlier batch too.
+    c.back();
+    const third = batch(1);
+    fn.send(JSON.stringify({ handler: 'createRelay()', body: third }));
+    expect(await fn.nth('RESPONSE', 4)).toBe('RESPONSE 202 ');
+    expect(c.received.size).toBe(3);
+    expect([...c.received.values()]).toEqual([1, 1, 1]);
+
+    fn.proc.stdin.end();
+    expect(await fn.exited).toMatchObject({ code: 0, signal: null });
   });
 });
 
