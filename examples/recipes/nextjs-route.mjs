@@ -5,9 +5,10 @@
 //   globalThis, because `next dev` evaluates route modules again as you edit them.
 // - Only Web-standard Request and Response. On serverless hosting (Vercel) an instance may be
 //   frozen once the response is sent, so each request's events are flushed within the
-//   invocation: waitUntil() lets the flush outlive the response, bounded by FLUSH_MS. Self-hosted
-//   (`next start`) the process lives on, and the dispatcher delivers in the background as usual
-//   (Next 15's after() from 'next/server' is the framework's own way to do the same).
+//   invocation: waitUntil() lets the flush outlive the response, bounded by FLUSH_MS (keep it
+//   below the route's maxDuration). Self-hosted (`next start`) the process lives on, and the
+//   dispatcher delivers in the background as usual (Next 15's after() from 'next/server' is the
+//   framework's own way to do the same).
 // - The SDK's forwarding event processor hands each event to the dispatcher at once: nothing
 //   waits in an SDK batch that a frozen or recycled instance would never send.
 // - Self-hosted, handleProcessExit closes the dispatcher on SIGTERM; with EVENT_SPOOL_DIR, what
