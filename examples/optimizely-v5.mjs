@@ -1,10 +1,11 @@
 // The Optimizely SDK v4 or v5 (callback interface) with this package's dispatcher. Save as app.mjs
 // beside your datafile.json, then: EVENT_ENDPOINT=http://127.0.0.1:8080/v1/events node app.mjs
+// (From a clone: examples/datafile.json is a tiny example project; `npm run collector` listens there.)
 import { readFile } from 'node:fs/promises';
 import optimizely from '@optimizely/optimizely-sdk'; // 4.x or 5.x
 import { createDispatcher, closeOptimizely } from 'native-event-dispatcher';
 
-const datafile = JSON.parse(await readFile(process.env.OPTIMIZELY_DATAFILE ?? 'datafile.json', 'utf8'));
+const datafile = JSON.parse(await readFile(process.env.OPTIMIZELY_DATAFILE ?? new URL('datafile.json', import.meta.url), 'utf8'));
 
 const dispatcher = createDispatcher({ endpoint: process.env.EVENT_ENDPOINT });
 const client = optimizely.createInstance({

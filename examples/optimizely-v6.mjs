@@ -1,14 +1,16 @@
 // The Optimizely SDK v6 with this package's dispatcher. Save as app.mjs beside your datafile.json:
 //   node app.mjs                                          (events go to logx.optimizely.com)
 //   EVENT_ENDPOINT=http://127.0.0.1:8080/v1/events node app.mjs    (or to a collector of yours)
+// From a clone, with the tiny example project in examples/datafile.json and a local collector:
+//   npm run collector   and   EVENT_ENDPOINT=http://127.0.0.1:8080/v1/events node examples/optimizely-v6.mjs
 import { readFile } from 'node:fs/promises';
 import {
   createInstance, createStaticProjectConfigManager, createBatchEventProcessor,
 } from '@optimizely/optimizely-sdk';
 import { createDispatcher, closeOptimizely } from 'native-event-dispatcher';
 
-// Your project's datafile (or createPollingProjectConfigManager({ sdkKey }) to download it).
-const datafile = await readFile(process.env.OPTIMIZELY_DATAFILE ?? 'datafile.json', 'utf8');
+// Your project's datafile, beside this file (or createPollingProjectConfigManager({ sdkKey }) to download it).
+const datafile = await readFile(process.env.OPTIMIZELY_DATAFILE ?? new URL('datafile.json', import.meta.url), 'utf8');
 
 const dispatcher = createDispatcher({
   endpoint: process.env.EVENT_ENDPOINT, // optional: a relay or collector instead of logx.optimizely.com

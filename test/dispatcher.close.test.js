@@ -5,6 +5,7 @@ const path = require('node:path');
 const { createDispatcher } = require('..');
 const { useCleanup } = require('./helpers/cleanup');
 const { logEvent } = require('./helpers/events');
+const { spawnNode } = require('./helpers/processes');
 
 const { later, collector } = useCleanup();
 
@@ -26,6 +27,71 @@ test('flush() resolves once everything accepted before it is settled; later even
   expect((await Promise.all(before)).map((r) => r.statusCode)).toEqual([204, 204]);
   expect(d.stats().inFlight + d.stats().queued).toBe(1);
   expect(await createDispatcher().flush()).toBeUndefined(); // nothing pending: resolves at once
+});
+
+// Issue 22 §3: a flush bounded by a deadline (a serverless invocation's remaining time).
+test('flush({ timeoutMs }) against a hung collector: settled false at the deadline, with what it still waited for; those events go on', async () => {
+  const c = await collector(() => 'hang');
+  const d = createDispatcher({ timeoutMs: 600000 });
+  later(() => d.close({ timeoutMs: 0 }));
+  const results = [logEvent(c.url), logEvent(c.url)].map((e) => d.dispatchEvent(e.event));
+  expect(await d.flush({ timeoutMs: 200 })).toEqual({ settled: false, pending: 2 });
+  expect(await d.flush(0)).toEqual({ settled: false, pending: 2 }); // a bare number of ms, like close()
+  // The deadline gave up waiting, not on the events: still in flight, answered later, delivered.
+  while (c.hanging.length < 2) await new Promise((r) => setTimeout(r, 5));
+  expect(d.stats()).toMatchObject({ inFlight: 2, delivered: 0, lost: 0 });
+  const untilSettled = d.flush({ timeoutMs: 60000 });
+  for (const res of c.hanging.splice(0)) res.writeHead(204).end();
+  expect(await untilSettled).toEqual({ settled: true, pending: 0 });
+  expect((await Promise.all(results)).map((r) => r.statusCode)).toEqual([204, 204]);
+});
+
+test('flush({ timeoutMs }) against a fast collector: settled true, everything delivered', async () => {
+  const c = await collector();
+  const d = createDispatcher();
+  later(() => d.close());
+  const events = Array.from({ length: 5 }, () => logEvent(c.url));
+  for (const e of events) d.dispatchEvent(e.event);
+  expect(await d.flush({ timeoutMs: 20000 })).toEqual({ settled: true, pending: 0 });
+  expect(events.flatMap((e) => e.uuids).filter((u) => c.received.get(u) !== 1)).toEqual([]);
+  expect(await d.flush({})).toEqual({ settled: true, pending: 0 }); // {}: no deadline, and an answer
+  expect(await d.flush()).toBeUndefined(); // a plain flush() answers nothing, as before
+});
+
+test('flush({ timeoutMs }) with a spool: what is still pending at the deadline counts the spooled events due for replay', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-flush-'));
+  later(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const c = await collector(() => 'hang');
+  const d = createDispatcher({ spoolDir: dir, timeoutMs: 600000 });
+  for (let i = 0; i < 3; i++) d.dispatchEvent(logEvent(c.url).event);
+  expect(await d.close({ timeoutMs: 50 })).toMatchObject({ spooled: 3 });
+  // The next run inherits the three; replay is due at start and takes them as the pace allows.
+  const next = createDispatcher({ spoolDir: dir, timeoutMs: 600000, maxInFlight: 1 });
+  later(() => next.close({ timeoutMs: 0 }));
+  expect(await next.flush({ timeoutMs: 200 })).toEqual({ settled: false, pending: 3 });
+});
+
+test('flush() never keeps the process alive: a long deadline, once settled, lets the process end by itself', async () => {
+  const c = await collector();
+  const r = await spawnNode(`
+    const { createDispatcher } = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const d = createDispatcher();
+    d.send('POST', ${JSON.stringify(c.url)}, { visitors: [] });
+    d.flush({ timeoutMs: 600000 }).then((result) => console.log(JSON.stringify(result)));
+  `).exited;
+  expect(r).toMatchObject({ code: 0, signal: null, stderr: '' });
+  expect(JSON.parse(r.stdout)).toEqual({ settled: true, pending: 0 });
+  expect(c.requests).toHaveLength(1);
+}, 20000);
+
+test('flush() validates its deadline like close() does', async () => {
+  const d = createDispatcher();
+  later(() => d.close());
+  await expect(d.flush('500')).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+  await expect(d.flush(-1)).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+  await expect(d.flush({ timeoutMs: 1.5 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.timeoutMs') });
+  await expect(d.flush({ timeout: 500 })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_UNKNOWN_OPTION', message: expect.stringContaining('"timeoutMs"') });
+  await expect(d.flush(null)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
 });
 
 test('close(): queued events are sent and delivered; the summary counts them', async () => {

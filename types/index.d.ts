@@ -254,6 +254,18 @@ export interface CloseOptions {
   timeoutMs?: number;
 }
 
+/** flush()'s deadline; a bare number is `timeoutMs`. Other names are refused. */
+export interface FlushOptions {
+  /** Stop waiting after this many ms (0..2^31-1); the events go on. Default: no deadline. */
+  timeoutMs?: number;
+}
+
+/**
+ * flush()'s answer: everything it waited for was settled, or its deadline came first with
+ * `pending` requests (batches) still on their way — in memory, or spooled and due for replay.
+ */
+export type FlushResult = { settled: true; pending: 0 } | { settled: false; pending: number };
+
 export type DropReason =
   | 'queue-full'
   | 'retries-exhausted'
@@ -413,6 +425,12 @@ export class Dispatcher extends EventEmitter {
    * tried (delivered, failed, or back in the spool).
    */
   flush(): Promise<void>;
+  /**
+   * The same, bounded: resolves `{ settled: true, pending: 0 }`, or at the latest after `timeoutMs`
+   * `{ settled: false, pending }` with the events still on their way (its timer never holds the
+   * process open).
+   */
+  flush(options: FlushOptions | number): Promise<FlushResult>;
   /**
    * Stops accepting (late events are spooled, or refused without a spool), delivers what it holds
    * and what the spool has due until `timeoutMs` (close's deadline, default closeTimeoutMs), then

@@ -3,6 +3,11 @@
 // order (seq), so it is done once the oldest held event is younger than its `seq` — and, when
 // replay was due at the call, for the records then parked: replay takes them oldest first, so it
 // is done once replay has taken `takeTarget` records and those are settled too.
+// Asked with options (flush({ timeoutMs }), flush(ms)), it answers { settled: true, pending: 0 },
+// or at the deadline, if that comes first, { settled: false, pending } (the events go on); a plain
+// flush() answers nothing, as it always has.
+const SETTLED = Object.freeze({ settled: true, pending: 0 });
+
 class FlushWaiters {
   constructor() {
     this.waiting = [];
@@ -12,8 +17,21 @@ class FlushWaiters {
     return this.waiting.length;
   }
 
-  add(seq, takeTarget) {
-    return new Promise((resolve) => this.waiting.push({ seq, takeTarget, resolve }));
+  // deadline: null (a plain flush()), or { timeoutMs (Infinity: none), pendingOf(waiter) → what
+  // it still waits for, asked at the deadline }.
+  add(seq, takeTarget, deadline) {
+    return new Promise((resolve) => {
+      const waiter = { seq, takeTarget, resolve, answer: deadline ? SETTLED : undefined, timer: null };
+      this.waiting.push(waiter);
+      if (!deadline || deadline.timeoutMs === Infinity) return;
+      const { timeoutMs, pendingOf } = deadline;
+      waiter.timer = setTimeout(() => {
+        this.waiting = this.waiting.filter((w) => w !== waiter);
+        resolve({ settled: false, pending: pendingOf(waiter) });
+      }, timeoutMs);
+      // A deadline is a bound, not work: what keeps the process alive is the events themselves.
+      waiter.timer.unref();
+    });
   }
 
   // Replay took its `taken`-th record as the event numbered `seq`.
@@ -27,7 +45,8 @@ class FlushWaiters {
     this.waiting = this.waiting.filter((w) => {
       if (taken < w.takeTarget && !replayDue) w.takeTarget = taken;
       if (taken < w.takeTarget || oldestSeq <= w.seq) return true;
-      w.resolve();
+      clearTimeout(w.timer);
+      w.resolve(w.answer);
       return false;
     });
   }

@@ -679,13 +679,33 @@ class Dispatcher extends EventEmitter {
 
   // Resolves once every event accepted before the call has been settled — delivered, failed,
   // spooled or lost — and, when the spool's replay is due, once the spooled events waiting at the
-  // call have each been tried (delivered, failed, or back in the spool).
-  flush() {
+  // call have each been tried (delivered, failed, or back in the spool). With options — a deadline,
+  // `timeoutMs` or a number of ms, read as close() reads its own — it says which came first:
+  // { settled: true, pending: 0 }, or { settled: false, pending } at the deadline (the events go
+  // on; only the waiting stops).
+  flush(options) {
+    let deadline = null;
+    if (options !== undefined) {
+      try {
+        deadline = { timeoutMs: readCloseTimeout(options, Infinity), pendingOf: (waiter) => this.flushPending(waiter) };
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     const now = clock();
     const taken = this.replay ? this.replay.taken : 0;
-    const promise = this.flushWaiters.add(this.seq, this.replayDue(now) ? taken + this.spool.parkedCount : taken);
+    const target = this.replayDue(now) ? taken + this.spool.parkedCount : taken;
+    const promise = this.flushWaiters.add(this.seq, target, deadline);
     this.drain();
     return promise;
+  }
+
+  // What a flush still waits for at its deadline, in requests: those held in memory (accepted
+  // before it, or replayed for it) and the spooled ones replay has yet to take for it.
+  flushPending(waiter) {
+    let held = 0;
+    for (let e = this.held.head; e; e = e.ageNext) if (e.seq <= waiter.seq) held += 1;
+    return held + Math.max(0, waiter.takeTarget - (this.replay ? this.replay.taken : 0));
   }
 
   checkFlush() {

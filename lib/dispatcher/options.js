@@ -93,9 +93,9 @@ function loggerOf(value, what) {
     'a logger: console, pino, winston, an object with debug, info, warn and error methods, or an Optimizely SDK logger', value);
 }
 
-// close()'s and closeOptimizely's deadline: undefined (the dispatcher's closeTimeoutMs), a number
-// of ms, or { timeoutMs }; any other name is refused (close({ timeout: 500 }) must not be a close
-// that waits closeTimeoutMs instead).
+// close()'s, closeOptimizely's and flush()'s deadline: undefined (`defaultMs`: the dispatcher's
+// closeTimeoutMs, or none for flush), a number of ms, or { timeoutMs }; any other name is refused
+// (close({ timeout: 500 }) must not be a close that waits closeTimeoutMs instead).
 const CLOSE_OPTIONS = ['timeoutMs'];
 function readCloseTimeout(options, defaultMs, what = 'options') {
   if (options === undefined) return defaultMs;
