@@ -2,12 +2,8 @@ import { expectAssignable, expectError, expectType } from 'tsd';
 import type { EventDispatcher as V6EventDispatcher } from '@optimizely/optimizely-sdk';
 import type { EventDispatcher as V5EventDispatcher } from 'optimizely-sdk-v5';
 import {
-<<<<<<< ours
   createDispatcher, closeOptimizely, Dispatcher, DispatchResult, CloseSummary, DispatcherStats, DropReason,
-  DeliveredInfo,
-=======
-  createDispatcher, closeOptimizely, Dispatcher, DispatchResult, CloseSummary, DispatcherStats, DropReason, FlushResult,
->>>>>>> theirs
+  DeliveredInfo, FlushResult,
 } from '../..';
 
 const dispatcher = createDispatcher({
@@ -70,7 +66,6 @@ createDispatcher({ logger: { log(level: number, message: string) { void level; v
 expectError(createDispatcher({ logger: 'console' }));
 expectError(createDispatcher({ logger: 42 }));
 
-<<<<<<< ours
 // Issue 22: each delivery is heard ('delivered'), and every ending's event says how many events it holds.
 dispatcher.on('delivered', (info) => {
   expectType<DeliveredInfo>(info);
@@ -86,7 +81,7 @@ dispatcher.on('failed', (info) => expectType<number>(info.events));
 dispatcher.on('drop', (info) => expectType<number>(info.events));
 dispatcher.on('spool', (info) => expectType<number>(info.events));
 expectError(dispatcher.on('delivered', (info: { url: number }) => info));
-=======
+
 // flush() with a deadline (issue 22): { timeoutMs } or a number of ms; settled, or what is pending.
 expectType<Promise<FlushResult>>(dispatcher.flush({ timeoutMs: 2000 }));
 expectType<Promise<FlushResult>>(dispatcher.flush(2000));
@@ -97,4 +92,3 @@ dispatcher.flush({ timeoutMs: 2000 }).then((result) => {
 expectType<Promise<FlushResult>>(dispatcher.flush({}));
 expectError(dispatcher.flush({ timeout: 2000 }));
 expectError(dispatcher.flush('2000'));
->>>>>>> theirs
