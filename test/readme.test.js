@@ -31,7 +31,7 @@ const V5_ALIAS = ['--import', path.join(ROOT, 'test', 'fixtures', 'optimizely-v5
 test('every example block in the README is the runnable file it names', () => {
   const found = blocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
   expect(found.map((b) => b.file).sort()).toEqual(['examples/dispatcher.mjs', 'examples/optimizely-v5.mjs',
-    'examples/optimizely-v6.mjs', 'examples/transport.mjs']);
+    'examples/optimizely-v6.mjs', 'examples/otlp-traces.mjs', 'examples/prometheus.mjs', 'examples/transport.mjs']);
   for (const b of found) expect(b.inReadme).toBe(b.expected);
 });
 
