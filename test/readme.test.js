@@ -11,6 +11,9 @@ const { useCleanup } = require('./helpers/cleanup');
 const { lineProcess } = require('./helpers/processes');
 
 const ROOT = path.join(__dirname, '..');
+// Where the example files run from: this clone, or — for the newcomer's path
+// (scripts/test-newcomer.sh) — a consumer app that installed the packed package and pasted them in.
+const EXAMPLES = process.env.NED_EXAMPLES_ROOT || ROOT;
 
 // Each example runs exactly as the README shows it (an ES module, as pasted), from a clone: the
 // SDK examples read the example datafile beside them (examples/datafile.json), and node's own
@@ -21,7 +24,7 @@ function run(file, env, flags = []) {
     const environment = { ...process.env, ...env };
     delete environment.OPTIMIZELY_DATAFILE;
     for (const [name, value] of Object.entries(environment)) if (value === undefined) delete environment[name];
-    execFile(process.execPath, [...flags, path.join(ROOT, file)], { env: environment, cwd: ROOT }, (err, stdout, stderr) => {
+    execFile(process.execPath, [...flags, path.join(EXAMPLES, file)], { env: environment, cwd: EXAMPLES }, (err, stdout, stderr) => {
       resolve({ code: err ? err.code : 0, stdout, stderr });
     });
   });
@@ -95,7 +98,7 @@ describe('the examples without a collector of their own', () => {
   });
 
   test('npm run collector (examples/collector.mjs) receives the dispatcher example and prints each batch', async () => {
-    const started = lineProcess(later, process.execPath, [path.join(ROOT, 'examples', 'collector.mjs')], { PORT: '0' });
+    const started = lineProcess(later, process.execPath, [path.join(EXAMPLES, 'examples', 'collector.mjs')], { PORT: '0' });
     const [first] = await started.until((lines) => lines.length >= 1);
     const url = first.match(/^collector listening on (http:\/\/127\.0\.0\.1:\d+\/v1\/events)$/)[1];
     const r = await run('examples/dispatcher.mjs', { EVENT_ENDPOINT: url });

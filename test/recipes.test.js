@@ -14,7 +14,9 @@ const { batch } = require('./helpers/events');
 
 const { later, collector } = useCleanup();
 const tempDir = tempDirs(later);
-const ROOT = path.join(__dirname, '..');
+// The recipes of this clone, or — for the newcomer's path (scripts/test-newcomer.sh) — copies pasted
+// into a consumer app that installed the packed package (NED_EXAMPLES_ROOT).
+const ROOT = process.env.NED_EXAMPLES_ROOT || path.join(__dirname, '..');
 const recipe = (name) => path.join(ROOT, 'examples', 'recipes', name);
 const runtime = (name) => path.join(__dirname, 'fixtures', 'recipes', name);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
