@@ -5,6 +5,7 @@
 const backend = require('../binding');
 const { invalid, isPlainObject, hidden } = require('../errors');
 const { isSecretName } = require('../redact');
+const { unknownOption } = require('../unknown-option');
 const { version } = require('../../package.json');
 
 const DEFAULTS = Object.freeze({
@@ -171,37 +172,6 @@ function lineName(line) {
 // the addon with the request when the trace is on; undefined (nothing extra per request) when off.
 function traceSecretsOf(lines) {
   return TRACE ? secretNames(lines.map(lineName)) : undefined;
-}
-
-// The closest known name, for "did you mean" (names that differ in case or a few letters).
-function closest(name, names) {
-  const distance = (a, b) => {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => [i]);
-    for (let j = 1; j <= b.length; j++) d[0][j] = j;
-    for (let i = 1; i <= a.length; i++) {
-      for (let j = 1; j <= b.length; j++) {
-        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      }
-    }
-    return d[a.length][b.length];
-  };
-  let best;
-  let bestDistance = Infinity;
-  for (const candidate of names) {
-    const dist = distance(String(name).toLowerCase(), candidate.toLowerCase());
-    if (dist < bestDistance) {
-      best = candidate;
-      bestDistance = dist;
-    }
-  }
-  return bestDistance <= Math.max(2, Math.floor(String(name).length / 3)) ? best : undefined;
-}
-
-function unknownOption(key, names, what = 'an option name') {
-  const suggestion = closest(key, names);
-  const err = invalid(TypeError, 'ERR_UNKNOWN_OPTION', what,
-    suggestion ? `a known option (did you mean ${JSON.stringify(suggestion)}?)` : `one of ${names.join(', ')}`, key);
-  return err;
 }
 
 // Validated options → { handle (the backend's profile), timings, captureStack }.
