@@ -84,4 +84,4 @@ function unreadable(err, code, what) {
   return out;
 }
 
-module.exports = { DispatchError, invalid, unreadable, isPlainObject, hidden };
+module.exports = { DispatchError, invalid, unreadable, isPlainObject, hidden, describe };

@@ -1,7 +1,7 @@
 'use strict';
 // The words of bad input, as a user reads them: an option name from another SDK or client mapped to
 // ours (only to names that call takes), a typo's closest name, the names listed by topic when
-// nothing is close. Every message keeps one shape:
+// nothing is close, and a URL written without its scheme. Every message keeps one shape:
 // "Expected X for Y but received Z", then the help.
 const {
   createDispatcher, dispatchEvent, createFetch, setConnectionLimits, closeOptimizely, createOtlpTransport,
@@ -103,5 +103,46 @@ describe('other calls suggest only names they take', () => {
     expect(thrown(() => createOtlpTransport({ endpoint: 'http://127.0.0.1:9/' }))).toMatchObject(unknown('endpoint', ': did you mean "url"?'));
     expect(thrown(() => createOtlpTransport({ url: 'http://127.0.0.1:9/', maxRetries: 1 })))
       .toMatchObject(unknown('maxRetries', ': did you mean "retries"?'));
+  });
+});
+
+describe('a URL without its scheme says so', () => {
+  const noScheme = (what, text, suggestion) => ({
+    name: 'TypeError',
+    code: 'ERR_INVALID_URL',
+    message: `Expected an absolute http: or https: URL for ${what} but received ${JSON.stringify(text)}: `
+      + `the scheme is missing; did you mean ${JSON.stringify(suggestion)}?`,
+  });
+
+  test.each([
+    ['logx.optimizely.com/v1/events', 'https://logx.optimizely.com/v1/events'],
+    ['localhost:8080/x', 'https://localhost:8080/x'], // a URL to Node, with the scheme "localhost:"
+    ['127.0.0.1:8080/x', 'https://127.0.0.1:8080/x'],
+    ['[::1]:8080/x', 'https://[::1]:8080/x'],
+    ['//logx.optimizely.com/v1/events', 'https://logx.optimizely.com/v1/events'],
+  ])('dispatchEvent(%j)', async (url, suggestion) => {
+    await expect(dispatchEvent('POST', url, {})).rejects.toMatchObject(noScheme('url', url, suggestion));
+  });
+
+  test('the endpoint and the OTLP url; a query is masked in the suggestion too', () => {
+    expect(thrown(() => createDispatcher({ endpoint: 'localhost:8080/x' })))
+      .toMatchObject(noScheme('options.endpoint', 'localhost:8080/x', 'https://localhost:8080/x'));
+    expect(thrown(() => createOtlpTransport({ url: 'otel:4318/v1/traces?token=s3cret' })))
+      .toMatchObject(noScheme('options.url', 'otel:4318/v1/traces?token=***', 'https://otel:4318/v1/traces?token=***'));
+  });
+
+  test('a proxy without its scheme: http:// is suggested, as curl assumes', () => {
+    expect(thrown(() => createDispatcher({ proxy: '127.0.0.1:3128' }))).toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_INVALID_URL',
+      message: 'Expected a proxy URL such as http://host:3128 for options.proxy but received "127.0.0.1:3128": '
+        + 'the scheme is missing; did you mean "http://127.0.0.1:3128"?',
+    });
+  });
+
+  test.each(['mailto:events@example.com', 'javascript:alert(1)', 'ftp://127.0.0.1/x'])('%j has a scheme: not ours, and said so', async (url) => {
+    const err = await dispatchEvent('POST', url, {}).catch((e) => e);
+    expect(err).toMatchObject({ name: 'RangeError', code: 'ERR_UNSUPPORTED_PROTOCOL' });
+    expect(err.message).toMatch(/^Expected an http: or https: URL for url but received "[^"]+"$/);
   });
 });

@@ -6,6 +6,7 @@ const backend = require('../binding');
 const { invalid, isPlainObject, hidden } = require('../errors');
 const { isSecretName } = require('../redact');
 const { unknownOption } = require('../unknown-option');
+const { missingScheme } = require('./request');
 const { version } = require('../../package.json');
 
 const DEFAULTS = Object.freeze({
@@ -113,6 +114,10 @@ function proxyOf(value) {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a proxy URL string or false', value);
   }
   textOf(value, what);
+  // '127.0.0.1:3128' (curl's --proxy takes it, as http://) is not a URL to Node, and
+  // 'proxy.local:3128' parses with 'proxy.local:' for its scheme: either way the scheme is missing.
+  const noScheme = missingScheme(value, 'http:');
+  if (noScheme) throw invalid(TypeError, 'ERR_INVALID_URL', what, 'a proxy URL such as http://host:3128', value, undefined, noScheme);
   let parsed;
   try {
     parsed = new URL(value);
