@@ -124,9 +124,13 @@ test.each(['native', 'fallback'])('an answer that is not HTTP, and HTTP that can
   }
 });
 
-test('--version prints the package version and exits 0', async () => {
-  const r = await doctor(['--version']);
-  expect(r).toEqual({ code: 0, stdout: `${require('../package.json').version}\n`, stderr: '' });
+test('--version prints the package version and exits 0 (doctor\'s, and the command\'s own)', async () => {
+  const version = `${require('../package.json').version}\n`;
+  expect(await doctor(['--version'])).toEqual({ code: 0, stdout: version, stderr: '' });
+  const cli = await new Promise((resolve) => {
+    execFile(process.execPath, [CLI, '--version'], (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+  });
+  expect(cli).toEqual({ code: 0, stdout: version, stderr: '' });
 });
 
 test.each([
