@@ -10,7 +10,8 @@
 #  3. the prebuild loads against a libcurl.so.4 whose symbols carry other versions (Debian's GnuTLS
 #     flavour), as on distributions that do not build libcurl with CURL_OPENSSL_4; where the binary
 #     cannot load (not a library, or one without the functions it calls), the fallback delivers;
-#  4. a project whose tarball has no prebuild: the install compiles nothing, then
+#  4. a project whose tarball has no prebuild (as an install from git): the install compiles
+#     nothing, the fallback delivers with a warning saying how to get the native transport, then
 #     `npx native-event-dispatcher build` (npm's bundled node-gyp; the project has none) builds the
 #     addon, which loads and delivers;
 #  5. packing where the arm64 cross toolchain is not on PATH: an x64-only tarball and one line
@@ -208,6 +209,10 @@ PKG="$C3/node_modules/native-event-dispatcher"
 if (cd "$C3" && node -e "require('node-gyp-build').resolve('$PKG')" 2>/dev/null); then
   fail "source only: a native binary was found before the build"
 fi
+# Before the build: the fallback delivers, and its warning says why (as for an install from git).
+(cd "$C3" && node check.cjs) >"$WORK/source-fallback.log" 2>&1 || { cat "$WORK/source-fallback.log" >&2; fail "source only: the fallback failed"; }
+grep -q 'has no prebuilt binaries (installed from git or from source, which carry none, and not built here yet): run `npx native-event-dispatcher build` in the project' \
+  "$WORK/source-fallback.log" || { cat "$WORK/source-fallback.log" >&2; fail "source only: the warning does not say how to get the native transport"; }
 (cd "$C3" && npx --no-install native-event-dispatcher build) >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; fail "the build command failed"; }
 grep -q "^build: npm's bundled node-gyp" "$WORK/build.log" || { cat "$WORK/build.log" >&2; fail "the build did not use npm's node-gyp"; }
 [ -f "$PKG/build/Release/native_event_dispatcher.node" ] || fail "the build command made no build/Release addon"
