@@ -8,6 +8,7 @@ const USAGE = `Usage: npx native-event-dispatcher <command>
 
   doctor [url] [options]   versions, the binary in use, and a test request (doctor --help)
   build [options]          compile the addon for this machine (build --help)
+  --version                the package's version
 `;
 
 if (command === 'doctor') {
@@ -15,6 +16,9 @@ if (command === 'doctor') {
     process.stderr.write(`${err && err.stack ? err.stack : err}\n`);
     process.exitCode = 1;
   });
+} else if (command === '--version') {
+  // Loads nothing but package.json: it answers even where the package cannot load.
+  process.stdout.write(`${require('../package.json').version}\n`);
 } else if (command === 'build') {
   // Does not load the package: it is what makes the package loadable.
   process.exitCode = require('./build').build(rest);

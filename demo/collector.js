@@ -23,12 +23,19 @@ function countBatch(stats, batch) {
   }
 }
 
-// The worker's side: the server, and answers to 'stats' and 'close'.
+// The worker's side: the server, and answers to { stats: run } and 'close'. Each run (the `run`
+// query parameter; '' without one) is counted apart, so that runs through different dispatchers
+// never count each other's events.
 function serve({ failRate }) {
-  const stats = {
-    requests: 0, injected: 0, batches: 0, visitors: 0, redelivered: 0, uuids: new Set(), bytes: 0,
+  const runs = new Map();
+  const statsOf = (run) => {
+    if (!runs.has(run)) {
+      runs.set(run, { requests: 0, injected: 0, batches: 0, visitors: 0, redelivered: 0, uuids: new Set(), bytes: 0 });
+    }
+    return runs.get(run);
   };
   const server = http.createServer((req, res) => {
+    const stats = statsOf(new URL(req.url, 'http://collector').searchParams.get('run') || '');
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -57,8 +64,8 @@ function serve({ failRate }) {
     parentPort.postMessage({ port: server.address().port });
   });
   parentPort.on('message', (message) => {
-    if (message === 'stats') {
-      const { uuids, ...counts } = stats;
+    if (message !== null && typeof message === 'object' && typeof message.stats === 'string') {
+      const { uuids, ...counts } = statsOf(message.stats);
       parentPort.postMessage({ stats: { ...counts, distinctUuids: uuids.size } });
     } else if (message === 'close') {
       server.closeAllConnections();
@@ -67,7 +74,7 @@ function serve({ failRate }) {
   });
 }
 
-// { url, stats() → Promise of the counts, close() }
+// { url, urlFor(run), stats(run) → Promise of the counts, close() }: `url` counts as the run ''.
 async function startCollector({ failRate = 0 } = {}) {
   const worker = new Worker(__filename, { workerData: { demoCollector: true, failRate } });
   const exited = new Promise((resolve) => worker.once('exit', resolve));
@@ -82,11 +89,13 @@ async function startCollector({ failRate = 0 } = {}) {
     });
   });
   const { port } = await next();
+  const url = `http://127.0.0.1:${port}/v1/events`;
   return {
-    url: `http://127.0.0.1:${port}/v1/events`,
-    stats: async () => {
+    url,
+    urlFor: (run) => `${url}?run=${encodeURIComponent(run)}`,
+    stats: async (run = '') => {
       const answer = next();
-      worker.postMessage('stats');
+      worker.postMessage({ stats: run });
       return (await answer).stats;
     },
     close: async () => {

@@ -3,34 +3,43 @@
 // conversion for each of N users, its batch event processor hands the event batches to this
 // package's dispatcher, and libcurl on the threadpool delivers them to an embedded collector on
 // 127.0.0.1. The demo then checks that every event arrived (each counted once, by its uuid), and
-// shows what the dispatcher cost the main thread: its CPU time, against the SDK's own share (the
-// same users again, through a dispatcher that does nothing).
+// shows what that cost the main thread against the alternatives: the same users through the SDK's
+// own default dispatcher (HTTP on the main thread) to the same collector, and through a dispatcher
+// that does nothing (the SDK's own share) — main-thread CPU side by side.
 //   node demo/demo.js [--users N] [--fail-rate R] [--url URL] [--help]
 const fs = require('node:fs');
+const http = require('node:http');
+const https = require('node:https');
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
+const v8 = require('node:v8');
+const vm = require('node:vm');
 const optimizely = require('@optimizely/optimizely-sdk');
 const { createDispatcher, closeOptimizely, versions } = require('..');
 const { startCollector } = require('./collector');
 const { progressBar } = require('./progress');
+const { line, report, verdict } = require('./report');
 const { mainThreadClock } = require('./thread-cpu');
 
 const USAGE = `Usage: node demo/demo.js [options]   (or: npm run demo -- [options])
 
 Runs the Optimizely SDK v6 with native-event-dispatcher: one decision (flag checkout_flow) and
 one conversion (event purchase) per user, delivered to an embedded collector on 127.0.0.1, then
-checks that every event arrived. Then it runs the same users once more through a dispatcher that
-does nothing, to show what the dispatcher itself cost the main thread against the SDK's share.
+checks that every event arrived. The same users also go through the SDK's default dispatcher
+(HTTP on the main thread, its own retries) to the same collector, and through a dispatcher that
+does nothing (the SDK's own share): the main thread's CPU of each is printed side by side.
 
 Options:
   --users N        users to simulate, a positive integer (default 10000); 2 events each
   --fail-rate R    share of requests the embedded collector fails with a transient 503,
-                   0 <= R < 1 (default 0); the dispatcher retries them
-  --url URL        send the events to this http(s) endpoint instead of the embedded collector;
-                   nothing counts them on the receiving side then
+                   0 <= R < 1 (default 0); this package retries them, the SDK's default
+                   dispatcher gives a batch three attempts
+  --url URL        send the events to this http(s) endpoint instead of the embedded collector
+                   (both dispatchers send there); nothing counts them on the receiving side then
   --help           show this help
 
-Exit code: 0 when every event arrived, 1 when any is missing or lost, 2 for bad arguments.`;
+Exit code: 0 when every event sent through native-event-dispatcher arrived, 1 when any is
+missing or lost, 2 for bad arguments.`;
 
 const DEFAULT_USERS = 10000;
 const BATCH_SIZE = 10; // user events per batch, the SDK's default
@@ -42,11 +51,22 @@ const USERS_PER_TURN = 250;
 const REVENUE_CENTS = 4200;
 const DEFAULT_CLOSE_TIMEOUT_MS = 10000; // the dispatcher's closeTimeoutMs default
 const CLOSE_GRACE_MS = 5000;
-// Users made through the SDK alone, unmeasured, before the measured runs: the SDK's code is
-// compiled and warm by then, so that the first measured run does not pay for it alone.
+// Users made before the measured runs, unmeasured: through the SDK alone, and through each
+// dispatcher (to a run the collector counts apart), so that the SDK's code, Node's HTTP client and
+// this package's are compiled before anything is measured.
 const WARMUP_USERS = 5000;
+const WARMUP_DISPATCHER_USERS = 1000;
+// Measured rounds: see showcase().
+const ROUNDS = 3;
 // The SDK's share: its dispatcher answers at once and sends nothing.
 const NOTHING_DISPATCHER = Object.freeze({ dispatchEvent: () => Promise.resolve({ statusCode: 204 }) });
+// The SDK default dispatcher's longest wait before a retry (its backoff: 200 ms doubling up to
+// 1 s, ± 50 ms), with a margin.
+const SDK_RETRY_WAIT_MS = 1100;
+// The collector counts the SDK default dispatcher's events apart (collector.urlFor), and the
+// warm-up's.
+const SDK_DEFAULT_RUN = 'sdk-default';
+const WARMUP_RUN = 'warm-up';
 
 class UsageError extends Error {}
 class StuckError extends Error {}
@@ -134,10 +154,11 @@ function sdkVersion() {
   }
 }
 
-// A v6 client from the bundled datafile: no network for the config, and the dispatcher for every
-// event. maxRetries 0: the dispatcher retries (with jitter and Retry-After); the SDK retrying too
-// would offer an event it gave up on again.
-function createClient(dispatcher) {
+// A v6 client from the bundled datafile: no network for the config, and `dispatcher` for every
+// event. With this package's dispatcher, maxRetries 0: it retries (with jitter and Retry-After),
+// and the SDK retrying too would offer an event it gave up on again. Others keep the SDK's
+// default retries (`sdkRetries`).
+function createClient(dispatcher, { sdkRetries = false } = {}) {
   const datafile = fs.readFileSync(path.join(__dirname, 'datafile.json'), 'utf8');
   return optimizely.createInstance({
     projectConfigManager: optimizely.createStaticProjectConfigManager({ datafile }),
@@ -146,19 +167,17 @@ function createClient(dispatcher) {
       closingEventDispatcher: dispatcher,
       batchSize: BATCH_SIZE,
       flushInterval: FLUSH_INTERVAL_MS,
-      maxRetries: 0,
+      ...(sdkRetries ? {} : { maxRetries: 0 }),
     }),
   });
 }
 
-// One decision and one conversion per user. v6 has no LOG_EVENT notification, so the events are
-// counted here: the datafile sets sendFlagDecisions, so every decide() sends an impression, and
-// every trackEvent() of a known event sends a conversion.
-async function simulateUsers(client, users, label) {
-  const made = { impressions: 0, conversions: 0, variations: {} };
-  const bar = label ? progressBar(users, label) : { update() {} };
-  bar.update(0);
-  for (let i = 0; i < users; i++) {
+// One decision and one conversion for each of `users` users numbered from `first`, counted into
+// `made`. v6 has no LOG_EVENT notification, so the events are counted here: the datafile sets
+// sendFlagDecisions, so every decide() sends an impression, and every trackEvent() of a known
+// event sends a conversion. `tick(n)` hears of every n users made.
+async function simulateUsers(client, first, users, made, tick) {
+  for (let i = first, done = 0; done < users; i++) {
     const user = client.createUserContext(`user-${i}`, { plan: i % 3 ? 'pro' : 'free' });
     const decision = user.decide('checkout_flow');
     made.impressions += 1;
@@ -166,36 +185,132 @@ async function simulateUsers(client, users, label) {
     made.variations[variation] = (made.variations[variation] || 0) + 1;
     user.trackEvent('purchase', { revenue: REVENUE_CENTS });
     made.conversions += 1;
-    if ((i + 1) % USERS_PER_TURN === 0 || i + 1 === users) {
-      bar.update(i + 1);
+    done += 1;
+    if (done % USERS_PER_TURN === 0 || done === users) {
+      tick(done % USERS_PER_TURN || USERS_PER_TURN);
       await new Promise(setImmediate);
     }
   }
-  return made;
 }
 
-// stats() on one line: the counters that are not zero (those of `events` in braces), and the
-// latency percentiles.
-function compactStats(stats) {
-  const nonZero = (counts) => Object.entries(counts).filter(([, value]) => value !== 0);
-  const { latencyMs, events, ...rest } = stats;
-  const shown = nonZero(rest).map(([key, value]) => `${key} ${value}`);
-  shown.push(`events {${nonZero(events).map(([key, value]) => `${key} ${value}`).join(', ')}}`);
-  return `${shown.join(', ')}; latency p50/p95/p99 ${latencyMs.p50}/${latencyMs.p95}/${latencyMs.p99} ms`;
+// Between measured rounds, a full garbage collection (outside the measured time): each round
+// then pays for its own garbage, not for the one before it. (`gc` without --expose-gc on the
+// command line: `npm run demo` and the tests run plain `node demo/demo.js`.)
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc');
+
+// A run: users made through SDK clients that send with one dispatcher, round after round, and what
+// it cost the main thread. `makeClient()` gives a round its client; `close(client, last)` closes
+// it, after the round's users (the last round closes the dispatcher as well).
+function newRun(makeClient, close) {
+  const made = { impressions: 0, conversions: 0, variations: {} };
+  return { makeClient, close, made, cpuNs: 0, seconds: 0, closed: undefined };
 }
 
-// Main-thread CPU time of making `users` users through an SDK whose dispatcher does nothing, and
-// of closing it: the SDK's own share (null clock: a warm-up, not measured).
-async function sdkAlone(users, clock, label) {
-  const client = createClient(NOTHING_DISPATCHER);
+// One round of `run`: the main thread's CPU from the first user to the end of the close (the SDK's
+// work, the dispatcher's, the demo's loop; the collector runs on a thread of its own, outside it).
+async function measureRound(run, first, users, { clock, tick = () => {}, last = true }) {
+  const client = run.makeClient();
   await client.onReady();
-  const start = clock ? clock.read() : 0;
-  await simulateUsers(client, users, label);
-  await client.close();
-  return clock ? clock.read() - start : null;
+  collectGarbage();
+  const started = performance.now();
+  const cpuStart = clock.read();
+  await simulateUsers(client, first, users, run.made, tick);
+  run.closed = await run.close(client, last);
+  run.cpuNs += clock.read() - cpuStart;
+  run.seconds += (performance.now() - started) / 1000;
+  return run;
 }
 
-const line = (label, value) => console.log(`${label.padEnd(19)}${value}`);
+// `promise`'s value; a StuckError after `limitMs` ms, saying `what` did not finish.
+async function settleWithin(promise, limitMs, what) {
+  let timer;
+  const stuck = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new StuckError(`${what()} did not finish within ${limitMs / 1000} s`)), limitMs);
+  });
+  try {
+    return await Promise.race([promise, stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// The SDK's own Node dispatcher, unchanged (http/https.request on the main thread through Node's
+// global agent, a 60 s timeout), addressed where the demo sends: the SDK addresses
+// logx.optimizely.com. `activity` counts its requests (all, in flight, failed) and notes when one
+// last failed (as the SDK judges: a rejection, or a status outside 200–399), which the SDK then
+// retries.
+function sdkDefaultDispatcher(url, activity) {
+  const failed = () => {
+    activity.failed += 1;
+    activity.lastFailure = performance.now();
+  };
+  return {
+    dispatchEvent(event) {
+      activity.requests += 1;
+      activity.inFlight += 1;
+      return optimizely.eventDispatcher.dispatchEvent({ ...event, url }).then((response) => {
+        if (response.statusCode !== undefined && (response.statusCode < 200 || response.statusCode > 399)) failed();
+        return response;
+      }, (err) => {
+        failed();
+        throw err;
+      }).finally(() => {
+        activity.inFlight -= 1;
+      });
+    },
+  };
+}
+
+// Resolves once the SDK default dispatcher has nothing in flight and no retry can still come (its
+// longest backoff has passed since the last failure), or after `limitMs`.
+async function quiet(activity, limitMs) {
+  const until = performance.now() + limitMs;
+  for (let now = performance.now(); now < until; now = performance.now()) {
+    // Few wake-ups: they are main-thread CPU, counted to the SDK default dispatcher's run.
+    const wait = activity.inFlight > 0 ? 50 : activity.lastFailure + SDK_RETRY_WAIT_MS - now;
+    if (wait <= 0) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(wait, until - now)));
+  }
+}
+
+// The SDK's default dispatcher with the SDK's default retries: three attempts a batch, then it is
+// dropped. Each round waits for its retries before close(), which would cancel them: what is lost
+// is what the SDK gives up on, not an artefact of the rounds. A close() that does not end (an
+// endpoint that does not answer) is not this package's to judge: its requests are abandoned and
+// said so.
+function sdkDefaultRun(url) {
+  const limitMs = DEFAULT_CLOSE_TIMEOUT_MS + CLOSE_GRACE_MS;
+  const activity = { requests: 0, inFlight: 0, failed: 0, lastFailure: -Infinity };
+  const run = newRun(() => createClient(sdkDefaultDispatcher(url, activity), { sdkRetries: true }), async (client) => {
+    try {
+      await quiet(activity, limitMs);
+      await settleWithin(client.close().catch(() => {}), limitMs, () => 'close()');
+    } catch (err) {
+      if (!(err instanceof StuckError)) throw err;
+      run.abandonedAfterMs = limitMs;
+      // Its requests still open must not keep the demo alive for their 60 s.
+      http.globalAgent.destroy();
+      https.globalAgent.destroy();
+    }
+  });
+  run.activity = activity;
+  return run;
+}
+
+// This package's dispatcher: the SDK's close() waits for its dispatches to settle; the last round's
+// closeOptimizely() closes the dispatcher too, and gives its summary. Both end within the
+// dispatcher's close deadline, unless the SDK waits for a dispatch that never settles: a bug this
+// showcase should report, not hang on.
+function packageRun(dispatcher, closeTimeoutMs) {
+  const limitMs = closeTimeoutMs + CLOSE_GRACE_MS;
+  const what = (name) => () => `${name}; dispatcher: ${JSON.stringify(dispatcher.stats())}`;
+  return newRun(() => createClient(dispatcher), (client, last) => (last
+    ? settleWithin(closeOptimizely(client, dispatcher), limitMs, what('closeOptimizely()'))
+    : settleWithin(client.close(), limitMs, what('the SDK\'s close()'))));
+}
+
+const nothingRun = () => newRun(() => createClient(NOTHING_DISPATCHER), (client) => client.close());
 
 async function run(args) {
   const v = versions();
@@ -210,137 +325,89 @@ async function run(args) {
   }
 }
 
-// `endpoint` is always set: the SDK addresses logx.optimizely.com, and the demo sends only where it
-// was told — the embedded collector on 127.0.0.1, or --url.
-function createDemoDispatcher(args, collector) {
-  const endpoint = collector ? collector.url : args.url;
+function describeTarget(args, collector) {
   if (collector) {
     const failing = args.failRate > 0
       ? `, failing ${+(args.failRate * 100).toFixed(2)}% of requests with a transient 503` : '';
-    line('sending to', `${endpoint} (embedded collector${failing})`);
+    line('sending to', `${collector.url} (embedded collector, counting each dispatcher's events apart${failing})`);
   } else {
-    line('sending to', `${endpoint} (--url)`);
+    line('sending to', `${args.url} (--url)`);
     console.log('note: no embedded collector, so nothing counts what arrives; the check relies on the endpoint\'s answers');
   }
-  const policy = retryPolicy(args.failRate, Math.ceil((2 * args.users) / BATCH_SIZE));
-  if (policy.maxAttempts) {
-    const { maxAttempts, baseDelayMs, maxDelayMs } = policy;
-    line('retry policy', `up to ${maxAttempts} attempts, backoff ${baseDelayMs}–${maxDelayMs} ms with full jitter`);
-  }
+}
+
+// `endpoint` is always set: the SDK addresses logx.optimizely.com, and the demo sends only where it
+// was told — the embedded collector on 127.0.0.1, or --url. `users` sizes the retry policy.
+function createDemoDispatcher(args, endpoint, users) {
+  const policy = retryPolicy(args.failRate, Math.ceil((2 * users) / BATCH_SIZE));
   const dispatcher = createDispatcher({ endpoint, ...policy });
   // A drop is a lost batch (or, with reason 'rejected', a refused one); the reasons go in the verdict.
   const dropReasons = new Set();
   dispatcher.on('drop', (drop) => {
     if (drop.reason !== 'rejected') dropReasons.add(drop.reason);
   });
-  return { dispatcher, dropReasons, closeTimeoutMs: policy.closeTimeoutMs || DEFAULT_CLOSE_TIMEOUT_MS };
+  return { dispatcher, dropReasons, policy, closeTimeoutMs: policy.closeTimeoutMs || DEFAULT_CLOSE_TIMEOUT_MS };
 }
 
-// closeOptimizely() ends within the dispatcher's close deadline, unless the SDK's close() waits for
-// a dispatch that never settles: a bug this showcase should report, not hang on.
-async function closeWithin(client, dispatcher, closeTimeoutMs) {
-  let timer;
-  const limitMs = closeTimeoutMs + CLOSE_GRACE_MS;
-  const stuck = new Promise((resolve, reject) => {
-    timer = setTimeout(() => reject(new StuckError(`closeOptimizely() did not finish within ${limitMs / 1000} s;`
-      + ` dispatcher: ${JSON.stringify(dispatcher.stats())}`)), limitMs);
-  });
-  try {
-    return await Promise.race([closeOptimizely(client, dispatcher), stuck]);
-  } finally {
-    clearTimeout(timer);
+// Unmeasured users before the measured ones (WARMUP_USERS). With --url only through the SDK alone:
+// the user's endpoint gets the measured users' events, no more.
+async function warmUp(args, collector, clock) {
+  const runs = [nothingRun()];
+  if (collector) {
+    const url = collector.urlFor(WARMUP_RUN);
+    const { dispatcher, closeTimeoutMs } = createDemoDispatcher(args, url, WARMUP_DISPATCHER_USERS);
+    runs.push(sdkDefaultRun(url), packageRun(dispatcher, closeTimeoutMs));
+  }
+  for (const [i, warm] of runs.entries()) {
+    await measureRound(warm, 0, i === 0 ? WARMUP_USERS : WARMUP_DISPATCHER_USERS, { clock });
   }
 }
 
-// The main thread's CPU is measured from the first user to the end of closeOptimizely(): the SDK's
-// work, the dispatcher's (serialising each batch, handing it to the pump, settling its answer), and
-// the demo's loop. The same users through a dispatcher that does nothing take the SDK's share;
-// the difference is the dispatcher's. The collector runs on a thread of its own, outside both.
+// The same users through the SDK's default dispatcher, through this package's (serialising each
+// batch, handing it to the pump, settling its answer), and through one that does nothing — the
+// SDK's own share, so that the difference to it is what the dispatching cost. In three rounds of a
+// third of the users each, in an order that puts each run first, second and third once: a run
+// measured right after another came out up to a quarter cheaper than one measured first, even
+// after the warm-up. With --url in one round: a round's close() waits for every event to settle,
+// and only the last closeOptimizely() bounds that wait for an endpoint that fails.
 async function showcase(args, collector) {
   const clock = mainThreadClock();
-  await sdkAlone(WARMUP_USERS, null, null);
-  const { dispatcher, dropReasons, closeTimeoutMs } = createDemoDispatcher(args, collector);
-  const client = createClient(dispatcher);
-  await client.onReady();
-  const started = performance.now();
-  const cpuStart = clock.read();
-  const made = await simulateUsers(client, args.users, 'making users');
-  const summary = await closeWithin(client, dispatcher, closeTimeoutMs);
-  const cpuNs = clock.read() - cpuStart;
-  const seconds = (performance.now() - started) / 1000;
+  await warmUp(args, collector, clock);
+  describeTarget(args, collector);
+  const endpoint = collector ? collector.url : args.url;
+  const { dispatcher, dropReasons, policy, closeTimeoutMs } = createDemoDispatcher(args, endpoint, args.users);
+  if (policy.maxAttempts) {
+    const { maxAttempts, baseDelayMs, maxDelayMs } = policy;
+    line('retry policy', `up to ${maxAttempts} attempts, backoff ${baseDelayMs}–${maxDelayMs} ms with full jitter`);
+  }
+  const sdkDefault = sdkDefaultRun(collector ? collector.urlFor(SDK_DEFAULT_RUN) : args.url);
+  const ours = packageRun(dispatcher, closeTimeoutMs);
+  const nothing = nothingRun();
+  const runs = [sdkDefault, ours, nothing];
+  const bar = progressBar(runs.length * args.users, `making users (${runs.length} × ${args.users})`);
+  let done = 0;
+  bar.update(0);
+  const tick = (n) => bar.update((done += n));
+  const rounds = collector ? ROUNDS : 1;
+  for (let round = 0, first = 0; round < rounds; round++) {
+    const users = Math.floor((args.users * (round + 1)) / rounds) - first;
+    for (let k = 0; k < runs.length; k++) {
+      await measureRound(runs[(round + k) % runs.length], first, users, { clock, tick, last: round === rounds - 1 });
+    }
+    first += users;
+  }
   const stats = dispatcher.stats();
-  const sdkNs = await sdkAlone(args.users, clock, null);
   const outcome = {
-    args, made, summary, stats, seconds,
+    args, stats, made: ours.made, summary: ours.closed, seconds: ours.seconds,
     received: collector ? await collector.stats() : null,
     dropReasons: [...dropReasons],
-    cpu: { kind: clock.kind, totalNs: cpuNs, sdkNs, requests: stats.accepted },
+    cpu: {
+      kind: clock.kind, ours, nothing, requests: stats.accepted,
+      sdkDefault: { ...sdkDefault, received: collector ? await collector.stats(SDK_DEFAULT_RUN) : null },
+    },
   };
   report(outcome);
   return verdict(outcome);
-}
-
-const ms = (ns) => `${(ns / 1e6).toFixed(ns < 1e7 ? 1 : 0)} ms`;
-const us = (ns) => `${(ns / 1e3).toFixed(1)} µs`;
-
-// What the main thread spent, and whose it was.
-function reportCpu(cpu, events) {
-  const note = {
-    schedstat: '',
-    stat: ' (counted in 10 ms ticks: a coarse clock, run more --users)',
-    process: ' (the whole process: this platform has no per-thread clock; the collector\'s thread included)',
-  }[cpu.kind];
-  line('main thread CPU', `${ms(cpu.totalNs)} while the events were made and delivered, ${us(cpu.totalNs / events)} per event${note}`);
-  line('  the SDK', `${ms(cpu.sdkNs)}, ${us(cpu.sdkNs / events)} per event: the same users again, through a dispatcher that does nothing`);
-  const dispatcherNs = cpu.totalNs - cpu.sdkNs;
-  if (dispatcherNs <= 0) {
-    line('  the dispatcher', `too small to tell from the noise in this run (the SDK alone took ${ms(-dispatcherNs)} more); try more --users`);
-    return;
-  }
-  line('  the dispatcher', `${ms(dispatcherNs)}, ${us(dispatcherNs / events)} per event (${us(dispatcherNs / cpu.requests)} per request):`
-    + ` ${((dispatcherNs / cpu.totalNs) * 100).toFixed(0)}% of the main thread's CPU, serialising the batches included`);
-}
-
-function report({ args, made, summary, received, stats, seconds, cpu }) {
-  const eventsMade = made.impressions + made.conversions;
-  const variations = Object.entries(made.variations).map(([key, n]) => `${n} ${key}`).join(', ');
-  console.log('');
-  line('users', `${args.users}`);
-  line('events made', `${eventsMade} (${made.impressions} decisions: ${variations}; ${made.conversions} conversions)`);
-  if (received) {
-    const missing = eventsMade - received.visitors;
-    const match = missing === 0 ? 'match' : `MISMATCH: ${missing > 0 ? `${missing} missing` : `${-missing} more than made`}`;
-    line('visitors received', `${received.visitors} of ${eventsMade}, ${match}`
-      + ` (${received.distinctUuids} distinct uuids, ${received.redelivered} redelivered)`);
-    line('requests', `${received.requests} seen by the collector:`
-      + ` ${received.batches} batches accepted, ${received.injected} failures injected`);
-  } else {
-    line('visitors received', 'not counted (--url)');
-  }
-  line('retries', `${stats.retried}`);
-  line('close', JSON.stringify(summary));
-  line('dispatcher', compactStats(stats));
-  line('elapsed', `${seconds.toFixed(2)} s (${Math.round(args.users / seconds)} users/s)`);
-  reportCpu(cpu, eventsMade);
-}
-
-// Exit code 0 only when every event made arrived (counted by the collector) and the dispatcher lost
-// nothing; close() counts every dropped batch as lost, `failed` ones were refused for good.
-function verdict({ made, summary, received, dropReasons }) {
-  const problems = [];
-  if (received) {
-    const missing = made.impressions + made.conversions - received.visitors;
-    if (missing > 0) problems.push(`${missing} events missing`);
-    if (missing < 0) problems.push(`${-missing} events more than made`);
-  }
-  if (summary.lost > 0) problems.push(`${summary.lost} batches lost (${dropReasons.join(', ')})`);
-  if (summary.failed > 0) problems.push(`${summary.failed} batches rejected by the endpoint`);
-  if (problems.length > 0) {
-    console.log(`FAILED: ${problems.join(', ')}`);
-    return 1;
-  }
-  console.log(received ? 'OK: every event arrived' : 'OK: every event arrived (the endpoint answered 2xx for every batch)');
-  return 0;
 }
 
 async function main() {

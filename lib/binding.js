@@ -4,11 +4,15 @@
 // fallback on undici, saying so once with the reason and the remedy.
 // NATIVE_EVENT_DISPATCHER_TRANSPORT=native fails loudly instead of falling back; =fallback always
 // takes the fallback (tests, or a choice).
+const fs = require('node:fs');
 const path = require('node:path');
 const { invalid } = require('./errors');
 
 const CHOICE_VARIABLE = 'NATIVE_EVENT_DISPATCHER_TRANSPORT';
+const ROOT = path.join(__dirname, '..');
 const BUILD_COMMAND = '`npx native-event-dispatcher build`';
+const BUILD_NEEDS = '(needs a C++ compiler, make, python3 and the libcurl headers: `apt-get install build-essential '
+  + 'python3 libcurl4-openssl-dev`, or `apk add build-base python3 curl-dev` on Alpine)';
 const INSTALL_LIBCURL = '`apt-get install libcurl4` (Debian/Ubuntu), `dnf install libcurl` (RHEL/Fedora) or '
   + '`apk add libcurl` (Alpine) for the native transport';
 
@@ -30,6 +34,22 @@ function libc() {
   } catch {
     return 'unknown libc';
   }
+}
+
+// The prebuilds this copy of the package carries ('linux-x64 (glibc)', ...); null when it has no
+// prebuilds/ at all: installed from git or from source, which carry none (npm pack makes them).
+function prebuiltPlatforms() {
+  const dir = path.join(ROOT, 'prebuilds');
+  let platforms;
+  try {
+    platforms = fs.readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  } catch {
+    return null;
+  }
+  return platforms.sort().map((platform) => {
+    const libcs = fs.readdirSync(path.join(dir, platform)).map((file) => /\.(glibc|musl)\.node$/.exec(file)).filter(Boolean);
+    return libcs.length > 0 ? `${platform} (${libcs.map((m) => m[1]).join(', ')})` : platform;
+  });
 }
 
 // One line: why the native transport did not load, and what gets it.
@@ -55,9 +75,15 @@ function reasonFor(err, override) {
       return `the native transport is Linux-only (this is ${process.platform}-${process.arch}); `
         + 'the fallback is fully supported here';
     }
-    return `no prebuilt native binary for linux-${process.arch} (${libc()}): build one with ${BUILD_COMMAND} `
-      + '(needs a C++ compiler, make, python3 and the libcurl headers: `apt-get install build-essential '
-      + 'python3 libcurl4-openssl-dev`, or `apk add build-base python3 curl-dev` on Alpine)';
+    const platforms = prebuiltPlatforms();
+    if (platforms === null) {
+      return 'this copy of native-event-dispatcher has no prebuilt binaries (installed from git or from source, '
+        + `which carry none, and not built here yet): run ${BUILD_COMMAND} in the project for the native transport `
+        + BUILD_NEEDS;
+    }
+    const carried = platforms.length > 0 ? ` in this copy, which carries ${platforms.join(', ')} only` : '';
+    return `no prebuilt native binary for linux-${process.arch} (${libc()})${carried}: build one with `
+      + `${BUILD_COMMAND} ${BUILD_NEEDS}`;
   }
   return `the native binary failed to load (${firstLine(err)}): rebuild it with ${BUILD_COMMAND}`;
 }
@@ -81,7 +107,7 @@ function load() {
   if (wanted === 'fallback') return useFallback(`${CHOICE_VARIABLE}=fallback is set`);
   const override = process.env.NATIVE_EVENT_DISPATCHER_ADDON;
   try {
-    return loadNative(override ? path.resolve(override) : require('node-gyp-build').resolve(path.join(__dirname, '..')));
+    return loadNative(override ? path.resolve(override) : require('node-gyp-build').resolve(ROOT));
   } catch (err) {
     const reason = reasonFor(err, override);
     if (wanted === 'native') {

@@ -3,8 +3,11 @@
 // nghttp2, the binary, the CA bundle, the proxies in effect) and, given a URL, one test request
 // with its timings and a plain-words diagnosis when it fails.
 const transport = require('./transport');
-const { proxiesFromEnvironment } = require('./transport/options');
+const { proxiesFromEnvironment, profileFor } = require('./transport/options');
+const { targetOf } = require('./transport/request');
+const { closest } = require('./unknown-option');
 const { redactText } = require('./redact');
+const { version } = require('../package.json');
 
 const MIN_LIBCURL = '7.68.0';
 
@@ -22,6 +25,7 @@ Options:
   --resolve H:P:A    pin a host name to an address (curl's --resolve format; repeatable)
   --timeout MS       whole-request timeout (default 10000)
   --method M         POST (default) or GET
+  --version          print the package's version
   --help             this text
 
 Exit code: 0 when the endpoint answered (any HTTP status), 1 when it could not be reached,
@@ -29,8 +33,21 @@ Exit code: 0 when the endpoint answered (any HTTP status), 1 when it could not b
 
 class UsageError extends Error {}
 
+const FLAGS = ['--proxy', '--no-proxy', '--ca-file', '--insecure', '--http2', '--resolve', '--timeout', '--method',
+  '--version', '--help'];
+
+// "unknown argument", with the flag it was probably meant to be.
+function unknownArgument(arg) {
+  const flag = arg.startsWith('-') ? closest(arg.split('=')[0], FLAGS) : undefined;
+  return new UsageError(`unknown argument ${JSON.stringify(arg)}${flag ? `: did you mean ${flag}?` : ' (doctor --help lists the options)'}`);
+}
+
+// The flag each transport option comes from, for messages about its value.
+const FLAG_OF = { proxy: '--proxy', caFile: '--ca-file', resolve: '--resolve', timeoutMs: '--timeout' };
+const asFlags = (message) => message.replace(/\boptions\.(\w+)(\[\d+\])?/g, (text, name) => FLAG_OF[name] || text);
+
 function parse(argv) {
-  const args = { url: undefined, options: {}, method: 'POST', help: false };
+  const args = { url: undefined, options: {}, method: 'POST', help: false, version: false };
   const resolve = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -39,6 +56,7 @@ function parse(argv) {
       return argv[++i];
     };
     if (arg === '--help' || arg === '-h') args.help = true;
+    else if (arg === '--version') args.version = true;
     else if (arg === '--proxy') args.options.proxy = next();
     else if (arg === '--no-proxy') args.options.proxy = false;
     else if (arg === '--ca-file') args.options.caFile = next();
@@ -53,7 +71,7 @@ function parse(argv) {
       args.method = next().toUpperCase();
       if (args.method !== 'POST' && args.method !== 'GET') throw new UsageError('--method is POST or GET');
     } else if (!arg.startsWith('-') && args.url === undefined) args.url = arg;
-    else throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
+    else throw unknownArgument(arg);
   }
   if (resolve.length) args.options.resolve = resolve;
   return args;
@@ -159,6 +177,20 @@ async function doctor(argv, write = (line) => process.stdout.write(`${line}\n`))
     out(USAGE);
     return 0;
   }
+  if (args.version) {
+    out(version);
+    return 0;
+  }
+  // The URL and the options are checked before anything is printed: a mistake in them is the
+  // answer, not a line after the versions.
+  try {
+    if (args.url !== undefined) targetOf(args.url, 'the URL');
+    profileFor({ ...args.options, timings: true });
+  } catch (err) {
+    if (typeof err.code !== 'string' || !(err instanceof TypeError || err instanceof RangeError)) throw err;
+    complain(asFlags(err.message));
+    return 2;
+  }
   const row = (label, value) => out(`  ${label.padEnd(12)} ${value}`);
   const v = transport.versions();
   // The fallback transport (undici) runs where the native binary cannot load: say why, and what
@@ -191,13 +223,7 @@ async function doctor(argv, write = (line) => process.stdout.write(`${line}\n`))
     out('Give a URL to test a request: npx native-event-dispatcher doctor https://logx.optimizely.com/v1/events');
     return 0;
   }
-  let route;
-  try {
-    route = proxyFor(args.url, args.options);
-  } catch {
-    complain(`${JSON.stringify(args.url)} is not a URL`);
-    return 2;
-  }
+  const route = proxyFor(args.url, args.options);
   out('');
   out(`Test request: ${args.method} ${args.url}`);
   row('route', route.proxy ? `through ${route.proxy} (${route.source})` : `direct (${route.source})`);
@@ -216,7 +242,9 @@ async function doctor(argv, write = (line) => process.stdout.write(`${line}\n`))
     }
     const t = err.timings || {};
     row('timings', `DNS ${ms(t.dnsMs)}, connect ${ms(t.connectMs)}, TLS ${ms(t.tlsMs)}, total ${ms(t.totalMs)}`);
-    row('error', `${err.code} (libcurl ${err.curlCode}): ${err.message}`);
+    // curlCode is libcurl's number on both transports (the fallback's for the same situation, 0
+    // where there is none): said as a curl code, since the fallback runs no libcurl.
+    row('error', `${err.code}${err.curlCode ? ` (curl code ${err.curlCode})` : ''}: ${err.message}`);
     row('diagnosis', diagnose(err, args.url, route.proxy));
     return 1;
   }

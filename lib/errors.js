@@ -56,9 +56,10 @@ function describe(value) {
   return `${typeof value} ${String(value)}`;
 }
 
-// invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.timeoutMs', 'an integer', value)
-function invalid(ErrorClass, code, what, expected, received, cause) {
-  const err = new ErrorClass(`Expected ${expected} for ${what} but received ${describe(received)}`,
+// invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.timeoutMs', 'an integer', value); `hint`
+// follows the shape, when there is more to say (': did you mean "timeoutMs"?').
+function invalid(ErrorClass, code, what, expected, received, cause, hint = '') {
+  const err = new ErrorClass(`Expected ${expected} for ${what} but received ${describe(received)}${hint}`,
     cause === undefined ? undefined : { cause: withoutInput(cause) });
   err.code = code;
   return err;
@@ -83,4 +84,4 @@ function unreadable(err, code, what) {
   return out;
 }
 
-module.exports = { DispatchError, invalid, unreadable, isPlainObject, hidden };
+module.exports = { DispatchError, invalid, unreadable, isPlainObject, hidden, describe };

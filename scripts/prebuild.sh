@@ -2,6 +2,9 @@
 # npm run prebuildify (and so prepack): the prebuilds the tarball carries, prebuilds/linux-x64 and
 # prebuilds/linux-arm64 (glibc), built with prebuildify from native/binding.gyp. arm64 is cross-
 # compiled (g++-aarch64-linux-gnu, libcurl4-openssl-dev:arm64: bash scripts/setup.sh --cross).
+# Without that toolchain the arm64 prebuild is skipped with one line on stderr, and the tarball
+# carries linux-x64 only (linux-arm64 then runs the fallback transport); with
+# NED_REQUIRE_ALL_PREBUILDS=1 (CI, a release) a missing toolchain is an error instead.
 #
 # Each prebuild links against a libcurl stub made here: a libcurl.so.4 with the same functions and
 # no symbol versions. Linked against Debian's libcurl the binary would require CURL_OPENSSL_4
@@ -14,11 +17,24 @@ cd "$ROOT"
 STUBS=$(mktemp -d)
 trap 'rm -rf "$STUBS"' EXIT
 
+CROSS_SETUP="bash scripts/setup.sh --cross"
+
 need() {
   command -v "$1" >/dev/null 2>&1 || {
-    echo "prebuild: $1 is missing; for the arm64 cross build run: bash scripts/setup.sh --cross" >&2
+    echo "prebuild: $1 is missing" >&2
     exit 1
   }
+}
+
+# missing <arch> <triplet> <tool prefix>: what the prebuild for <arch> lacks, in words; nothing
+# when it has everything.
+missing() {
+  local arch=$1 triplet=$2 tools=$3 tool
+  for tool in gcc g++ nm strip objdump; do
+    command -v "${tools}$tool" >/dev/null 2>&1 || { echo "${tools}$tool is missing"; return; }
+  done
+  [ -f "/usr/lib/$triplet/pkgconfig/libcurl.pc" ] ||
+    echo "no /usr/lib/$triplet/pkgconfig/libcurl.pc (libcurl4-openssl-dev for $arch)"
 }
 
 # stub <dir> <cc> <nm> <libcurl.so.4>: a libcurl.so (soname libcurl.so.4) defining every function
@@ -40,7 +56,7 @@ prebuild() {
   need "$cc"
   need "$cxx"
   [ -f "$pcdir/libcurl.pc" ] || {
-    echo "prebuild: no $pcdir/libcurl.pc (libcurl4-openssl-dev for $arch); run: bash scripts/setup.sh --cross" >&2
+    echo "prebuild: no $pcdir/libcurl.pc (libcurl4-openssl-dev for $arch)" >&2
     exit 1
   }
   # pkg-config (in native/binding.gyp) answers with this architecture's libcurl.
@@ -80,5 +96,16 @@ case "$(uname -m)" in
   x86_64) ;;
   *) echo "prebuild: the release prebuilds are made on x86_64 (linux-x64 natively, linux-arm64 crossed)" >&2; exit 1 ;;
 esac
+# Decided before anything is built: a release that must carry both fails at once.
+ARM64_MISSING=$(missing arm64 aarch64-linux-gnu aarch64-linux-gnu-)
+if [ -n "$ARM64_MISSING" ] && [ "${NED_REQUIRE_ALL_PREBUILDS:-}" = 1 ]; then
+  echo "prebuild: NED_REQUIRE_ALL_PREBUILDS=1, but the arm64 prebuild cannot be made: $ARM64_MISSING; install with $CROSS_SETUP" >&2
+  exit 1
+fi
 prebuild x64 x86_64-linux-gnu ''
-prebuild arm64 aarch64-linux-gnu aarch64-linux-gnu-
+if [ -n "$ARM64_MISSING" ]; then
+  # Last, so that it is not lost above the build's output.
+  echo "prebuild: arm64 prebuild skipped: $ARM64_MISSING; install with $CROSS_SETUP; this tarball runs the fallback transport on linux-arm64" >&2
+else
+  prebuild arm64 aarch64-linux-gnu aarch64-linux-gnu-
+fi

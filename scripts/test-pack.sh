@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm run test:pack — the package as a consumer gets it, under npm 11's defaults.
 #  1. npm pack (prepack makes the linux-x64 and linux-arm64 prebuilds; or the tarball in
-#     NED_TARBALL) and check what the tarball carries: no install script, no root binding.gyp;
+#     NED_TARBALL) and check what the tarball carries: no install script, no root binding.gyp, both
+#     prebuilds (linux-x64 alone is accepted unless NED_REQUIRE_ALL_PREBUILDS=1, as CI sets);
 #  2. a fresh project installs the tarball (`npm install <tgz>`), and another installs it from that
 #     project's lockfile (`npm ci`): each exits 0, npm prints no install-scripts warning, nothing is
 #     compiled, the prebuild is the binary loaded, and events reach a local collector through
@@ -9,9 +10,12 @@
 #  3. the prebuild loads against a libcurl.so.4 whose symbols carry other versions (Debian's GnuTLS
 #     flavour), as on distributions that do not build libcurl with CURL_OPENSSL_4; where the binary
 #     cannot load (not a library, or one without the functions it calls), the fallback delivers;
-#  4. a project whose tarball has no prebuild: the install compiles nothing, then
+#  4. a project whose tarball has no prebuild (as an install from git): the install compiles
+#     nothing, the fallback delivers with a warning saying how to get the native transport, then
 #     `npx native-event-dispatcher build` (npm's bundled node-gyp; the project has none) builds the
-#     addon, which loads and delivers.
+#     addon, which loads and delivers;
+#  5. packing where the arm64 cross toolchain is not on PATH: an x64-only tarball and one line
+#     saying so; with NED_REQUIRE_ALL_PREBUILDS=1, an error before anything is built.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
@@ -28,12 +32,16 @@ fi
 echo "test:pack: packed $(basename "$TGZ") ($(du -k "$TGZ" | cut -f1) KiB)"
 
 CONTENTS=$(tar tzf "$TGZ")
+ARM64_PREBUILD=package/prebuilds/linux-arm64/native-event-dispatcher.glibc.node
 for wanted in package/package.json package/lib/index.js package/lib/index.mjs package/types/index.d.ts \
   package/native/binding.gyp package/src/pump.cc package/bin/native-event-dispatcher.js package/bin/build.js \
-  package/LICENSE package/prebuilds/linux-x64/native-event-dispatcher.glibc.node \
-  package/prebuilds/linux-arm64/native-event-dispatcher.glibc.node; do
+  package/LICENSE package/prebuilds/linux-x64/native-event-dispatcher.glibc.node; do
   grep -qx "$wanted" <<<"$CONTENTS" || fail "$wanted is missing from the tarball"
 done
+if ! grep -qx "$ARM64_PREBUILD" <<<"$CONTENTS"; then
+  [ "${NED_REQUIRE_ALL_PREBUILDS:-}" != 1 ] || fail "$ARM64_PREBUILD is missing from the tarball"
+  echo "test:pack: an x64-only tarball (packed without the arm64 cross toolchain)"
+fi
 # A root binding.gyp makes npm compile on lockfile installs even with gypfile: false (npm/cli#9859).
 ! grep -qx 'package/binding.gyp' <<<"$CONTENTS" || fail "the tarball has a root binding.gyp"
 if grep -qE '^package/(test|bench|demo|scripts|examples|build|native/build|node_modules)/' <<<"$CONTENTS"; then
@@ -201,6 +209,10 @@ PKG="$C3/node_modules/native-event-dispatcher"
 if (cd "$C3" && node -e "require('node-gyp-build').resolve('$PKG')" 2>/dev/null); then
   fail "source only: a native binary was found before the build"
 fi
+# Before the build: the fallback delivers, and its warning says why (as for an install from git).
+(cd "$C3" && node check.cjs) >"$WORK/source-fallback.log" 2>&1 || { cat "$WORK/source-fallback.log" >&2; fail "source only: the fallback failed"; }
+grep -q 'has no prebuilt binaries (installed from git or from source, which carry none, and not built here yet): run `npx native-event-dispatcher build` in the project' \
+  "$WORK/source-fallback.log" || { cat "$WORK/source-fallback.log" >&2; fail "source only: the warning does not say how to get the native transport"; }
 (cd "$C3" && npx --no-install native-event-dispatcher build) >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; fail "the build command failed"; }
 grep -q "^build: npm's bundled node-gyp" "$WORK/build.log" || { cat "$WORK/build.log" >&2; fail "the build did not use npm's node-gyp"; }
 [ -f "$PKG/build/Release/native_event_dispatcher.node" ] || fail "the build command made no build/Release addon"
@@ -209,4 +221,32 @@ DOCTOR=$(cd "$C3" && npx --no-install native-event-dispatcher doctor)
 grep -q "binary .*/node_modules/native-event-dispatcher/build/Release/native_event_dispatcher.node$" <<<"$DOCTOR" || {
   echo "$DOCTOR"; fail "source only: the local build was not the binary loaded"; }
 echo "no prebuild: installed without compiling; npx native-event-dispatcher build made the addon, which loads and delivers"
+
+# 5. No arm64 cross toolchain: a PATH holding everything this one does but aarch64-linux-gnu-*.
+NOCROSS="$WORK/nocross-bin"
+mkdir -p "$NOCROSS"
+IFS=: read -ra PATH_DIRS <<<"$PATH"
+for dir in "${PATH_DIRS[@]}"; do
+  for tool in "$dir"/*; do
+    name=${tool##*/}
+    [[ $name == aarch64-linux-gnu-* || -e "$NOCROSS/$name" || ! -x "$tool" ]] || ln -s "$tool" "$NOCROSS/$name"
+  done
+done
+! PATH="$NOCROSS" command -v aarch64-linux-gnu-g++ >/dev/null || fail "no cross toolchain: aarch64-linux-gnu-g++ is still on PATH"
+SKIP_NOTE='prebuild: arm64 prebuild skipped: aarch64-linux-gnu-gcc is missing; install with bash scripts/setup.sh --cross; this tarball runs the fallback transport on linux-arm64'
+mkdir -p "$WORK/nocross"
+if PATH="$NOCROSS" NED_REQUIRE_ALL_PREBUILDS=1 bash "$ROOT/scripts/pack.sh" "$WORK/nocross" >/dev/null 2>"$WORK/required.err"; then
+  fail "no cross toolchain, NED_REQUIRE_ALL_PREBUILDS=1: packing succeeded"
+fi
+grep -qx 'prebuild: NED_REQUIRE_ALL_PREBUILDS=1, but the arm64 prebuild cannot be made: aarch64-linux-gnu-gcc is missing; install with bash scripts/setup.sh --cross' \
+  "$WORK/required.err" || { cat "$WORK/required.err" >&2; fail "no cross toolchain, NED_REQUIRE_ALL_PREBUILDS=1: not the error expected"; }
+! grep -q '^gyp info' "$WORK/required.err" || fail "no cross toolchain, NED_REQUIRE_ALL_PREBUILDS=1: something was built first"
+X64_ONLY=$(PATH="$NOCROSS" NED_REQUIRE_ALL_PREBUILDS='' bash "$ROOT/scripts/pack.sh" "$WORK/nocross" 2>"$WORK/nocross.err") || {
+  cat "$WORK/nocross.err" >&2; fail "no cross toolchain: packing failed"; }
+[ "$(cat "$WORK/nocross.err")" = "$SKIP_NOTE" ] || { cat "$WORK/nocross.err" >&2; fail "no cross toolchain: not the one line expected on stderr"; }
+[ "$(grep -cxF "$SKIP_NOTE" "$WORK/nocross/pack.log")" = 1 ] || fail "no cross toolchain: npm's log does not carry the note once"
+X64_CONTENTS=$(tar tzf "$X64_ONLY")
+grep -qx package/prebuilds/linux-x64/native-event-dispatcher.glibc.node <<<"$X64_CONTENTS" || fail "no cross toolchain: no linux-x64 prebuild"
+! grep -q '^package/prebuilds/linux-arm64/' <<<"$X64_CONTENTS" || fail "no cross toolchain: the tarball has a linux-arm64 prebuild"
+echo "no arm64 cross toolchain: an x64-only tarball and one line saying so; NED_REQUIRE_ALL_PREBUILDS=1 makes it an error"
 echo "test:pack: passed"

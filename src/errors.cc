@@ -68,8 +68,23 @@ const char* ErrorCode(const Transfer& t) {
   }
 }
 
+// curl_easy_strerror(), but where libcurl's words name what this package never does (an SSH key,
+// a file, a disk): the fallback says the same (lib/backend/fallback-errors.js).
+const char* Description(CURLcode result) {
+  switch (result) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return "SSL peer certificate was not OK";
+    case CURLE_PARTIAL_FILE:
+      return "Received a partial response";
+    case CURLE_WRITE_ERROR:
+      return "Failed writing received data to the application";
+    default:
+      return curl_easy_strerror(result);
+  }
+}
+
 std::string ErrorMessage(const Transfer& t) {
-  std::string message = curl_easy_strerror(t.result);
+  std::string message = Description(t.result);
   if (!t.error_detail.empty() && t.error_detail != message) {
     message.append(" (").append(t.error_detail).append(")");
   }

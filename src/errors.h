@@ -11,7 +11,11 @@ namespace ned {
 // Stable code for a failed transfer: ECONNREFUSED, ETIMEDOUT, ENOTFOUND, ECONNRESET, ECERT, ...
 const char* ErrorCode(const Transfer& t);
 
-// "<curl_easy_strerror> (<libcurl's detail>)" for `t`.
+// curl_easy_strerror's words for `result`, reworded where they name what the package never does
+// (60: "SSL peer certificate was not OK", not "... or SSH remote key ...").
+const char* Description(CURLcode result);
+
+// "<Description> (<libcurl's detail>)" for `t`.
 std::string ErrorMessage(const Transfer& t);
 
 }  // namespace ned

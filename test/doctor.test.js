@@ -60,7 +60,7 @@ test('nothing listening: exit 1 and a diagnosis in plain words', async () => {
   const port = await closedPort();
   const r = await doctor([`http://127.0.0.1:${port}/v1/events`]);
   expect(r.code).toBe(1);
-  expect(r.stdout).toMatch(/error\s+ECONNREFUSED \(libcurl 7\)/);
+  expect(r.stdout).toMatch(/error\s+ECONNREFUSED \(curl code 7\): POST /);
   expect(r.stdout).toContain(`Nothing accepts connections at 127.0.0.1:${port}`);
 });
 
@@ -112,16 +112,51 @@ test.each(['native', 'fallback'])('an answer that is not HTTP, and HTTP that can
     const env = { NATIVE_EVENT_DISPATCHER_TRANSPORT: transport };
     const notHttp = await doctor([ssh.url], env);
     expect(notHttp.code).toBe(1);
-    expect(notHttp.stdout).toMatch(/error\s+EPROTO \(libcurl 1\)/);
+    expect(notHttp.stdout).toMatch(/error\s+EPROTO \(curl code 1\)/);
     expect(notHttp.stdout).toMatch(/diagnosis\s+What came back from 127\.0\.0\.1:\d+ is not HTTP/);
     const unreadable = await doctor([huge.url], env);
     expect(unreadable.code).toBe(1);
-    expect(unreadable.stdout).toMatch(/error\s+EPROTO \(libcurl 8\)/);
+    expect(unreadable.stdout).toMatch(/error\s+EPROTO \(curl code 8\)/);
     expect(unreadable.stdout).toMatch(/diagnosis\s+127\.0\.0\.1:\d+ answered with HTTP that cannot be read safely: Weird server reply \(the response's status line and headers are over 102400 bytes\)\. /);
   } finally {
     await ssh.close();
     await huge.close();
   }
+});
+
+test('--version prints the package version and exits 0 (doctor\'s, and the command\'s own)', async () => {
+  const version = `${require('../package.json').version}\n`;
+  expect(await doctor(['--version'])).toEqual({ code: 0, stdout: version, stderr: '' });
+  const cli = await new Promise((resolve) => {
+    execFile(process.execPath, [CLI, '--version'], (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+  });
+  expect(cli).toEqual({ code: 0, stdout: version, stderr: '' });
+});
+
+test.each([
+  ['--proxi', 'unknown argument "--proxi": did you mean --proxy?'],
+  ['--no-proxi', 'unknown argument "--no-proxi": did you mean --no-proxy?'],
+  ['--timeuot', 'unknown argument "--timeuot": did you mean --timeout?'],
+  ['--resolv=x', 'unknown argument "--resolv=x": did you mean --resolve?'],
+  ['--verbose', 'unknown argument "--verbose" (doctor --help lists the options)'],
+])('an unknown flag %s: exit 2, the flag it was probably meant to be', async (flag, message) => {
+  const r = await doctor([flag, 'http://127.0.0.1:9/']);
+  expect(r).toEqual({ code: 2, stdout: '', stderr: `doctor: ${message}\n` });
+});
+
+test.each([
+  [['logx.optimizely.com/v1/events'], 'Expected an absolute http: or https: URL for the URL but received '
+    + '"logx.optimizely.com/v1/events": the scheme is missing; did you mean "https://logx.optimizely.com/v1/events"?'],
+  [['localhost:8080/x'], 'Expected an absolute http: or https: URL for the URL but received "localhost:8080/x": '
+    + 'the scheme is missing; did you mean "https://localhost:8080/x"?'],
+  [['ftp://127.0.0.1/x'], 'Expected an http: or https: URL for the URL but received "ftp://127.0.0.1/x"'],
+  [['http://127.0.0.1:9/', '--proxy', '127.0.0.1:3128'], 'Expected a proxy URL such as http://host:3128 for --proxy '
+    + 'but received "127.0.0.1:3128": the scheme is missing; did you mean "http://127.0.0.1:3128"?'],
+  [['http://127.0.0.1:9/', '--resolve', 'events.test'], "Expected 'host:port:address' with a literal IPv4 or [IPv6] "
+    + 'address for --resolve but received "events.test"'],
+])('a bad URL or option %j is the only thing printed: exit 2', async (args, message) => {
+  const r = await doctor(args);
+  expect(r).toEqual({ code: 2, stdout: '', stderr: `doctor: ${message}\n` });
 });
 
 test('bad arguments: exit 2 with a message', async () => {

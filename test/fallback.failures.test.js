@@ -66,6 +66,16 @@ test('a reset in the middle of the body → ECONNRESET (18 or 56) with the statu
   }
 });
 
+test('a response that ends before its Content-Length → ECONNRESET 18, in the native transport\'s words', async () => {
+  const raw = await startRaw((socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial'));
+  try {
+    const done = await failure(send('POST', raw.url, '{}'), 'ECONNRESET', [18]);
+    expect(done.detail.message).toMatch(/^Received a partial response \(transfer closed with outstanding read data remaining/);
+  } finally {
+    await raw.close();
+  }
+});
+
 test('garbage instead of HTTP → EPROTO (1 or 8)', async () => {
   const raw = await startRaw((socket) => socket.end('SSH-2.0-OpenSSH_9.2\r\n\r\n'));
   try {

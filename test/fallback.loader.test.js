@@ -185,18 +185,43 @@ describe.each([
   });
 });
 
-test('no binary for this platform: the fallback, with how to build one', async () => {
-  // A copy of the package without build/ or prebuilds/, as installed where no prebuild matches.
+// A copy of the package as npm installs it from git (or a tarball packed without prebuilds): no
+// build/, no prebuilds/ — unless `prebuilds` names the platforms to give it (each an empty binary
+// that node-gyp-build never picks for this one).
+function packageCopy(prebuilds = null) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-noprebuild-'));
   cleanup.later(() => fs.rmSync(dir, { recursive: true, force: true }));
-  fs.cpSync(path.join(ROOT, 'lib'), path.join(dir, 'lib'), { recursive: true });
+  for (const part of ['lib', 'bin', 'src', 'types']) fs.cpSync(path.join(ROOT, part), path.join(dir, part), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'native'));
+  fs.copyFileSync(path.join(ROOT, 'native', 'binding.gyp'), path.join(dir, 'native', 'binding.gyp'));
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
-  const r = await load({}, dir);
+  for (const platform of prebuilds || []) {
+    fs.mkdirSync(path.join(dir, 'prebuilds', platform), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'prebuilds', platform, 'native-event-dispatcher.glibc.node'), '');
+  }
+  return dir;
+}
+
+const BUILD_NEEDS = '(needs a C++ compiler, make, python3 and the libcurl headers: '
+  + '`apt-get install build-essential python3 libcurl4-openssl-dev`, or `apk add build-base python3 curl-dev` on Alpine)';
+
+test('installed from git (no prebuilds, nothing built): the fallback, saying so and how to get the native transport', async () => {
+  const r = await load({}, packageCopy());
   expect(r.kind).toBe('fallback');
-  expect(r.reason).toBe(`no prebuilt native binary for linux-${process.arch} (glibc): build one with `
-    + '`npx native-event-dispatcher build` (needs a C++ compiler, make, python3 and the libcurl headers: '
-    + '`apt-get install build-essential python3 libcurl4-openssl-dev`, or `apk add build-base python3 curl-dev` on Alpine)');
+  expect(r.reason).toBe('this copy of native-event-dispatcher has no prebuilt binaries (installed from git or from '
+    + 'source, which carry none, and not built here yet): run `npx native-event-dispatcher build` in the project for '
+    + `the native transport ${BUILD_NEEDS}`);
+  expect(r.warnings).toEqual([{ name: 'Warning', code: 'NED_FALLBACK_TRANSPORT',
+    message: `native-event-dispatcher uses its fallback transport (undici): ${r.reason}.` }]);
+});
+
+test('a tarball without a prebuild for this platform: the fallback, naming the ones it carries', async () => {
+  const other = process.arch === 'arm64' ? 'linux-x64' : 'linux-arm64';
+  const r = await load({}, packageCopy([other]));
+  expect(r.kind).toBe('fallback');
+  expect(r.reason).toBe(`no prebuilt native binary for linux-${process.arch} (glibc) in this copy, which carries `
+    + `${other} (glibc) only: build one with \`npx native-event-dispatcher build\` ${BUILD_NEEDS}`);
   expect(r.warnings.length).toBe(1);
 });
 

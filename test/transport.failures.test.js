@@ -87,6 +87,18 @@ test('a reset in the middle of the response body → ECONNRESET, with the status
   }
 });
 
+test('a response that ends before its Content-Length → ECONNRESET 18, in words about a response, not a file', async () => {
+  const raw = await startRaw((socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial'));
+  try {
+    const err = await failure(dispatchEvent('POST', raw.url, { a: 1 }), 'ECONNRESET');
+    expect(err.curlCode).toBe(18);
+    // libcurl's words: "Transferred a partial file".
+    expect(err.detail).toMatch(/^Received a partial response \(transfer closed with 993 bytes remaining to read\)$/);
+  } finally {
+    await raw.close();
+  }
+});
+
 test('garbage instead of HTTP → EPROTO', async () => {
   const raw = await startRaw((socket) => socket.end('SSH-2.0-OpenSSH_9.2\r\n\r\n'));
   try {

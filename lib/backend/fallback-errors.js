@@ -3,7 +3,8 @@
 // libcurl's number for the same situation, and libcurl's wording with Node's or undici's detail in
 // parentheses ("Couldn't connect to server (connect ECONNREFUSED 127.0.0.1:9)").
 
-// curl_easy_strerror() of libcurl 7.88 for the codes used here.
+// The native transport's descriptions (src/errors.cc) for the codes used here: curl_easy_strerror()
+// of libcurl 7.88, reworded where libcurl names what the package never does (SSH keys, files).
 const CURL_TEXT = {
   1: 'Unsupported protocol',
   5: "Couldn't resolve proxy name",
@@ -11,7 +12,7 @@ const CURL_TEXT = {
   7: "Couldn't connect to server",
   8: 'Weird server reply',
   16: 'Error in the HTTP2 framing layer',
-  18: 'Transferred a partial file',
+  18: 'Received a partial response',
   28: 'Timeout was reached',
   35: 'SSL connect error',
   42: 'Operation was aborted by an application callback',
@@ -19,7 +20,7 @@ const CURL_TEXT = {
   52: 'Server returned nothing (no headers, no data)',
   55: 'Failed sending data to the peer',
   56: 'Failure when receiving data from the peer',
-  60: 'SSL peer certificate or SSH remote key was not OK',
+  60: 'SSL peer certificate was not OK',
   77: 'Problem with the SSL CA cert (path? access rights?)',
   92: 'Stream error in the HTTP/2 framing layer',
   97: 'proxy handshake error',

@@ -145,7 +145,7 @@ function setConnectionLimits(limits = {}) {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'limits', 'a plain object', limits);
   }
   for (const key of Object.keys(limits)) {
-    if (!Object.hasOwn(LIMIT_DEFAULTS, key)) throw unknownOption(key, Object.keys(LIMIT_DEFAULTS), 'a limit name');
+    if (!Object.hasOwn(LIMIT_DEFAULTS, key)) throw unknownOption(key, Object.keys(LIMIT_DEFAULTS), { noun: 'limit' });
   }
   const applied = {};
   for (const key of Object.keys(LIMIT_DEFAULTS)) {

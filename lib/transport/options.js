@@ -5,6 +5,8 @@
 const backend = require('../binding');
 const { invalid, isPlainObject, hidden } = require('../errors');
 const { isSecretName } = require('../redact');
+const { unknownOption } = require('../unknown-option');
+const { missingScheme } = require('./request');
 const { version } = require('../../package.json');
 
 const DEFAULTS = Object.freeze({
@@ -112,6 +114,10 @@ function proxyOf(value) {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a proxy URL string or false', value);
   }
   textOf(value, what);
+  // '127.0.0.1:3128' (curl's --proxy takes it, as http://) is not a URL to Node, and
+  // 'proxy.local:3128' parses with 'proxy.local:' for its scheme: either way the scheme is missing.
+  const noScheme = missingScheme(value, 'http:');
+  if (noScheme) throw invalid(TypeError, 'ERR_INVALID_URL', what, 'a proxy URL such as http://host:3128', value, undefined, noScheme);
   let parsed;
   try {
     parsed = new URL(value);
@@ -171,37 +177,6 @@ function lineName(line) {
 // the addon with the request when the trace is on; undefined (nothing extra per request) when off.
 function traceSecretsOf(lines) {
   return TRACE ? secretNames(lines.map(lineName)) : undefined;
-}
-
-// The closest known name, for "did you mean" (names that differ in case or a few letters).
-function closest(name, names) {
-  const distance = (a, b) => {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => [i]);
-    for (let j = 1; j <= b.length; j++) d[0][j] = j;
-    for (let i = 1; i <= a.length; i++) {
-      for (let j = 1; j <= b.length; j++) {
-        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      }
-    }
-    return d[a.length][b.length];
-  };
-  let best;
-  let bestDistance = Infinity;
-  for (const candidate of names) {
-    const dist = distance(String(name).toLowerCase(), candidate.toLowerCase());
-    if (dist < bestDistance) {
-      best = candidate;
-      bestDistance = dist;
-    }
-  }
-  return bestDistance <= Math.max(2, Math.floor(String(name).length / 3)) ? best : undefined;
-}
-
-function unknownOption(key, names, what = 'an option name') {
-  const suggestion = closest(key, names);
-  const err = invalid(TypeError, 'ERR_UNKNOWN_OPTION', what,
-    suggestion ? `a known option (did you mean ${JSON.stringify(suggestion)}?)` : `one of ${names.join(', ')}`, key);
-  return err;
 }
 
 // Validated options → { handle (the backend's profile), timings, captureStack }.

@@ -1,7 +1,7 @@
 'use strict';
 // A request, validated and serialised once on the main thread: { verb, method, href, origin,
 // display, body, json }. It can be sent many times (retries) and is what the spool journals.
-const { invalid, isPlainObject } = require('../errors');
+const { invalid, isPlainObject, describe } = require('../errors');
 
 // The addon's verb codes.
 const VERBS = Object.freeze({ GET: 0, POST: 1, PUT: 2, PATCH: 3, DELETE: 4, HEAD: 5 });
@@ -20,6 +20,23 @@ function verbOf(httpVerb, allowed = EVENT_VERBS, what = 'httpVerb') {
   return upper;
 }
 
+// A host (with a port, a path) and no scheme before it: 'logx.optimizely.com/v1/events',
+// 'localhost:8080/x', '//host/x'. Not 'mailto:x' or 'user:pass@host', whose scheme is there.
+const SCHEMELESS = /^(?:\/\/)?(?:\[[0-9A-Fa-f:.]+\]|[^\s/?#:@[\]]+)(?::\d{1,5})?(?:[/?#]|$)/;
+
+// ': the scheme is missing; did you mean "https://…"?' for a URL written without its scheme, with
+// the one to try (`scheme`); '' otherwise.
+function missingScheme(text, scheme = 'https:') {
+  if (typeof text !== 'string' || !SCHEMELESS.test(text)) return '';
+  const suggestion = `${scheme}//${text.replace(/^\/\//, '')}`;
+  try {
+    if (new URL(suggestion).hostname === '') return '';
+  } catch {
+    return '';
+  }
+  return `: the scheme is missing; did you mean ${describe(suggestion)}?`;
+}
+
 // The last URL parsed: a dispatcher sends to the same endpoint again and again.
 let lastUrl = null;
 let lastTarget = null;
@@ -34,9 +51,12 @@ function targetOf(url, what = 'url') {
   try {
     parsed = new URL(url);
   } catch (err) {
-    throw invalid(TypeError, 'ERR_INVALID_URL', what, 'an absolute http: or https: URL', url, err);
+    throw invalid(TypeError, 'ERR_INVALID_URL', what, 'an absolute http: or https: URL', url, err, missingScheme(url));
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    // 'localhost:8080/x' parses, with 'localhost:' for its scheme.
+    const noScheme = missingScheme(url);
+    if (noScheme) throw invalid(TypeError, 'ERR_INVALID_URL', what, 'an absolute http: or https: URL', url, undefined, noScheme);
     throw invalid(RangeError, 'ERR_UNSUPPORTED_PROTOCOL', what, 'an http: or https: URL', url);
   }
   if (parsed.hostname === '') {
@@ -137,4 +157,4 @@ function prepareRaw(method, url, body) {
   return make(verb, target, target.href, body, false);
 }
 
-module.exports = { prepare, prepareReplay, prepareRaw, targetOf, VERBS };
+module.exports = { prepare, prepareReplay, prepareRaw, targetOf, missingScheme, VERBS };
