@@ -60,7 +60,10 @@ describe.each(['dispatchEvent', 'dispatcher'])('%s', (client) => {
       expect(out.count).toBe(1000);
       expect(out.ok).toBe(1000);
       expect(server.requests).toHaveLength(2000);
-      expect(out.batches).toBeGreaterThanOrEqual(50); // about one per tick
+      // About one batch per tick (100) on a quiet machine. On a loaded one (an ASan run beside
+      // other jobs: 36) the server's answers come late and several ticks' completions share a
+      // batch; 20 still makes the bound on wake-ups below one that can fail.
+      expect(out.batches).toBeGreaterThanOrEqual(20);
       // The thread slept and woke about as often as without requests (one more per tick before),
       expect(out.busy - out.idle).toBeLessThan(50);
       // and the pump woke it only for a tick that came late.
