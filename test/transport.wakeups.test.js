@@ -70,8 +70,9 @@ describe.each(['dispatchEvent', 'dispatcher'])('%s', (client) => {
       expect(out.wakeups).toBeLessThan(out.batches / 4);
       // Nor did this thread ring the pump for each tick's requests (one or two rings a tick
       // before: 100–216 here): the pump looks just after the loop's timer wakes it. A tick that
-      // takes longer than that look (a loaded machine, an ASan build: 28) still rings.
-      expect(out.rings).toBeLessThan(50);
+      // takes longer than that look still rings: an ASan build 28, a machine loaded by other jobs
+      // 51. Fewer than one a tick is what the old code never did.
+      expect(out.rings).toBeLessThan(80);
     } finally {
       await server.close();
     }
