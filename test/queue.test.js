@@ -4,6 +4,7 @@
 // the intrusive list it is built on. Byte bounds and eviction are the dispatcher's
 // (dispatcher.bounds.test.js): the queue holds entries, not bytes.
 const { DeliveryQueue, LinkedList } = require('../lib/queue');
+const { random: seeded } = require('./helpers/random');
 
 const entry = (origin, name) => ({ origin, name });
 const drain = (q) => {
@@ -14,18 +15,6 @@ const drain = (q) => {
   }
   return out;
 };
-
-// A small seeded generator (mulberry32), so a failing sequence is the same on every run.
-function seeded(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('DeliveryQueue', () => {
   test('an empty queue has nothing to take and nothing to wake for', () => {
