@@ -82,7 +82,7 @@ describe('backoffMs: full jitter, a uniform draw from [0, min(cap, base·2^(atte
   });
 });
 
-describe('retryAfterMs (RFC 9110 §10.2.3)', () => {
+describe('retryAfterMs: the Retry-After header of RFC 9110', () => {
   const now = Date.parse('2026-11-28T12:00:00Z');
 
   test('Retry-After parsing: seconds, the three HTTP-date forms of RFC 9110, garbage', () => {
