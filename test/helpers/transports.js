@@ -30,8 +30,8 @@ function load(kind) {
   return ned;
 }
 
-// One value for each transport, where they are documented to differ (README, "The fallback
-// transport"): per({ native: 7, fallback: 7 }) reads better than a ternary in an expect.
+// The expectation for `kind` where the transports differ (README, "The fallback transport"):
+// per(kind, { native: …, fallback: … }), both always given, so that neither is left unchecked.
 const per = (kind, values) => {
   if (!(kind in values)) throw new Error(`no expectation for the ${kind} transport`);
   return values[kind];
