@@ -29,7 +29,7 @@ test('flush() resolves once everything accepted before it is settled; later even
   expect(await createDispatcher().flush()).toBeUndefined(); // nothing pending: resolves at once
 });
 
-// Issue 22 §3: a flush bounded by a deadline (a serverless invocation's remaining time).
+// A flush bounded by a deadline (a serverless invocation's remaining time).
 test('flush({ timeoutMs }) against a hung collector: settled false at the deadline, with what it still waited for; those events go on', async () => {
   const c = await collector(() => 'hang');
   const d = createDispatcher({ timeoutMs: 600000 });

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 8 §5: accounting and reporting a user can trust. After close(), accepted = delivered +
+// Accounting and reporting a user can trust. After close(), accepted = delivered +
 // failed + spooled + lost, and stats() agrees with the summary; a result that is not a delivery
 // never carries a 2xx; drops say why; stats() counts what really happened; a throwing callback is
 // reported, never silent.

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 9 §2: one spoolDir for a whole cluster (pm2, Node's cluster, containers on one volume).
+// One spoolDir for a whole cluster (pm2, Node's cluster, containers on one volume).
 // 0.1 gave every process but the first ERR_SPOOL_LOCKED at start: a crash loop.
 const path = require('node:path');
 const { lineProcess } = require('./helpers/processes');

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 8 §3: shutdown keeps its deadline whatever the endpoint does. An endpoint that accepts the
+// Shutdown keeps its deadline whatever the endpoint does. An endpoint that accepts the
 // connection and never answers made closeOptimizely(…, { timeoutMs: 2000 }) take 63–64 s (the SDK's
 // close() waited for the dispatcher's retries), and a process lived on until its requests' own
 // timeouts after close() had resolved. The margins below are generous: the old figures were 60 s

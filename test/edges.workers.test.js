@@ -1,5 +1,5 @@
 'use strict';
-// Issue 8 §4 and issue 9 §1: one pump per process, shared by the main thread and every worker.
+// One pump per process, shared by the main thread and every worker.
 // Terminating a worker at any moment never takes the process down (0.1: SIGABRT in 30–70% of runs),
 // a worker's teardown never blocks the others, and the addon holds at most one threadpool thread
 // however many environments dispatch (0.1: one per environment, starving fs and crypto).

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 22 §3: the recipes in examples/recipes/, each run as it is in a child process against a
+// The recipes in examples/recipes/, each run as it is in a child process against a
 // local collector, and checked for what a team would check: every event arrived (by uuid, once),
 // the process ended by itself, nothing was lost. Serverless handlers are driven the way their
 // runtimes drive them (test/fixtures/recipes/): Next.js is not installed (too heavy), so its route

@@ -1,5 +1,5 @@
 'use strict';
-// The spool's bound (issue 8 §1): maxBytes bounds the slot's files at every step, space is
+// The spool's bound: maxBytes bounds the slot's files at every step, space is
 // reclaimed continuously, and append refuses only when live records really fill the cap.
 const fs = require('node:fs');
 const path = require('node:path');
@@ -29,7 +29,7 @@ function segments(spool) {
   return fs.readdirSync(spool.dir).filter((n) => n.startsWith('seg-'));
 }
 
-test('issue 8 §1: 1 MiB, 4 rounds of 1,000 ~1 KB events acked after each round: nothing refused, the bound holds', () => {
+test('a 1 MiB spool through 4 rounds of 1,000 ~1 KB events acked after each round: nothing refused, the bound holds', () => {
   const maxBytes = MiB;
   const spool = open(tempRoot(later), maxBytes);
   let refused = 0;

@@ -1,5 +1,5 @@
 'use strict';
-// Bad spool directories (issue 8 §6) and privacy (issue 8 §7): clear errors at once, never a hang;
+// Bad spool directories and privacy: clear errors at once, never a hang;
 // directories 0700 and files 0600 whatever the umask; a root others can write to is refused.
 const fs = require('node:fs');
 const path = require('node:path');

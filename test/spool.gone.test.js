@@ -1,5 +1,5 @@
 'use strict';
-// Issue 21 B at the spool's level: the journal's files deleted while in use (rm -rf of the root, or
+// At the spool's level, the journal's files deleted while in use (rm -rf of the root, or
 // one segment) are found by the heartbeat and at close(), and written back from the files still
 // open — into a recreated root and slot when the slot is gone. What cannot be written back is
 // handed to onLost (no longer live), never left counted as on disk.

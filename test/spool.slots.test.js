@@ -1,5 +1,5 @@
 'use strict';
-// One root for many processes (issue 9 §2): each Spool journals in its own slot; a starting Spool
+// One root for many processes: each Spool journals in its own slot; a starting Spool
 // adopts, exactly once, the slots whose owner is gone, the late files, and a 0.1.0 journal.
 const fs = require('node:fs');
 const path = require('node:path');

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 21 A: the spool directory is never a way in. The root must be ours (not another user's,
+// The spool directory is never a way in. The root must be ours (not another user's,
 // not even when we are root), its parents ours or root's and writable by nobody else unless sticky;
 // a symlink is followed only when this user or root made it; and no entry of the root — slots to
 // adopt, late files, 0.1.0 segments, unrecognised/ — is read, moved or written through a symlink,

@@ -3,6 +3,7 @@ const path = require('node:path');
 const { Worker } = require('node:worker_threads');
 const { start } = require('./helpers/servers');
 const { spawnNode } = require('./helpers/processes');
+const { TRANSPORTS } = require('./helpers/transports');
 
 const ROOT = JSON.stringify(path.join(__dirname, '..'));
 
@@ -21,72 +22,78 @@ async function holdingServer() {
   return server;
 }
 
-test('an idle process exits by itself once its requests have settled', async () => {
-  const server = await start((req, res) => res.end('ok'));
-  try {
-    const { exited } = spawnNode(`
-      const { dispatchEvent } = require(${ROOT});
-      dispatchEvent('POST', ${JSON.stringify(server.url)}, { a: 1 }).then((r) => console.log('status', r.statusCode));
-    `);
-    const result = await exited;
-    expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
-    expect(result.stdout.trim()).toBe('status 200');
-  } finally {
-    await server.close();
-  }
-});
+// A fresh process on each transport: it lives exactly as long as its requests do.
+describe.each(TRANSPORTS)('%s transport', (kind) => {
+  const env = { NATIVE_EVENT_DISPATCHER_TRANSPORT: kind };
 
-test('loading the package alone does not keep a process alive', async () => {
-  const { exited } = spawnNode(`require(${ROOT}); console.log('loaded');`);
-  const result = await exited;
-  expect(result.code).toBe(0);
-  expect(result.stdout.trim()).toBe('loaded');
-});
+  test('an idle process exits by itself once its requests have settled', async () => {
+    const server = await start((req, res) => res.end('ok'));
+    try {
+      const { exited } = spawnNode(`
+        const { dispatchEvent } = require(${ROOT});
+        dispatchEvent('POST', ${JSON.stringify(server.url)}, { a: 1 }).then((r) => console.log('status', r.statusCode));
+      `, env);
+      const result = await exited;
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout.trim()).toBe('status 200');
+    } finally {
+      await server.close();
+    }
+  });
 
-test('a process stays alive while a request is in flight, and exits after it settles', async () => {
-  const server = await holdingServer();
-  try {
-    const { exited } = spawnNode(`
-      const { dispatchEvent } = require(${ROOT});
-      dispatchEvent('POST', ${JSON.stringify(server.url)}, { a: 1 }).then((r) => console.log('answered', r.body));
-      console.log('sent');
-    `);
-    let done = false;
-    exited.then(() => { done = true; });
-    await server.arrived(1);
-    // The child's script finished long ago; only the request in flight keeps it alive. Let the
-    // child's loop run dry several times over before answering.
-    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(done).toBe(false);
-    server.held[0].end('late');
+  test('loading the package alone does not keep a process alive', async () => {
+    const { exited } = spawnNode(`require(${ROOT}); console.log('loaded');`, env);
     const result = await exited;
     expect(result.code).toBe(0);
-    expect(result.stdout.trim().split('\n')).toEqual(['sent', 'answered late']);
-  } finally {
-    await server.close();
-  }
-});
+    expect(result.stdout.trim()).toBe('loaded');
+  });
 
-test('process.exit() with 50 requests in flight exits cleanly (no crash in exit handlers)', async () => {
-  const server = await holdingServer();
-  try {
-    const { child, exited } = spawnNode(`
-      const { dispatchEvent } = require(${ROOT});
-      // Long timeouts: if exit waited for these, the test would time out instead of passing.
-      for (let i = 0; i < 50; i++) dispatchEvent('POST', ${JSON.stringify(server.url)}, { i }, { timeoutMs: 600000 }).catch(() => {});
-      process.stdin.once('data', () => process.exit(3));
-    `);
-    await server.arrived(50);
-    child.stdin.write('exit now\n');
-    const result = await exited;
-    expect(result.signal).toBeNull();
-    expect(result.code).toBe(3);
-    expect(result.stderr).toBe('');
-  } finally {
-    for (const res of server.held) res.destroy();
-    await server.close();
-  }
+  test('a process stays alive while a request is in flight, and exits after it settles', async () => {
+    const server = await holdingServer();
+    try {
+      const { exited } = spawnNode(`
+        const { dispatchEvent } = require(${ROOT});
+        dispatchEvent('POST', ${JSON.stringify(server.url)}, { a: 1 }).then((r) => console.log('answered', r.body));
+        console.log('sent');
+      `, env);
+      let done = false;
+      exited.then(() => { done = true; });
+      await server.arrived(1);
+      // The child's script finished long ago; only the request in flight keeps it alive. Let the
+      // child's loop run dry several times over before answering.
+      for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(done).toBe(false);
+      server.held[0].end('late');
+      const result = await exited;
+      expect(result.code).toBe(0);
+      expect(result.stdout.trim().split('\n')).toEqual(['sent', 'answered late']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('process.exit() with 50 requests in flight exits cleanly (no crash in exit handlers)', async () => {
+    const server = await holdingServer();
+    try {
+      const { child, exited } = spawnNode(`
+        const { dispatchEvent } = require(${ROOT});
+        // Long timeouts: if exit waited for these, the test would time out instead of passing.
+        for (let i = 0; i < 50; i++) dispatchEvent('POST', ${JSON.stringify(server.url)}, { i }, { timeoutMs: 600000 }).then(() => console.log('settled'), () => console.log('settled'));
+        process.stdin.once('data', () => process.exit(3));
+      `, env);
+      await server.arrived(50);
+      child.stdin.write('exit now\n');
+      const result = await exited;
+      expect(result.signal).toBeNull();
+      expect(result.code).toBe(3);
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe(''); // nothing settled after process.exit()
+    } finally {
+      for (const res of server.held) res.destroy();
+      await server.close();
+    }
+  });
 });
 
 const WORKER = `

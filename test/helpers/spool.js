@@ -6,6 +6,7 @@ const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
 const { lineProcess } = require('./processes');
+const { random } = require('./random');
 const record = require('../../lib/spool/record');
 
 const WORKER = path.join(__dirname, '..', 'fixtures', 'spool-worker.js');
@@ -78,18 +79,6 @@ function startWorker(later, args, { shell } = {}) {
 // The ids after each prefix: ids(lines, 'A') for "A <id>" lines.
 function ids(lines, prefix) {
   return lines.filter((l) => l.startsWith(`${prefix} `)).map((l) => l.slice(prefix.length + 1));
-}
-
-// mulberry32: a small seeded generator, so a failing run can be repeated.
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // Every record still parked in `spool`, in queue order.

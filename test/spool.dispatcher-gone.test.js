@@ -1,5 +1,5 @@
 'use strict';
-// Issue 21 B: no event vanishes while counted. The spool directory is deleted (rm -rf) while the
+// No event vanishes while counted. The spool directory is deleted (rm -rf) while the
 // dispatcher runs: close() must report as spooled exactly what the next run finds on disk. The
 // spool writes its live records back from the files still open, into a recreated root and slot;
 // when that cannot be done they are counted lost, with the cause — never as spooled.

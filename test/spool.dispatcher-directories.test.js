@@ -1,5 +1,5 @@
 'use strict';
-// Issue 8 §6 and §7 through createDispatcher: a spoolDir that cannot be one is a clear error at
+// Spool directories and privacy through createDispatcher: a spoolDir that cannot be one is a clear error at
 // once (never a raw EEXIST, never a hang under /proc); the spool is private to its user; and what
 // comes back from a journal is held to the rules of a new event.
 const fs = require('node:fs');

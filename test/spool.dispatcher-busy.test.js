@@ -1,5 +1,5 @@
 'use strict';
-// Issue 8 §1 and §2, through the dispatcher: a small or busy spool keeps journaling (its bound
+// The spool through the dispatcher: a small or busy spool keeps journaling (its bound
 // counts live events, and space is reclaimed as events are acknowledged), and a short-lived process
 // drains the spool it inherits without ever sending a delivered event again.
 const { createDispatcher } = require('..');
