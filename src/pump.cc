@@ -6,34 +6,11 @@
 #include <cstring>
 
 #include "memory.h"
+#include "timing.h"
 
 namespace ned {
 
 namespace {
-
-// Idle easy handles kept for reuse: creating one costs more than a whole loopback request.
-constexpr size_t kMaxIdleEasies = 1024;
-// With transfers in flight libcurl always has a timer; this only bounds a lost one.
-constexpr int kMaxWaitMs = 1000;
-constexpr auto kHaltWait = std::chrono::seconds(2);
-// How long an idle pump waits for more work before giving its thread back. A busy server sends
-// again within milliseconds, and each new run costs a threadpool round trip.
-constexpr auto kLinger = std::chrono::milliseconds(20);
-constexpr auto kCpuSample = std::chrono::milliseconds(100);
-constexpr auto kRingInterval = std::chrono::microseconds(100);
-// A pump asleep that wakes by itself within this long needs no ring for new transfers: they start
-// then. And an environment that sends on its loop's turns (a timer's tick) is looked at this long
-// after its loop wakes, so that a steady sender needs no ring at all.
-constexpr auto kRingSlack = std::chrono::milliseconds(3);
-constexpr auto kLookAfterTurn = std::chrono::milliseconds(1);
-// Completions of a channel with a small burst still in flight wait for the rest of it, this long
-// at most: each hand-back wakes the environment's thread. Under load (this many in flight or
-// waiting) they go at once: completions are frequent then, and a busy loop takes them together.
-constexpr auto kHold = std::chrono::milliseconds(1);
-constexpr long kHoldBelow = 16;
-// Completions wait this long at most for the environment's loop to wake by itself (a timer due),
-// rather than wake it: a wake-up costs that thread more than handing back the batch.
-constexpr auto kPiggyback = std::chrono::milliseconds(5);
 
 std::mutex g_create_mu;
 Pump* g_pump = nullptr;  // never destroyed: it may be halted from atexit
@@ -308,14 +285,12 @@ void Pump::HaltProcess() {
 
 bool Pump::Init(std::string* error) {
   if (!poller_.Init(error)) return false;
+  if (!easies_.Init(error)) return false;
   multi_ = curl_multi_init();
-  share_ = curl_share_init();
-  if (multi_ == nullptr || share_ == nullptr) {
+  if (multi_ == nullptr) {
     *error = "libcurl could not create a multi or share handle";
     return false;
   }
-  // Only the owner of the multi uses the share, one thread at a time: no lock callbacks needed.
-  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   ConfigureMulti();
   return true;
 }
@@ -346,11 +321,12 @@ void Pump::Submit(Channel* ch, std::unique_ptr<Transfer> t) {
     }
   }
   // A ring wakes the pump (a system call, and a thread switch): the first transfer of a burst rings
-  // at once, the rest at most every kRingInterval, and the loop's next turn (uv_prepare/uv_check)
-  // catches what is left. So a burst costs a ring or two, yet an application that does real work
-  // between submits (building the next batch) never holds its first transfer back.
+  // at once, the rest at most every timing::kRingInterval, and the loop's next turn
+  // (uv_prepare/uv_check) catches what is left. So a burst costs a ring or two, yet an application
+  // that does real work between submits (building the next batch) never holds its first transfer
+  // back.
   const auto now = Clock::now();
-  if (now - ch->last_ring_ >= kRingInterval) {
+  if (now - ch->last_ring_ >= timing::kRingInterval) {
     ch->last_ring_ = now;
     ch->ring_due_ = false;
     RingForTransfers();
@@ -359,11 +335,11 @@ void Pump::Submit(Channel* ch, std::unique_ptr<Transfer> t) {
   }
 }
 
-// New transfers: no ring if the pump wakes by itself soon (kRingSlack), as it does for an
+// New transfers: no ring if the pump wakes by itself soon (timing::kRingSlack), as it does for an
 // environment that sends on its loop's turns.
 void Pump::RingForTransfers() {
   if (!sleeping_.load()) return;
-  if (wakes_by_ns_.load() <= SinceEpochNs(Clock::now() + kRingSlack)) return;
+  if (wakes_by_ns_.load() <= SinceEpochNs(Clock::now() + timing::kRingSlack)) return;
   Ring();
 }
 
@@ -438,7 +414,7 @@ void Pump::Leave(Channel* ch) {
       aborts_.end());
   if (stop_) {
     // Halted for good: once the last run has stopped, nobody looks at this channel again.
-    idle_cv_.wait_for(lock, kHaltWait, [this] { return !in_run_; });
+    idle_cv_.wait_for(lock, timing::kHaltWait, [this] { return !in_run_; });
     ch->pump_done_ = true;
     return;
   }
@@ -509,7 +485,7 @@ void Pump::Halt() {
   lock.unlock();
   poller_.Ring();
   lock.lock();
-  idle_cv_.wait_for(lock, kHaltWait, [this] { return !in_run_; });
+  idle_cv_.wait_for(lock, timing::kHaltWait, [this] { return !in_run_; });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,12 +563,14 @@ void Pump::Run() {
     DrainFinished();
     Flush(false);
 
-    int wait_ms = kMaxWaitMs;
-    if (!finished_.empty()) wait_ms = 1;  // completions held back (see Flush) are due within kHold
+    int wait_ms = timing::kMaxWaitMs;
+    // Completions held back (see Flush) are due within kHold.
+    if (!finished_.empty()) wait_ms = timing::kHeldRecheckMs;
     if (has_deadline_) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
-      wait_ms = std::min(wait_ms, static_cast<int>(std::clamp<long long>(left, 0, kMaxWaitMs)));
+      wait_ms =
+          std::min(wait_ms, static_cast<int>(std::clamp<long long>(left, 0, timing::kMaxWaitMs)));
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -614,7 +592,7 @@ void Pump::Run() {
         const auto now = Clock::now();
         if (!lingering) {
           lingering = true;
-          linger_until = now + kLinger;
+          linger_until = now + timing::kLinger;
         }
         if (now >= linger_until) {
           HandOverLocked(false);
@@ -639,7 +617,7 @@ void Pump::Run() {
     bool rung = false;
     poller_.Wait(wait_ms, &ready_, &rung);
     sleeping_.store(false);
-    if (Clock::now() - cpu_sampled >= kCpuSample) {
+    if (Clock::now() - cpu_sampled >= timing::kCpuSample) {
       const uint64_t now_cpu = ThreadCpuNs();
       cpu_ns_.fetch_add(now_cpu - cpu_mark, std::memory_order_relaxed);
       cpu_mark = now_cpu;
@@ -670,16 +648,16 @@ void Pump::Run() {
 }
 
 // With mu_ held: how long to wait at most so as to look at the environments that send on their
-// loop's turns (timer ticks) just after their loops next wake, in ms (kMaxWaitMs: none).
+// loop's turns (timer ticks) just after their loops next wake, in ms (timing::kMaxWaitMs: none).
 int Pump::LookAfterTurnsMs(Clock::time_point now) {
-  int wait_ms = kMaxWaitMs;
+  int wait_ms = timing::kMaxWaitMs;
   for (Channel* ch : channels_) {
     std::lock_guard<std::mutex> own(ch->mu_);
     if (!ch->asleep_ || !ch->sends_on_turns_ || ch->wakes_at_ <= now ||
-        ch->wakes_at_ - now > std::chrono::milliseconds(kMaxWaitMs)) {
+        ch->wakes_at_ - now > std::chrono::milliseconds(timing::kMaxWaitMs)) {
       continue;
     }
-    const auto look = ch->wakes_at_ + kLookAfterTurn - now;
+    const auto look = ch->wakes_at_ + timing::kLookAfterTurn - now;
     // Rounded up: the poller waits in whole milliseconds.
     const int ms = static_cast<int>(
         std::chrono::duration_cast<std::chrono::milliseconds>(look + std::chrono::microseconds(999))
@@ -734,7 +712,7 @@ void Pump::StartWaiting() {
 
 void Pump::Start(Transfer* t) {
   Channel* ch = t->channel;
-  CURL* easy = AcquireEasy(*t->profile);
+  CURL* easy = easies_.Acquire(*t->profile);
   if (easy == nullptr) {
     FailTransfer(t, CURLE_OUT_OF_MEMORY, "libcurl could not create an easy handle");
     finished_.push_back(t);
@@ -751,7 +729,7 @@ void Pump::Start(Transfer* t) {
   }
   const CURLMcode mc = curl_multi_add_handle(multi_, easy);
   if (mc != CURLM_OK) {
-    ReleaseEasy(easy, t->profile->serial);
+    easies_.Release(easy, t->profile->serial);
     t->easy = nullptr;
     FailTransfer(t, mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT,
                  curl_multi_strerror(mc));
@@ -829,7 +807,7 @@ void Pump::Untrack(Transfer* t) {
 void Pump::RemoveActive(Transfer* t) {
   curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &t->bytes_sent);
   curl_multi_remove_handle(multi_, t->easy);
-  ReleaseEasy(t->easy, t->profile->serial);
+  easies_.Release(t->easy, t->profile->serial);
   t->easy = nullptr;
   Untrack(t);
 }
@@ -919,7 +897,7 @@ void Pump::DrainFinished() {
       origin_h2_[t->Origin()] = version == CURL_HTTP_VERSION_2_0;
     }
     curl_multi_remove_handle(multi_, easy);
-    ReleaseEasy(easy, t->profile->serial);
+    easies_.Release(easy, t->profile->serial);
     t->easy = nullptr;
     Untrack(t);
     finished_.push_back(t);
@@ -928,7 +906,7 @@ void Pump::DrainFinished() {
 
 // Hands finished transfers to their environments: one lock and one wake-up per environment.
 // Unless `all`, a channel with a small burst still in flight or waiting keeps its completions back
-// (up to kHold), so the burst comes back in one batch, not one per pump turn.
+// (up to timing::kHold), so the burst comes back in one batch, not one per pump turn.
 void Pump::Flush(bool all) {
   if (finished_.empty()) return;
   const auto now = Clock::now();
@@ -946,8 +924,8 @@ void Pump::Flush(bool all) {
     }
     const long outstanding = ch->active_ + static_cast<long>(ch->WaitingCount());
     const bool due = all || outstanding == 0 ||
-                     outstanding + static_cast<long>(count) >= kHoldBelow ||
-                     now - ch->holding_since_ >= kHold;
+                     outstanding + static_cast<long>(count) >= timing::kHoldBelow ||
+                     now - ch->holding_since_ >= timing::kHold;
     if (!due) {
       // Held, in order; looked at again after the pump's next turn.
       for (size_t j = i; j < finished_.size(); ++j) {
@@ -968,7 +946,7 @@ void Pump::Flush(bool all) {
       }
       // The clock read here, not Flush's `now`: the loop may have gone to sleep (and set
       // wakes_at_ from its own later clock) since, which would look like a long sleep.
-      wake = ch->asleep_ && (ch->prompt_ || ch->wakes_at_ > Clock::now() + kPiggyback);
+      wake = ch->asleep_ && (ch->prompt_ || ch->wakes_at_ > Clock::now() + timing::kPiggyback);
     }
     if (wake) {
       wakeups_.fetch_add(1, std::memory_order_relaxed);
@@ -997,46 +975,6 @@ void Pump::ResetMulti() {
   has_deadline_ = false;
   ConfigureMulti();
   if (applied_.max_total_connections > 0) ApplyLimits(applied_);
-}
-
-CURL* Pump::AcquireEasy(const Profile& profile) {
-  auto same = idle_easies_.find(profile.serial);
-  if (same != idle_easies_.end() && !same->second.empty()) {
-    CURL* easy = same->second.back();
-    same->second.pop_back();
-    --idle_count_;
-    return easy;
-  }
-  // A handle of another profile (there are only ever a few), reset; or a new one.
-  CURL* easy = nullptr;
-  for (auto it = idle_easies_.begin(); it != idle_easies_.end() && easy == nullptr;) {
-    if (!it->second.empty()) {
-      easy = it->second.back();
-      it->second.pop_back();
-      --idle_count_;
-      curl_easy_reset(easy);
-    }
-    if (it->second.empty()) {
-      it = idle_easies_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (easy == nullptr) easy = curl_easy_init();
-  if (easy != nullptr && ConfigureProfile(easy, profile, share_) != CURLE_OK) {
-    curl_easy_cleanup(easy);
-    return nullptr;
-  }
-  return easy;
-}
-
-void Pump::ReleaseEasy(CURL* easy, uint64_t profile_serial) {
-  if (idle_count_ >= kMaxIdleEasies) {
-    curl_easy_cleanup(easy);
-    return;
-  }
-  idle_easies_[profile_serial].push_back(easy);
-  ++idle_count_;
 }
 
 int Pump::OnSocket(CURL* /*easy*/, curl_socket_t s, int what, void* userp, void* /*socketp*/) {

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "easy_pool.h"
 #include "poller.h"
 #include "request.h"
 
@@ -205,8 +206,6 @@ class Pump {
   void Flush(bool all = true);
   void ApplyLimits(const ConnectionLimits& limits);
   void ResetMulti();
-  CURL* AcquireEasy(const Profile& profile);
-  void ReleaseEasy(CURL* easy, uint64_t profile_serial);
   void RemoveActive(Transfer* t);
   bool Busy() const { return !active_.empty() || waiting_total_ > 0; }
   bool HasRoom(Transfer* t);
@@ -220,7 +219,6 @@ class Pump {
   static int OnTimer(CURLM* multi, long timeout_ms, void* userp);
 
   CURLM* multi_ = nullptr;
-  CURLSH* share_ = nullptr;  // TLS session cache shared by the pooled easy handles
   Poller poller_;
 
   // Shared, under mu_.
@@ -270,10 +268,7 @@ class Pump {
   size_t next_lane_ = 0;
   size_t waiting_total_ = 0;
   std::vector<Transfer*> finished_;
-  // Idle easy handles by the profile they are configured for: the next transfer of that profile
-  // sets only its own options (no reset, no profile options again).
-  std::unordered_map<uint64_t, std::vector<CURL*>> idle_easies_;
-  size_t idle_count_ = 0;
+  EasyPool easies_;
   std::vector<Poller::Ready> ready_;
   bool has_deadline_ = false;
   bool close_idle_due_ = false;  // the idle connections close once nothing is in flight
