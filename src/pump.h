@@ -18,6 +18,7 @@
 //   aborts, leavers, limits), the attached channels and the run state (state_, host_, ...).
 // - Channel::mu_ guards what a channel and the pump share: its completed batch, its loop's sleep.
 // - Lock order: Pump::mu_, then a Channel::mu_; never the other way round, never two channels'.
+//   (pump.cc's g_create_mu guards only the making of the pump, and is held alone.)
 // - "Owner" state — the Multi and everything in it, the hand-back state below — is touched only by
 //   whoever owns the multi handle: the running work item, or an environment thread that found the
 //   pump idle (State::kInline), one at a time; the state machine under mu_ hands the ownership on.
@@ -79,13 +80,13 @@ class Pump {
   Pump() = default;
   bool Init(std::string* error);
 
-  // Environment threads, with mu_ held.
-  void QueueWorkLocked(Channel* ch);
+  // Hosting; the Locked ones with mu_ held.
+  void QueueWorkLocked(Channel* ch);  // on ch's thread
   void KickLocked(Channel* except);
-  void InlineLocked(std::unique_lock<std::mutex>* lock);
-  void Ring();
-  static void Work(uv_work_t* req);
-  static void AfterWork(uv_work_t* req, int status);
+  void InlineLocked(std::unique_lock<std::mutex>* lock);  // an environment thread takes the multi
+  void Ring();                                            // any thread, without mu_
+  static void Work(uv_work_t* req);                       // the threadpool thread: Run
+  static void AfterWork(uv_work_t* req, int status);      // the host's thread
 
   // Owner of the multi handle.
   void Run();
