@@ -10,19 +10,36 @@ const { counts, countSockets, forwarder, settle } = require('./helpers/sockets')
 const { TRANSPORTS, load } = require('./helpers/transports');
 
 // A server that answers each request after `delayMs` (0: on the next turn) and counts how many it
-// holds at once: `peak` since the last resetPeak().
+// holds at once: `peak` since the last resetPeak(). After holdUntil(n) it holds requests until n
+// are open at once, then answers them all (a warm-up that opens n connections however loaded the
+// machine is).
 async function startCounting(delayMs) {
   let open = 0;
   let peak = 0;
+  let holding = 0;
+  const held = [];
   const server = await start((req, res) => {
     open += 1;
     peak = Math.max(peak, open);
     const answer = () => { open -= 1; res.end(); };
-    if (delayMs > 0) setTimeout(answer, delayMs);
-    else setImmediate(answer);
+    if (holding > 0) {
+      held.push(answer);
+      if (held.length >= holding) {
+        holding = 0;
+        for (const release of held.splice(0)) release();
+      }
+    } else if (delayMs > 0) {
+      setTimeout(answer, delayMs);
+    } else {
+      setImmediate(answer);
+    }
   });
-  return { server, get peak() { return peak; }, resetPeak() { peak = 0; } };
+  return { server, get peak() { return peak; }, resetPeak() { peak = 0; }, holdUntil(n) { holding = n; } };
 }
+
+// The default maxConnectionsPerHost: a burst of this many, held until all are open, leaves as many
+// connections open and idle (a burst answered as it came opened fewer on a loaded machine).
+const WARM = 64;
 
 describe.each(TRANSPORTS)('%s transport', (kind) => {
   const { dispatchEvent, setConnectionLimits, createFetch } = load(kind);
@@ -121,18 +138,13 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     // http2 asked for, HTTP/1.1 spoken (plain http; or a server whose ALPN picks http/1.1)
     ['maxConnectionsPerHost, requests with http2: true', { maxConnectionsPerHost: 2 }, { http2: true }],
   ];
-  // KNOWN GAP of the fallback, found when this case first ran on it: with 64 idle connections to
-  // one origin and maxConnections lowered to 2, a few requests of the next burst wait until their
-  // timeoutMs instead of an idle connection being closed to make room (README: "at the bound the
-  // least recently used idle one is closed"). test.failing keeps it in view: it fails the suite once
-  // the fallback is fixed, so that this line goes.
-  const knownGap = (name) => kind === 'fallback' && name === 'maxConnections';
   const loweredWithIdle = async (lowered, options) => {
     const counting = await startCounting(20);
     const { server } = counting;
     try {
       const burst = (n) => Promise.all(Array.from({ length: n }, (_, i) => dispatchEvent('POST', server.url, { i }, options)));
-      await burst(100);
+      counting.holdUntil(WARM);
+      await burst(WARM);
       expect(counting.peak).toBeGreaterThan(32); // warm: many connections open, idle now
       setConnectionLimits(lowered);
       for (let round = 0; round < 2; round++) {
@@ -145,14 +157,61 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
       await server.close();
     }
   };
-  test.each(loweredCases.filter(([name]) => !knownGap(name)))(
+  // The fallback once left a few requests of each such burst waiting until their timeoutMs with
+  // maxConnections lowered: the idle connections it closed to come down to the cap were counted as
+  // room for the connects waiting, and the idle ones left under the cap were never closed for them
+  // (whether this case met it hung on which of undici's clients its requests went to; the first of
+  // the neighbours below met it on every run).
+  test.each(loweredCases)(
     '%s lowered with 64 connections open and idle: the server never sees more than 2 at once',
     (_, lowered, options) => loweredWithIdle(lowered, options),
   );
-  for (const [name, lowered, options] of loweredCases.filter(([n]) => knownGap(n))) {
-    test.failing(`${name} lowered with 64 connections open and idle: the server never sees more than 2 at once (known gap on the fallback: some requests wait until timeoutMs)`,
-      () => loweredWithIdle(lowered, options));
-  }
+
+  // Its neighbours: maxConnections lowered to 1 under 64 idle connections to one origin, with
+  // nothing running then, or while requests run and wait on a cap of 4; then a burst to the same
+  // origin, or to one nobody has used yet (its connects can only wait for the first origin's idle
+  // connection to be closed: with nothing running, nothing but that close lets them start).
+  test.each([
+    ['with none running, a burst to another origin', false, 'b'],
+    ['while requests wait, a burst to another origin', true, 'b'],
+    ['while requests wait, a burst to the same origin', true, 'a'],
+  ])('maxConnections lowered to 1 under 64 idle connections %s: all complete, never more than 1 at once', async (_, running, next) => {
+    const a = await startCounting(20);
+    const b = await startCounting(20);
+    let open = 0;
+    let peak = 0;
+    const track = ({ server }) => server.server.prependListener('request', (req, res) => {
+      open += 1;
+      peak = Math.max(peak, open);
+      res.on('finish', () => { open -= 1; });
+    });
+    track(a);
+    track(b);
+    const burst = (url, n) => Array.from({ length: n }, (_i, i) => dispatchEvent('POST', url, { i }));
+    const target = (next === 'a' ? a : b).server.url;
+    try {
+      a.holdUntil(WARM);
+      expect((await Promise.all(burst(a.server.url, WARM))).every((r) => r.statusCode === 200)).toBe(true);
+      expect(a.peak).toBeGreaterThan(32); // warm: many connections open, idle now
+      let before = [];
+      if (running) {
+        setConnectionLimits({ maxConnections: 4 });
+        before = burst(a.server.url, 20); // 4 run on the cap of 4, the rest wait
+        await settle(() => open > 0);
+      }
+      peak = 0;
+      setConnectionLimits({ maxConnections: 1 }); // those running finish; nothing more starts beside them
+      const results = await Promise.all([...before, ...burst(target, 40)]);
+      expect(results.every((r) => r.statusCode === 200)).toBe(true);
+      expect(peak).toBeLessThanOrEqual(running ? 4 : 1);
+      peak = 0;
+      const again = await Promise.all(burst(target, 20));
+      expect(again.every((r) => r.statusCode === 200)).toBe(true);
+      expect(peak).toBeLessThanOrEqual(1);
+    } finally {
+      await Promise.all([a.server.close(), b.server.close()]);
+    }
+  });
 
   test('one origin however its URL is written (userinfo, case): a lowered cap holds across the forms', async () => {
     setConnectionLimits({ maxConnectionsPerHost: 4 });

@@ -92,11 +92,18 @@ class Connections {
     while (this.waiting.length > 0 && this.taken < this.max) this.waiting.shift()();
   }
 
-  // Room for waiting connects, made by closing idle connections if need be (each close admits one
-  // once its socket has closed).
+  // Room for waiting connects, made by closing idle connections if need be. A connection being
+  // closed makes room only once its socket has closed, and only where the connections left then
+  // are under the cap: closes that bring a lowered cap's excess down make none (counting them as
+  // room left connects waiting beside idle connections, until their requests' timeoutMs).
   serve() {
     this.admit();
-    while (this.waiting.length > this.closing && this.closeLeastRecentIdle());
+    while (this.waiting.length > this.roomAfterClosing() && this.closeLeastRecentIdle());
+  }
+
+  // Connects admitted once the sockets being closed have closed.
+  roomAfterClosing() {
+    return Math.max(0, this.max - (this.taken - this.closing));
   }
 
   // The slot is freed by the socket's 'close', not here: a TLS socket (HTTP/2 among them) lets go
