@@ -11,7 +11,7 @@ class DispatchError extends Error {
     // The transport's words may quote a URL (a proxy's, say): masked like everything we print.
     const detail = redactText(message);
     super(method ? `${method} ${redactText(url)}: ${detail}` : detail);
-    this.name = 'DispatchError';
+    this.name = /** @type {const} */ ('DispatchError');
     this.code = code;
     this.curlCode = curlCode;
     this.detail = detail; // the transport's own words, without the method and URL

@@ -45,6 +45,7 @@ function emptyOf(kind) {
   return kind;
 }
 
+/** @returns {import('../../types').AmplitudeResponse} (its body is built from BODIES) */
 function buildResponse(json) {
   const statusCode = json.code || 0;
   const status = statusOf(statusCode);

@@ -147,7 +147,7 @@ function setConnectionLimits(limits = {}) {
   for (const key of Object.keys(limits)) {
     if (!Object.hasOwn(LIMIT_DEFAULTS, key)) throw unknownOption(key, Object.keys(LIMIT_DEFAULTS), { noun: 'limit' });
   }
-  const applied = {};
+  const applied = /** @type {{ -readonly [K in keyof LIMIT_DEFAULTS]: number }} */ ({});
   for (const key of Object.keys(LIMIT_DEFAULTS)) {
     applied[key] = integerIn(limits[key] ?? LIMIT_DEFAULTS[key], `limits.${key}`, 1, 100000);
   }
