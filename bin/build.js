@@ -44,7 +44,7 @@ function resolveFrom(dir, request) {
 }
 
 function distroFamily() {
-  let release = '';
+  let release;
   try {
     release = fs.readFileSync('/etc/os-release', 'utf8');
   } catch {

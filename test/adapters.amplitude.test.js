@@ -8,7 +8,7 @@ const { buildResponse } = require('../lib/adapters/amplitude');
 const { startSdkCollector } = require('./helpers/sdk-collector');
 const { closedPort } = require('./helpers/servers');
 
-let cleanups = [];
+const cleanups = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()();
 });

@@ -13,7 +13,7 @@ const { JsonTraceSerializer, TraceExporterMetricsHelper } = require('@openteleme
 const { createOtlpTransport, createDispatcher } = require('../lib');
 const { startSdkCollector } = require('./helpers/sdk-collector');
 
-let cleanups = [];
+const cleanups = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()();
 });

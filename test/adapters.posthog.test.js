@@ -8,7 +8,7 @@ const { createFetch } = require('../lib');
 const { startSdkCollector, until } = require('./helpers/sdk-collector');
 
 const TOKEN = 'phc_test_project_token';
-let cleanups = [];
+const cleanups = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()();
 });

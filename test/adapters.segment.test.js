@@ -7,7 +7,7 @@ const { createFetch } = require('../lib');
 const { startSdkCollector } = require('./helpers/sdk-collector');
 
 const WRITE_KEY = 'segment-test-write-key';
-let cleanups = [];
+const cleanups = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()();
 });

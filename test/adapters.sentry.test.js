@@ -11,7 +11,7 @@ const { createSentryTransport, createDispatcher } = require('../lib');
 const { startSdkCollector, until } = require('./helpers/sdk-collector');
 const { closedPort } = require('./helpers/servers');
 
-let cleanups = [];
+const cleanups = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()();
 });

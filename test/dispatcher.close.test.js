@@ -10,7 +10,6 @@ const { spawnNode } = require('./helpers/processes');
 const { later, collector } = useCleanup();
 
 test('flush() resolves once everything accepted before it is settled; later events do not hold it', async () => {
-  let answer;
   const c = await collector(() => 'hang');
   const d = createDispatcher();
   later(() => d.close({ timeoutMs: 0 }));
@@ -21,7 +20,7 @@ test('flush() resolves once everything accepted before it is settled; later even
   while (c.hanging.length < 2) await new Promise((r) => setTimeout(r, 5));
   d.dispatchEvent(logEvent(c.url).event); // after the flush: not waited for
   expect(flushed).toBe(false);
-  answer = c.hanging.splice(0, 2);
+  const answer = c.hanging.splice(0, 2);
   for (const res of answer) res.writeHead(204).end();
   await flushing;
   expect((await Promise.all(before)).map((r) => r.statusCode)).toEqual([204, 204]);

@@ -5,7 +5,6 @@ const os = require('node:os');
 const { createDispatcher } = require('..');
 const { startCollector } = require('./helpers/collector');
 const { spawnNode } = require('./helpers/processes');
-const { logEvent } = require('./helpers/events');
 
 const badOptions = [
   ['not an object', 'fast', TypeError, 'ERR_INVALID_ARG_TYPE'],

@@ -167,7 +167,7 @@ test('stop() removes the listeners and the collection callback; counting starts 
   const before = ['delivered', 'failed', 'spool', 'drop'].map((name) => d.listenerCount(name));
   const instrumentation = instrumentDispatcher(d, { meterProvider: provider, prefix: 'shop.events_out', attributes: { dispatcher: 'optimizely' } });
   await d.send('POST', c.url, logEvent(c.url, 3).event.params);
-  let { metrics: m, sum } = await collect(reader);
+  const { metrics: m } = await collect(reader);
   expect(m['shop.events_out.events.delivered'].points).toEqual([{ attributes: { dispatcher: 'optimizely', 'ned.replayed': false }, value: 3 }]);
   expect(m['shop.events_out.events.accepted'].points).toEqual([{ attributes: { dispatcher: 'optimizely' }, value: 3 }]);
 
@@ -176,7 +176,7 @@ test('stop() removes the listeners and the collection callback; counting starts 
   expect(['delivered', 'failed', 'spool', 'drop'].map((name) => d.listenerCount(name))).toEqual(before);
   await d.send('POST', c.url, logEvent(c.url, 4).event.params);
   expect(d.stats().events.accepted).toBe(9);
-  ({ sum } = await collect(reader));
+  const { sum } = await collect(reader);
   expect(sum('shop.events_out.events.delivered')).toBe(3);
   expect(sum('shop.events_out.events.accepted')).toBe(3); // no callback reads stats() any more
 });

@@ -291,6 +291,8 @@ function openOwnDir(dir) {
   } catch (err) {
     if (err.code === 'ELOOP' || err.code === 'ENOTDIR') {
       const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+      // No `cause`: the message says what is there; a system code as cause would read as a disk error.
+      // eslint-disable-next-line preserve-caught-error
       throw new Error(`${dir} is not a directory of this user's (${st ? strangeEntry(st, 'directory') || 'not a directory' : 'gone'})`);
     }
     throw err;
