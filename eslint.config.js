@@ -14,7 +14,10 @@ module.exports = [
     rules: {
       'array-callback-return': 'error',
       eqeqeq: ['error', 'smart'],
+      'no-eval': 'error',
       'no-implicit-globals': 'error',
+      'no-implied-eval': 'error',
+      'no-new-func': 'error',
       'no-new-wrappers': 'error',
       'no-self-compare': 'error',
       'no-template-curly-in-string': 'error',
