@@ -14,6 +14,17 @@
 
 namespace ned {
 
+bool VerbNamed(const std::string& method, Verb* verb) {
+  static const char* const kNames[kVerbCount] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
+  for (int i = 0; i < kVerbCount; ++i) {
+    if (method == kNames[i]) {
+      *verb = static_cast<Verb>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
 namespace {
 
 // Response headers are bounded like the body, so a hostile server cannot grow our memory.

@@ -15,10 +15,16 @@ namespace ned {
 
 class Channel;
 
-enum class Verb : uint8_t { kGet = 0, kPost = 1, kPut = 2, kPatch = 3, kDelete = 4, kHead = 5 };
+// The methods the addon can send. Not submit()'s verb codes: lib/ owns those and names the method
+// of each at setup() (VerbNamed).
+enum class Verb : uint8_t { kGet, kPost, kPut, kPatch, kDelete, kHead };
 constexpr int kVerbCount = 6;
 
-// What the caller wants back besides the status (the submit() flags).
+// The verb of an HTTP method name ("GET", ...); false for one the addon cannot send.
+bool VerbNamed(const std::string& method, Verb* verb);
+
+// What the caller wants back besides the status. Not submit()'s flag bits: Submit() translates
+// lib/'s (lib/transport/protocol.js) into these.
 enum TransferFlags : uint32_t {
   kKeepResponse = 1,  // response headers and body
   kBinaryBody = 2,    // the body as bytes rather than UTF-8 text

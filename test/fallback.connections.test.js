@@ -9,7 +9,7 @@ const { counts, countSockets, forwarder, settle } = require('./helpers/sockets')
 const { backend, profile, send } = require('./helpers/fallback');
 
 const DEFAULT_LIMITS = { maxHostConnections: 64, maxTotalConnections: 256, maxInFlight: 256 };
-const FALLBACK = JSON.stringify(path.join(__dirname, '..', 'lib', 'backend', 'fallback.js'));
+const FALLBACK = JSON.stringify(path.join(__dirname, '..', 'lib', 'fallback', 'index.js'));
 
 afterEach(() => backend.configure(DEFAULT_LIMITS));
 afterAll(() => backend.halt());
@@ -42,7 +42,7 @@ test('keep-alive: 50 sequential requests reach the server over 1 connection', as
 
 test('after a connection closes, the next requests share one new connection again (not one each)', async () => {
   // The first answer closes its connection; every request after it is submitted from the sink,
-  // at the moment undici retires the old connection (see OriginPool in fallback-agents.js).
+  // at the moment undici retires the old connection (see OriginPool in lib/fallback/agents.js).
   let first = true;
   const server = await start((req, res) => {
     if (first) res.setHeader('connection', 'close');
@@ -128,7 +128,7 @@ test('configure() takes effect for waiting requests, and checks its input', asyn
 });
 
 // maxTotalConnections bounds every connection, idle ones included: the least recently used idle
-// one is closed to make room (fallback-connections.js). These pin what that relies on in undici: a
+// one is closed to make room (lib/fallback/connections.js). These pin what that relies on in undici: a
 // socket closed under an idle Client (HTTP/1.1, HTTP/2, a CONNECT tunnel) fails nothing and is
 // connected again when needed.
 describe('maxTotalConnections bounds the open connections', () => {

@@ -2,7 +2,7 @@
 // TLS on the fallback: certificates, caFile, insecure, handshake failures, HTTP/2 and connect-to.
 const http2 = require('node:http2');
 const { start, startRaw, makeCertificates } = require('./helpers/servers');
-const { backend, profile, send } = require('./helpers/fallback');
+const { backend, profile, send, RESPONSE } = require('./helpers/fallback');
 
 // A throw-away CA and a certificate for events.test; connect-to pins the name to 127.0.0.1, so
 // nothing is looked up outside the machine.
@@ -22,7 +22,6 @@ afterAll(async () => {
   backend.halt();
 });
 
-const RESPONSE = backend.FLAG_RESPONSE;
 
 test('a certificate from an unknown CA → ECERT 60; nothing reaches the server', async () => {
   const done = await send('POST', server.url, '{}', { profile: profile({ connectTo: pin }) });

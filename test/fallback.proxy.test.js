@@ -1,9 +1,8 @@
 'use strict';
 // Proxies on the fallback: given explicitly in the profile (the JS layer reads the environment).
 const { start, startProxy, closedPort, makeCertificates } = require('./helpers/servers');
-const { backend, profile, send } = require('./helpers/fallback');
+const { backend, profile, send, RESPONSE } = require('./helpers/fallback');
 
-const RESPONSE = backend.FLAG_RESPONSE;
 let target;
 let proxy;
 let certs;

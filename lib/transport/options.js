@@ -7,6 +7,7 @@ const { invalid, isPlainObject, hidden } = require('../errors');
 const { isSecretName } = require('../redact');
 const { unknownOption } = require('../unknown-option');
 const { missingScheme } = require('./request');
+const { MAX_MS, MAX_RESPONSE_BYTES } = require('./protocol');
 const { version } = require('../../package.json');
 
 const DEFAULTS = Object.freeze({
@@ -25,8 +26,6 @@ const OPTION_NAMES = [
   'maxResponseBytes', 'userAgent', 'resolve', 'timings', 'captureStack',
 ];
 const KNOWN_OPTIONS = new Set(OPTION_NAMES);
-const MAX_MS = 2 ** 31 - 1;
-const MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_CHARS = /[\r\n\0]/;
 // Headers that frame the message; letting callers set them would corrupt the request.

@@ -2,9 +2,8 @@
 // A request, validated and serialised once on the main thread: { verb, method, href, origin,
 // display, body, json }. It can be sent many times (retries) and is what the spool journals.
 const { invalid, isPlainObject, describe } = require('../errors');
+const { VERBS } = require('./protocol');
 
-// The addon's verb codes.
-const VERBS = Object.freeze({ GET: 0, POST: 1, PUT: 2, PATCH: 3, DELETE: 4, HEAD: 5 });
 // What dispatchEvent and the dispatcher accept (the SDKs' verbs); fetch() takes all of VERBS.
 const EVENT_VERBS = ['GET', 'POST', 'PUT', 'PATCH'];
 

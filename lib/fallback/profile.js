@@ -7,8 +7,8 @@ const fs = require('node:fs');
 const net = require('node:net');
 const { X509Certificate } = require('node:crypto');
 const { invalid } = require('../errors');
+const { MAX_MS, MAX_RESPONSE_BYTES } = require('../transport/protocol');
 
-const MAX_MS = 2 ** 31 - 1;
 const BAD_CHARS = /[\r\n\0]/;
 const PROXY_SCHEMES = new Set(['http:', 'https:']);
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -226,7 +226,7 @@ function compileProfile(p) {
   };
   const profile = Object.freeze({
     timeoutMs: integerIn(p, 'timeoutMs', 1, MAX_MS),
-    maxResponseBytes: integerIn(p, 'maxResponseBytes', 0, 1024 * 1024 * 1024),
+    maxResponseBytes: integerIn(p, 'maxResponseBytes', 0, MAX_RESPONSE_BYTES),
     verbose: booleanOf(p, 'verbose'),
     timings: booleanOf(p, 'timings'),
     userAgent,
