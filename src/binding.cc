@@ -316,6 +316,7 @@ Napi::Value Binding::Setup(const Napi::CallbackInfo& info) {
   p.response_flag =
       static_cast<uint32_t>(GetNumber(flags.As<Napi::Object>(), "RESPONSE", 1, 1 << 30));
   p.binary_flag = static_cast<uint32_t>(GetNumber(flags.As<Napi::Object>(), "BINARY", 1, 1 << 30));
+  p.direct_flag = static_cast<uint32_t>(GetNumber(flags.As<Napi::Object>(), "DIRECT", 1, 1 << 30));
   p.max_ms = GetNumber(o, "maxMs", 1, 9007199254740991.0);
   p.max_response_bytes = GetNumber(o, "maxResponseBytes", 0, 9007199254740991.0);
   p.max_limit = GetNumber(o, "maxLimit", 1, 9007199254740991.0);
@@ -378,7 +379,8 @@ Napi::Value Binding::Submit(const Napi::CallbackInfo& info) {
   t->verb = protocol_.verbs[verb];
   const auto wanted = static_cast<uint32_t>(flags);
   t->flags = ((wanted & protocol_.response_flag) != 0 ? static_cast<uint32_t>(kKeepResponse) : 0u) |
-             ((wanted & protocol_.binary_flag) != 0 ? static_cast<uint32_t>(kBinaryBody) : 0u);
+             ((wanted & protocol_.binary_flag) != 0 ? static_cast<uint32_t>(kBinaryBody) : 0u) |
+             ((wanted & protocol_.direct_flag) != 0 ? static_cast<uint32_t>(kDirect) : 0u);
   napi_valuetype type;
   if (napi_typeof(env, info[2], &type) != napi_ok || type != napi_string ||
       !CopyString(env, info[2], &t->url) || t->url.empty() ||
@@ -470,7 +472,6 @@ Napi::Value Binding::CompileProfile(const Napi::CallbackInfo& info) {
   profile->ca_file = GetString(o, "caFile");
   profile->http_proxy = GetString(o, "httpProxy");
   profile->https_proxy = GetString(o, "httpsProxy");
-  profile->no_proxy = GetString(o, "noProxy");
   profile->body_headers = WithUserAgent(GetLines(o, "bodyHeaders"), profile->user_agent);
   profile->get_headers = WithUserAgent(GetLines(o, "getHeaders"), profile->user_agent);
   profile->connect_to = GetLines(o, "connectTo");

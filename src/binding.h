@@ -75,6 +75,7 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
     std::vector<Verb> verbs;  // by verb code
     uint32_t response_flag = 0;
     uint32_t binary_flag = 0;
+    uint32_t direct_flag = 0;
     double max_ms = 0;
     double max_response_bytes = 0;
     double max_limit = 0;

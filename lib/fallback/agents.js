@@ -184,10 +184,11 @@ class Agents {
     this.byKey = new Map();
   }
 
-  // { agent, viaProxy } for a request of `profile` to `host` over http: or https:.
-  route(profile, https, host) {
+  // { agent, viaProxy } for a request of `profile` to `host` over http: or https:; `direct`: lib/
+  // decided no_proxy sends it direct (the DIRECT flag).
+  route(profile, https, host, direct) {
     const proxy = https ? profile.httpsProxy : profile.httpProxy;
-    const viaProxy = proxy !== '' && !profile.noProxy(host);
+    const viaProxy = proxy !== '' && !direct && profile.noProxy(host) === null;
     // With connect-to pins, a tunnel's TLS name is the host's own: one proxy agent per host then.
     const servername = viaProxy && https && profile.connection.connectTo.length > 0 && !net.isIP(host.replace(/^\[|\]$/g, '')) ? host : '';
     const key = viaProxy ? `${proxy}\n${servername}\n${profile.connectionKey}` : profile.connectionKey;

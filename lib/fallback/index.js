@@ -108,7 +108,8 @@ function pump() {
       transfer.running = true;
       let route;
       try {
-        route = state.agents.route(transfer.profile, transfer.target.https, transfer.target.host);
+        route = state.agents.route(transfer.profile, transfer.target.https, transfer.target.host,
+          (transfer.flags & FLAGS.DIRECT) !== 0);
       } catch (err) {
         transfer.onResponseError(null, err);
         continue;
@@ -172,7 +173,7 @@ function submit(id, verb, url, body, profile, headers, flags) {
   }
   if (typeof url !== 'string' || url === '') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'url', 'a URL string', url);
   if (!isProfile(profile)) throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'profile', 'a profile from compileProfile()', profile);
-  const allFlags = FLAGS.RESPONSE | FLAGS.BINARY;
+  const allFlags = FLAGS.RESPONSE | FLAGS.BINARY | FLAGS.DIRECT;
   if (!Number.isInteger(flags) || flags < 0 || flags > allFlags) {
     throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'flags', `an integer from 0 to ${allFlags}`, flags);
   }

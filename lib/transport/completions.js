@@ -12,7 +12,7 @@ const backend = require('../binding');
 const { DispatchError } = require('../errors');
 const { FLAGS, decodeBatch } = require('./protocol');
 
-const { RESPONSE, BINARY } = FLAGS; // keep the response headers and body; the body as a Buffer
+const { RESPONSE, BINARY, DIRECT } = FLAGS;
 
 // Owners by slot. A Map keyed by id grew and shrank with every burst, a new table each time (most
 // of the main thread's page faults at 2,000 events/s); slots are reused instead, and an id is
@@ -79,6 +79,7 @@ function copiedBytes() {
 function submit(request, profile, owner, flags = 0, headers = undefined, traceSecrets = undefined) {
   const slot = free.length > 0 ? free.pop() : owners.length;
   if (slot >= SLOTS) throw Object.assign(new RangeError(`more than ${SLOTS} requests pending at once`), { code: 'ERR_OUT_OF_RANGE' });
+  if (profile.direct !== undefined && profile.direct(request.origin)) flags |= DIRECT;
   const generation = (generations[slot] || 0) + 1;
   const id = slot + SLOTS * generation;
   try {

@@ -8,6 +8,7 @@ const { isSecretName } = require('../redact');
 const { unknownOption } = require('../unknown-option');
 const { missingScheme } = require('./request');
 const { MAX_MS, MAX_RESPONSE_BYTES } = require('./protocol');
+const { noProxyMatcher } = require('./no-proxy');
 const { version } = require('../../package.json');
 
 const DEFAULTS = Object.freeze({
@@ -253,7 +254,25 @@ function compile(options) {
     connectTo: o.connectTo || [],
     traceSecrets: o.verbose ? secretNames([...CREDENTIAL_HEADERS, ...headers.names]) : [],
   });
-  return Object.freeze({ handle, timings: o.timings, captureStack: o.captureStack, userAgent: o.userAgent });
+  return Object.freeze({
+    handle, timings: o.timings, captureStack: o.captureStack, userAgent: o.userAgent, direct: directOf(o),
+  });
+}
+
+// (origin) -> whether no_proxy sends requests to `origin` direct, remembered per origin; undefined
+// when there is no proxy or no no_proxy list (then submit() asks nothing).
+function directOf(o) {
+  if ((o.httpProxy === '' && o.httpsProxy === '') || !o.noProxy) return undefined;
+  const matches = noProxyMatcher(o.noProxy);
+  const known = new Map();
+  return (origin) => {
+    let direct = known.get(origin);
+    if (direct === undefined) {
+      direct = matches(new URL(origin).hostname) !== null;
+      if (known.size < 1000) known.set(origin, direct);
+    }
+    return direct;
+  };
 }
 
 // The cache key of an options object: every name and value spelled with its type and length, so

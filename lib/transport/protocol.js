@@ -7,8 +7,10 @@ const { retryAfterMs } = require('../retry');
 // Request methods by the code submit() takes (the addon's `verbCode`).
 const METHODS = Object.freeze(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']);
 const VERBS = Object.freeze(Object.fromEntries(METHODS.map((method, code) => [method, code])));
-// submit()'s flags: what the caller wants back besides the status.
-const FLAGS = Object.freeze({ RESPONSE: 1, BINARY: 2 });
+// submit()'s flags: what the caller wants back besides the status (the response; its body as
+// bytes), and DIRECT: no proxy for this request, as lib/ decided from no_proxy
+// (lib/transport/no-proxy.js; the backends do not match no_proxy themselves).
+const FLAGS = Object.freeze({ RESPONSE: 1, BINARY: 2, DIRECT: 4 });
 
 // The largest number of milliseconds any timeout may be: a timer's (and libcurl's long) limit.
 const MAX_MS = 2 ** 31 - 1;
