@@ -7,6 +7,9 @@ const { retryAfterMs } = require('../retry');
 // Request methods by the code submit() takes (the addon's `verbCode`).
 const METHODS = Object.freeze(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']);
 const VERBS = Object.freeze(Object.fromEntries(METHODS.map((method, code) => [method, code])));
+// The methods an event may have (the SDKs' verbs: dispatchEvent, the dispatcher, the spool's
+// lines); fetch() takes all of METHODS.
+const EVENT_METHODS = Object.freeze(['GET', 'POST', 'PUT', 'PATCH']);
 // submit()'s flags: what the caller wants back besides the status (the response; its body as
 // bytes), and DIRECT: no proxy for this request, as lib/ decided from no_proxy
 // (lib/transport/no-proxy.js; the backends do not match no_proxy themselves).
@@ -130,5 +133,5 @@ function addonSetup() {
 
 module.exports = {
   addonSetup,
-  METHODS, VERBS, FLAGS, MAX_MS, MAX_RESPONSE_BYTES, MAX_LIMIT, STRIDE, SPAN, BatchEncoder, decodeBatch,
+  METHODS, VERBS, EVENT_METHODS, FLAGS, MAX_MS, MAX_RESPONSE_BYTES, MAX_LIMIT, STRIDE, SPAN, BatchEncoder, decodeBatch,
 };
