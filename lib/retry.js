@@ -1,4 +1,5 @@
 'use strict';
+const { FAILURES, ERROR_CODES } = require('./transport/failures');
 // The delivery policy: which outcomes are retried, how long to wait (capped exponential backoff
 // with full jitter, or the server's Retry-After), and when an origin as a whole must pause.
 
@@ -7,10 +8,7 @@ const RETRY_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
 // Statuses whose Retry-After pauses the whole origin, not just one event: no retry storms.
 const PAUSE_STATUSES = new Set([429, 503]);
 // DispatchError codes that may succeed later (no response, or the connection broke).
-const RETRY_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPROXY', 'ENOTFOUND', 'EHOSTUNREACH',
-  'ENETUNREACH', 'EPROTO', 'ETLS',
-]);
+const RETRY_CODES = new Set(ERROR_CODES.filter((code) => FAILURES[code].retry));
 
 // statusCode: a complete response's status, or 0 with `failureCode` (a DispatchError code).
 // Returns 'delivered', 'retry' or 'failed'.

@@ -13,12 +13,13 @@ const { createFetch } = require('../fetch');
 const { invalid, isPlainObject } = require('../errors');
 const { integerIn } = require('../transport/options');
 const { targetOf } = require('../transport/request');
+const { errorCodes } = require('../transport/failures');
 const { retryAfterMs } = require('../retry');
 const { checkDispatcher, checkAdapterOptions, handOver } = require('./durable');
 
 const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
 // The codes the SDK's HTTP transport retries (http-transport-utils.js), in our vocabulary.
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH']);
+const RETRYABLE_CODES = new Set(errorCodes('ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH'));
 const DEFAULT_RETRIES = 5;
 const INITIAL_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 5000;

@@ -11,6 +11,7 @@ const { EventEmitter } = require('node:events');
 const { performance } = require('node:perf_hooks');
 const transport = require('../transport/completions');
 const { prepare } = require('../transport/request');
+const { MAX_MS } = require('../transport/protocol');
 const { invalid, unreadable } = require('../errors');
 const { classify, backoffMs, shouldPauseOrigin } = require('../retry');
 const { DeliveryQueue, LinkedList } = require('../queue');
@@ -732,7 +733,7 @@ class Dispatcher extends EventEmitter {
       this.deadlineTimer = null;
       this.deadlineAt = Infinity;
       this.expire();
-    }, Math.min(2 ** 31 - 1, at - clock()));
+    }, Math.min(MAX_MS, at - clock()));
     this.deadlineTimer.unref();
   }
 

@@ -4,6 +4,7 @@
 const { invalid, isPlainObject } = require('../errors');
 const { profileFor, OPTION_NAMES, unknownOption } = require('../transport/options');
 const { targetOf } = require('../transport/request');
+const { MAX_MS, MAX_LIMIT } = require('../transport/protocol');
 
 const DEFAULTS = Object.freeze({
   endpoint: undefined,
@@ -27,11 +28,11 @@ const LIMITS = Object.freeze({
   maxDelayMs: [0, 3600000],
   deadlineMs: [1, 7 * 24 * 3600000],
   maxRetryAfterMs: [0, 24 * 3600000],
-  maxInFlight: [1, 100000],
+  maxInFlight: [1, MAX_LIMIT],
   maxQueueBytes: [1024, 2 ** 40],
   spoolMaxBytes: [1024, 2 ** 50],
   spoolRetryMs: [0, 24 * 3600000],
-  closeTimeoutMs: [0, 2 ** 31 - 1],
+  closeTimeoutMs: [0, MAX_MS],
 });
 // The transport's options, but the per-call ones (the dispatcher reports no timings and its
 // results carry no stack).

@@ -10,7 +10,9 @@
 // (canonical header, known fields, an http(s) URL), so a tampered or corrupt line is never replayed.
 // 0.1.0 lines ({"id":…,"v":"POST",…} records and {"ack":"<id>"} lines) are read for import only.
 
-const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH']);
+const { EVENT_METHODS } = require('../transport/protocol');
+
+const METHODS = new Set(EVENT_METHODS);
 const ENCODINGS = new Set(['json', 'json-string', 'text', 'b64', 'none']);
 const LEGACY_ENCODINGS = new Set(['json', 'text', 'b64']);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
