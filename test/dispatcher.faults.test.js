@@ -222,7 +222,7 @@ test('backoff uses full jitter: delays vary and stay under the exponential cap',
 });
 
 test('Retry-After parsing: seconds, the three HTTP-date forms of RFC 9110, garbage', () => {
-  const { retryAfterMs } = require('../lib/retry');
+  const { retryAfterMs } = require('../lib/http-date');
   const now = Date.parse('2026-11-28T12:00:00Z');
   expect(retryAfterMs('3', now)).toBe(3000);
   expect(retryAfterMs(' 3 ', now)).toBe(3000);

@@ -12,7 +12,7 @@ const { performance } = require('node:perf_hooks');
 const transport = require('../transport/completions');
 const { prepare } = require('../transport/request');
 const { invalid, unreadable } = require('../errors');
-const { classify, backoffMs, shouldPauseOrigin } = require('../retry');
+const { decide, deliveryPolicy } = require('../retry');
 const { DeliveryQueue, LinkedList } = require('../queue');
 const { Spool } = require('../spool');
 const { readLogEvent, eventCount, callOnce } = require('../optimizely');
@@ -69,6 +69,9 @@ class Dispatcher extends EventEmitter {
   constructor(options) {
     super();
     this.options = readOptions(options);
+    this.policy = deliveryPolicy(this.options);
+    // The facts decide() reads, filled in place for each answer.
+    this.attemptResult = { statusCode: 0, code: undefined, retryAfterMs: undefined, attempts: 0, msLeft: 0, pausedMs: 0 };
     this.queue = new DeliveryQueue();
     this.held = new LinkedList('agePrev', 'ageNext'); // in memory, oldest first (by seq)
     this.heldBytes = 0;
@@ -402,34 +405,45 @@ class Dispatcher extends EventEmitter {
     this.inFlight -= 1;
     this.accounting.bytesSent += bytesSent;
     try {
-      this.decide(entry, statusCode, outcome);
+      this.conclude(entry, statusCode, outcome);
     } catch (err) {
       this.report(err);
     }
     this.drain();
   }
 
-  decide(entry, statusCode, outcome) {
+  // One attempt's answer: the delivery policy decides (lib/retry.js: a pure function of the
+  // result), the dispatcher carries it out.
+  conclude(entry, statusCode, outcome) {
     const failure = outcome && outcome.failure;
-    const kind = classify(statusCode, failure && failure.code);
+    const now = clock();
+    const result = this.attemptResult; // reused: nothing is allocated per event
+    result.statusCode = statusCode;
+    result.code = failure ? failure.code : undefined;
+    result.retryAfterMs = outcome && !failure ? outcome.retryAfterMs : undefined;
+    result.attempts = entry.attempts;
+    result.msLeft = entry.deadline - now;
+    result.pausedMs = this.queue.pausedUntil(entry.origin) - now;
+    const decision = decide(result, this.policy);
+    const { action } = decision;
     if (entry.settled) {
       // Settled while in flight (a deadline gave up on it and aborted it), yet an answer came:
       // the journal and the counts follow the server. Our own abort is no answer.
-      if (kind === 'delivered' || (kind === 'failed' && statusCode > 0)) this.settledLate(entry, kind);
+      if (action === 'deliver' || (action === 'fail' && statusCode > 0)) this.settledLate(entry, action === 'deliver' ? 'delivered' : 'failed');
       return;
     }
-    if (kind === 'delivered') {
+    if (action === 'deliver') {
       if (entry.record) this.spool.ack(entry.record);
       this.accounting.delivered(entry.events);
       if (this.replay) this.replay.notBefore = 0; // the endpoint answers: spooled events may come back
-      const latencyMs = entry.replayed ? undefined : clock() - entry.since;
+      const latencyMs = entry.replayed ? undefined : now - entry.since;
       if (!entry.replayed) this.accounting.latency(latencyMs);
       this.settle(entry, { statusCode, attempts: entry.attempts });
       // The hot path: nothing is built for nobody.
       if (this.listenerCount('delivered') !== 0) this.notifyDelivered(entry, statusCode, latencyMs);
       return;
     }
-    if (kind === 'failed') {
+    if (action === 'fail') {
       if (entry.record) this.spool.ack(entry.record);
       this.accounting.move('pending', 'failed', entry.events);
       const error = failure && transport.errorOf(failure, entry.request);
@@ -441,7 +455,7 @@ class Dispatcher extends EventEmitter {
       }));
       return;
     }
-    this.retryLater(entry, statusCode, outcome);
+    this.retryLater(entry, statusCode, failure, now, decision);
   }
 
   // latencyMs: from acceptance, on the monotonic clock; a replayed event was accepted by this or
@@ -454,33 +468,19 @@ class Dispatcher extends EventEmitter {
     });
   }
 
-  retryLater(entry, statusCode, outcome) {
-    const failure = outcome && outcome.failure;
-    const now = clock();
-    const { baseDelayMs, maxDelayMs, maxRetryAfterMs } = this.options;
-    let delay = backoffMs(entry.attempts, baseDelayMs, maxDelayMs);
-    const after = outcome && !failure ? outcome.retryAfterMs : undefined;
-    let pause;
-    if (after !== undefined) {
-      const wait = Math.min(after, maxRetryAfterMs);
-      delay = Math.max(delay, wait);
-      if (shouldPauseOrigin(statusCode)) {
-        this.queue.pause(entry.origin, now + wait);
-        pause = { origin: entry.origin, untilMs: Date.now() + wait, statusCode };
-      }
-    }
-    this.decideRetry(entry, statusCode, failure, now, delay, pause);
-  }
-
   // Retried later, or (retries exhausted, or past its deadline) kept in the spool or dropped;
   // then the listeners hear of it (a pause of the origin first).
-  decideRetry(entry, statusCode, failure, now, delay, pause) {
-    const { maxAttempts } = this.options;
-    delay = Math.max(delay, this.queue.pausedUntil(entry.origin) - now);
+  retryLater(entry, statusCode, failure, now, decision) {
+    const { delayMs: delay, pauseMs } = decision;
+    let pause;
+    if (pauseMs !== undefined) {
+      this.queue.pause(entry.origin, now + pauseMs);
+      pause = { origin: entry.origin, untilMs: Date.now() + pauseMs, statusCode };
+    }
     const last = { statusCode, failure };
     entry.last = last; // what a later drop of it names
-    if (entry.attempts >= maxAttempts || now + delay > entry.deadline) {
-      const reason = entry.attempts >= maxAttempts ? 'retries-exhausted' : 'deadline';
+    if (decision.action === 'exhausted') {
+      const { reason } = decision;
       if (this.keep(entry, reason, last)) {
         this.replay.notBefore = now + this.options.spoolRetryMs;
       } else if (this.spool) {

@@ -14,7 +14,7 @@
 // arrived (statusCode is then 0); errorOf() turns it into a DispatchError where one is surfaced.
 const backend = require('../binding');
 const { DispatchError } = require('../errors');
-const { retryAfterMs } = require('../retry');
+const { retryAfterMs } = require('../http-date');
 
 const RESPONSE = 1; // keep the response headers and body
 const BINARY = 2; // the body as a Buffer
