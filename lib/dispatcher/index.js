@@ -15,7 +15,7 @@ const { invalid, unreadable } = require('../errors');
 const { decide, deliveryPolicy } = require('../retry');
 const { DeliveryQueue, LinkedList } = require('../queue');
 const { Spool } = require('../spool');
-const { readLogEvent, eventCount, callOnce } = require('../optimizely');
+const { readLogEvent, callOnce } = require('./interface');
 const { redactUrl, redactText } = require('../redact');
 const { readOptions, readCloseTimeout } = require('./options');
 const { Accounting } = require('./accounting');
@@ -24,14 +24,15 @@ const { installExitHandlers } = require('./exit');
 const { Replay } = require('./replay');
 const { FlushWaiters } = require('./flush');
 
-// The part of close()'s time kept for its end, so that it happens within the deadline, not after:
-// transfers it aborts come back (what was delivered after all is acknowledged, not sent again by
-// the next run), every event still held is settled (HELD_US each, measured ~6 here), those held in
-// memory only are written to a late file (LATE_US each plus LATE_BYTES_PER_MS, a slow disk's pace
-// with its fsync; measured ~17 µs each), and the journal is synced (SYNC_MS). A tenth of
-// timeoutMs, at most ABORT_GRACE_MS, for the first; all of timeoutMs at most (then the end starts
-// at once: there is no time to deliver anything).
-const ABORT_GRACE_MS = 100;
+// The part of a deadline (close()'s, settleWithin()'s) kept for its end, so that it happens within
+// the deadline, not after: transfers it aborts come back (what was delivered after all is
+// acknowledged, not sent again by the next run) and whoever waits on the events hears of them (an
+// SDK's close()), every event still held is settled (HELD_US each, measured ~6 here), those held
+// in memory only are written to a late file (LATE_US each plus LATE_BYTES_PER_MS, a slow disk's
+// pace with its fsync; measured ~17 µs each), and the journal is synced (SYNC_MS). A tenth of
+// timeoutMs, at most GRACE_MS, for the first; all of timeoutMs at most (then the end starts at
+// once: there is no time to deliver anything). One formula, reserveMs(), for every deadline.
+const GRACE_MS = 250;
 const HELD_US = 15;
 const LATE_US = 30;
 const LATE_BYTES_PER_MS = 100 * 1000;
@@ -46,6 +47,8 @@ const clock = () => performance.now();
 // Marks a 'drop' listener that only counts losses (instrumentDispatcher's): it does not stand for
 // someone hearing of them.
 const COUNTS_ONLY = Symbol('counts only');
+
+const oneEvent = () => 1;
 
 function closedError() {
   const err = new Error('The dispatcher is closed; the event was not accepted');
@@ -69,6 +72,9 @@ class Dispatcher extends EventEmitter {
   constructor(options) {
     super();
     this.options = readOptions(options);
+    // The user events a request carries (stats().events, each info's `events`): the options' hook
+    // (the Optimizely adapter's counts the visitors of a batch), or one per request.
+    this.countEvents = this.options.eventCount || oneEvent;
     this.policy = deliveryPolicy(this.options);
     // The facts decide() reads, filled in place for each answer.
     this.attemptResult = { statusCode: 0, code: undefined, retryAfterMs: undefined, attempts: 0, msLeft: 0, pausedMs: 0 };
@@ -102,7 +108,7 @@ class Dispatcher extends EventEmitter {
         log: (level, message) => this.log(level, message),
         onLost: (records, err) => this.spoolLost(records, err),
       });
-      this.replay = new Replay(this.spool, this.options.endpoint);
+      this.replay = new Replay(this.spool, this.options.endpoint, this.countEvents);
       // Adopted from earlier runs: this dispatcher's to deliver now. (Their events — visitors —
       // are counted when each is read back.)
       const inherited = this.spool.parkedCount;
@@ -162,7 +168,7 @@ class Dispatcher extends EventEmitter {
     try {
       const e = readLogEvent(event, this.options.endpoint);
       request = prepare(e.httpVerb, e.url, e.params);
-      events = eventCount(e.params);
+      events = this.eventsOf(e.params);
     } catch (err) {
       return this.refuse(unreadable(err, 'ERR_INVALID_EVENT', 'the event'), callback);
     }
@@ -175,11 +181,19 @@ class Dispatcher extends EventEmitter {
     let events;
     try {
       request = prepare(httpVerb, this.options.endpoint || url, params);
-      events = eventCount(params);
+      events = this.eventsOf(params);
     } catch (err) {
       return this.refuse(unreadable(err, 'ERR_INVALID_ARG_VALUE', 'the request'));
     }
     return this.accept(request, events);
+  }
+
+  eventsOf(params) {
+    const n = this.countEvents(params);
+    if (!Number.isInteger(n) || n < 0) {
+      throw invalid(TypeError, 'ERR_INVALID_RETURN_VALUE', 'options.eventCount(params)', 'an integer ≥ 0', n);
+    }
+    return n;
   }
 
   refuse(err, callback) {
@@ -801,6 +815,17 @@ class Dispatcher extends EventEmitter {
     return this.closing;
   }
 
+  // For a deadline `options` away (as close() reads them: ms, { timeoutMs }, or by default
+  // closeTimeoutMs), settles what is held early enough that the settling — and whoever waits on
+  // the events hearing of it — ends by the deadline: settleBy() then, less reserveMs. Returns
+  // { timeoutMs, reserveMs }. closeOptimizely() uses it.
+  settleWithin(options) {
+    const timeoutMs = readCloseTimeout(options, this.options.closeTimeoutMs);
+    const reserveMs = this.reserveMs(timeoutMs);
+    this.settleBy(Date.now() + timeoutMs - reserveMs);
+    return { timeoutMs, reserveMs };
+  }
+
   // Milliseconds of a deadline `timeoutMs` away to keep for settling what is still held then.
   reserveMs(timeoutMs) {
     let late = 0;
@@ -812,7 +837,7 @@ class Dispatcher extends EventEmitter {
         lateBytes += e.bytes;
       }
     }
-    const reserve = Math.min(ABORT_GRACE_MS, Math.floor(timeoutMs / 10)) + (this.spool ? SYNC_MS : 0)
+    const reserve = Math.min(GRACE_MS, Math.floor(timeoutMs / 10)) + (this.spool ? SYNC_MS : 0)
       + Math.ceil((this.held.size * HELD_US + late * LATE_US) / 1000) + Math.ceil(lateBytes / LATE_BYTES_PER_MS);
     return Math.min(reserve, timeoutMs);
   }
