@@ -14,29 +14,15 @@ const { prepare } = require('../transport/request');
 const { invalid, unreadable } = require('../errors');
 const { decide, deliveryPolicy } = require('../retry');
 const { DeliveryQueue, LinkedList } = require('../queue');
-const { Spool } = require('../spool');
 const { readLogEvent, callOnce } = require('./interface');
 const { redactUrl, redactText } = require('../redact');
 const { readOptions, readCloseTimeout } = require('./options');
+const { Shutdown } = require('./shutdown');
 const { Accounting } = require('./accounting');
 const { Delivery } = require('./delivery');
 const { installExitHandlers } = require('./exit');
-const { Replay } = require('./replay');
+const { Durability, spoolCause } = require('./durability');
 const { FlushWaiters } = require('./flush');
-
-// The part of a deadline (close()'s, settleWithin()'s) kept for its end, so that it happens within
-// the deadline, not after: transfers it aborts come back (what was delivered after all is
-// acknowledged, not sent again by the next run) and whoever waits on the events hears of them (an
-// SDK's close()), every event still held is settled (HELD_US each, measured ~6 here), those held
-// in memory only are written to a late file (LATE_US each plus LATE_BYTES_PER_MS, a slow disk's
-// pace with its fsync; measured ~17 µs each), and the journal is synced (SYNC_MS). A tenth of
-// timeoutMs, at most GRACE_MS, for the first; all of timeoutMs at most (then the end starts at
-// once: there is no time to deliver anything). One formula, reserveMs(), for every deadline.
-const GRACE_MS = 250;
-const HELD_US = 15;
-const LATE_US = 30;
-const LATE_BYTES_PER_MS = 100 * 1000;
-const SYNC_MS = 25;
 
 // Timers, deadlines, backoff and pauses run on a monotonic clock: a step of the wall clock (NTP, a
 // VM resumed) must neither stall events in backoff nor expire every deadline at once. Wall time is
@@ -62,12 +48,6 @@ function causeOf(statusCode, failure) {
   return statusCode > 0 ? `HTTP ${statusCode}` : undefined;
 }
 
-// Why the spool could not take an event: the system's code ("ENOSPC", "EACCES") when the disk
-// refused, else the spool's own.
-function spoolCause(err) {
-  return (err && err.cause && typeof err.cause.code === 'string' && err.cause.code) || (err && err.code) || 'spool';
-}
-
 class Dispatcher extends EventEmitter {
   constructor(options) {
     super();
@@ -84,36 +64,29 @@ class Dispatcher extends EventEmitter {
     this.inFlight = 0;
     this.flyingBytes = 0; // of the events held that are in flight (never evicted)
     this.seq = 0;
-    this.state = 'open';
+    this.shutdown = new Shutdown(this, this.options.closeTimeoutMs); // open → closing → closed, and deadlines
     this.accounting = new Accounting();
     this.flushWaiters = new FlushWaiters();
     this.timer = null;
     this.timerAt = Infinity;
-    this.deadlineTimer = null;
-    this.deadlineAt = Infinity;
-    this.closeEnd = Infinity;
     this.draining = false;
-    this.closing = null;
     this.warned = false;
     this.lossWarned = false;
-    // Why the spool last refused an event ('spoolMaxBytes', or the disk's code): the cause of what
-    // that leaves to be lost.
-    this.spoolTrouble = undefined;
-    this.spool = null;
-    this.replay = null;
+    // The spool, its replay and why it last refused an event (./durability.js), with a spoolDir.
+    this.durable = null;
     this.removeExitHandlers = null;
     if (this.options.spoolDir) {
-      this.spool = new Spool(this.options.spoolDir, {
-        maxBytes: this.options.spoolMaxBytes,
+      this.durable = new Durability(this.options, this.countEvents, {
         log: (level, message) => this.log(level, message),
+        report: (err) => this.report(err),
+        notJournaled: () => this.accounting.notJournaledOne(),
         onLost: (records, err) => this.spoolLost(records, err),
       });
-      this.replay = new Replay(this.spool, this.options.endpoint, this.countEvents);
       // Adopted from earlier runs: this dispatcher's to deliver now. (Their events — visitors —
       // are counted when each is read back.)
-      const inherited = this.spool.parkedCount;
+      const inherited = this.durable.parkedCount;
       for (let i = 0; i < inherited; i++) this.accounting.enter('spooled', 0, true);
-      if (inherited > 0) this.log('info', `${inherited} spooled event(s) to deliver first from ${this.spool.root}`);
+      if (inherited > 0) this.log('info', `${inherited} spooled event(s) to deliver first from ${this.durable.root}`);
     }
     if (this.options.handleProcessExit) this.removeExitHandlers = installExitHandlers(this);
     this.drain();
@@ -205,7 +178,7 @@ class Dispatcher extends EventEmitter {
   }
 
   accept(request, events, callback) {
-    if (this.state !== 'open') return this.acceptLate(request, events, callback);
+    if (this.shutdown.state !== 'open') return this.acceptLate(request, events, callback);
     // The caller may reuse its buffer once send() returns; retries (and a first attempt that
     // waits its turn) send the bytes it handed over.
     const { body } = request;
@@ -225,7 +198,7 @@ class Dispatcher extends EventEmitter {
     entry.resolve = resolve;
     entry.callback = callback;
     this.accounting.accepted(events);
-    if (this.spool) this.journal(entry);
+    if (this.durable !== null) entry.record = this.durable.journal(request, entry.acceptedAt, events);
     if (uncounted) {
       this.held.push(entry);
       this.sendEntry(entry);
@@ -235,7 +208,7 @@ class Dispatcher extends EventEmitter {
     this.hold(entry);
     if (!room) {
       if (entry.record) this.park(entry, 'queue-full');
-      else this.drop(entry, 'queue-full', { cause: this.spool ? this.spoolTrouble : 'maxQueueBytes' });
+      else this.drop(entry, 'queue-full', { cause: this.durable ? this.durable.trouble : 'maxQueueBytes' });
     } else if (straight) {
       this.sendEntry(entry); // nothing waits before it: straight out
     } else {
@@ -248,19 +221,13 @@ class Dispatcher extends EventEmitter {
   // An event that arrives while or after the dispatcher closes (the SDK may hand over its last
   // batch then): spooled when there is a spool, refused otherwise.
   acceptLate(request, events, callback) {
-    if (!this.spool) return this.refuse(closedError(), callback);
+    if (!this.durable) return this.refuse(closedError(), callback);
     let result;
     let failure;
     try {
       // While closing, into the journal if it has room; otherwise (or once closed) a file of its
       // own, as an event that is pending at close: the bound is for what the journal keeps live.
-      const record = this.state === 'closed' ? null : this.spool.append(request, Date.now());
-      if (record) {
-        this.replay.events.set(record, events);
-        this.spool.park(record);
-      } else {
-        Spool.appendLate(this.spool.root, request, Date.now());
-      }
+      this.durable.acceptLate(request, events, this.shutdown.state === 'closed');
       this.accounting.enter('spooled', events);
       result = { spooled: true };
     } catch (err) {
@@ -274,65 +241,25 @@ class Dispatcher extends EventEmitter {
     return Promise.resolve(result);
   }
 
-  // Write-ahead: the event is on disk before dispatchEvent returns.
-  journal(entry) {
-    let failure;
-    try {
-      this.record(entry);
-    } catch (err) {
-      failure = err;
-      this.report(err);
-    }
-    if (entry.record) return;
-    this.spoolTrouble = failure ? spoolCause(failure) : 'spoolMaxBytes';
-    const n = ++this.accounting.notJournaled;
-    if (n === 1 || n % 1000 === 0) {
-      const why = failure ? `the spool cannot be written (${failure.cause ? failure.cause.code || failure.cause.message : failure.message})`
-        : `the spool is full (spoolMaxBytes ${this.options.spoolMaxBytes})`;
-      this.log('warn', `${why}; ${n} event(s) kept in memory only`);
-    }
-  }
-
-  // Gives the event a journal record if the spool has room now (throws on a write error).
-  record(entry) {
-    entry.record = this.spool.append(entry.request, entry.acceptedAt);
-    if (entry.record) this.replay.events.set(entry.record, entry.events);
-    return entry.record !== null;
-  }
-
   // An event that must leave memory (its retries are exhausted, or a deadline came) goes to the
   // spool if there is one — also one kept in memory only because the spool was full when it came:
   // into the journal if it has room now. Parked and true, or false (no spool, or no room in it; a
   // write error is reported). At a deadline, what finds no room gets a file of its own (writeLate).
   keep(entry, reason, last) {
-    if (!this.spool) return false;
+    if (!this.durable) return false;
     if (!entry.record) {
-      try {
-        if (!this.record(entry)) {
-          this.spoolTrouble = 'spoolMaxBytes';
-          return false;
-        }
-      } catch (err) {
-        this.spoolTrouble = spoolCause(err);
-        this.report(err);
-        return false;
-      }
+      entry.record = this.durable.late(entry.request, entry.acceptedAt, entry.events);
+      if (!entry.record) return false;
     }
     this.park(entry, reason, last);
     return true;
   }
 
   // Entries kept in memory only, at a deadline: one file of their own for all of them (one write,
-  // one fsync), then parked; false if it could not be written (reported; spoolTrouble says why).
+  // one fsync), then parked; false if it could not be written (reported; the durability's trouble says why).
   writeLate(entries) {
     if (entries.length === 0) return true;
-    try {
-      Spool.appendLateAll(this.spool.root, entries.map((e) => ({ request: e.request, acceptedAt: e.acceptedAt })));
-    } catch (err) {
-      this.spoolTrouble = spoolCause(err);
-      this.report(err);
-      return false;
-    }
+    if (!this.durable.writeLate(entries)) return false;
     for (const e of entries) e.lateFile = true;
     return true;
   }
@@ -342,7 +269,7 @@ class Dispatcher extends EventEmitter {
   makeRoom(bytes) {
     const limit = this.options.maxQueueBytes;
     if (this.heldBytes + bytes <= limit) return true;
-    if (this.spool) return false;
+    if (this.durable) return false;
     // If evicting every waiting event would not make room, none is evicted (the new one is not taken).
     if (this.flyingBytes + bytes > limit) return false;
     for (let e = this.held.head; e && this.heldBytes + bytes > limit;) {
@@ -365,7 +292,7 @@ class Dispatcher extends EventEmitter {
 
   drain() {
     // Nothing waits, nothing to replay, no timer to move: the common case after a delivery.
-    if (this.queue.size === 0 && this.replay === null && this.timer === null && this.flushWaiters.size === 0) return;
+    if (this.queue.size === 0 && this.durable === null && this.timer === null && this.flushWaiters.size === 0) return;
     if (this.draining) return;
     this.draining = true;
     try {
@@ -417,7 +344,7 @@ class Dispatcher extends EventEmitter {
     entry.inFlight = false;
     entry.transferId = 0;
     this.inFlight -= 1;
-    this.accounting.bytesSent += bytesSent;
+    this.accounting.sent(bytesSent);
     try {
       this.conclude(entry, statusCode, outcome);
     } catch (err) {
@@ -447,9 +374,9 @@ class Dispatcher extends EventEmitter {
       return;
     }
     if (action === 'deliver') {
-      if (entry.record) this.spool.ack(entry.record);
+      if (entry.record) this.durable.ack(entry.record);
       this.accounting.delivered(entry.events);
-      if (this.replay) this.replay.notBefore = 0; // the endpoint answers: spooled events may come back
+      if (this.durable !== null) this.durable.resume(); // the endpoint answers: spooled events may come back
       const latencyMs = entry.replayed ? undefined : now - entry.since;
       if (!entry.replayed) this.accounting.latency(latencyMs);
       this.settle(entry, { statusCode, attempts: entry.attempts });
@@ -458,7 +385,7 @@ class Dispatcher extends EventEmitter {
       return;
     }
     if (action === 'fail') {
-      if (entry.record) this.spool.ack(entry.record);
+      if (entry.record) this.durable.ack(entry.record);
       this.accounting.move('pending', 'failed', entry.events);
       const error = failure && transport.errorOf(failure, entry.request);
       this.settle(entry, {
@@ -496,8 +423,8 @@ class Dispatcher extends EventEmitter {
     if (decision.action === 'exhausted') {
       const { reason } = decision;
       if (this.keep(entry, reason, last)) {
-        this.replay.notBefore = now + this.options.spoolRetryMs;
-      } else if (this.spool) {
+        this.durable.rest(now);
+      } else if (this.durable) {
         // Kept in memory only, and the journal is still full: it stays in memory (within
         // maxQueueBytes) and is tried again at the spool's pace, journaled once there is room.
         this.queue.defer(entry, now + Math.max(delay, this.options.spoolRetryMs));
@@ -507,7 +434,7 @@ class Dispatcher extends EventEmitter {
       if (pause) this.notify('pause', pause);
       return;
     }
-    this.accounting.retried += 1;
+    this.accounting.retry();
     this.queue.defer(entry, now + delay);
     if (pause) this.notify('pause', pause);
     this.notify('retry', {
@@ -521,16 +448,9 @@ class Dispatcher extends EventEmitter {
   settledLate(entry, kind) {
     // After close() the summary is given and the journal closed; a file of its own cannot be
     // acknowledged: the next run may deliver it again (at least once).
-    if (this.state === 'closed' || entry.lateFile) return;
+    if (this.shutdown.state === 'closed' || entry.lateFile) return;
     const from = entry.record ? 'spooled' : 'lost';
-    if (entry.record) {
-      try {
-        this.spool.ack(entry.record);
-      } catch (err) {
-        this.report(err);
-        return;
-      }
-    }
+    if (entry.record && !this.durable.ackOrReport(entry.record)) return;
     this.accounting.move(from, kind, entry.events);
   }
 
@@ -538,10 +458,7 @@ class Dispatcher extends EventEmitter {
   // only waits to replay the spool does not keep the process alive — those events are on disk.
   arm(now) {
     let at = this.queue.nextWake();
-    const { replay } = this;
-    if (replay && replay.spool.parkedCount > 0 && !replay.stopped && replay.notBefore > now) {
-      at = Math.min(at, replay.notBefore);
-    }
+    if (this.durable !== null) at = Math.min(at, this.durable.replayWakeAt(now));
     if (at === Infinity) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
@@ -560,7 +477,7 @@ class Dispatcher extends EventEmitter {
   }
 
   replayDue(now) {
-    return this.replay !== null && this.replay.due(now);
+    return this.durable !== null && this.durable.replayDue(now);
   }
 
   // Brings spooled events back into memory while there is room: oldest first. A record that does
@@ -569,7 +486,7 @@ class Dispatcher extends EventEmitter {
     if (!this.replayDue(now)) return;
     const limit = this.options.maxQueueBytes / 2;
     for (let budget = this.options.maxInFlight; this.heldBytes < limit && budget > 0; budget--) {
-      const next = this.replay.next();
+      const next = this.durable.nextReplayed();
       if (!next) break;
       const { record, request, events } = next;
       if (!next.counted) this.accounting.addEvents('spooled', events);
@@ -580,20 +497,16 @@ class Dispatcher extends EventEmitter {
       const entry = new Delivery(this, ++this.seq, request, record.acceptedAt, now, now + this.options.deadlineMs, events);
       entry.record = record;
       entry.replayed = true;
-      this.accounting.replayed += 1;
+      this.accounting.replay();
       this.accounting.move('spooled', 'pending', events);
       this.hold(entry);
       this.queue.add(entry, true);
-      this.flushWaiters.took(this.replay.taken, entry.seq);
+      this.flushWaiters.took(this.durable.taken, entry.seq);
     }
   }
 
   discard(record, err, events) {
-    try {
-      this.spool.ack(record);
-    } catch (ackError) {
-      this.report(ackError);
-    }
+    this.durable.ackOrReport(record);
     this.accounting.move('spooled', 'lost', events);
     const reason = err.code === 'ERR_SPOOL_CORRUPT' || err.code === 'ERR_SPOOL_IO' ? 'unreadable' : 'invalid';
     this.emitDrop({ reason, request: undefined, attempts: 0, events, error: err, cause: reason === 'unreadable' ? spoolCause(err) : err.code });
@@ -620,7 +533,7 @@ class Dispatcher extends EventEmitter {
 
   // On disk, waiting to be replayed (later in this run, or by the next one).
   park(entry, reason, last = {}) {
-    if (!entry.lateFile) this.spool.park(entry.record);
+    if (!entry.lateFile) this.durable.park(entry.record);
     this.accounting.move('pending', 'spooled', entry.events);
     if (entry.replayed) {
       this.release(entry); // its promise was settled in an earlier run
@@ -682,7 +595,7 @@ class Dispatcher extends EventEmitter {
     }
     this.report(err);
     for (const record of lost) {
-      const events = this.replay.events.get(record) ?? 0;
+      const events = this.durable.eventsOf(record);
       this.accounting.move('spooled', 'lost', events);
       this.emitDrop({ reason: 'spool-lost', request: undefined, attempts: 0, events, error: err, cause: spoolCause(err) }, true);
     }
@@ -707,8 +620,8 @@ class Dispatcher extends EventEmitter {
       }
     }
     const now = clock();
-    const taken = this.replay ? this.replay.taken : 0;
-    const target = this.replayDue(now) ? taken + this.spool.parkedCount : taken;
+    const taken = this.durable ? this.durable.taken : 0;
+    const target = this.replayDue(now) ? taken + this.durable.parkedCount : taken;
     const promise = this.flushWaiters.add(this.seq, target, deadline);
     this.drain();
     return promise;
@@ -719,39 +632,28 @@ class Dispatcher extends EventEmitter {
   flushPending(waiter) {
     let held = 0;
     for (let e = this.held.head; e; e = e.ageNext) if (e.seq <= waiter.seq) held += 1;
-    return held + Math.max(0, waiter.takeTarget - (this.replay ? this.replay.taken : 0));
+    return held + Math.max(0, waiter.takeTarget - (this.durable ? this.durable.taken : 0));
   }
 
   checkFlush() {
     const head = this.held.head;
-    this.flushWaiters.settle(head ? head.seq : Infinity, this.replay ? this.replay.taken : 0, this.replayDue(clock()));
+    this.flushWaiters.settle(head ? head.seq : Infinity, this.durable ? this.durable.taken : 0, this.replayDue(clock()));
   }
 
-  // At `deadline` (ms since the epoch), everything this dispatcher still holds is settled —
-  // spooled, or lost without a spool — and transfers in flight are aborted; it stays open.
-  // closeOptimizely() uses it so that the SDK's own close() cannot outlast the deadline.
-  // The earliest deadline set wins: a later one never extends it.
+  // At `deadline` (ms since the epoch) everything held is settled; it stays open (./shutdown.js).
   settleBy(deadline) {
-    if (typeof deadline !== 'number' || Number.isNaN(deadline)) {
-      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'deadline', 'a time in ms since the epoch (Date.now() + ms)', deadline);
-    }
-    // The epoch time is read once, here; from now on the clock is monotonic.
-    const at = clock() + Math.max(0, deadline - Date.now());
-    if (this.deadlineTimer) {
-      if (this.deadlineAt <= at) return;
-      clearTimeout(this.deadlineTimer);
-    }
-    this.deadlineAt = at;
-    this.deadlineTimer = setTimeout(() => {
-      this.deadlineTimer = null;
-      this.deadlineAt = Infinity;
-      this.expire();
-    }, Math.min(2 ** 31 - 1, at - clock()));
-    this.deadlineTimer.unref();
+    this.shutdown.settleBy(deadline);
   }
 
+  // The same for a deadline the settling must end by; closeOptimizely() uses it (./shutdown.js).
+  settleWithin(options) {
+    return this.shutdown.settleWithin(options);
+  }
+
+  // Settles everything held — spooled, or lost without a spool — aborting what is in flight: at a
+  // deadline (settleBy, or close()'s).
   expire() {
-    if (this.replay) this.replay.stopped = true; // nothing more comes back from the spool
+    if (this.durable) this.durable.stopReplay(); // nothing more comes back from the spool
     // A snapshot: listeners may accept or settle events meanwhile.
     const held = [];
     for (let e = this.held.head; e; e = e.ageNext) held.push(e);
@@ -767,7 +669,7 @@ class Dispatcher extends EventEmitter {
       this.queue.remove(e);
       if (e.inFlight) transport.abort(e.transferId);
       if ((e.record || !full) && this.keep(e, 'closed')) continue;
-      if (this.spool) {
+      if (this.durable) {
         full = true;
         late.push(e);
       } else {
@@ -779,7 +681,7 @@ class Dispatcher extends EventEmitter {
     for (const e of late) {
       if (e.settled) continue;
       if (written) this.park(e, 'closed');
-      else lose(e, this.spoolTrouble);
+      else lose(e, this.durable.trouble);
     }
     // One line for all of them: thousands of lines would cost the deadline what it is for.
     if (causes.size > 0) {
@@ -790,77 +692,34 @@ class Dispatcher extends EventEmitter {
     this.checkFlush();
   }
 
-  // Stops accepting (new events are refused, or spooled when there is a spool), delivers what it
-  // holds and what the spool has due, until timeoutMs; then settles the rest — spooled, or lost
-  // without a spool — aborting what is in flight, and closes the spool.
-  // Called again while closing: the same promise, and the earlier of the two deadlines holds (a
-  // SIGTERM's closeTimeoutMs cuts short an application's longer close()).
+  // Stops accepting, delivers what is held until the deadline, then settles the rest and closes
+  // (./shutdown.js).
   close(options) {
-    let timeoutMs;
-    try {
-      timeoutMs = readCloseTimeout(options, this.options.closeTimeoutMs);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (this.closing) {
-      const end = clock() + timeoutMs;
-      if (this.state === 'closing' && end < this.closeEnd) {
-        this.closeEnd = end;
-        this.settleBy(Date.now() + timeoutMs - this.reserveMs(timeoutMs));
-      }
-      return this.closing;
-    }
-    this.state = 'closing';
-    this.closing = this.shutDown(timeoutMs);
-    return this.closing;
+    return this.shutdown.close(options);
   }
 
-  // For a deadline `options` away (as close() reads them: ms, { timeoutMs }, or by default
-  // closeTimeoutMs), settles what is held early enough that the settling — and whoever waits on
-  // the events hearing of it — ends by the deadline: settleBy() then, less reserveMs. Returns
-  // { timeoutMs, reserveMs }. closeOptimizely() uses it.
-  settleWithin(options) {
-    const timeoutMs = readCloseTimeout(options, this.options.closeTimeoutMs);
-    const reserveMs = this.reserveMs(timeoutMs);
-    this.settleBy(Date.now() + timeoutMs - reserveMs);
-    return { timeoutMs, reserveMs };
-  }
-
-  // Milliseconds of a deadline `timeoutMs` away to keep for settling what is still held then.
-  reserveMs(timeoutMs) {
+  // What the reserve of a deadline counts (./shutdown.js): events held, and those of them held
+  // in memory only (a late file's worth) when there is a spool.
+  heldCosts() {
     let late = 0;
     let lateBytes = 0;
-    if (this.spool) {
+    if (this.durable) {
       for (let e = this.held.head; e; e = e.ageNext) {
         if (e.record) continue;
         late += 1;
         lateBytes += e.bytes;
       }
     }
-    const reserve = Math.min(GRACE_MS, Math.floor(timeoutMs / 10)) + (this.spool ? SYNC_MS : 0)
-      + Math.ceil((this.held.size * HELD_US + late * LATE_US) / 1000) + Math.ceil(lateBytes / LATE_BYTES_PER_MS);
-    return Math.min(reserve, timeoutMs);
+    return { held: this.held.size, late, lateBytes, spooled: this.durable !== null };
   }
 
-  async shutDown(timeoutMs) {
-    this.closeEnd = clock() + timeoutMs;
-    const grace = this.reserveMs(timeoutMs);
-    let timer;
-    const deadline = new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs - grace); });
-    await Promise.race([this.flush(), deadline]);
-    clearTimeout(timer);
-    this.expire();
-    // Aborted transfers come back within moments; what turns out delivered is acknowledged.
-    while (this.inFlight > 0 && clock() < this.closeEnd) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(5, this.closeEnd - clock())));
-    }
+  // Closed: its timer, spool, exit handlers and connections let go of.
+  letGo() {
     if (this.timer) clearTimeout(this.timer);
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.timer = null;
-    this.deadlineTimer = null;
-    if (this.spool) {
+    if (this.durable) {
       try {
-        this.spool.close();
+        this.durable.close();
       } catch (err) {
         this.report(err);
       }
@@ -869,7 +728,9 @@ class Dispatcher extends EventEmitter {
     this.removeExitHandlers = null;
     // No connection is left open behind it; whoever sends next through the transport reconnects.
     transport.closeIdle();
-    this.state = 'closed';
+  }
+
+  summary() {
     const summary = this.accounting.summary();
     this.log('info', `closed: ${JSON.stringify(summary)}`);
     return summary;
@@ -878,18 +739,18 @@ class Dispatcher extends EventEmitter {
   // Synchronous, at process exit: what is still in memory is journaled already; make it durable.
   onProcessExit() {
     const inMemory = this.held.size;
-    if (this.spool && this.state !== 'closed') {
+    if (this.durable && this.shutdown.state !== 'closed') {
       // Those kept in memory only (the journal was full when they came) get a file of their own.
       const late = [];
       for (let e = this.held.head; e; e = e.ageNext) if (!e.record && !e.lateFile) late.push(e);
       this.writeLate(late);
       try {
-        this.spool.close();
+        this.durable.close();
       } catch (err) {
         this.log('error', `could not close the spool at exit: ${err.message}`);
       }
       if (inMemory > 0) this.log('warn', `exit with ${inMemory} event(s) not yet delivered; they are in the spool`);
-    } else if (inMemory > 0 && this.state !== 'closed') {
+    } else if (inMemory > 0 && this.shutdown.state !== 'closed') {
       this.log('error', `exit with ${inMemory} event(s) not delivered and no spoolDir: they are lost`);
     }
   }
@@ -897,9 +758,9 @@ class Dispatcher extends EventEmitter {
   // ---- observability ----------------------------------------------------------------------------
 
   stats() {
-    const spool = this.spool ? this.spool.stats() : null;
+    const spool = this.durable ? this.durable.stats() : null;
     return {
-      state: this.state,
+      state: this.shutdown.state,
       queued: this.queue.size,
       inFlight: this.inFlight,
       queuedBytes: this.heldBytes,

@@ -20,6 +20,36 @@ class Replay {
     return !this.stopped && this.spool.parkedCount > 0 && now >= this.notBefore;
   }
 
+  // When replay would next be due, for a timer: Infinity when it is due now, stopped or has
+  // nothing to take.
+  wakeAt(now) {
+    return this.spool.parkedCount > 0 && !this.stopped && this.notBefore > now ? this.notBefore : Infinity;
+  }
+
+  // The endpoint answers: what is spooled may come back at once.
+  resume() {
+    this.notBefore = 0;
+  }
+
+  // A replayed event failed again: the spool rests until `until`.
+  rest(until) {
+    this.notBefore = until;
+  }
+
+  // Nothing more comes back (a deadline came).
+  stop() {
+    this.stopped = true;
+  }
+
+  // The events a journaled record carries (known when it was journaled, or once read back).
+  remember(record, events) {
+    this.events.set(record, events);
+  }
+
+  eventsOf(record) {
+    return this.events.get(record) ?? 0;
+  }
+
   // → undefined when nothing is parked; otherwise { record, request, events, counted } — `counted`
   // false the first time an inherited record's events are known — or { record, error, events }.
   next() {
