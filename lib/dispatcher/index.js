@@ -5,11 +5,11 @@
 //   delivered (2xx; 'delivered' event) · failed (a final answer such as 400; 'failed' event) ·
 //   spooled (on disk, delivered later in this run or by the next one; 'spool' event) · lost
 //   ('drop' event, with why)
-// The flow of one event: accept() journals and holds it → drain() sends it → onResult() →
+// The flow of one event: accept() journals it and keeps it in memory → sendDue() sends it → onResult() →
 // decide(): settle it, retry it later, park it in the spool, or drop it. close() bounds it all.
 const { EventEmitter } = require('node:events');
 const { performance } = require('node:perf_hooks');
-const transport = require('../transport/completions');
+const completions = require('../transport/completions');
 const { prepare } = require('../transport/request');
 const { invalid, unreadable } = require('../errors');
 const { decide, deliveryPolicy } = require('../retry');
@@ -59,17 +59,17 @@ class Dispatcher extends EventEmitter {
     // The facts decide() reads, filled in place for each answer.
     this.attemptResult = { statusCode: 0, code: undefined, retryAfterMs: undefined, attempts: 0, msLeft: 0, pausedMs: 0 };
     this.queue = new DeliveryQueue();
-    this.held = new LinkedList('agePrev', 'ageNext'); // in memory, oldest first (by seq)
-    this.heldBytes = 0;
+    this.inMemory = new LinkedList('agePrev', 'ageNext'); // in memory, oldest first (by seq)
+    this.memoryBytes = 0;
     this.inFlight = 0;
-    this.flyingBytes = 0; // of the events held that are in flight (never evicted)
+    this.flyingBytes = 0; // of the events in memory that are in flight (never evicted)
     this.seq = 0;
     this.shutdown = new Shutdown(this, this.options.closeTimeoutMs); // open → closing → closed, and deadlines
     this.accounting = new Accounting();
     this.flushWaiters = new FlushWaiters();
     this.timer = null;
     this.timerAt = Infinity;
-    this.draining = false;
+    this.sendingDue = false;
     this.warned = false;
     this.lossWarned = false;
     // The spool, its replay and why it last refused an event (./durability.js), with a spoolDir.
@@ -89,7 +89,7 @@ class Dispatcher extends EventEmitter {
       if (inherited > 0) this.log('info', `${inherited} spooled event(s) to deliver first from ${this.durable.root}`);
     }
     if (this.options.handleProcessExit) this.removeExitHandlers = installExitHandlers(this);
-    this.drain();
+    this.sendDue();
   }
 
   log(level, message) {
@@ -193,19 +193,19 @@ class Dispatcher extends EventEmitter {
     // Text that fits even at 3 bytes a character and goes straight out is counted by the pump's
     // copy of it, not by a pass of our own over it first.
     const uncounted = straight && typeof body === 'string'
-      && this.heldBytes + 3 * body.length <= this.options.maxQueueBytes;
+      && this.memoryBytes + 3 * body.length <= this.options.maxQueueBytes;
     const entry = new Delivery(this, ++this.seq, request, Date.now(), now, now + this.options.deadlineMs, events, uncounted);
     entry.resolve = resolve;
     entry.callback = callback;
     this.accounting.accepted(events);
     if (this.durable !== null) entry.record = this.durable.journal(request, entry.acceptedAt, events);
     if (uncounted) {
-      this.held.push(entry);
+      this.inMemory.push(entry);
       this.sendEntry(entry);
       return promise;
     }
     const room = this.makeRoom(entry.bytes);
-    this.hold(entry);
+    this.keepInMemory(entry);
     if (!room) {
       if (entry.record) this.park(entry, 'queue-full');
       else this.drop(entry, 'queue-full', { cause: this.durable ? this.durable.trouble : 'maxQueueBytes' });
@@ -213,7 +213,7 @@ class Dispatcher extends EventEmitter {
       this.sendEntry(entry); // nothing waits before it: straight out
     } else {
       this.queue.add(entry);
-      this.drain();
+      this.sendDue();
     }
     return promise;
   }
@@ -245,7 +245,7 @@ class Dispatcher extends EventEmitter {
   // spool if there is one — also one kept in memory only because the spool was full when it came:
   // into the journal if it has room now. Parked and true, or false (no spool, or no room in it; a
   // write error is reported). At a deadline, what finds no room gets a file of its own (writeLate).
-  keep(entry, reason, last) {
+  keepOnDisk(entry, reason, last) {
     if (!this.durable) return false;
     if (!entry.record) {
       entry.record = this.durable.late(entry.request, entry.acceptedAt, entry.events);
@@ -268,11 +268,11 @@ class Dispatcher extends EventEmitter {
   // flight). With a spool nothing is evicted: the new event is parked instead (see accept).
   makeRoom(bytes) {
     const limit = this.options.maxQueueBytes;
-    if (this.heldBytes + bytes <= limit) return true;
+    if (this.memoryBytes + bytes <= limit) return true;
     if (this.durable) return false;
     // If evicting every waiting event would not make room, none is evicted (the new one is not taken).
     if (this.flyingBytes + bytes > limit) return false;
-    for (let e = this.held.head; e && this.heldBytes + bytes > limit;) {
+    for (let e = this.inMemory.head; e && this.memoryBytes + bytes > limit;) {
       const next = e.ageNext;
       if (!e.inFlight) {
         this.queue.remove(e);
@@ -280,21 +280,21 @@ class Dispatcher extends EventEmitter {
       }
       e = next;
     }
-    return this.heldBytes + bytes <= limit;
+    return this.memoryBytes + bytes <= limit;
   }
 
-  hold(entry) {
-    this.held.push(entry);
-    this.heldBytes += entry.bytes;
+  keepInMemory(entry) {
+    this.inMemory.push(entry);
+    this.memoryBytes += entry.bytes;
   }
 
   // ---- sending ----------------------------------------------------------------------------------
 
-  drain() {
+  sendDue() {
     // Nothing waits, nothing to replay, no timer to move: the common case after a delivery.
     if (this.queue.size === 0 && this.durable === null && this.timer === null && this.flushWaiters.size === 0) return;
-    if (this.draining) return;
-    this.draining = true;
+    if (this.sendingDue) return;
+    this.sendingDue = true;
     try {
       const now = clock();
       this.queue.promote(now);
@@ -306,7 +306,7 @@ class Dispatcher extends EventEmitter {
       }
       this.arm(now);
     } finally {
-      this.draining = false;
+      this.sendingDue = false;
     }
     if (this.flushWaiters.size > 0) this.checkFlush();
   }
@@ -319,8 +319,8 @@ class Dispatcher extends EventEmitter {
       entry.bytes = 0; // what it counts if the submit throws (and it settles at once)
       entry.transferId = this.submit(entry);
       if (entry.transferId === 0) return;
-      entry.bytes = transport.copiedBytes();
-      this.heldBytes += entry.bytes;
+      entry.bytes = completions.copiedBytes();
+      this.memoryBytes += entry.bytes;
       this.flyingBytes += entry.bytes;
       return;
     }
@@ -331,7 +331,7 @@ class Dispatcher extends EventEmitter {
   // The transfer's id, or 0 when the request could not be handed over (settled as failed).
   submit(entry) {
     try {
-      return transport.submit(entry.request, this.options.profile, entry);
+      return completions.submit(entry.request, this.options.profile, entry);
     } catch (err) {
       // Junk that validation should have caught: the event cannot be sent, now or later.
       this.onResult(entry, 0, 0, { statusCode: 0, failure: { code: err.code || 'EINVAL', message: err.message, curlCode: 0 } });
@@ -350,7 +350,7 @@ class Dispatcher extends EventEmitter {
     } catch (err) {
       this.report(err);
     }
-    this.drain();
+    this.sendDue();
   }
 
   // One attempt's answer: the delivery policy decides (lib/retry.js: a pure function of the
@@ -387,7 +387,7 @@ class Dispatcher extends EventEmitter {
     if (action === 'fail') {
       if (entry.record) this.durable.ack(entry.record);
       this.accounting.move('pending', 'failed', entry.events);
-      const error = failure && transport.errorOf(failure, entry.request);
+      const error = failure && completions.errorOf(failure, entry.request);
       this.settle(entry, {
         statusCode, attempts: entry.attempts, failed: true, ...(error ? { error } : {}),
       });
@@ -422,7 +422,7 @@ class Dispatcher extends EventEmitter {
     entry.last = last; // what a later drop of it names
     if (decision.action === 'exhausted') {
       const { reason } = decision;
-      if (this.keep(entry, reason, last)) {
+      if (this.keepOnDisk(entry, reason, last)) {
         this.durable.rest(now);
       } else if (this.durable) {
         // Kept in memory only, and the journal is still full: it stays in memory (within
@@ -471,7 +471,7 @@ class Dispatcher extends EventEmitter {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.timerAt = Infinity;
-      this.drain();
+      this.sendDue();
     }, Math.max(0, at - now));
     if (this.queue.size === 0) this.timer.unref();
   }
@@ -485,7 +485,7 @@ class Dispatcher extends EventEmitter {
   refill(now) {
     if (!this.replayDue(now)) return;
     const limit = this.options.maxQueueBytes / 2;
-    for (let budget = this.options.maxInFlight; this.heldBytes < limit && budget > 0; budget--) {
+    for (let budget = this.options.maxInFlight; this.memoryBytes < limit && budget > 0; budget--) {
       const next = this.durable.nextReplayed();
       if (!next) break;
       const { record, request, events } = next;
@@ -499,7 +499,7 @@ class Dispatcher extends EventEmitter {
       entry.replayed = true;
       this.accounting.replay();
       this.accounting.move('spooled', 'pending', events);
-      this.hold(entry);
+      this.keepInMemory(entry);
       this.queue.add(entry, true);
       this.flushWaiters.took(this.durable.taken, entry.seq);
     }
@@ -517,8 +517,8 @@ class Dispatcher extends EventEmitter {
   // The entry leaves memory; nothing more will be done with it.
   release(entry) {
     entry.settled = true;
-    this.held.remove(entry);
-    this.heldBytes -= entry.bytes;
+    this.inMemory.remove(entry);
+    this.memoryBytes -= entry.bytes;
     if (entry.inFlight) this.flyingBytes -= entry.bytes;
   }
 
@@ -548,7 +548,7 @@ class Dispatcher extends EventEmitter {
 
   drop(entry, reason, last = {}, quiet = false) {
     this.accounting.move('pending', 'lost', entry.events);
-    const error = last.failure && transport.errorOf(last.failure, entry.request);
+    const error = last.failure && completions.errorOf(last.failure, entry.request);
     // A status that came with a failure is not an answer: only delivered results carry a 2xx.
     const statusCode = last.statusCode >= 300 ? last.statusCode : 0;
     this.settle(entry, {
@@ -587,10 +587,10 @@ class Dispatcher extends EventEmitter {
 
   // Records the spool could not write back after their files were deleted (lib/spool/index.js): on
   // disk no more. Those parked were counted spooled: lost now, each a 'drop' with the cause. Those
-  // of events still in memory are journaled again if the events leave it (keep(), writeLate()).
+  // of events still in memory are journaled again if the events leave it (keepOnDisk(), writeLate()).
   spoolLost(records, err) {
     const lost = new Set(records);
-    for (let e = this.held.head; e; e = e.ageNext) {
+    for (let e = this.inMemory.head; e; e = e.ageNext) {
       if (e.record && lost.delete(e.record)) e.record = null;
     }
     this.report(err);
@@ -623,24 +623,24 @@ class Dispatcher extends EventEmitter {
     const taken = this.durable ? this.durable.taken : 0;
     const target = this.replayDue(now) ? taken + this.durable.parkedCount : taken;
     const promise = this.flushWaiters.add(this.seq, target, deadline);
-    this.drain();
+    this.sendDue();
     return promise;
   }
 
-  // What a flush still waits for at its deadline, in requests: those held in memory (accepted
+  // What a flush still waits for at its deadline, in requests: those in memory (accepted
   // before it, or replayed for it) and the spooled ones replay has yet to take for it.
   flushPending(waiter) {
-    let held = 0;
-    for (let e = this.held.head; e; e = e.ageNext) if (e.seq <= waiter.seq) held += 1;
-    return held + Math.max(0, waiter.takeTarget - (this.durable ? this.durable.taken : 0));
+    let waiting = 0;
+    for (let e = this.inMemory.head; e; e = e.ageNext) if (e.seq <= waiter.seq) waiting += 1;
+    return waiting + Math.max(0, waiter.takeTarget - (this.durable ? this.durable.taken : 0));
   }
 
   checkFlush() {
-    const head = this.held.head;
-    this.flushWaiters.settle(head ? head.seq : Infinity, this.durable ? this.durable.taken : 0, this.replayDue(clock()));
+    const head = this.inMemory.head;
+    this.flushWaiters.resolveDone(head ? head.seq : Infinity, this.durable ? this.durable.taken : 0, this.replayDue(clock()));
   }
 
-  // At `deadline` (ms since the epoch) everything held is settled; it stays open (./shutdown.js).
+  // At `deadline` (ms since the epoch) everything in memory is settled; it stays open (./shutdown.js).
   settleBy(deadline) {
     this.shutdown.settleBy(deadline);
   }
@@ -650,13 +650,13 @@ class Dispatcher extends EventEmitter {
     return this.shutdown.settleWithin(options);
   }
 
-  // Settles everything held — spooled, or lost without a spool — aborting what is in flight: at a
+  // Settles everything in memory — spooled, or lost without a spool — aborting what is in flight: at a
   // deadline (settleBy, or close()'s).
   expire() {
     if (this.durable) this.durable.stopReplay(); // nothing more comes back from the spool
     // A snapshot: listeners may accept or settle events meanwhile.
-    const held = [];
-    for (let e = this.held.head; e; e = e.ageNext) held.push(e);
+    const snapshot = [];
+    for (let e = this.inMemory.head; e; e = e.ageNext) snapshot.push(e);
     const late = [];
     const causes = new Map(); // cause -> events lost for it
     const lose = (e, cause) => {
@@ -664,11 +664,11 @@ class Dispatcher extends EventEmitter {
       this.drop(e, 'closed', { ...e.last, cause }, true);
     };
     let full = false; // once the journal has no room, the rest go to the late file directly
-    for (const e of held) {
+    for (const e of snapshot) {
       if (e.settled) continue;
       this.queue.remove(e);
-      if (e.inFlight) transport.abort(e.transferId);
-      if ((e.record || !full) && this.keep(e, 'closed')) continue;
+      if (e.inFlight) completions.abort(e.transferId);
+      if ((e.record || !full) && this.keepOnDisk(e, 'closed')) continue;
       if (this.durable) {
         full = true;
         late.push(e);
@@ -692,25 +692,25 @@ class Dispatcher extends EventEmitter {
     this.checkFlush();
   }
 
-  // Stops accepting, delivers what is held until the deadline, then settles the rest and closes
+  // Stops accepting, delivers what is in memory until the deadline, then settles the rest and closes
   // (./shutdown.js).
   close(options) {
     return this.shutdown.close(options);
   }
 
-  // What the reserve of a deadline counts (./shutdown.js): events held, and those of them held
+  // What the reserve of a deadline counts (./shutdown.js): events in memory, and those of them kept
   // in memory only (a late file's worth) when there is a spool.
-  heldCosts() {
+  memoryCosts() {
     let late = 0;
     let lateBytes = 0;
     if (this.durable) {
-      for (let e = this.held.head; e; e = e.ageNext) {
+      for (let e = this.inMemory.head; e; e = e.ageNext) {
         if (e.record) continue;
         late += 1;
         lateBytes += e.bytes;
       }
     }
-    return { held: this.held.size, late, lateBytes, spooled: this.durable !== null };
+    return { inMemory: this.inMemory.size, late, lateBytes, spooled: this.durable !== null };
   }
 
   // Closed: its timer, spool, exit handlers and connections let go of.
@@ -727,7 +727,7 @@ class Dispatcher extends EventEmitter {
     if (this.removeExitHandlers) this.removeExitHandlers();
     this.removeExitHandlers = null;
     // No connection is left open behind it; whoever sends next through the transport reconnects.
-    transport.closeIdle();
+    completions.closeIdle();
   }
 
   summary() {
@@ -738,11 +738,11 @@ class Dispatcher extends EventEmitter {
 
   // Synchronous, at process exit: what is still in memory is journaled already; make it durable.
   onProcessExit() {
-    const inMemory = this.held.size;
+    const inMemory = this.inMemory.size;
     if (this.durable && this.shutdown.state !== 'closed') {
       // Those kept in memory only (the journal was full when they came) get a file of their own.
       const late = [];
-      for (let e = this.held.head; e; e = e.ageNext) if (!e.record && !e.lateFile) late.push(e);
+      for (let e = this.inMemory.head; e; e = e.ageNext) if (!e.record && !e.lateFile) late.push(e);
       this.writeLate(late);
       try {
         this.durable.close();
@@ -763,7 +763,7 @@ class Dispatcher extends EventEmitter {
       state: this.shutdown.state,
       queued: this.queue.size,
       inFlight: this.inFlight,
-      queuedBytes: this.heldBytes,
+      queuedBytes: this.memoryBytes,
       ...this.accounting.counts(),
       parked: spool ? spool.parked : 0,
       spoolBytes: spool ? spool.bytes : 0,
