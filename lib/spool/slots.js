@@ -6,8 +6,8 @@
 //   merged (their segments renamed into it). A rename has one winner, and a merge cut short is an
 //   adopt-… directory inside a slot that is itself an orphan: the next adopter merges it.
 // - late files (Spool.appendLate), claimed by a rename into the slot (import-….jsonl).
-// - a 0.1.0 journal in the root itself (segment-*.jsonl, a `lock` file), claimed by creating
-//   `legacy.claim` (O_EXCL) and imported by copy.
+// - a legacy journal (spool format 1, 0.1.0's) in the root itself (segment-*.jsonl, a `lock`
+//   file), claimed by creating `legacy.claim` (O_EXCL) and imported by copy.
 // Whose slot is gone: released.json instead of owner.json (closed with records left); same boot
 // and pid namespace: the pid is dead (or a zombie), or is another process (its start time differs); otherwise
 // (another host or container sharing the volume): no heartbeat for STALE_MS. The heartbeat is the
@@ -111,7 +111,7 @@ function identity() {
 }
 
 // Whether process `pid` started after `file` was last written: then it is not the process that
-// wrote it (0.1.0's lock holds a pid only; a container's app is pid 1 in every run). Unknown
+// wrote it (a format-1 lock file holds a pid only; a container's app is pid 1 in every run). Unknown
 // (not Linux, /proc hidden): false, the lock is taken as held.
 function startedAfter(pid, file) {
   const ticks = Number(startTimeOf(pid));
@@ -363,7 +363,7 @@ function importFiles(slot) {
     .map((e) => e.name).sort().map((n) => path.join(slot.dir, n));
 }
 
-// A 0.1.0 journal in the root → { files (oldest first), release() } once claimed by this slot,
+// A legacy journal (format 1) in the root → { files (oldest first), release() } once claimed by this slot,
 // or null (none, its dispatcher is still running, or another starter holds the claim).
 function claimLegacy(root, slot, log) {
   const legacySegments = (report) => ownEntries(root, (n) => LEGACY_SEGMENT.test(n), 'file', report).sort();
