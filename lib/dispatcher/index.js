@@ -15,7 +15,8 @@ const { invalid, unreadable } = require('../errors');
 const { decide, deliveryPolicy } = require('../retry');
 const { DeliveryQueue, LinkedList } = require('../queue');
 const { readLogEvent, callOnce } = require('./interface');
-const { redactUrl, redactText } = require('../redact');
+const { redactUrl } = require('../redact');
+const { Reports, COUNTS_ONLY, causeOf } = require('./reports');
 const { readOptions, readCloseTimeout } = require('./options');
 const { Shutdown } = require('./shutdown');
 const { Accounting } = require('./accounting');
@@ -30,10 +31,6 @@ const { FlushWaiters } = require('./flush');
 // epoch deadline settleBy() takes.
 const clock = () => performance.now();
 
-// Marks a 'drop' listener that only counts losses (instrumentDispatcher's): it does not stand for
-// someone hearing of them.
-const COUNTS_ONLY = Symbol('counts only');
-
 const oneEvent = () => 1;
 
 function closedError() {
@@ -42,16 +39,13 @@ function closedError() {
   return err;
 }
 
-// What a drop or a failure came down to, in a few words: "ECONNREFUSED", "HTTP 503".
-function causeOf(statusCode, failure) {
-  if (failure) return failure.code;
-  return statusCode > 0 ? `HTTP ${statusCode}` : undefined;
-}
-
 class Dispatcher extends EventEmitter {
   constructor(options) {
     super();
     this.options = readOptions(options);
+    this.reports = new Reports(this, this.options.logger); // log lines, 'error', listeners, losses
+    // For callbacks that throw, and the spool's problems: one function, made once.
+    this.reportError = (err) => this.reports.report(err);
     // The user events a request carries (stats().events, each info's `events`): the options' hook
     // (the Optimizely adapter's counts the visitors of a batch), or one per request.
     this.countEvents = this.options.eventCount || oneEvent;
@@ -70,15 +64,13 @@ class Dispatcher extends EventEmitter {
     this.timer = null;
     this.timerAt = Infinity;
     this.sendingDue = false;
-    this.warned = false;
-    this.lossWarned = false;
     // The spool, its replay and why it last refused an event (./durability.js), with a spoolDir.
     this.durable = null;
     this.removeExitHandlers = null;
     if (this.options.spoolDir) {
       this.durable = new Durability(this.options, this.countEvents, {
-        log: (level, message) => this.log(level, message),
-        report: (err) => this.report(err),
+        log: (level, message) => this.reports.log(level, message),
+        report: this.reportError,
         notJournaled: () => this.accounting.notJournaledOne(),
         onLost: (records, err) => this.spoolLost(records, err),
       });
@@ -86,50 +78,10 @@ class Dispatcher extends EventEmitter {
       // are counted when each is read back.)
       const inherited = this.durable.parkedCount;
       for (let i = 0; i < inherited; i++) this.accounting.enter('spooled', 0, true);
-      if (inherited > 0) this.log('info', `${inherited} spooled event(s) to deliver first from ${this.durable.root}`);
+      if (inherited > 0) this.reports.log('info', `${inherited} spooled event(s) to deliver first from ${this.durable.root}`);
     }
     if (this.options.handleProcessExit) this.removeExitHandlers = installExitHandlers(this);
     this.sendDue();
-  }
-
-  log(level, message) {
-    const { logger } = this.options;
-    if (!logger) return;
-    try {
-      logger[level](`[native-event-dispatcher] ${redactText(message)}`);
-    } catch {
-      // a logger that throws must not break delivery
-    }
-  }
-
-  // A problem that is nobody's result: an 'error' event, or else a process warning (once) and the
-  // logger. Never silent.
-  report(err) {
-    if (this.listenerCount('error') > 0) {
-      try {
-        this.emit('error', err);
-      } catch (thrown) {
-        this.log('error', `an 'error' listener threw: ${thrown && thrown.stack ? thrown.stack : thrown}`);
-      }
-      return;
-    }
-    this.log('error', err && err.stack ? err.stack : String(err));
-    if (!this.warned) {
-      this.warned = true;
-      process.emitWarning(`native-event-dispatcher: ${redactText(err && err.message ? err.message : String(err))} (listen for 'error' on the dispatcher to handle these)`,
-        { code: 'NED_DISPATCHER_ERROR' });
-    }
-  }
-
-  // Listeners hear of an event once its state has changed (settled, counted, out of memory), so
-  // one that calls send() or throws finds the dispatcher consistent; a throw is reported like a
-  // callback's, and never breaks a deadline, the counts or the caller.
-  notify(name, info) {
-    try {
-      this.emit(name, info);
-    } catch (err) {
-      this.report(err);
-    }
   }
 
   // ---- accepting events -----------------------------------------------------------------------
@@ -170,7 +122,7 @@ class Dispatcher extends EventEmitter {
   }
 
   refuse(err, callback) {
-    callOnce(callback, { statusCode: 0, error: err }, (e) => this.report(e));
+    callOnce(callback, { statusCode: 0, error: err }, this.reportError);
     const promise = Promise.reject(err);
     // With a callback the SDK does not look at the promise: never leave it unhandled.
     if (callback) promise.catch(() => {});
@@ -235,9 +187,9 @@ class Dispatcher extends EventEmitter {
       this.accounting.enter('lost', events);
       result = { statusCode: 0, dropped: true, reason: 'closed' };
     }
-    callOnce(callback, result, (e) => this.report(e));
-    if (failure) this.emitDrop({ reason: 'closed', request, attempts: 0, events, error: failure, cause: spoolCause(failure) });
-    else this.notify('spool', { reason: 'closed', url: redactUrl(request.href), attempts: 0, events });
+    callOnce(callback, result, this.reportError);
+    if (failure) this.reports.drop({ reason: 'closed', request, attempts: 0, events, error: failure, cause: spoolCause(failure) });
+    else this.reports.notify('spool', { reason: 'closed', url: redactUrl(request.href), attempts: 0, events });
     return Promise.resolve(result);
   }
 
@@ -348,7 +300,7 @@ class Dispatcher extends EventEmitter {
     try {
       this.conclude(entry, statusCode, outcome);
     } catch (err) {
-      this.report(err);
+      this.reports.report(err);
     }
     this.sendDue();
   }
@@ -391,7 +343,7 @@ class Dispatcher extends EventEmitter {
       this.settle(entry, {
         statusCode, attempts: entry.attempts, failed: true, ...(error ? { error } : {}),
       });
-      this.notify('failed', this.dropInfo({
+      this.reports.notify('failed', this.reports.dropInfo({
         reason: 'rejected', request: entry.request, attempts: entry.attempts, events: entry.events, statusCode, error,
       }));
       return;
@@ -402,7 +354,7 @@ class Dispatcher extends EventEmitter {
   // latencyMs: from acceptance, on the monotonic clock; a replayed event was accepted by this or
   // an earlier run, whose clock is gone: its wall-clock age, never below 0.
   notifyDelivered(entry, statusCode, latencyMs) {
-    this.notify('delivered', {
+    this.reports.notify('delivered', {
       url: redactUrl(entry.request.href), statusCode, attempts: entry.attempts,
       latencyMs: entry.replayed ? Math.max(0, Date.now() - entry.acceptedAt) : latencyMs,
       events: entry.events, replayed: entry.replayed,
@@ -431,13 +383,13 @@ class Dispatcher extends EventEmitter {
       } else {
         this.drop(entry, reason, last);
       }
-      if (pause) this.notify('pause', pause);
+      if (pause) this.reports.notify('pause', pause);
       return;
     }
     this.accounting.retry();
     this.queue.defer(entry, now + delay);
-    if (pause) this.notify('pause', pause);
-    this.notify('retry', {
+    if (pause) this.reports.notify('pause', pause);
+    this.reports.notify('retry', {
       url: redactUrl(entry.request.href), attempt: entry.attempts, delayMs: delay,
       statusCode: statusCode || undefined, code: failure && failure.code,
     });
@@ -509,7 +461,7 @@ class Dispatcher extends EventEmitter {
     this.durable.ackOrReport(record);
     this.accounting.move('spooled', 'lost', events);
     const reason = err.code === 'ERR_SPOOL_CORRUPT' || err.code === 'ERR_SPOOL_IO' ? 'unreadable' : 'invalid';
-    this.emitDrop({ reason, request: undefined, attempts: 0, events, error: err, cause: reason === 'unreadable' ? spoolCause(err) : err.code });
+    this.reports.drop({ reason, request: undefined, attempts: 0, events, error: err, cause: reason === 'unreadable' ? spoolCause(err) : err.code });
   }
 
   // ---- endings ----------------------------------------------------------------------------------
@@ -528,7 +480,7 @@ class Dispatcher extends EventEmitter {
     entry.resolve = null;
     entry.callback = null;
     if (resolve) resolve(result);
-    callOnce(callback, result, (e) => this.report(e));
+    callOnce(callback, result, this.reportError);
   }
 
   // On disk, waiting to be replayed (later in this run, or by the next one).
@@ -540,7 +492,7 @@ class Dispatcher extends EventEmitter {
     } else {
       this.settle(entry, { spooled: true, attempts: entry.attempts });
     }
-    this.notify('spool', {
+    this.reports.notify('spool', {
       reason, url: redactUrl(entry.request.href), attempts: entry.attempts, events: entry.events,
       statusCode: last.statusCode || undefined, code: last.failure && last.failure.code,
     });
@@ -554,33 +506,9 @@ class Dispatcher extends EventEmitter {
     this.settle(entry, {
       statusCode, dropped: true, reason, attempts: entry.attempts, ...(error ? { error } : {}),
     });
-    this.emitDrop({
+    this.reports.drop({
       reason, request: entry.request, attempts: entry.attempts, events: entry.events, statusCode: last.statusCode, error, cause: last.cause,
     }, quiet);
-  }
-
-  // `cause`: the few words that say why (a code, "HTTP 503", "maxQueueBytes", "ENOSPC"); by default
-  // the last answer's. The URL is shown with its credentials masked.
-  dropInfo({ reason, request, attempts, events, statusCode, error, cause }) {
-    return {
-      reason, httpVerb: request && request.method, url: request && redactUrl(request.href), body: request && request.body, attempts, events,
-      statusCode: statusCode || undefined, code: error && error.code, cause: cause ?? causeOf(statusCode, error), error,
-    };
-  }
-
-  emitDrop(details, quiet = false) {
-    const info = this.dropInfo(details);
-    const why = info.cause ? `${info.reason}: ${info.cause}` : info.reason;
-    const what = info.url ? `an event (${why}) for ${info.url}` : `a spooled event (${why})`;
-    if (!quiet) this.log('warn', `dropped ${what} after ${info.attempts} attempt(s)`);
-    // A loss is never silent: with nobody listening and no logger, the first one is a process
-    // warning (the counts in stats() and close() hold the rest).
-    if (!this.lossWarned && !this.options.logger && !this.listeners('drop').some((listener) => !listener[COUNTS_ONLY])) {
-      this.lossWarned = true;
-      process.emitWarning(`native-event-dispatcher lost ${what}; listen for 'drop' or pass a logger to hear of every loss`,
-        { code: 'NED_EVENT_LOST' });
-    }
-    this.notify('drop', info);
   }
 
   // ---- the spool's files deleted ---------------------------------------------------------------
@@ -593,13 +521,13 @@ class Dispatcher extends EventEmitter {
     for (let e = this.inMemory.head; e; e = e.ageNext) {
       if (e.record && lost.delete(e.record)) e.record = null;
     }
-    this.report(err);
+    this.reports.report(err);
     for (const record of lost) {
       const events = this.durable.eventsOf(record);
       this.accounting.move('spooled', 'lost', events);
-      this.emitDrop({ reason: 'spool-lost', request: undefined, attempts: 0, events, error: err, cause: spoolCause(err) }, true);
+      this.reports.drop({ reason: 'spool-lost', request: undefined, attempts: 0, events, error: err, cause: spoolCause(err) }, true);
     }
-    if (lost.size > 0) this.log('warn', `dropped ${lost.size} spooled event(s): ${err.message}`);
+    if (lost.size > 0) this.reports.log('warn', `dropped ${lost.size} spooled event(s): ${err.message}`);
   }
 
   // ---- flush and close --------------------------------------------------------------------------
@@ -687,7 +615,7 @@ class Dispatcher extends EventEmitter {
     if (causes.size > 0) {
       const lost = [...causes.values()].reduce((a, b) => a + b, 0);
       const why = [...causes].map(([cause, n]) => `${n} ${cause}`).join(', ');
-      this.log('warn', `dropped ${lost} event(s) still held at the deadline (${why})`);
+      this.reports.log('warn', `dropped ${lost} event(s) still held at the deadline (${why})`);
     }
     this.checkFlush();
   }
@@ -721,7 +649,7 @@ class Dispatcher extends EventEmitter {
       try {
         this.durable.close();
       } catch (err) {
-        this.report(err);
+        this.reports.report(err);
       }
     }
     if (this.removeExitHandlers) this.removeExitHandlers();
@@ -732,7 +660,7 @@ class Dispatcher extends EventEmitter {
 
   summary() {
     const summary = this.accounting.summary();
-    this.log('info', `closed: ${JSON.stringify(summary)}`);
+    this.reports.log('info', `closed: ${JSON.stringify(summary)}`);
     return summary;
   }
 
@@ -747,11 +675,11 @@ class Dispatcher extends EventEmitter {
       try {
         this.durable.close();
       } catch (err) {
-        this.log('error', `could not close the spool at exit: ${err.message}`);
+        this.reports.log('error', `could not close the spool at exit: ${err.message}`);
       }
-      if (inMemory > 0) this.log('warn', `exit with ${inMemory} event(s) not yet delivered; they are in the spool`);
+      if (inMemory > 0) this.reports.log('warn', `exit with ${inMemory} event(s) not yet delivered; they are in the spool`);
     } else if (inMemory > 0 && this.shutdown.state !== 'closed') {
-      this.log('error', `exit with ${inMemory} event(s) not delivered and no spoolDir: they are lost`);
+      this.reports.log('error', `exit with ${inMemory} event(s) not delivered and no spoolDir: they are lost`);
     }
   }
 
