@@ -21,6 +21,7 @@ const DEFAULTS = Object.freeze({
   handleProcessExit: false,
   closeTimeoutMs: 10000,
   logger: undefined,
+  eventCount: undefined, // (params) → the user events a request carries; createDispatcher's counts visitors
 });
 const LIMITS = Object.freeze({
   maxAttempts: [1, 1000],
@@ -143,6 +144,8 @@ function readOptions(options) {
       if (typeof value !== 'string' || value === '') {
         throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a directory path', value);
       }
+    } else if (key === 'eventCount') {
+      if (typeof value !== 'function') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a function (params) → a number of events', value);
     } else if (key === 'handleProcessExit') {
       if (typeof value !== 'boolean') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a boolean', value);
     } else if (key === 'logger') {

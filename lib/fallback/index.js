@@ -29,7 +29,7 @@ const state = {
   halted: false,
   // The batch being gathered for the sink.
   batch: new BatchEncoder(),
-  flushScheduled: null,
+  handBackScheduled: null,
   lastUrl: '',
   lastTarget: null,
 };
@@ -137,22 +137,22 @@ function onSettled(transfer, failure) {
     state.running -= 1;
   }
   transfer.encode(state.batch, failure);
-  if (state.flushScheduled === null) {
+  if (state.handBackScheduled === null) {
     // After this callback has returned: at the end of a response undici frees the connection with
     // a setImmediate of its own, and the next request (a waiting one, or one the sink submits)
     // should find that connection free instead of opening another.
-    state.flushScheduled = true;
-    queueMicrotask(scheduleFlush);
+    state.handBackScheduled = true;
+    queueMicrotask(scheduleHandBack);
   }
 }
 
-function scheduleFlush() {
-  if (state.flushScheduled === true) state.flushScheduled = setImmediate(flush);
+function scheduleHandBack() {
+  if (state.handBackScheduled === true) state.handBackScheduled = setImmediate(handBack);
 }
 
 // Starts what waited for the requests that completed, then tells the sink about them.
-function flush() {
-  state.flushScheduled = null;
+function handBack() {
+  state.handBackScheduled = null;
   // Connections the completed requests leave idle make room for connects waiting on the bound.
   const { connections } = state.agents;
   if (connections.due()) connections.look();
@@ -271,8 +271,8 @@ const backend = {
   // Process exit: everything pending is abandoned now; no completion is delivered after this.
   halt() {
     state.halted = true;
-    if (state.flushScheduled !== null && state.flushScheduled !== true) clearImmediate(state.flushScheduled);
-    state.flushScheduled = null;
+    if (state.handBackScheduled !== null && state.handBackScheduled !== true) clearImmediate(state.handBackScheduled);
+    state.handBackScheduled = null;
     for (const transfer of state.pending.values()) transfer.halt();
     state.pending.clear();
     state.waiting = [];

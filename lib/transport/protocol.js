@@ -2,7 +2,7 @@
 // What lib/, the native addon and the fallback agree on, defined here only: the codes submit()
 // takes, the limits every layer checks, and the completion batches' packing. The addon is handed
 // these when it loads (setup(), lib/binding.js); the fallback and the tests import them.
-const { retryAfterMs } = require('../retry');
+const { retryAfterMs } = require('../http-date');
 
 // Request methods by the code submit() takes (the addon's `verbCode`).
 const METHODS = Object.freeze(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']);
