@@ -18,6 +18,9 @@ const INSTALL_LIBCURL = '`apt-get install libcurl4` (Debian/Ubuntu), `dnf instal
 
 function loadNative(file) {
   const native = require(file);
+  // What the addon must know and lib/ defines, once per environment before anything else. A
+  // binary from before setup() keeps its own.
+  if (typeof native.setup === 'function') native.setup(require('./transport/protocol').addonSetup());
   Object.defineProperty(native, 'binaryPath', { value: file });
   if (native.kind === undefined) Object.defineProperty(native, 'kind', { value: 'native', enumerable: true });
   return native;
@@ -96,7 +99,7 @@ function choice() {
 }
 
 function useFallback(reason) {
-  const fallback = require('./backend/fallback');
+  const fallback = require('./fallback');
   fallback.reason = reason;
   Object.defineProperty(fallback, 'binaryPath', { value: null });
   return fallback;

@@ -5,6 +5,7 @@
 const transport = require('./transport');
 const { proxiesFromEnvironment, profileFor } = require('./transport/options');
 const { targetOf } = require('./transport/request');
+const { noProxyMatcher } = require('./transport/no-proxy');
 const { closest } = require('./unknown-option');
 const { redactText } = require('./redact');
 const { version } = require('../package.json');
@@ -92,13 +93,8 @@ function proxyFor(url, options) {
   const env = proxiesFromEnvironment();
   const proxy = u.protocol === 'https:' ? env.httpsProxy : env.httpProxy;
   if (!proxy) return { proxy: null, source: 'no proxy variable for this scheme' };
-  const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  for (const raw of env.noProxy.split(',')) {
-    const entry = raw.trim().toLowerCase().replace(/^\./, '');
-    if (entry === '*' || (entry && (host === entry || host.endsWith(`.${entry}`)))) {
-      return { proxy: null, source: `no_proxy matches ${entry}` };
-    }
-  }
+  const entry = noProxyMatcher(env.noProxy)(u.hostname);
+  if (entry !== null) return { proxy: null, source: `no_proxy matches ${entry}` };
   return { proxy, source: 'environment' };
 }
 

@@ -8,6 +8,7 @@ const { promisify } = require('node:util');
 const zlib = require('node:zlib');
 const completions = require('./transport/completions');
 const { prepareRaw } = require('./transport/request');
+const { MAX_RESPONSE_BYTES } = require('./transport/protocol');
 const { profileFor, headerLine, unknownOption, integerIn, traceSecretsOf, OPTION_NAMES } = require('./transport/options');
 const { invalid, isPlainObject } = require('./errors');
 
@@ -310,7 +311,7 @@ function readOptions(options) {
       transport[key] = value;
     }
   }
-  integerIn(transport.maxResponseBytes, 'options.maxResponseBytes', 0, 1024 * 1024 * 1024);
+  integerIn(transport.maxResponseBytes, 'options.maxResponseBytes', 0, MAX_RESPONSE_BYTES);
   return {
     profile: profileFor(transport),
     maxResponseBytes: transport.maxResponseBytes,

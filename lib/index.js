@@ -1,8 +1,7 @@
 'use strict';
 const { DispatchError } = require('./errors');
 const transport = require('./transport');
-const { createDispatcher, Dispatcher } = require('./dispatcher');
-const { closeOptimizely } = require('./optimizely');
+const { createDispatcher, Dispatcher, closeOptimizely } = require('./optimizely');
 const { createFetch } = require('./fetch');
 const { createSentryTransport } = require('./adapters/sentry');
 const { createOtlpTransport } = require('./adapters/otlp');

@@ -1,51 +1,40 @@
 'use strict';
-// What makes the dispatcher a drop-in for the Optimizely SDKs: the LogEvent shape they pass
-// ({ url, httpVerb, params }), the v4/v5 callback that must be called exactly once per event (the
-// SDK's close() waits for it), the events inside a batch, and a shutdown helper that closes the
-// client before the dispatcher and keeps one deadline for both.
+// The Optimizely adapter: what the dispatcher knows of Optimizely beyond the interface it
+// implements (lib/dispatcher/interface.js) — the events inside a batch (its eventCount), and a
+// shutdown helper that closes the client before the dispatcher and keeps one deadline for both.
 const { performance } = require('node:perf_hooks');
 const { invalid } = require('./errors');
-const { readCloseTimeout } = require('./dispatcher/options');
+const { Dispatcher: CoreDispatcher } = require('./dispatcher');
 
 // Deadlines on a monotonic clock (a step of the wall clock must not move them).
 const clock = () => performance.now();
 
-// Reads an SDK event; `endpoint` (when set) replaces event.url.
-function readLogEvent(event, endpoint) {
-  if (event === null || typeof event !== 'object') {
-    throw invalid(TypeError, 'ERR_INVALID_EVENT', 'event', 'an object { url, httpVerb, params }', event);
-  }
-  const url = endpoint || event.url;
-  if (typeof url !== 'string' && !(url instanceof URL)) {
-    throw invalid(TypeError, 'ERR_INVALID_EVENT', 'event.url', 'a URL string', event.url);
-  }
-  if (event.params === undefined) {
-    throw invalid(TypeError, 'ERR_INVALID_EVENT', 'event.params', 'the event payload', event.params);
-  }
-  return { httpVerb: event.httpVerb === undefined ? 'POST' : event.httpVerb, url, params: event.params };
-}
-
 // The user events a request carries: the visitors of an Optimizely EventBatch (each visitor entry
-// is one decision or conversion), or 1 for any other payload. Read, never altered.
-function eventCount(params) {
+// is one decision or conversion), or 1 for any other payload. Read, never altered. The
+// dispatcher's eventCount unless its options give one.
+function countVisitors(params) {
   const visitors = params !== null && typeof params === 'object' ? params.visitors : undefined;
   return Array.isArray(visitors) ? visitors.length : 1;
 }
 
-// v4/v5 type their callback as ({ statusCode: number }) => void: a number it is, 0 when the event
-// got no HTTP status (spooled, dropped, or failed without a response).
-function callbackResult(result) {
-  return result.statusCode === undefined ? { ...result, statusCode: 0 } : result;
+// The options with the visitor count as eventCount, unless they have one (anything that is not
+// options is left to the dispatcher to refuse).
+function withVisitorCount(options) {
+  if (options === undefined || options === null) return { eventCount: countVisitors };
+  if (typeof options !== 'object' || Array.isArray(options) || options.eventCount !== undefined) return options;
+  return { ...options, eventCount: countVisitors };
 }
 
-// Calls the SDK's callback once; an exception in it must not escape into our machinery.
-function callOnce(callback, result, onError) {
-  if (typeof callback !== 'function') return;
-  try {
-    callback(callbackResult(result));
-  } catch (err) {
-    onError(err);
+// The dispatcher as the package exports it: the core (lib/dispatcher) counting what an Optimizely
+// batch carries.
+class Dispatcher extends CoreDispatcher {
+  constructor(options) {
+    super(withVisitorCount(options));
   }
+}
+
+function createDispatcher(options) {
+  return new Dispatcher(options);
 }
 
 function sleepUntil(deadline) {
@@ -60,7 +49,7 @@ function sleepUntil(deadline) {
 // `options`: { timeoutMs } or a number of ms (default: the dispatcher's closeTimeoutMs).
 //
 // The SDK's close() waits for the dispatcher's answers; the dispatcher settles everything it holds
-// at the deadline (settleBy), so that close() cannot outlast it whatever the endpoint does.
+// before the deadline (settleWithin), so that close() cannot outlast it whatever the endpoint does.
 //
 // Measured with SDK 6.6.1: events made just before client.close() are still on their way into the
 // SDK's batch queue when close() flushes it, so the last partial batch only reaches the dispatcher
@@ -70,17 +59,13 @@ async function closeOptimizely(client, dispatcher, options) {
   if (!client || typeof client.close !== 'function') {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'client', 'an Optimizely client', client);
   }
-  if (!dispatcher || typeof dispatcher.close !== 'function' || typeof dispatcher.settleBy !== 'function') {
+  if (!dispatcher || typeof dispatcher.close !== 'function' || typeof dispatcher.settleWithin !== 'function') {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'dispatcher', 'a dispatcher from createDispatcher()', dispatcher);
   }
-  const timeoutMs = readCloseTimeout(options, dispatcher.options.closeTimeoutMs);
+  // The dispatcher settles what it holds early enough for the whole — its settling, and the SDK's
+  // close() hearing of it — to end by the deadline; it says how much it kept for that.
+  const { timeoutMs, reserveMs: reserve } = dispatcher.settleWithin(options);
   const deadline = clock() + timeoutMs;
-  // Settling thousands of held batches, and the SDK's close() hearing of them, takes time too:
-  // a tenth of the time (250 ms at most, plus what writing a late file needs) is kept for it, so
-  // the whole returns by the deadline.
-  const reserve = Math.min(Math.floor(timeoutMs / 10), 250)
-    + (typeof dispatcher.reserveMs === 'function' ? dispatcher.reserveMs(timeoutMs) : 0);
-  dispatcher.settleBy(Date.now() + timeoutMs - reserve);
   for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
   let clientError;
   const clientClosed = Promise.resolve()
@@ -94,4 +79,4 @@ async function closeOptimizely(client, dispatcher, options) {
   return summary;
 }
 
-module.exports = { readLogEvent, eventCount, callOnce, closeOptimizely };
+module.exports = { countVisitors, Dispatcher, createDispatcher, closeOptimizely };

@@ -144,7 +144,9 @@ class DeliveryQueue {
     return origin !== undefined && origin.pausedUntil > now;
   }
 
+  // When `name`'s pause ends; 0 (or a time past) when it is not paused.
   pausedUntil(name) {
+    if (this.pauses.size === 0) return 0; // the common case: no origin paused, no lookup
     const origin = this.origins.get(name);
     return origin ? origin.pausedUntil : 0;
   }

@@ -1,23 +1,75 @@
 'use strict';
-// The delivery policy: which outcomes are retried, how long to wait (capped exponential backoff
-// with full jitter, or the server's Retry-After), and when an origin as a whole must pause.
+// The retry decision: what to do after one attempt, a pure function of the attempt's result and a
+// policy — decide(result, policy). The dispatcher decides with its delivery policy (below, from its
+// options); the OTLP adapter with the OpenTelemetry SDK's (lib/adapters/otlp.js). A new policy is a
+// new policy object, not a new copy of the loop.
+//
+// result: { statusCode, code, retryAfterMs, attempts, msLeft, pausedMs }
+//   statusCode    a complete response's status, or 0 with `code` (the failure's code, e.g.
+//                 'ECONNREFUSED'): no response, or the connection broke
+//   retryAfterMs  the response's Retry-After in ms (lib/http-date.js), undefined without one
+//   attempts      attempts made so far, this one included (≥ 1)
+//   msLeft        until the deadline of the thing being delivered (Infinity: none)
+//   pausedMs      how much longer its origin is paused already (≤ 0: it is not)
+// policy: {
+//   maxAttempts, retryStatuses, retryCodes (Sets), pauseStatuses (a Retry-After on these pauses
+//   the whole origin, not just one event: no retry storms), backoffMs(attempts, random),
+//   retryAfter: 'at-least' (the server's delay, capped at maxRetryAfterMs, is a floor under the
+//   backoff) or 'instead' (it replaces the backoff), maxRetryAfterMs, random (optional; Math.random)
+// }
+// → one of
+//   { action: 'deliver' }                       a 2xx: delivered
+//   { action: 'fail' }                          a final answer (a 400, ECERT): never retried
+//   { action: 'retry', delayMs, pauseMs }       try again in delayMs
+//   { action: 'exhausted', reason, delayMs, pauseMs }
+//                                               retryable, but no attempt is left (reason
+//                                               'retries-exhausted') or the delay ends past the
+//                                               deadline ('deadline'): the caller keeps it
+//                                               elsewhere or gives it up
+// pauseMs: the origin pauses this long from now (a Retry-After on a pause status), else undefined.
+// 'deliver' and 'fail' are shared frozen objects: the common case allocates nothing.
 
+const { FAILURES, ERROR_CODES } = require('./transport/failures');
+
+const DELIVER = Object.freeze({ action: 'deliver' });
+const FAIL = Object.freeze({ action: 'fail' });
+
+// The dispatcher's delivery policy.
 // Statuses that may succeed later. Every other 4xx is the server's final word on this event.
 const RETRY_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
-// Statuses whose Retry-After pauses the whole origin, not just one event: no retry storms.
+// Statuses whose Retry-After pauses the whole origin.
 const PAUSE_STATUSES = new Set([429, 503]);
 // DispatchError codes that may succeed later (no response, or the connection broke).
-const RETRY_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPROXY', 'ENOTFOUND', 'EHOSTUNREACH',
-  'ENETUNREACH', 'EPROTO', 'ETLS',
-]);
+const RETRY_CODES = new Set(ERROR_CODES.filter((code) => FAILURES[code].retry));
 
-// statusCode: a complete response's status, or 0 with `failureCode` (a DispatchError code).
-// Returns 'delivered', 'retry' or 'failed'.
-function classify(statusCode, failureCode) {
-  if (failureCode !== undefined) return RETRY_CODES.has(failureCode) ? 'retry' : 'failed';
-  if (statusCode >= 200 && statusCode < 300) return 'delivered';
-  return RETRY_STATUSES.has(statusCode) ? 'retry' : 'failed';
+// 'deliver', 'retry' or 'fail': the result's class under `policy`, before attempts and time.
+function classify(statusCode, code, policy) {
+  if (code !== undefined) return policy.retryCodes.has(code) ? 'retry' : 'fail';
+  if (statusCode >= 200 && statusCode < 300) return 'deliver';
+  return policy.retryStatuses.has(statusCode) ? 'retry' : 'fail';
+}
+
+function decide(result, policy) {
+  const { statusCode, code } = result;
+  if (code === undefined && statusCode >= 200 && statusCode < 300) return DELIVER;
+  if (classify(statusCode, code, policy) === 'fail') return FAIL;
+  const { attempts } = result;
+  let delayMs = policy.backoffMs(attempts, policy.random || Math.random);
+  let pauseMs;
+  const after = code === undefined ? result.retryAfterMs : undefined;
+  if (after !== undefined) {
+    if (policy.retryAfter === 'instead') {
+      delayMs = after;
+    } else {
+      const wait = Math.min(after, policy.maxRetryAfterMs);
+      delayMs = Math.max(delayMs, wait);
+      if (policy.pauseStatuses.has(statusCode)) pauseMs = wait;
+    }
+  }
+  if (result.pausedMs > delayMs) delayMs = result.pausedMs;
+  if (attempts >= policy.maxAttempts) return { action: 'exhausted', reason: 'retries-exhausted', delayMs, pauseMs };
+  if (delayMs > result.msLeft) return { action: 'exhausted', reason: 'deadline', delayMs, pauseMs };
+  return { action: 'retry', delayMs, pauseMs };
 }
 
 // Full jitter (AWS's "exponential backoff and jitter"): a uniform draw from [0, min(cap, base·2^n)),
@@ -27,52 +79,21 @@ function backoffMs(attempt, baseMs, capMs, random = Math.random) {
   return Math.floor(random() * ceiling);
 }
 
-const MONTHS = { jan: 0, feb: 1, mar: 2, apr: 3, may: 4, jun: 5, jul: 6, aug: 7, sep: 8, oct: 9, nov: 10, dec: 11 };
-// The three HTTP-date forms of RFC 9110 §5.6.7, all in GMT:
-const IMF_FIXDATE = /^[A-Za-z]{3}, (\d{2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
-const RFC850 = /^[A-Za-z]{6,9}, (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
-const ASCTIME = /^[A-Za-z]{3} ([A-Za-z]{3}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
-
-function utc(year, month, day, h, m, s) {
-  const mon = MONTHS[month.toLowerCase()];
-  if (mon === undefined) return NaN;
-  const t = Date.UTC(year, mon, day, h, m, s);
-  // Reject overflowing fields (Feb 31, 25:00) rather than rolling them over.
-  const d = new Date(t);
-  return d.getUTCDate() === day && d.getUTCHours() === h && d.getUTCMinutes() === m ? t : NaN;
+// The dispatcher's policy, from its options: capped exponential backoff with full jitter, the
+// server's Retry-After (capped) as a floor, a pause of the origin on 429 and 503.
+function deliveryPolicy({ maxAttempts, baseDelayMs, maxDelayMs, maxRetryAfterMs }, random = undefined) {
+  return Object.freeze({
+    maxAttempts,
+    retryStatuses: RETRY_STATUSES,
+    retryCodes: RETRY_CODES,
+    pauseStatuses: PAUSE_STATUSES,
+    backoffMs: (attempts, rnd) => backoffMs(attempts, baseDelayMs, maxDelayMs, rnd),
+    retryAfter: 'at-least',
+    maxRetryAfterMs,
+    random,
+  });
 }
 
-function httpDate(text, now) {
-  let m = IMF_FIXDATE.exec(text);
-  if (m) return utc(+m[3], m[2], +m[1], +m[4], +m[5], +m[6]);
-  m = RFC850.exec(text);
-  if (m) {
-    // Two-digit year: the most recent year with those digits that is not more than 50 years
-    // in the future (RFC 9110).
-    const current = new Date(now).getUTCFullYear();
-    let year = Math.floor(current / 100) * 100 + Number(m[3]);
-    if (year > current + 50) year -= 100;
-    return utc(year, m[2], +m[1], +m[4], +m[5], +m[6]);
-  }
-  m = ASCTIME.exec(text);
-  if (m) return utc(+m[6], m[1], Number(m[2].trim()), +m[3], +m[4], +m[5]);
-  return NaN;
-}
-
-// A Retry-After value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date, in ms from `now`;
-// undefined when absent or unreadable, never negative.
-function retryAfterMs(value, now = Date.now()) {
-  if (typeof value !== 'string') return undefined;
-  const text = value.trim();
-  if (text === '') return undefined;
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const date = httpDate(text, now);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
-}
-
-function shouldPauseOrigin(statusCode) {
-  return PAUSE_STATUSES.has(statusCode);
-}
-
-module.exports = { classify, backoffMs, retryAfterMs, shouldPauseOrigin };
+module.exports = {
+  decide, classify, backoffMs, deliveryPolicy, RETRY_STATUSES, RETRY_CODES, PAUSE_STATUSES,
+};

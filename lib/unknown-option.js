@@ -58,6 +58,7 @@ const TOPICS = [
   ['spool', ['spoolDir', 'spoolMaxBytes', 'spoolRetryMs']],
   ['closing', ['handleProcessExit', 'closeTimeoutMs']],
   ['logs', ['logger']],
+  ['counts', ['eventCount']],
   ['timeouts', ['timeoutMs', 'connectTimeoutMs']],
   ['network', ['proxy', 'noProxy', 'resolve', 'http2']],
   ['TLS', ['caFile', 'insecure']],

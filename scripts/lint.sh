@@ -15,9 +15,10 @@ echo "lint: src/ is formatted"
 # Compile every source with the addon's warning flags and -Werror (objects are thrown away).
 NODE_INCLUDE="$(node -p "require('path').join(process.execPath, '..', '..', 'include', 'node')")"
 [ -f "$NODE_INCLUDE/node_api.h" ] || NODE_INCLUDE="${npm_config_nodedir:-/usr}/include/node"
+# The standard, warnings and defines are native/binding.gyp's own (scripts/gyp-flags.js reads them).
+read -r -a GYP_FLAGS < <(node scripts/gyp-flags.js)
 for f in "${SOURCES[@]}"; do
-  g++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS \
-    -DNODE_ADDON_API_CPP_EXCEPTIONS_ALL -DNODE_ADDON_API_DISABLE_DEPRECATED -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS \
+  g++ "${GYP_FLAGS[@]}" -Werror -fsyntax-only \
     -I"$NODE_INCLUDE" -I"$(node -p "require('node-addon-api').include_dir")" \
     $(pkg-config --cflags libcurl) "$f"
 done

@@ -16,6 +16,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static CURLcode global_result = CURLE_OK;
   std::call_once(once, [] {
     global_result = ned::memory::GlobalInit(CURL_GLOBAL_DEFAULT);
+    // Links the URL API (7.62), as the addon did when it read URLs with it: with -z now a libcurl
+    // older than that is refused at load ("undefined symbol: curl_url"), which lib/binding.js
+    // answers with the fallback and its reason, instead of loading and failing later.
+    curl_url_cleanup(curl_url());
     // Registered after libcurl (and its TLS library) initialised, so it runs before their exit
     // handlers: an exit with transfers in flight must not free TLS state under them.
     if (global_result == CURLE_OK) std::atexit([] { ned::Pump::HaltProcess(); });

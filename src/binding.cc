@@ -25,10 +25,6 @@ namespace {
 constexpr napi_type_tag kProfileTag = {0x6e65642d70726f66ULL, 0x696c65733a763032ULL};
 // Recycled transfers keep their buffers; this many are kept between bursts.
 constexpr size_t kMaxSpareTransfers = 1024;
-// Numbers per completion in the batch handed to JS: id, statusCode, bytesSent, detail index.
-constexpr size_t kStride = 4;
-// Numbers per plain response's span, after the completions: headers start, headers end, body index.
-constexpr size_t kSpan = 3;
 // The batch array's first size, in numbers (64 completions).
 constexpr size_t kMinNumbers = 256;
 
@@ -230,7 +226,8 @@ Binding::Binding(Napi::Env env, Napi::Object exports) : env_(env) {
   // (into JS, quietly) before anything is allocated that would need freeing.
   DefineAddon(
       exports,
-      {InstanceMethod("submit", &Binding::Submit), InstanceMethod("abort", &Binding::Abort),
+      {InstanceMethod("setup", &Binding::Setup), InstanceMethod("submit", &Binding::Submit),
+       InstanceMethod("abort", &Binding::Abort),
        InstanceMethod("setCompletionSink", &Binding::SetCompletionSink),
        InstanceMethod("compileProfile", &Binding::CompileProfile),
        InstanceMethod("configure", &Binding::Configure),
@@ -300,10 +297,59 @@ void Binding::Recycle(std::unique_ptr<Transfer> t) {
   spare_.push_back(std::move(t));
 }
 
+Napi::Value Binding::Setup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) return Throw(env, false, "setup(protocol)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  Protocol p;
+  std::vector<std::string> methods;
+  if (!CopyNames(env, o.Get("methods"), &methods)) {
+    throw Napi::TypeError::New(env, "methods must be an array of method names");
+  }
+  for (const std::string& method : methods) {
+    Verb verb;
+    if (!VerbNamed(method, &verb)) throw Napi::RangeError::New(env, "cannot send " + method);
+    p.verbs.push_back(verb);
+  }
+  Napi::Value flags = o.Get("flags");
+  if (!flags.IsObject()) throw Napi::TypeError::New(env, "flags must be an object");
+  p.response_flag =
+      static_cast<uint32_t>(GetNumber(flags.As<Napi::Object>(), "RESPONSE", 1, 1 << 30));
+  p.binary_flag = static_cast<uint32_t>(GetNumber(flags.As<Napi::Object>(), "BINARY", 1, 1 << 30));
+  p.direct_flag = static_cast<uint32_t>(GetNumber(flags.As<Napi::Object>(), "DIRECT", 1, 1 << 30));
+  p.max_ms = GetNumber(o, "maxMs", 1, 9007199254740991.0);
+  p.max_response_bytes = GetNumber(o, "maxResponseBytes", 0, 9007199254740991.0);
+  p.max_limit = GetNumber(o, "maxLimit", 1, 9007199254740991.0);
+  std::vector<std::string> codes;
+  if (!CopyNames(env, o.Get("errorCodes"), &codes)) {
+    throw Napi::TypeError::New(env, "errorCodes must be an array of strings");
+  }
+  if (const char* missing = ErrorCodeMissingFrom(codes)) {
+    throw Napi::Error::New(env, std::string("errorCodes lacks ") + missing);
+  }
+  Napi::Value texts = o.Get("curlTexts");
+  if (!texts.IsObject()) throw Napi::TypeError::New(env, "curlTexts must be an object");
+  Napi::Array numbers = texts.As<Napi::Object>().GetPropertyNames();
+  for (uint32_t i = 0; i < numbers.Length(); ++i) {
+    Napi::Value key = numbers.Get(i);
+    const double number = key.ToNumber().DoubleValue();
+    if (!(number >= 0 && number <= CURL_LAST) || std::floor(number) != number) {
+      throw Napi::RangeError::New(env, "curlTexts must be keyed by libcurl codes");
+    }
+    const auto at = static_cast<size_t>(number);
+    if (p.curl_texts.size() <= at) p.curl_texts.resize(at + 1);
+    p.curl_texts[at] = GetString(texts.As<Napi::Object>(), key.ToString().Utf8Value().c_str());
+  }
+  protocol_ = std::move(p);
+  set_up_ = true;
+  return env.Undefined();
+}
+
 Napi::Value Binding::Submit(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   Channel* channel = link_->channel;
   if (channel == nullptr) return Throw(env, false, "native-event-dispatcher is shutting down");
+  if (!set_up_) return Throw(env, false, "submit() needs setup() first");
   if (sink_ == nullptr) return Throw(env, false, "submit() needs setCompletionSink() first");
   if (info.Length() < 7) {
     return Throw(env, false, "submit(id, verbCode, url, body, profile, headers, flags)");
@@ -314,8 +360,9 @@ Napi::Value Binding::Submit(const Napi::CallbackInfo& info) {
   if (napi_get_value_double(env, info[0], &id) != napi_ok || !(id > 0)) {
     return Throw(env, false, "id must be a positive number");
   }
-  if (napi_get_value_int32(env, info[1], &verb) != napi_ok || verb < 0 || verb >= kVerbCount) {
-    return Throw(env, true, "verbCode must be 0..5");
+  if (napi_get_value_int32(env, info[1], &verb) != napi_ok || verb < 0 ||
+      static_cast<size_t>(verb) >= protocol_.verbs.size()) {
+    return Throw(env, true, "verbCode is not one of setup()'s methods");
   }
   if (napi_get_value_int32(env, info[6], &flags) != napi_ok) {
     return Throw(env, false, "flags must be a number");
@@ -329,8 +376,11 @@ Napi::Value Binding::Submit(const Napi::CallbackInfo& info) {
 
   std::unique_ptr<Transfer> t = NewTransfer();
   t->id = id;
-  t->verb = static_cast<Verb>(verb);
-  t->flags = static_cast<uint32_t>(flags);
+  t->verb = protocol_.verbs[verb];
+  const auto wanted = static_cast<uint32_t>(flags);
+  t->flags = ((wanted & protocol_.response_flag) != 0 ? static_cast<uint32_t>(kKeepResponse) : 0u) |
+             ((wanted & protocol_.binary_flag) != 0 ? static_cast<uint32_t>(kBinaryBody) : 0u) |
+             ((wanted & protocol_.direct_flag) != 0 ? static_cast<uint32_t>(kDirect) : 0u);
   napi_valuetype type;
   if (napi_typeof(env, info[2], &type) != napi_ok || type != napi_string ||
       !CopyString(env, info[2], &t->url) || t->url.empty() ||
@@ -406,12 +456,14 @@ Napi::Value Binding::SetCompletionSink(const Napi::CallbackInfo& info) {
 Napi::Value Binding::CompileProfile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) return Throw(env, false, "compileProfile(options)");
+  if (!set_up_) return Throw(env, false, "compileProfile() needs setup() first");
   Napi::Object o = info[0].As<Napi::Object>();
   auto profile = std::make_shared<Profile>();
-  profile->timeout_ms = static_cast<long>(GetNumber(o, "timeoutMs", 1, 2147483647));
-  profile->connect_timeout_ms = static_cast<long>(GetNumber(o, "connectTimeoutMs", 1, 2147483647));
+  profile->timeout_ms = static_cast<long>(GetNumber(o, "timeoutMs", 1, protocol_.max_ms));
+  profile->connect_timeout_ms =
+      static_cast<long>(GetNumber(o, "connectTimeoutMs", 1, protocol_.max_ms));
   profile->max_response_bytes =
-      static_cast<size_t>(GetNumber(o, "maxResponseBytes", 0, 1024.0 * 1024 * 1024));
+      static_cast<size_t>(GetNumber(o, "maxResponseBytes", 0, protocol_.max_response_bytes));
   profile->insecure = GetBool(o, "insecure");
   profile->http2 = GetBool(o, "http2");
   profile->verbose = GetBool(o, "verbose");
@@ -420,7 +472,6 @@ Napi::Value Binding::CompileProfile(const Napi::CallbackInfo& info) {
   profile->ca_file = GetString(o, "caFile");
   profile->http_proxy = GetString(o, "httpProxy");
   profile->https_proxy = GetString(o, "httpsProxy");
-  profile->no_proxy = GetString(o, "noProxy");
   profile->body_headers = WithUserAgent(GetLines(o, "bodyHeaders"), profile->user_agent);
   profile->get_headers = WithUserAgent(GetLines(o, "getHeaders"), profile->user_agent);
   profile->connect_to = GetLines(o, "connectTo");
@@ -444,13 +495,16 @@ Napi::Value Binding::CompileProfile(const Napi::CallbackInfo& info) {
 Napi::Value Binding::Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) return Throw(env, false, "configure(limits)");
+  if (!set_up_) return Throw(env, false, "configure() needs setup() first");
   Channel* channel = link_->channel;
   if (channel == nullptr) return env.Undefined();
   Napi::Object o = info[0].As<Napi::Object>();
   ConnectionLimits limits;
-  limits.max_host_connections = static_cast<long>(GetNumber(o, "maxHostConnections", 1, 100000));
-  limits.max_total_connections = static_cast<long>(GetNumber(o, "maxTotalConnections", 1, 100000));
-  const long max_in_flight = static_cast<long>(GetNumber(o, "maxInFlight", 1, 100000));
+  limits.max_host_connections =
+      static_cast<long>(GetNumber(o, "maxHostConnections", 1, protocol_.max_limit));
+  limits.max_total_connections =
+      static_cast<long>(GetNumber(o, "maxTotalConnections", 1, protocol_.max_limit));
+  const long max_in_flight = static_cast<long>(GetNumber(o, "maxInFlight", 1, protocol_.max_limit));
   const Napi::Value initial = o.Get("initial");
   channel->SetConnectionLimits(limits, initial.IsBoolean() && initial.As<Napi::Boolean>().Value());
   channel->SetMaxInFlight(max_in_flight);
@@ -553,7 +607,7 @@ napi_value Binding::Detail(napi_env env, const Transfer& t) {
   if (t.result != CURLE_OK) {
     SetNamed(env, d, "code", String(env, ErrorCode(t)));
     SetNamed(env, d, "curlCode", Number(env, static_cast<double>(t.result)));
-    SetNamed(env, d, "message", String(env, ErrorMessage(t)));
+    SetNamed(env, d, "message", String(env, ErrorMessage(t, protocol_.curl_texts)));
     if (t.status > 0) SetNamed(env, d, "statusCode", Number(env, static_cast<double>(t.status)));
   }
   if (!t.retry_after.empty()) SetNamed(env, d, "retryAfter", String(env, t.retry_after));
@@ -609,22 +663,21 @@ void Binding::OnCompleted(TransferBatch* batch) {
   if (sink_ == nullptr || batch->empty()) return;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  numbers_.clear();
-  spans_.clear();
-  header_text_.clear();
+  batch_.Clear();
   napi_value details = nullptr;
   uint32_t detail_count = 0;
   bool ok = true;
   for (std::unique_ptr<Transfer>& t : *batch) {
+    const double status = t->result == CURLE_OK ? static_cast<double>(t->status) : 0;
+    const double bytes_sent = static_cast<double>(t->bytes_sent);
     const bool plain = t->result == CURLE_OK && t->status >= 200 && t->status < 300 &&
                        t->retry_after.empty() && !(t->flags & kKeepResponse) &&
                        !t->profile->timings;
     // Just the response (dispatchEvent's common case): no detail object (each named property
     // costs), its header block in the batch's one header text, its body in `details` only when
-    // there is one. Its span: [headers start, headers end, body's index in details or -1].
+    // there is one.
     const bool response_only = t->result == CURLE_OK && (t->flags & kKeepResponse) &&
                                t->retry_after.empty() && !t->truncated && !t->profile->timings;
-    double detail_index = -1;
     if (response_only && ok) {
       double body_index = -1;
       if (!t->response_body.empty() || (t->flags & kBinaryBody)) {
@@ -637,40 +690,34 @@ void Binding::OnCompleted(TransferBatch* batch) {
           body_index = detail_count++;
         }
       }
-      detail_index = -2 - static_cast<double>(spans_.size() / kSpan);
-      spans_.push_back(static_cast<double>(header_text_.size()));
-      header_text_ += t->response_headers;
-      spans_.push_back(static_cast<double>(header_text_.size()));
-      spans_.push_back(body_index);
+      batch_.Response(t->id, status, bytes_sent, t->response_headers, body_index);
     } else if (!plain && ok) {
       if (details == nullptr && napi_create_array(env, &details) != napi_ok) ok = false;
       napi_value d = ok ? Detail(env, *t) : nullptr;
       if (d == nullptr || napi_set_element(env, details, detail_count, d) != napi_ok) {
         ok = false;
+        batch_.Plain(t->id, status, bytes_sent);
       } else {
-        detail_index = detail_count++;
+        batch_.Detailed(t->id, status, bytes_sent, detail_count++);
       }
+    } else {
+      batch_.Plain(t->id, status, bytes_sent);
     }
-    numbers_.push_back(t->id);
-    numbers_.push_back(t->result == CURLE_OK ? static_cast<double>(t->status) : 0);
-    numbers_.push_back(static_cast<double>(t->bytes_sent));
-    numbers_.push_back(detail_index);
     Recycle(std::move(t));
   }
-  const size_t count = numbers_.size() / kStride;
-  numbers_.insert(numbers_.end(), spans_.begin(), spans_.end());
+  const size_t count = batch_.count();
   napi_value header_text = nullptr;
+  const std::string& text = batch_.header_text();
   // Header bytes are Latin-1 on the wire (Node's http reads them so too).
-  if (ok && !spans_.empty() &&
-      napi_create_string_latin1(env, header_text_.data(), header_text_.size(), &header_text) !=
-          napi_ok) {
+  if (ok && batch_.has_spans() &&
+      napi_create_string_latin1(env, text.data(), text.size(), &header_text) != napi_ok) {
     ok = false;
   }
   if (!ok) {
     napi_close_handle_scope(env, scope);
     return;
   }
-  napi_value numbers = NumbersArray(env, numbers_.size());
+  napi_value numbers = NumbersArray(env, batch_.size());
   napi_value undefined;
   napi_value sink;
   napi_value resource;
@@ -681,7 +728,7 @@ void Binding::OnCompleted(TransferBatch* batch) {
     napi_close_handle_scope(env, scope);
     return;
   }
-  std::memcpy(numbers_data_, numbers_.data(), numbers_.size() * sizeof(double));
+  batch_.CopyTo(numbers_data_);
   // One callback scope per batch: promise reactions run once, after every result in the batch.
   napi_callback_scope callback_scope;
   if (napi_open_callback_scope(env, resource, async_context_, &callback_scope) != napi_ok) {

@@ -6,8 +6,11 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "completions.h"
+#include "errors.h"
 #include "pump.h"
 #include "request.h"
 
@@ -21,6 +24,10 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   void OnCompleted(TransferBatch* batch) override;
 
  private:
+  // setup({ methods, flags, maxMs, maxResponseBytes, maxLimit, errorCodes, curlTexts }): what
+  // lib/ defines and the addon must know (lib/transport/protocol.js, failures.js), once, before
+  // anything else.
+  Napi::Value Setup(const Napi::CallbackInfo& info);
   // submit(id, verbCode, url, body, profile, headers, flags, traceSecrets?): queues one transfer
   // and returns the body's size in bytes (UTF-8 for text). Its result reaches the completion sink
   // under `id`. traceSecrets: with the trace on, the secret header names among `headers`.
@@ -63,14 +70,26 @@ class Binding : public Napi::Addon<Binding>, public CompletionSink {
   static napi_value ResponseBody(napi_env env, const Transfer& t);
   napi_value NumbersArray(napi_env env, size_t size);
 
+  // From setup(): lib/'s codes and limits.
+  struct Protocol {
+    std::vector<Verb> verbs;  // by verb code
+    uint32_t response_flag = 0;
+    uint32_t binary_flag = 0;
+    uint32_t direct_flag = 0;
+    double max_ms = 0;
+    double max_response_bytes = 0;
+    double max_limit = 0;
+    CurlTexts curl_texts;
+  };
+  bool set_up_ = false;
+  Protocol protocol_;
+
   Link* link_ = nullptr;
   napi_env env_;
   napi_ref sink_ = nullptr;
   napi_ref resource_ = nullptr;
   napi_async_context async_context_ = nullptr;
-  std::vector<double> numbers_;     // reused between batches
-  std::vector<double> spans_;       // ditto: the responses' spans, appended to numbers_
-  std::string header_text_;         // ditto: the responses' header blocks, end to end
+  BatchEncoder batch_;              // reused between batches
   napi_ref numbers_ref_ = nullptr;  // the Float64Array handed to the sink (NumbersArray)
   double* numbers_data_ = nullptr;
   size_t numbers_capacity_ = 0;

@@ -1,5 +1,6 @@
 #include "errors.h"
 
+#include <algorithm>
 #include <cerrno>
 
 namespace ned {
@@ -68,23 +69,28 @@ const char* ErrorCode(const Transfer& t) {
   }
 }
 
-// curl_easy_strerror(), but where libcurl's words name what this package never does (an SSH key,
-// a file, a disk): the fallback says the same (lib/backend/fallback-errors.js).
-const char* Description(CURLcode result) {
-  switch (result) {
-    case CURLE_PEER_FAILED_VERIFICATION:
-      return "SSL peer certificate was not OK";
-    case CURLE_PARTIAL_FILE:
-      return "Received a partial response";
-    case CURLE_WRITE_ERROR:
-      return "Failed writing received data to the application";
-    default:
-      return curl_easy_strerror(result);
+const char* ErrorCodeMissingFrom(const std::vector<std::string>& codes) {
+  // Every case of ErrorCode(): each CURLcode, with and without a proxy, an errno it tells apart,
+  // a CONNECT refused and a chunked-encoding detail.
+  Transfer t;
+  for (int result = 0; result <= CURL_LAST; ++result) {
+    t.result = static_cast<CURLcode>(result);
+    for (int variant = 0; variant < 16; ++variant) {
+      t.via_proxy = (variant & 1) != 0;
+      t.os_errno = (variant & 2) != 0 ? EHOSTUNREACH : (variant & 4) != 0 ? ENETUNREACH : 0;
+      t.connect_code = (variant & 8) != 0 ? 407 : 0;
+      t.error_detail = (variant & 8) != 0 ? "" : "chunk";
+      const char* code = ErrorCode(t);
+      if (std::find(codes.begin(), codes.end(), code) == codes.end()) return code;
+    }
   }
+  return nullptr;
 }
 
-std::string ErrorMessage(const Transfer& t) {
-  std::string message = Description(t.result);
+std::string ErrorMessage(const Transfer& t, const CurlTexts& texts) {
+  const size_t i = static_cast<size_t>(t.result);
+  std::string message =
+      i < texts.size() && !texts[i].empty() ? texts[i] : curl_easy_strerror(t.result);
   if (!t.error_detail.empty() && t.error_detail != message) {
     message.append(" (").append(t.error_detail).append(")");
   }

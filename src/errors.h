@@ -1,21 +1,26 @@
 // Failures without an HTTP response: a stable string code per libcurl error and a readable message.
-// lib/ builds the DispatchError from them.
+// lib/ builds the DispatchError from them, and owns the table of codes and the words
+// (lib/transport/failures.js), handed over at setup().
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "request.h"
 
 namespace ned {
 
+// The words for each CURLcode, by number, as lib/ gives them; an empty one: libcurl's own.
+using CurlTexts = std::vector<std::string>;
+
 // Stable code for a failed transfer: ECONNREFUSED, ETIMEDOUT, ENOTFOUND, ECONNRESET, ECERT, ...
 const char* ErrorCode(const Transfer& t);
 
-// curl_easy_strerror's words for `result`, reworded where they name what the package never does
-// (60: "SSL peer certificate was not OK", not "... or SSH remote key ...").
-const char* Description(CURLcode result);
+// A code ErrorCode() can give that is not among `codes` (lib/'s table), or null when none is: the
+// addon refuses to start with a table that lacks one.
+const char* ErrorCodeMissingFrom(const std::vector<std::string>& codes);
 
-// "<Description> (<libcurl's detail>)" for `t`.
-std::string ErrorMessage(const Transfer& t);
+// "<the words for t.result> (<libcurl's detail>)" for `t`.
+std::string ErrorMessage(const Transfer& t, const CurlTexts& texts);
 
 }  // namespace ned

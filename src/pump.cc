@@ -276,7 +276,7 @@ void Pump::InlineLocked(std::unique_lock<std::mutex>* lock) {
   do {
     lock->unlock();
     TakeIntake();
-    Flush();
+    HandBack();
     lock->lock();
   } while (!leaving_.empty() || !aborts_.empty());
   state_ = State::kIdle;
@@ -352,10 +352,10 @@ void Pump::Run() {
     TakeIntake();
     multi_.StartWaiting();
     multi_.DrainFinished();
-    Flush(false);
+    HandBack(false);
 
     int wait_ms = timing::kMaxWaitMs;
-    if (!finished_.empty()) wait_ms = timing::kHeldRecheckMs;  // completions held back (Flush)
+    if (!finished_.empty()) wait_ms = timing::kHeldRecheckMs;  // completions held back (HandBack)
     wait_ms = multi_.WaitMs(wait_ms);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -410,11 +410,11 @@ void Pump::Run() {
     }
     multi_.Act(ready_);
     multi_.DrainFinished();
-    Flush(false);
+    HandBack(false);
   }
   // Handed over, another run (or an environment thread) may own the multi already: this thread
   // touches nothing of the pump's any more but its own counters.
-  if (!handed_over) Flush();
+  if (!handed_over) HandBack();
   cpu_ns_.fetch_add(ThreadCpuNs() - cpu_mark, std::memory_order_relaxed);
   if (handed_over) return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -444,7 +444,7 @@ int Pump::LookAfterTurnsMs(Clock::time_point now) {
 // With mu_ held, the run's last act as the multi's owner: completions go out, the pump is idle
 // (for the next Submit, Host or Leave to take), and this run no longer counts as one.
 void Pump::HandOverLocked(bool busy) {
-  Flush();
+  HandBack();
   state_ = State::kIdle;
   host_ = nullptr;
   yield_ = false;
@@ -477,7 +477,7 @@ void Pump::DropChannel(Channel* ch) {
 // Hands finished transfers to their environments: one lock and one wake-up per environment.
 // Unless `all`, a channel with a small burst still in flight or waiting keeps its completions back
 // (up to kHold), so the burst comes back in one batch, not one per pump turn.
-void Pump::Flush(bool all) {
+void Pump::HandBack(bool all) {
   multi_.TakeFinished(&finished_);
   if (finished_.empty()) return;
   const auto now = Clock::now();

@@ -92,7 +92,7 @@ class Pump {
   void Run();
   void TakeIntake();
   void DropChannel(Channel* ch);
-  void Flush(bool all = true);
+  void HandBack(bool all = true);
   int LookAfterTurnsMs(Clock::time_point now);
   void HandOverLocked(bool busy);
   void EndRunLocked();
@@ -133,10 +133,10 @@ class Pump {
   std::atomic<int> max_threads_{0};
   std::atomic<uint64_t> cpu_ns_{0};
 
-  // Owner only: the hand-back (Flush).
+  // Owner only: the hand-back (HandBack).
   std::vector<Transfer*> finished_;  // ended, not yet handed back (held, or this turn's)
-  std::vector<Transfer*> held_;      // Flush's scratch: completions held back
-  TransferBatch batch_;              // Flush's scratch: one channel's completions
+  std::vector<Transfer*> held_;      // HandBack's scratch: completions held back
+  TransferBatch batch_;              // HandBack's scratch: one channel's completions
   struct Hold {
     bool on = false;  // finished transfers held back for the rest of this channel's burst
     Clock::time_point since;

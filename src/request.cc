@@ -14,6 +14,17 @@
 
 namespace ned {
 
+bool VerbNamed(const std::string& method, Verb* verb) {
+  static const char* const kNames[kVerbCount] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
+  for (int i = 0; i < kVerbCount; ++i) {
+    if (method == kNames[i]) {
+      *verb = static_cast<Verb>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
 namespace {
 
 // Response headers are bounded like the body, so a hostile server cannot grow our memory.
@@ -165,44 +176,6 @@ size_t OnHeader(char* data, size_t size, size_t nitems, void* userp) noexcept {
     return 0;
   }
   return n;
-}
-
-// Mirrors libcurl's no_proxy rules closely enough to tell whether a failed connect went to a
-// proxy: "*" matches all; otherwise a comma list of host names (suffix match on a dot boundary,
-// a leading dot ignored) or literal addresses.
-bool NoProxyMatches(const std::string& list, std::string_view h) {
-  if (list.empty()) return false;
-  if (h.size() > 1 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t end = list.find(',', start);
-    if (end == std::string::npos) end = list.size();
-    std::string_view entry = Trim(std::string_view(list).substr(start, end - start));
-    start = end + 1;
-    if (entry == "*") return true;
-    if (!entry.empty() && entry.front() == '.') entry.remove_prefix(1);
-    if (entry.empty() || entry.size() > h.size()) continue;
-    const std::string_view tail = h.substr(h.size() - entry.size());
-    const bool same = std::equal(tail.begin(), tail.end(), entry.begin(), entry.end(),
-                                 [](char a, char b) { return std::tolower(a) == std::tolower(b); });
-    if (same && (tail.size() == h.size() || h[h.size() - entry.size() - 1] == '.')) return true;
-  }
-  return false;
-}
-
-// The host part of `url`, for the proxy decision (only needed when a transfer failed).
-std::string HostOf(const std::string& url) {
-  std::string host;
-  CURLU* u = curl_url();
-  if (u == nullptr) return host;
-  char* part = nullptr;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK && part != nullptr) {
-    host = part;
-    curl_free(part);
-  }
-  curl_url_cleanup(u);
-  return host;
 }
 
 // Whether all of the response arrived: the whole header block of a status without a body, or
@@ -422,8 +395,9 @@ CURLcode ConfigureProfile(CURL* easy, const Profile& p, CURLSH* share) {
     NED_SET(CURLOPT_DEBUGFUNCTION, OnTrace);
     NED_SET(CURLOPT_VERBOSE, 1L);
   }
-  // Always set, even to "": otherwise libcurl reads no_proxy from the environment itself.
-  NED_SET(CURLOPT_NOPROXY, p.no_proxy.c_str());
+  // Always "": lib/ matches no_proxy (kDirect), and libcurl would otherwise read it from the
+  // environment itself.
+  NED_SET(CURLOPT_NOPROXY, "");
   if (!p.ca_file.empty()) {
     NED_SET(CURLOPT_CAINFO, p.ca_file.c_str());
     NED_SET(CURLOPT_PROXY_CAINFO, p.ca_file.c_str());
@@ -451,7 +425,8 @@ CURLcode ConfigureTransfer(CURL* easy, Transfer* t) {
   if (p.verbose) NED_SET(CURLOPT_DEBUGDATA, static_cast<void*>(t));
   // An empty proxy string means "direct" and also stops libcurl from reading the environment.
   const bool https = t->https();
-  NED_SET(CURLOPT_PROXY, (https ? p.https_proxy : p.http_proxy).c_str());
+  NED_SET(CURLOPT_PROXY,
+          (t->flags & kDirect) ? "" : (https ? p.https_proxy : p.http_proxy).c_str());
   // Over h2, wait for a connection that can multiplex instead of opening one per request.
   NED_SET(CURLOPT_PIPEWAIT, p.http2 && https ? 1L : 0L);
 
@@ -510,7 +485,7 @@ void CollectResult(CURL* easy, Transfer* t, CURLcode result) {
   curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &t->os_errno);
   curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &t->connect_code);
   const std::string& proxy = t->https() ? t->profile->https_proxy : t->profile->http_proxy;
-  t->via_proxy = !proxy.empty() && !NoProxyMatches(t->profile->no_proxy, HostOf(t->url));
+  t->via_proxy = !proxy.empty() && !(t->flags & kDirect);
   if (t->unreadable != nullptr) {
     t->error_detail = t->unreadable;
   } else {

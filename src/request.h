@@ -15,13 +15,20 @@ namespace ned {
 
 class Channel;
 
-enum class Verb : uint8_t { kGet = 0, kPost = 1, kPut = 2, kPatch = 3, kDelete = 4, kHead = 5 };
+// The methods the addon can send. Not submit()'s verb codes: lib/ owns those and names the method
+// of each at setup() (VerbNamed).
+enum class Verb : uint8_t { kGet, kPost, kPut, kPatch, kDelete, kHead };
 constexpr int kVerbCount = 6;
 
-// What the caller wants back besides the status (the submit() flags).
+// The verb of an HTTP method name ("GET", ...); false for one the addon cannot send.
+bool VerbNamed(const std::string& method, Verb* verb);
+
+// What the caller wants back besides the status. Not submit()'s flag bits: Submit() translates
+// lib/'s (lib/transport/protocol.js) into these.
 enum TransferFlags : uint32_t {
   kKeepResponse = 1,  // response headers and body
   kBinaryBody = 2,    // the body as bytes rather than UTF-8 text
+  kDirect = 4,        // no proxy: lib/ matched the URL's host against no_proxy
 };
 
 // Options shared by every transfer made with the same JS options object. Compiled once on the main
@@ -51,7 +58,6 @@ struct Profile {
   // so libcurl never calls getenv() on the pump thread while JS may be calling setenv().
   std::string http_proxy;              // for http: URLs; empty = direct
   std::string https_proxy;             // for https: URLs; empty = direct
-  std::string no_proxy;                // curl's CURLOPT_NOPROXY list
   curl_slist* body_headers = nullptr;  // for requests with a body
   curl_slist* get_headers = nullptr;   // for GET and HEAD
   curl_slist* connect_to = nullptr;    // the `resolve` option as CURLOPT_CONNECT_TO entries

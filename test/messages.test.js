@@ -54,7 +54,7 @@ describe('createDispatcher: names from other SDKs map to ours', () => {
     expect(thrown(() => createDispatcher({ colour: 'blue' })).message).toBe('Expected a known option name for options '
       + 'but received "colour" (known options — sending: endpoint, headers, userAgent; retries: maxAttempts, '
       + 'baseDelayMs, maxDelayMs, deadlineMs, maxRetryAfterMs; queue: maxInFlight, maxQueueBytes; spool: spoolDir, '
-      + 'spoolMaxBytes, spoolRetryMs; closing: handleProcessExit, closeTimeoutMs; logs: logger; timeouts: timeoutMs, '
+      + 'spoolMaxBytes, spoolRetryMs; closing: handleProcessExit, closeTimeoutMs; logs: logger; counts: eventCount; timeouts: timeoutMs, '
       + 'connectTimeoutMs; network: proxy, noProxy, http2, resolve; TLS: caFile, insecure; response: maxResponseBytes)');
   });
 });

@@ -461,7 +461,7 @@ describe('the fallback backend, driven directly', () => {
   });
 
   // maxTotalConnections bounds every connection, idle ones included: the least recently used idle
-  // one is closed to make room (fallback-connections.js). These pin what that relies on in undici: a
+  // one is closed to make room (lib/fallback/connections.js). These pin what that relies on in undici: a
   // socket closed under an idle Client (HTTP/1.1, HTTP/2, a CONNECT tunnel) fails nothing and is
   // connected again when needed.
   describe('maxTotalConnections bounds the open connections', () => {

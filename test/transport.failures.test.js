@@ -287,7 +287,7 @@ describe('the fallback backend, driven directly', () => {
     try {
       const done = await failure(send('POST', raw.url, '{}'), 'ECONNRESET', [18, 56]);
       expect(done.detail.statusCode).toBe(200);
-      expect(done.detail.retryAfter).toBe('3');
+      expect(done.detail.retryAfterMs).toBe(3000);
     } finally {
       await raw.close();
     }

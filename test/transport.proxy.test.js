@@ -157,6 +157,21 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     }
   });
 
+  test('noProxy takes CIDR ranges and domains; a host it sends direct fails as itself, not as the proxy', async () => {
+    const before = proxy.seen.length;
+    for (const noProxy of ['10.0.0.0/8, 127.0.0.0/8', '.example.com,127.0.0.1', '*']) {
+      const skipped = await dispatchEvent('POST', target.url, {}, { proxy: proxy.url, noProxy });
+      expect(skipped.headers['x-proxied']).toBeUndefined();
+    }
+    const viaProxy = await dispatchEvent('POST', target.url, {}, { proxy: proxy.url, noProxy: '10.0.0.0/8,127.0.0.1.example.com' });
+    expect(viaProxy.headers['x-proxied']).toBe('1');
+    expect(proxy.seen.length).toBe(before + 1);
+    const port = await closedPort();
+    const down = `http://127.0.0.1:${await closedPort()}`;
+    const err = await dispatchEvent('POST', `http://127.0.0.1:${port}/`, {}, { proxy: down, noProxy: '127.0.0.0/24' }).catch((e) => e);
+    expect(err.code).toBe('ECONNREFUSED');
+  });
+
   // The environment is read the way libcurl reads it, in a fresh process on this transport.
   async function inChild(env, url) {
     const script = `require(${JSON.stringify(ROOT)}).dispatchEvent('POST', ${JSON.stringify(url)}, { from: 'child' })

@@ -239,6 +239,12 @@ export interface DispatcherOptions extends Omit<TransportOptions, 'timings'> {
   /** close() deadline used by handleProcessExit and close() without arguments. Default 10 000. */
   closeTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * The user events a request carries (what stats().events and each info's `events` count): an
+   * integer ≥ 0 for its params (a spooled event read back: its JSON parsed). Default: the visitors
+   * of an Optimizely EventBatch, 1 for any other payload.
+   */
+  eventCount?: (params: unknown) => number;
 }
 
 /** An event as the Optimizely SDKs hand it over (v6's LogEvent, v4/v5's Event). */
@@ -414,6 +420,12 @@ export interface PauseInfo {
   statusCode: number;
 }
 
+/** What settleWithin() read and kept: settling starts `timeoutMs - reserveMs` from the call. */
+export interface SettleWithin {
+  timeoutMs: number;
+  reserveMs: number;
+}
+
 export class Dispatcher extends EventEmitter {
   /** The Optimizely interface: v6 uses the promise, v4/v5 the callback (called exactly once). */
   dispatchEvent(event: DispatcherEvent, callback?: DispatchCallback): Promise<DispatchResult>;
@@ -442,6 +454,12 @@ export class Dispatcher extends EventEmitter {
    * in flight are aborted; the dispatcher stays open. closeOptimizely uses it.
    */
   settleBy(deadline: number): void;
+  /**
+   * settleBy() for a deadline `timeoutMs` away (default closeTimeoutMs) that the settling must end
+   * by: it starts early enough — the same reserve close() keeps for its end — for whoever waits on
+   * the events (an SDK's close()) to hear of them in time. closeOptimizely uses it.
+   */
+  settleWithin(options?: CloseOptions | number): SettleWithin;
   stats(): DispatcherStats;
 
   on(event: 'retry', listener: (info: RetryInfo) => void): this;

@@ -13,17 +13,39 @@ const { createFetch } = require('../fetch');
 const { invalid, isPlainObject } = require('../errors');
 const { integerIn } = require('../transport/options');
 const { targetOf } = require('../transport/request');
-const { retryAfterMs } = require('../retry');
+const { errorCodes } = require('../transport/failures');
+const { retryAfterMs } = require('../http-date');
+const { decide } = require('../retry');
 const { checkDispatcher, checkAdapterOptions, handOver } = require('./durable');
 
+// The SDK's RetryingTransport as a retry policy (lib/retry.js decides): 429, 502, 503, 504 and
+// the network errors its HTTP transport deems transient are retried; backoff 1 s × 1.5ⁿ ± 20 %
+// capped at 5 s; a Retry-After replaces it, uncapped; no origin pauses.
 const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
 // The codes the SDK's HTTP transport retries (http-transport-utils.js), in our vocabulary.
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH']);
+const RETRYABLE_CODES = new Set(errorCodes('ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH'));
 const DEFAULT_RETRIES = 5;
 const INITIAL_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 5000;
 const BACKOFF_MULTIPLIER = 1.5;
 const JITTER = 0.2;
+
+function sdkBackoffMs(attempts, random) {
+  const backoff = INITIAL_BACKOFF_MS * BACKOFF_MULTIPLIER ** (attempts - 1);
+  return Math.max(Math.min(backoff * (1 + (random() * 2 - 1) * JITTER), MAX_BACKOFF_MS), 0);
+}
+
+function otlpPolicy(retries) {
+  return Object.freeze({
+    maxAttempts: retries + 1,
+    retryStatuses: RETRYABLE_STATUSES,
+    retryCodes: RETRYABLE_CODES,
+    pauseStatuses: new Set(),
+    backoffMs: sdkBackoffMs,
+    retryAfter: 'instead',
+    maxRetryAfterMs: Infinity,
+  });
+}
 
 class OtlpHttpError extends Error {
   constructor(statusCode, data) {
@@ -42,19 +64,24 @@ async function headersOf(headers) {
   return { ...value, 'Content-Type': 'application/json' };
 }
 
-// One attempt through fetch.
+// One attempt through fetch → { response } or { error, code } (the network error, in our
+// vocabulary).
 async function attempt(fetch, url, headers, data, timeoutMillis) {
-  let response;
   try {
-    response = await fetch(url, {
+    const response = await fetch(url, {
       method: 'POST', headers: await headersOf(headers), body: data, signal: AbortSignal.timeout(Math.max(1, timeoutMillis)),
     });
-  } catch (err) {
-    const code = err.name === 'TimeoutError' ? 'ETIMEDOUT' : err.cause && err.cause.code;
-    return { status: RETRYABLE_CODES.has(code) ? 'retryable' : 'failure', error: err };
+    return { response };
+  } catch (error) {
+    const code = error.name === 'TimeoutError' ? 'ETIMEDOUT' : error.cause && error.cause.code;
+    return { error, code: typeof code === 'string' ? code : 'EUNKNOWN' };
   }
-  const { status } = response;
-  if (status >= 200 && status < 300) {
+}
+
+// What the exporter hears of the last attempt, as the SDK's transport says it.
+async function exportResult({ response, error }, action, retryInMillis) {
+  if (!response) return { status: action === 'fail' ? 'failure' : 'retryable', error };
+  if (action === 'deliver') {
     let body;
     try {
       body = new Uint8Array(await response.arrayBuffer());
@@ -63,17 +90,14 @@ async function attempt(fetch, url, headers, data, timeoutMillis) {
     }
     return { status: 'success', data: body };
   }
-  if (RETRYABLE_STATUSES.has(status)) {
-    const header = response.headers.get('retry-after');
-    return { status: 'retryable', retryInMillis: header === null ? undefined : retryAfterMs(header) };
-  }
+  if (action !== 'fail') return { status: 'retryable', retryInMillis };
   let text = '';
   try {
     text = await response.text();
   } catch {
     // the status says enough
   }
-  return { status: 'failure', error: new OtlpHttpError(status, text) };
+  return { status: 'failure', error: new OtlpHttpError(response.status, text) };
 }
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
@@ -83,23 +107,24 @@ class OtlpFetchTransport {
     this.fetch = fetch;
     this.url = url;
     this.headers = headers;
-    this.retries = retries;
+    this.policy = otlpPolicy(retries);
   }
 
   async send(data, timeoutMillis) {
     const deadline = Date.now() + timeoutMillis;
-    let result = await attempt(this.fetch, this.url, this.headers, data, timeoutMillis);
-    let backoff = INITIAL_BACKOFF_MS;
-    for (let left = this.retries; result.status === 'retryable' && left > 0; left--) {
-      const jittered = Math.max(Math.min(backoff * (1 + (Math.random() * 2 - 1) * JITTER), MAX_BACKOFF_MS), 0);
-      backoff *= BACKOFF_MULTIPLIER;
-      const wait = result.retryInMillis ?? jittered;
-      const remaining = deadline - Date.now();
-      if (wait > remaining) break; // the export's deadline comes first, as in the SDK
-      await sleep(wait);
-      result = await attempt(this.fetch, this.url, this.headers, data, deadline - Date.now());
+    for (let attempts = 1; ; attempts++) {
+      const outcome = await attempt(this.fetch, this.url, this.headers, data, attempts === 1 ? timeoutMillis : deadline - Date.now());
+      const { response } = outcome;
+      const header = response ? response.headers.get('retry-after') : null;
+      const retryInMillis = header === null ? undefined : retryAfterMs(header);
+      // The export's deadline comes first, as in the SDK.
+      const decision = decide({
+        statusCode: response ? response.status : 0, code: outcome.code, retryAfterMs: retryInMillis,
+        attempts, msLeft: deadline - Date.now(), pausedMs: 0,
+      }, this.policy);
+      if (decision.action !== 'retry') return exportResult(outcome, decision.action, retryInMillis);
+      await sleep(decision.delayMs);
     }
-    return result;
   }
 
   shutdown() {}

@@ -78,6 +78,24 @@ class Accounting {
     e.delivered += events;
   }
 
+  sent(bytes) {
+    this.bytesSent += bytes;
+  }
+
+  retry() {
+    this.retried += 1;
+  }
+
+  replay() {
+    this.replayed += 1;
+  }
+
+  // An event kept in memory only (the spool had no room, or could not be written) → how many so far.
+  notJournaledOne() {
+    this.notJournaled += 1;
+    return this.notJournaled;
+  }
+
   latency(ms) {
     this.latencies[this.latencyCount++ % LATENCY_SAMPLES] = ms;
   }

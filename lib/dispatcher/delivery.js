@@ -1,5 +1,5 @@
 'use strict';
-// One event a dispatcher holds in memory, from acceptance (or replay) until it is settled. The
+// One event a dispatcher has in memory, from acceptance (or replay) until it is settled. The
 // links let it sit on the age list and a queue lane at once; one class keeps every event the same
 // shape for V8.
 class Delivery {
@@ -10,7 +10,7 @@ class Delivery {
     this.seq = seq;
     this.request = request;
     this.origin = request.origin;
-    // The event's bytes (what goes out: UTF-8), which is also about what it holds in memory (V8
+    // The event's bytes (what goes out: UTF-8), which is also about what it has in memory in memory (V8
     // keeps ASCII text one byte per character, other text two, which UTF-8 never undercounts).
     // -1 until counted: an event that goes straight out is counted by the pump's copy of it
     // (Dispatcher#sendEntry).

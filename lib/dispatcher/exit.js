@@ -1,9 +1,9 @@
 'use strict';
 // handleProcessExit: on SIGTERM/SIGINT, close (within closeTimeoutMs) and re-raise the signal; on
-// 'exit', make the journal durable and say what was still held.
+// 'exit', make the journal durable and say what was still in memory.
 function installExitHandlers(dispatcher) {
   const onSignal = (signal) => {
-    dispatcher.log('info', `${signal}: closing`);
+    dispatcher.reports.log('info', `${signal}: closing`);
     dispatcher.close().finally(() => {
       process.removeListener(signal, onSignal);
       // Re-raised for the default behaviour, unless the application handles the signal itself.

@@ -1,6 +1,6 @@
 'use strict';
-// flush() promises. Each waits for the events held at its call — the held list is in acceptance
-// order (seq), so it is done once the oldest held event is younger than its `seq` — and, when
+// flush() promises. Each waits for the events in memory at its call — the in-memory list is in acceptance
+// order (seq), so it is done once the oldest event in memory is younger than its `seq` — and, when
 // replay was due at the call, for the records then parked: replay takes them oldest first, so it
 // is done once replay has taken `takeTarget` records and those are settled too.
 // Asked with options (flush({ timeoutMs }), flush(ms)), it answers { settled: true, pending: 0 },
@@ -39,9 +39,9 @@ class FlushWaiters {
     for (const w of this.waiting) if (taken <= w.takeTarget) w.seq = Math.max(w.seq, seq);
   }
 
-  // oldestSeq: the oldest held event's seq (Infinity when none); taken: records replay has taken;
+  // oldestSeq: the oldest event in memory's seq (Infinity when none); taken: records replay has taken;
   // replayDue: false once replay stopped or rests — what it did not take stays spooled.
-  settle(oldestSeq, taken, replayDue) {
+  resolveDone(oldestSeq, taken, replayDue) {
     this.waiting = this.waiting.filter((w) => {
       if (taken < w.takeTarget && !replayDue) w.takeTarget = taken;
       if (taken < w.takeTarget || oldestSeq <= w.seq) return true;

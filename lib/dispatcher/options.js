@@ -4,6 +4,7 @@
 const { invalid, isPlainObject } = require('../errors');
 const { profileFor, OPTION_NAMES, unknownOption } = require('../transport/options');
 const { targetOf } = require('../transport/request');
+const { MAX_MS, MAX_LIMIT } = require('../transport/protocol');
 
 const DEFAULTS = Object.freeze({
   endpoint: undefined,
@@ -20,6 +21,7 @@ const DEFAULTS = Object.freeze({
   handleProcessExit: false,
   closeTimeoutMs: 10000,
   logger: undefined,
+  eventCount: undefined, // (params) → the user events a request carries; createDispatcher's counts visitors
 });
 const LIMITS = Object.freeze({
   maxAttempts: [1, 1000],
@@ -27,11 +29,11 @@ const LIMITS = Object.freeze({
   maxDelayMs: [0, 3600000],
   deadlineMs: [1, 7 * 24 * 3600000],
   maxRetryAfterMs: [0, 24 * 3600000],
-  maxInFlight: [1, 100000],
+  maxInFlight: [1, MAX_LIMIT],
   maxQueueBytes: [1024, 2 ** 40],
   spoolMaxBytes: [1024, 2 ** 50],
   spoolRetryMs: [0, 24 * 3600000],
-  closeTimeoutMs: [0, 2 ** 31 - 1],
+  closeTimeoutMs: [0, MAX_MS],
 });
 // The transport's options, but the per-call ones (the dispatcher reports no timings and its
 // results carry no stack).
@@ -142,6 +144,8 @@ function readOptions(options) {
       if (typeof value !== 'string' || value === '') {
         throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a directory path', value);
       }
+    } else if (key === 'eventCount') {
+      if (typeof value !== 'function') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a function (params) → a number of events', value);
     } else if (key === 'handleProcessExit') {
       if (typeof value !== 'boolean') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a boolean', value);
     } else if (key === 'logger') {

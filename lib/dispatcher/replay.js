@@ -3,20 +3,51 @@
 // replay moves forward; never after a deadline stopped it), and the next parked record, read back
 // and held to the rules of a new event — or the reason it cannot be sent.
 const { prepareReplay } = require('../transport/request');
-const { eventCount } = require('../optimizely');
 
 class Replay {
-  constructor(spool, endpoint) {
+  // countEvents(params): the dispatcher's eventCount.
+  constructor(spool, endpoint, countEvents) {
     this.spool = spool;
     this.endpoint = endpoint; // replaces the journaled URL, as it does for fresh events
     this.notBefore = 0;
     this.stopped = false;
     this.taken = 0; // records taken out of the spool so far
+    this.countEvents = countEvents;
     this.events = new WeakMap(); // record -> the events (visitors) it carries, once known
   }
 
   due(now) {
     return !this.stopped && this.spool.parkedCount > 0 && now >= this.notBefore;
+  }
+
+  // When replay would next be due, for a timer: Infinity when it is due now, stopped or has
+  // nothing to take.
+  wakeAt(now) {
+    return this.spool.parkedCount > 0 && !this.stopped && this.notBefore > now ? this.notBefore : Infinity;
+  }
+
+  // The endpoint answers: what is spooled may come back at once.
+  resume() {
+    this.notBefore = 0;
+  }
+
+  // A replayed event failed again: the spool rests until `until`.
+  rest(until) {
+    this.notBefore = until;
+  }
+
+  // Nothing more comes back (a deadline came).
+  stop() {
+    this.stopped = true;
+  }
+
+  // The events a journaled record carries (known when it was journaled, or once read back).
+  remember(record, events) {
+    this.events.set(record, events);
+  }
+
+  eventsOf(record) {
+    return this.events.get(record) ?? 0;
   }
 
   // → undefined when nothing is parked; otherwise { record, request, events, counted } — `counted`
@@ -31,7 +62,7 @@ class Replay {
       const r = this.spool.read(record);
       const request = prepareReplay(r.method, this.endpoint || r.href, r.body, r.json);
       if (!counted) {
-        events = eventsIn(request);
+        events = eventsIn(request, this.countEvents);
         this.events.set(record, events);
       }
       return { record, request, events, counted };
@@ -41,11 +72,13 @@ class Replay {
   }
 }
 
-// An Optimizely batch's visitors, read from a journaled body once; 1 for other payloads.
-function eventsIn(request) {
+// The events in a journaled body, counted once: JSON is parsed for the count (an Optimizely
+// batch's visitors); 1 for other payloads, or when the count fails.
+function eventsIn(request, countEvents) {
   if (!request.json) return 1;
   try {
-    return eventCount(JSON.parse(request.body));
+    const n = countEvents(JSON.parse(request.body));
+    return Number.isInteger(n) && n >= 0 ? n : 1;
   } catch {
     return 1;
   }

@@ -8,9 +8,15 @@
 // (no body, "b":null). "b" comes last so the body's text can be sliced out unchanged: the bytes read
 // back are the bytes accepted. A line is accepted on load only in exactly the form we write
 // (canonical header, known fields, an http(s) URL), so a tampered or corrupt line is never replayed.
-// 0.1.0 lines ({"id":…,"v":"POST",…} records and {"ack":"<id>"} lines) are read for import only.
+// This is spool format 2 (SPOOL_FORMAT): these lines, in slot directories (slots.js). Format 1 —
+// the legacy journal 0.1.0 wrote in the root itself: {"id":…,"v":"POST",…} records and
+// {"ack":"<id>"} lines — is read for import only. ("0.1.0" is a release; the formats have numbers.)
 
-const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH']);
+const { EVENT_METHODS } = require('../transport/protocol');
+
+const SPOOL_FORMAT = 2;
+const LEGACY_FORMAT = 1;
+const METHODS = new Set(EVENT_METHODS);
 const ENCODINGS = new Set(['json', 'json-string', 'text', 'b64', 'none']);
 const LEGACY_ENCODINGS = new Set(['json', 'text', 'b64']);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -100,7 +106,7 @@ function parse(line) {
   };
 }
 
-// A line of ours or of 0.1.0 → a record as parse() gives, { ack: id } for a 0.1.0 acknowledgement,
+// A line of ours or of format 1 → a record as parse() gives, { ack: id } for a format-1 acknowledgement,
 // or null.
 function parseAny(line) {
   const text = typeof line === 'string' ? line : line.toString('utf8');
@@ -145,8 +151,8 @@ function eachLine(data, onLine) {
   return 0;
 }
 
-// The live records of files to import (late files, 0.1.0 journals), read in the order given: a
-// later acknowledgement (a 0.1.0 ack line, or a flag) removes a record, whichever file holds it.
+// The live records of files to import (late files, format-1 journals), read in the order given: a
+// later acknowledgement (a format-1 ack line, or a flag) removes a record, whichever file holds it.
 // → { entries (parsed lines, oldest first), skipped (invalid lines), torn (torn tails) }
 function liveEntries(buffers) {
   const live = new Map();
@@ -165,7 +171,7 @@ function liveEntries(buffers) {
   return { entries: [...live.values()], skipped, torn };
 }
 
-module.exports = {
+module.exports = { SPOOL_FORMAT, LEGACY_FORMAT,
   METHODS, ACK_FLAG_OFFSET, encode, fromParts, parse, parseAny, requestOf, eachLine, liveEntries,
   isHttpUrl,
 };

@@ -6,8 +6,8 @@
 //   merged (their segments renamed into it). A rename has one winner, and a merge cut short is an
 //   adopt-… directory inside a slot that is itself an orphan: the next adopter merges it.
 // - late files (Spool.appendLate), claimed by a rename into the slot (import-….jsonl).
-// - a 0.1.0 journal in the root itself (segment-*.jsonl, a `lock` file), claimed by creating
-//   `legacy.claim` (O_EXCL) and imported by copy.
+// - a legacy journal (spool format 1, 0.1.0's) in the root itself (segment-*.jsonl, a `lock`
+//   file), claimed by creating `legacy.claim` (O_EXCL) and imported by copy.
 // Whose slot is gone: released.json instead of owner.json (closed with records left); same boot
 // and pid namespace: the pid is dead (or a zombie), or is another process (its start time differs); otherwise
 // (another host or container sharing the volume): no heartbeat for STALE_MS. The heartbeat is the
@@ -23,13 +23,9 @@ const {
   makePrivateDir, openPrivateFile, strangeEntry, readOwnFile, openOwnDir,
 } = require('./directory');
 const { isSegmentName, segmentOrder } = require('./journal');
-const backend = require('../binding');
-
-// The native addon holds each slot it makes (an flock on its directory, let go with the
-// environment): a slot this process owns but nobody holds was left by a terminated worker. Seen
-// by every copy of the addon in the process. (The fallback cannot lock: such a slot waits for the
-// process to end.)
-const holds = typeof backend.holdSlot === 'function' ? backend : null;
+// Slot holds (holds.js): a slot this process owns but no environment holds was left by a
+// terminated worker.
+const holds = require('./holds');
 
 const OWNER = 'owner.json';
 const RELEASED = 'released.json';
@@ -115,7 +111,7 @@ function identity() {
 }
 
 // Whether process `pid` started after `file` was last written: then it is not the process that
-// wrote it (0.1.0's lock holds a pid only; a container's app is pid 1 in every run). Unknown
+// wrote it (a format-1 lock file holds a pid only; a container's app is pid 1 in every run). Unknown
 // (not Linux, /proc hidden): false, the lock is taken as held.
 function startedAfter(pid, file) {
   const ticks = Number(startTimeOf(pid));
@@ -166,7 +162,7 @@ function judge(dir, me, now) {
     if (stat.state === 'Z' || stat.state === 'X') return 'orphan'; // dead, not yet reaped
     if (owner.startTime != null && stat.startTime !== owner.startTime) return 'orphan';
     // This very process: live while an environment (the main thread, a worker) holds it.
-    if (owner.pid === me.pid && owner.held && holds) return holds.slotHeld(dir) ? 'live' : 'orphan';
+    if (owner.pid === me.pid && owner.held && holds.available) return holds.isHeld(dir) ? 'live' : 'orphan';
     return 'live';
   }
   return now - heartbeat > STALE_MS ? 'orphan' : 'live';
@@ -188,7 +184,7 @@ function createSlot(root) {
   }
   const ownerFile = path.join(dir, OWNER);
   // Held before its owner file says so: a slot is never judged by its hold before it has one.
-  const held = holds !== null && holds.holdSlot(dir, true);
+  const held = holds.take(dir);
   const text = `${JSON.stringify({ ...identity(), createdAt: Date.now(), held })}\n`;
   try {
     const fd = openPrivateFile(ownerFile, 'wx');
@@ -198,7 +194,7 @@ function createSlot(root) {
       fs.closeSync(fd);
     }
   } catch (err) {
-    if (held) holds.holdSlot(dir, false);
+    if (held) holds.letGo(dir);
     fs.rmSync(dir, { recursive: true, force: true });
     throw ioError(`cannot create a spool slot in ${root}`, err);
   }
@@ -220,7 +216,7 @@ function slotThere(slot) {
 
 // A slot deleted while in use: its hold is let go (a new slot takes over).
 function abandonSlot(slot) {
-  if (holds) holds.holdSlot(slot.dir, false);
+  holds.letGo(slot.dir);
 }
 
 // Gives the slot up (at close, or when open fails): removed when only its owner file is left,
@@ -237,7 +233,7 @@ function releaseSlot(slot) {
     if (names.every((n) => n === OWNER)) fs.rmSync(slot.dir, { recursive: true, force: true });
     else fs.renameSync(slot.ownerFile, path.join(slot.dir, RELEASED));
   } finally {
-    if (holds) holds.holdSlot(slot.dir, false); // after: until then it is judged live
+    holds.letGo(slot.dir); // after: until then it is judged live
   }
 }
 
@@ -367,7 +363,7 @@ function importFiles(slot) {
     .map((e) => e.name).sort().map((n) => path.join(slot.dir, n));
 }
 
-// A 0.1.0 journal in the root → { files (oldest first), release() } once claimed by this slot,
+// A legacy journal (format 1) in the root → { files (oldest first), release() } once claimed by this slot,
 // or null (none, its dispatcher is still running, or another starter holds the claim).
 function claimLegacy(root, slot, log) {
   const legacySegments = (report) => ownEntries(root, (n) => LEGACY_SEGMENT.test(n), 'file', report).sort();

@@ -1,25 +1,18 @@
 'use strict';
 // Requests in flight and their results. Each submitted request has an owner; the backend hands
-// results back in batches — onBatch(numbers, details, headerText, count): a Float64Array of
-// [id, statusCode, bytesSent, detail] for each of `count` requests (the addon reuses the array
-// for its next batch: read it during the call only; it may be longer than the batch), and
-// `details`: a detail object for those that need one (detail ≥ 0). A plain response that was
-// asked for (detail ≤ -2) has no object: its span follows the count × 4 numbers — [start, end) of
-// its header block in `headerText` (the batch's header blocks end to end) and its body's index
-// in `details`, or -1 for an empty body. Each owner hears of its own:
+// results back in batches (packed as lib/transport/protocol.js describes, read by its
+// decodeBatch()). Each owner hears of its own:
 //   owner.onTransportResult(statusCode, bytesSent, outcome)
 // `outcome` is undefined for a plain 2xx answer (the common case costs no object); otherwise
-// { statusCode, retryAfterMs, failure, headers, body, truncated, timings }, built once here.
-// `failure` ({ code, curlCode, message, statusCode }) is set when no complete HTTP response
-// arrived (statusCode is then 0); errorOf() turns it into a DispatchError where one is surfaced.
+// { statusCode, retryAfterMs, failure, headers, body, truncated, timings }, built once by the
+// decoder. `failure` ({ code, curlCode, message, statusCode }) is set when no complete HTTP
+// response arrived (statusCode is then 0); errorOf() turns it into a DispatchError where one is
+// surfaced.
 const backend = require('../binding');
 const { DispatchError } = require('../errors');
-const { retryAfterMs } = require('../retry');
+const { FLAGS, decodeBatch } = require('./protocol');
 
-const RESPONSE = 1; // keep the response headers and body
-const BINARY = 2; // the body as a Buffer
-const STRIDE = 4;
-const SPAN = 3; // numbers per plain response's span: [headers start, headers end, body index]
+const { RESPONSE, BINARY, DIRECT } = FLAGS;
 
 // Owners by slot. A Map keyed by id grew and shrank with every burst, a new table each time (most
 // of the main thread's page faults at 2,000 events/s); slots are reused instead, and an id is
@@ -43,56 +36,34 @@ function release(slot) {
   pending -= 1;
 }
 
-function outcomeOf(statusCode, detail) {
-  return {
-    statusCode,
-    retryAfterMs: detail.retryAfter === undefined ? undefined : retryAfterMs(detail.retryAfter),
-    failure: detail.code === undefined ? undefined
-      : { code: detail.code, curlCode: detail.curlCode, message: detail.message, statusCode: detail.statusCode },
-    headers: detail.headers,
-    body: detail.body,
-    truncated: detail.truncated === true,
-    timings: detail.timings,
-  };
-}
-
 // A throw from an owner must not stop the others in the batch, nor escape into the addon's
 // callback: it is reported like any uncaught exception, after the batch.
 function rethrowLater(err) {
   process.nextTick(() => { throw err; });
 }
 
-// `count` is left out by a backend that sends no spans (the fallback's batches have detail
-// objects only).
-function onBatch(numbers, details, headerText, count = numbers.length / STRIDE) {
-  let failure;
-  const end = count * STRIDE;
-  for (let i = 0; i < end; i += STRIDE) {
-    const slot = slotOf(numbers[i]);
-    if (slot < 0) continue;
-    const owner = owners[slot];
-    release(slot);
-    const d = numbers[i + 3];
-    try {
-      owner.onTransportResult(numbers[i + 1], numbers[i + 2], d === -1 ? undefined
-        : d >= 0 ? outcomeOf(numbers[i + 1], details[d]) : responseOf(numbers[i + 1], numbers, end + SPAN * (-d - 2), details, headerText));
-    } catch (err) {
-      if (failure === undefined) failure = err;
-    }
+let failure;
+
+function deliver(id, statusCode, bytesSent, outcome) {
+  const slot = slotOf(id);
+  if (slot < 0) return;
+  const owner = owners[slot];
+  release(slot);
+  try {
+    owner.onTransportResult(statusCode, bytesSent, outcome);
+  } catch (err) {
+    if (failure === undefined) failure = err;
   }
+}
+
+function onBatch(numbers, details, headerText, count) {
+  const outer = failure; // a sink called from an owner's callback (none does today) keeps its own
+  failure = undefined;
+  decodeBatch(numbers, details, headerText, count, deliver);
   if (failure !== undefined) rethrowLater(failure);
+  failure = outer;
 }
 backend.setCompletionSink(onBatch);
-
-// Just a response (the caller asked for it, nothing else to say), from its span at `at`.
-function responseOf(statusCode, numbers, at, details, headerText) {
-  const body = numbers[at + 2];
-  return {
-    statusCode, retryAfterMs: undefined, failure: undefined,
-    headers: headerText.slice(numbers[at], numbers[at + 1]), body: body < 0 ? '' : details[body],
-    truncated: false, timings: undefined,
-  };
-}
 
 // The body bytes the backend copied in the last submit() (UTF-8 for text): what the dispatcher
 // counts an event's size by, instead of a pass of its own over the text.
@@ -108,6 +79,7 @@ function copiedBytes() {
 function submit(request, profile, owner, flags = 0, headers = undefined, traceSecrets = undefined) {
   const slot = free.length > 0 ? free.pop() : owners.length;
   if (slot >= SLOTS) throw Object.assign(new RangeError(`more than ${SLOTS} requests pending at once`), { code: 'ERR_OUT_OF_RANGE' });
+  if (profile.direct !== undefined && profile.direct(request.origin)) flags |= DIRECT;
   const generation = (generations[slot] || 0) + 1;
   const id = slot + SLOTS * generation;
   try {

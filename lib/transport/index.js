@@ -10,6 +10,7 @@ const { invalid, unreadable, isPlainObject } = require('../errors');
 const { profileFor, integerIn, unknownOption } = require('./options');
 const { prepare } = require('./request');
 const completions = require('./completions');
+const { MAX_LIMIT } = require('./protocol');
 const { version } = require('../../package.json');
 
 // process.exit() joins libuv's threadpool before the process ends; a pump busy with transfers
@@ -149,7 +150,7 @@ function setConnectionLimits(limits = {}) {
   }
   const applied = /** @type {{ -readonly [K in keyof LIMIT_DEFAULTS]: number }} */ ({});
   for (const key of Object.keys(LIMIT_DEFAULTS)) {
-    applied[key] = integerIn(limits[key] ?? LIMIT_DEFAULTS[key], `limits.${key}`, 1, 100000);
+    applied[key] = integerIn(limits[key] ?? LIMIT_DEFAULTS[key], `limits.${key}`, 1, MAX_LIMIT);
   }
   backend.configure(toBackend(applied, false));
   return applied;

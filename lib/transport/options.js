@@ -7,6 +7,8 @@ const { invalid, isPlainObject, hidden } = require('../errors');
 const { isSecretName } = require('../redact');
 const { unknownOption } = require('../unknown-option');
 const { missingScheme } = require('./request');
+const { MAX_MS, MAX_RESPONSE_BYTES } = require('./protocol');
+const { noProxyMatcher } = require('./no-proxy');
 const { version } = require('../../package.json');
 
 const DEFAULTS = Object.freeze({
@@ -25,8 +27,6 @@ const OPTION_NAMES = [
   'maxResponseBytes', 'userAgent', 'resolve', 'timings', 'captureStack',
 ];
 const KNOWN_OPTIONS = new Set(OPTION_NAMES);
-const MAX_MS = 2 ** 31 - 1;
-const MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_CHARS = /[\r\n\0]/;
 // Headers that frame the message; letting callers set them would corrupt the request.
@@ -254,7 +254,25 @@ function compile(options) {
     connectTo: o.connectTo || [],
     traceSecrets: o.verbose ? secretNames([...CREDENTIAL_HEADERS, ...headers.names]) : [],
   });
-  return Object.freeze({ handle, timings: o.timings, captureStack: o.captureStack, userAgent: o.userAgent });
+  return Object.freeze({
+    handle, timings: o.timings, captureStack: o.captureStack, userAgent: o.userAgent, direct: directOf(o),
+  });
+}
+
+// (origin) -> whether no_proxy sends requests to `origin` direct, remembered per origin; undefined
+// when there is no proxy or no no_proxy list (then submit() asks nothing).
+function directOf(o) {
+  if ((o.httpProxy === '' && o.httpsProxy === '') || !o.noProxy) return undefined;
+  const matches = noProxyMatcher(o.noProxy);
+  const known = new Map();
+  return (origin) => {
+    let direct = known.get(origin);
+    if (direct === undefined) {
+      direct = matches(new URL(origin).hostname) !== null;
+      if (known.size < 1000) known.set(origin, direct);
+    }
+    return direct;
+  };
 }
 
 // The cache key of an options object: every name and value spelled with its type and length, so

@@ -2,11 +2,7 @@
 // A request, validated and serialised once on the main thread: { verb, method, href, origin,
 // display, body, json }. It can be sent many times (retries) and is what the spool journals.
 const { invalid, isPlainObject, describe } = require('../errors');
-
-// The addon's verb codes.
-const VERBS = Object.freeze({ GET: 0, POST: 1, PUT: 2, PATCH: 3, DELETE: 4, HEAD: 5 });
-// What dispatchEvent and the dispatcher accept (the SDKs' verbs); fetch() takes all of VERBS.
-const EVENT_VERBS = ['GET', 'POST', 'PUT', 'PATCH'];
+const { VERBS, EVENT_METHODS: EVENT_VERBS } = require('./protocol');
 
 function verbOf(httpVerb, allowed = EVENT_VERBS, what = 'httpVerb') {
   if (httpVerb === 'POST') return 'POST'; // nearly every event: no case folding, no search

@@ -1,12 +1,11 @@
 'use strict';
-// Drives the fallback backend (lib/backend/fallback.js) directly, the way the transport layer does:
+// Drives the fallback backend (lib/fallback/index.js) directly, the way the transport layer does:
 // one completion sink, ids chosen here, and a promise per request settled from the sink.
-const backend = require('../../lib/backend/fallback');
+const backend = require('../../lib/fallback');
+const { VERBS, FLAGS, decodeBatch } = require('../../lib/transport/protocol');
 
 // lib/transport configures the backend when it loads; driven directly, it is configured here.
 backend.configure({ maxHostConnections: 64, maxTotalConnections: 256, maxInFlight: 256 });
-
-const VERBS = { GET: 0, POST: 1, PUT: 2, PATCH: 3, DELETE: 4, HEAD: 5 };
 
 // A complete options object, as the JS layer hands it over.
 const PROFILE_DEFAULTS = Object.freeze({
@@ -34,16 +33,23 @@ let submitting = false;
 let completedInsideSubmit = false;
 let nextId = 0;
 
-backend.setCompletionSink((numbers, details) => {
+// The decoder's outcome, flat: the failure's fields beside the rest (undefined ones left out).
+function detailOf(outcome) {
+  if (outcome === undefined) return undefined;
+  const { failure, retryAfterMs, headers, body, truncated, timings } = outcome;
+  const detail = { ...failure, retryAfterMs, headers, body, truncated: truncated || undefined, timings };
+  for (const key of Object.keys(detail)) if (detail[key] === undefined) delete detail[key];
+  return detail;
+}
+
+backend.setCompletionSink((numbers, details, headerText, count) => {
   if (submitting) completedInsideSubmit = true;
-  sinkCalls.push(numbers.length / 4);
-  for (let i = 0; i < numbers.length; i += 4) {
-    const id = numbers[i];
+  sinkCalls.push(count);
+  decodeBatch(numbers, details, headerText, count, (id, statusCode, bytesSent, outcome) => {
     const resolve = waiting.get(id);
     waiting.delete(id);
-    const index = numbers[i + 3];
-    resolve({ id, statusCode: numbers[i + 1], bytesSent: numbers[i + 2], detail: index >= 0 ? details[index] : undefined });
-  }
+    resolve({ id, statusCode, bytesSent, detail: detailOf(outcome) });
+  });
 });
 
 function profile(overrides = {}) {
@@ -70,11 +76,12 @@ const send = (...args) => submit(...args).result;
 
 module.exports = {
   backend,
+  PROFILE_DEFAULTS,
   profile,
   submit,
   send,
   sinkCalls,
   completedInsideSubmit: () => completedInsideSubmit,
-  RESPONSE: backend.FLAG_RESPONSE,
-  BINARY: backend.FLAG_BINARY,
+  RESPONSE: FLAGS.RESPONSE,
+  BINARY: FLAGS.BINARY,
 };

@@ -3,7 +3,7 @@ import type { EventDispatcher as V6EventDispatcher } from '@optimizely/optimizel
 import type { EventDispatcher as V5EventDispatcher } from 'optimizely-sdk-v5';
 import {
   createDispatcher, closeOptimizely, Dispatcher, DispatchResult, CloseSummary, DispatcherStats, DropReason,
-  DeliveredInfo, FlushResult,
+  DeliveredInfo, FlushResult, SettleWithin,
 } from '../..';
 
 const dispatcher = createDispatcher({
@@ -46,6 +46,14 @@ dispatcher.close().then((summary) => {
   expectType<number>(summary.lost);
 });
 expectType<void>(dispatcher.settleBy(Date.now() + 1000));
+// settleWithin: close()'s deadline forms, and what it kept.
+expectType<SettleWithin>(dispatcher.settleWithin());
+expectType<number>(dispatcher.settleWithin({ timeoutMs: 2000 }).reserveMs);
+expectType<number>(dispatcher.settleWithin(2000).timeoutMs);
+expectError(dispatcher.settleWithin({ timeout: 2000 }));
+// eventCount: the events a request carries.
+createDispatcher({ eventCount: (params) => (Array.isArray((params as { events?: unknown[] }).events) ? 2 : 1) });
+expectError(createDispatcher({ eventCount: 3 }));
 expectType<number>(dispatcher.stats().pending);
 expectType<number | null>(dispatcher.stats().latencyMs.p99);
 expectType<number>(dispatcher.stats().events.accepted);

@@ -4,12 +4,12 @@
 // in the same way). undici does the work: keep-alive, TLS, ALPN, proxies and CONNECT tunnels; this
 // file only adds what libcurl does and undici does not: connect-to pins, HTTP/2 multiplexing of
 // POSTs, connection times for `timings`, and one bound on open connections across all agents
-// (fallback-connections.js).
+// (connections.js).
 const net = require('node:net');
 const { performance } = require('node:perf_hooks');
 const { Agent, Pool, ProxyAgent, buildConnector } = require('undici');
-const { Connections } = require('./fallback-connections');
-const { MAX_HEAD_BYTES } = require('./fallback-errors');
+const { Connections } = require('./connections');
+const { MAX_HEAD_BYTES } = require('./errors');
 
 // libcurl's default cap on concurrent streams per HTTP/2 connection.
 const H2_STREAMS = 100;
@@ -102,7 +102,7 @@ function headEnd(socket, start) {
 // undici's pool, whose connections count against the bound on all of them (`connections`), follow
 // the connect-to rules and, once a connection turns out to be HTTP/2, carry up to H2_STREAMS
 // requests at once. undici runs one request at a time on a connection unless told otherwise;
-// requests are sent as idempotent (see fallback-transfer.js) so that this applies to POST too, and
+// requests are sent as idempotent (see transfer.js) so that this applies to POST too, and
 // HTTP/1.1 connections stay at one request (no pipelining). Every connection of the fallback goes
 // through here: direct ones, those to a proxy, and CONNECT tunnels (whose connect dials the proxy).
 function poolFactory(settings, connections) {
@@ -184,10 +184,11 @@ class Agents {
     this.byKey = new Map();
   }
 
-  // { agent, viaProxy } for a request of `profile` to `host` over http: or https:.
-  route(profile, https, host) {
+  // { agent, viaProxy } for a request of `profile` to `host` over http: or https:; `direct`: lib/
+  // decided no_proxy sends it direct (the DIRECT flag).
+  route(profile, https, host, direct) {
     const proxy = https ? profile.httpsProxy : profile.httpProxy;
-    const viaProxy = proxy !== '' && !profile.noProxy(host);
+    const viaProxy = proxy !== '' && !direct && profile.noProxy(host) === null;
     // With connect-to pins, a tunnel's TLS name is the host's own: one proxy agent per host then.
     const servername = viaProxy && https && profile.connection.connectTo.length > 0 && !net.isIP(host.replace(/^\[|\]$/g, '')) ? host : '';
     const key = viaProxy ? `${proxy}\n${servername}\n${profile.connectionKey}` : profile.connectionKey;

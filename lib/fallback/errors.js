@@ -1,30 +1,9 @@
 'use strict';
 // Failures of the fallback transport as the native transport reports them: the same stable code,
 // libcurl's number for the same situation, and libcurl's wording with Node's or undici's detail in
-// parentheses ("Couldn't connect to server (connect ECONNREFUSED 127.0.0.1:9)").
-
-// The native transport's descriptions (src/errors.cc) for the codes used here: curl_easy_strerror()
-// of libcurl 7.88, reworded where libcurl names what the package never does (SSH keys, files).
-const CURL_TEXT = {
-  1: 'Unsupported protocol',
-  5: "Couldn't resolve proxy name",
-  6: "Couldn't resolve host name",
-  7: "Couldn't connect to server",
-  8: 'Weird server reply',
-  16: 'Error in the HTTP2 framing layer',
-  18: 'Received a partial response',
-  28: 'Timeout was reached',
-  35: 'SSL connect error',
-  42: 'Operation was aborted by an application callback',
-  43: 'A libcurl function was given a bad argument',
-  52: 'Server returned nothing (no headers, no data)',
-  55: 'Failed sending data to the peer',
-  56: 'Failure when receiving data from the peer',
-  60: 'SSL peer certificate was not OK',
-  77: 'Problem with the SSL CA cert (path? access rights?)',
-  92: 'Stream error in the HTTP/2 framing layer',
-  97: 'proxy handshake error',
-};
+// parentheses ("Couldn't connect to server (connect ECONNREFUSED 127.0.0.1:9)"), from the one
+// table of words (lib/transport/failures.js).
+const { CURL_TEXTS } = require('../transport/failures');
 
 // OpenSSL's X.509 verification results as Node names them (tls docs, "X509 certificate error
 // codes"), plus Node's own host name check.
@@ -61,7 +40,7 @@ const NOT_A_STATUS_LINE = /Expected HTTP\/|HTTP version|major version|minor vers
 const BOTH_FRAMINGS_REASON = /Content-Length can't be present with Transfer-Encoding|Transfer-Encoding can't be present with Content-Length/;
 
 function failure(code, curlCode, detail) {
-  const text = CURL_TEXT[curlCode] || 'Unexpected failure in the fallback transport';
+  const text = CURL_TEXTS[curlCode] || 'Unexpected failure in the fallback transport';
   const message = detail && detail !== text ? `${text} (${detail})` : text;
   return { code, curlCode, message };
 }

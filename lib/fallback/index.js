@@ -6,13 +6,12 @@
 const { invalid } = require('../errors');
 const { version } = require('../../package.json');
 const { version: undiciVersion } = require('undici/package.json');
-const { compileProfile, requestHeaders, isProfile, linesOf } = require('./fallback-profile');
-const { Agents } = require('./fallback-agents');
-const { Transfer, FLAG_RESPONSE, FLAG_BINARY, METHODS } = require('./fallback-transfer');
+const { compileProfile, requestHeaders, isProfile, linesOf } = require('./profile');
+const { Agents } = require('./agents');
+const { Transfer } = require('./transfer');
+const { METHODS, VERBS, FLAGS, MAX_LIMIT, BatchEncoder } = require('../transport/protocol');
 
-const GET = 0;
-const DELETE = 4;
-const HEAD = 5;
+const { GET, DELETE, HEAD } = VERBS;
 // Set by configure(): lib/transport applies its defaults when it loads, so until then nothing starts.
 const LIMIT_NAMES = ['maxHostConnections', 'maxTotalConnections', 'maxInFlight'];
 
@@ -28,10 +27,9 @@ const state = {
   submitted: 0,
   settled: 0,
   halted: false,
-  // The batch being gathered for the sink: 4 numbers per completion, and the details.
-  numbers: [],
-  details: [],
-  flushScheduled: null,
+  // The batch being gathered for the sink.
+  batch: new BatchEncoder(),
+  handBackScheduled: null,
   lastUrl: '',
   lastTarget: null,
 };
@@ -110,7 +108,8 @@ function pump() {
       transfer.running = true;
       let route;
       try {
-        route = state.agents.route(transfer.profile, transfer.target.https, transfer.target.host);
+        route = state.agents.route(transfer.profile, transfer.target.https, transfer.target.host,
+          (transfer.flags & FLAGS.DIRECT) !== 0);
       } catch (err) {
         transfer.onResponseError(null, err);
         continue;
@@ -137,35 +136,29 @@ function onSettled(transfer, failure) {
     transfer.running = false;
     state.running -= 1;
   }
-  const detail = transfer.detail(failure);
-  state.numbers.push(transfer.id, failure ? 0 : transfer.status, transfer.bytesSent,
-    detail === undefined ? -1 : state.details.push(detail) - 1);
-  if (state.flushScheduled === null) {
+  transfer.encode(state.batch, failure);
+  if (state.handBackScheduled === null) {
     // After this callback has returned: at the end of a response undici frees the connection with
     // a setImmediate of its own, and the next request (a waiting one, or one the sink submits)
     // should find that connection free instead of opening another.
-    state.flushScheduled = true;
-    queueMicrotask(scheduleFlush);
+    state.handBackScheduled = true;
+    queueMicrotask(scheduleHandBack);
   }
 }
 
-function scheduleFlush() {
-  if (state.flushScheduled === true) state.flushScheduled = setImmediate(flush);
+function scheduleHandBack() {
+  if (state.handBackScheduled === true) state.handBackScheduled = setImmediate(handBack);
 }
 
 // Starts what waited for the requests that completed, then tells the sink about them.
-function flush() {
-  state.flushScheduled = null;
+function handBack() {
+  state.handBackScheduled = null;
   // Connections the completed requests leave idle make room for connects waiting on the bound.
   const { connections } = state.agents;
   if (connections.due()) connections.look();
   pump();
-  if (state.numbers.length === 0 || state.halted) return;
-  const numbers = Float64Array.from(state.numbers);
-  const details = state.details.length > 0 ? state.details : undefined;
-  state.numbers = [];
-  state.details = [];
-  state.sink(numbers, details); // a throwing sink is an uncaught exception, like the native one
+  if (state.batch.count === 0 || state.halted) return;
+  state.sink(...state.batch.take()); // a throwing sink is an uncaught exception, like the native one
 }
 
 // ---- the backend interface ----------------------------------------------------------------------
@@ -180,8 +173,9 @@ function submit(id, verb, url, body, profile, headers, flags) {
   }
   if (typeof url !== 'string' || url === '') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'url', 'a URL string', url);
   if (!isProfile(profile)) throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'profile', 'a profile from compileProfile()', profile);
-  if (!Number.isInteger(flags) || flags < 0 || flags > (FLAG_RESPONSE | FLAG_BINARY)) {
-    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'flags', 'an integer from 0 to 3', flags);
+  const allFlags = FLAGS.RESPONSE | FLAGS.BINARY | FLAGS.DIRECT;
+  if (!Number.isInteger(flags) || flags < 0 || flags > allFlags) {
+    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'flags', `an integer from 0 to ${allFlags}`, flags);
   }
   if (state.sink === null) {
     const err = new Error('submit() needs setCompletionSink() first');
@@ -218,8 +212,8 @@ function configure(limits) {
   for (const key of LIMIT_NAMES) {
     const value = limits[key];
     if (typeof value !== 'number') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', `limits.${key}`, 'an integer', value);
-    if (!Number.isInteger(value) || value < 1 || value > 100000) {
-      throw invalid(RangeError, 'ERR_OUT_OF_RANGE', `limits.${key}`, 'an integer from 1 to 100000', value);
+    if (!Number.isInteger(value) || value < 1 || value > MAX_LIMIT) {
+      throw invalid(RangeError, 'ERR_OUT_OF_RANGE', `limits.${key}`, `an integer from 1 to ${MAX_LIMIT}`, value);
     }
     next[key] = value;
   }
@@ -232,8 +226,6 @@ const backend = {
   kind: 'fallback',
   // Set by the loader (lib/binding.js): why this transport and not the native one.
   reason: undefined,
-  FLAG_RESPONSE,
-  FLAG_BINARY,
   compileProfile,
   submit,
   abort,
@@ -279,8 +271,8 @@ const backend = {
   // Process exit: everything pending is abandoned now; no completion is delivered after this.
   halt() {
     state.halted = true;
-    if (state.flushScheduled !== null && state.flushScheduled !== true) clearImmediate(state.flushScheduled);
-    state.flushScheduled = null;
+    if (state.handBackScheduled !== null && state.handBackScheduled !== true) clearImmediate(state.handBackScheduled);
+    state.handBackScheduled = null;
     for (const transfer of state.pending.values()) transfer.halt();
     state.pending.clear();
     state.waiting = [];

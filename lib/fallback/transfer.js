@@ -4,13 +4,11 @@
 // of the completion sink (status, bytes sent, and the detail object when there is one).
 const diagnostics = require('node:diagnostics_channel');
 const { performance } = require('node:perf_hooks');
-const errors = require('./fallback-errors');
+const errors = require('./errors');
 const { redactUrl, redactText, redactHeader } = require('../redact');
-const { kTimes, bytesRead, headEnd } = require('./fallback-agents');
+const { kTimes, bytesRead, headEnd } = require('./agents');
+const { METHODS, FLAGS } = require('../transport/protocol');
 
-const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
-const FLAG_RESPONSE = 1;
-const FLAG_BINARY = 2;
 const NON_ASCII = /[^\x00-\x7f]/;
 // A whole-request timer this late (ms) says the event loop was busy elsewhere (see timeOut()).
 const LATE_MS = 10;
@@ -45,7 +43,7 @@ class Transfer {
       method: METHODS[verb],
       headers,
       body,
-      // Lets undici run several of these on one HTTP/2 connection (see fallback-agents.js). It
+      // Lets undici run several of these on one HTTP/2 connection (see agents.js). It
       // never retries a request either way, and HTTP/1.1 connections carry one request at a time.
       idempotent: true,
     };
@@ -130,7 +128,7 @@ class Transfer {
   onResponseData(controller, chunk) {
     if (this.settled) return;
     this.received += chunk.length;
-    if ((this.flags & FLAG_RESPONSE) === 0) return;
+    if ((this.flags & FLAGS.RESPONSE) === 0) return;
     // Bytes beyond maxResponseBytes are read and dropped, never kept.
     const room = this.profile.maxResponseBytes - this.kept;
     if (chunk.length > room) this.truncated = true;
@@ -237,27 +235,42 @@ class Transfer {
     return this.started && this.options.body ? this.options.body.length : 0;
   }
 
-  // The sink's detail for this completion, or undefined when a number row says it all.
-  detail(failure) {
+  // Writes this completion into `batch` (lib/transport/protocol.js's encoder) as the addon does:
+  // a plain 2xx as numbers only, just the response the caller asked for as a span, anything else
+  // with a detail object.
+  encode(batch, failure) {
     const response = failure === null;
-    const status = this.status;
+    const status = response ? this.status : 0;
     const retryAfter = this.headers && this.headers['retry-after'] !== undefined
       ? utf8(valuesOf(this.headers['retry-after']).at(-1)) : undefined;
-    const full = (this.flags & FLAG_RESPONSE) !== 0 && response;
-    if (response && status >= 200 && status < 300 && !full && retryAfter === undefined && !this.profile.timings) {
-      return undefined;
+    const full = (this.flags & FLAGS.RESPONSE) !== 0 && response;
+    const timings = this.profile.timings;
+    if (response && status >= 200 && status < 300 && !full && retryAfter === undefined && !timings) {
+      batch.plain(this.id, status, this.bytesSent);
+      return;
+    }
+    if (full && retryAfter === undefined && !this.truncated && !timings) {
+      const body = this.responseBody();
+      batch.response(this.id, status, this.bytesSent, this.headerBlock(),
+        body.length > 0 || (this.flags & FLAGS.BINARY) !== 0 ? body : undefined);
+      return;
     }
     const detail = failure ? { ...failure } : {};
-    if (failure && status > 0) detail.statusCode = status;
+    if (failure && this.status > 0) detail.statusCode = this.status;
     if (retryAfter !== undefined) detail.retryAfter = retryAfter;
     if (full) {
       detail.headers = this.headerBlock();
-      const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.kept);
-      detail.body = (this.flags & FLAG_BINARY) !== 0 ? Buffer.from(body) : body.toString('utf8');
+      detail.body = this.responseBody();
       if (this.truncated) detail.truncated = true;
     }
-    if (this.profile.timings) detail.timings = this.timings();
-    return detail;
+    if (timings) detail.timings = this.timings();
+    batch.detailed(this.id, status, this.bytesSent, detail);
+  }
+
+  // The body kept, as the caller asked for it: bytes of its own, or text.
+  responseBody() {
+    const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.kept);
+    return (this.flags & FLAGS.BINARY) !== 0 ? Buffer.from(body) : body.toString('utf8');
   }
 
   // "name: value\r\n" per header line of the last response, names in lower case, repeats kept.
@@ -300,4 +313,4 @@ class Transfer {
   }
 }
 
-module.exports = { Transfer, FLAG_RESPONSE, FLAG_BINARY, METHODS };
+module.exports = { Transfer };

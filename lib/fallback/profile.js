@@ -4,11 +4,11 @@
 // proxy decision, and the connection settings that pick an undici agent. Options undici cannot
 // honour are refused here, loudly, instead of being ignored.
 const fs = require('node:fs');
-const net = require('node:net');
 const { X509Certificate } = require('node:crypto');
 const { invalid } = require('../errors');
+const { MAX_MS, MAX_RESPONSE_BYTES } = require('../transport/protocol');
+const { noProxyMatcher } = require('../transport/no-proxy');
 
-const MAX_MS = 2 ** 31 - 1;
 const BAD_CHARS = /[\r\n\0]/;
 const PROXY_SCHEMES = new Set(['http:', 'https:']);
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -143,30 +143,6 @@ function proxyOf(p, key) {
   return value;
 }
 
-// libcurl's NO_PROXY rules: "*" alone matches every host; otherwise a comma-separated list of host
-// names (matching the name and its subdomains, a leading dot ignored), IP addresses or CIDR ranges.
-function noProxyMatcher(list) {
-  const entries = list.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean);
-  if (entries.length === 0) return () => false;
-  if (entries.length === 1 && entries[0] === '*') return () => true;
-  const names = [];
-  const ranges = new net.BlockList();
-  for (const raw of entries) {
-    const entry = raw.replace(/^\[|\]$/g, '');
-    const [address, bits] = entry.split('/');
-    const family = net.isIP(address);
-    if (family && bits !== undefined && /^\d+$/.test(bits)) ranges.addSubnet(address, Number(bits), family === 6 ? 'ipv6' : 'ipv4');
-    else if (family) ranges.addAddress(address, family === 6 ? 'ipv6' : 'ipv4');
-    else names.push(entry.replace(/^\./, ''));
-  }
-  return (host) => {
-    const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-    const family = net.isIP(h);
-    if (family) return ranges.check(h, family === 6 ? 'ipv6' : 'ipv4') || names.includes(h);
-    return names.some((n) => h === n || h.endsWith(`.${n}`));
-  };
-}
-
 // ---- connect-to (curl's CURLOPT_CONNECT_TO) ---------------------------------------------------
 
 const CONNECT_TO = /^(\[[0-9A-Fa-f:.]*\]|[^:[\]]*):(\d{0,5}):(\[[0-9A-Fa-f:.]*\]|[^:[\]]*):(\d{0,5})$/;
@@ -226,7 +202,7 @@ function compileProfile(p) {
   };
   const profile = Object.freeze({
     timeoutMs: integerIn(p, 'timeoutMs', 1, MAX_MS),
-    maxResponseBytes: integerIn(p, 'maxResponseBytes', 0, 1024 * 1024 * 1024),
+    maxResponseBytes: integerIn(p, 'maxResponseBytes', 0, MAX_RESPONSE_BYTES),
     verbose: booleanOf(p, 'verbose'),
     timings: booleanOf(p, 'timings'),
     userAgent,
