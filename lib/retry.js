@@ -67,7 +67,8 @@ function decide(result, policy) {
     }
   }
   if (result.pausedMs > delayMs) delayMs = result.pausedMs;
-  if (attempts >= policy.maxAttempts) return { action: 'exhausted', reason: 'retries-exhausted', delayMs, pauseMs };
+  if (attempts >= policy.maxAttempts)
+    return { action: 'exhausted', reason: 'retries-exhausted', delayMs, pauseMs };
   if (delayMs > result.msLeft) return { action: 'exhausted', reason: 'deadline', delayMs, pauseMs };
   return { action: 'retry', delayMs, pauseMs };
 }
@@ -81,7 +82,10 @@ function backoffMs(attempt, baseMs, capMs, random = Math.random) {
 
 // The dispatcher's policy, from its options: capped exponential backoff with full jitter, the
 // server's Retry-After (capped) as a floor, a pause of the origin on 429 and 503.
-function deliveryPolicy({ maxAttempts, baseDelayMs, maxDelayMs, maxRetryAfterMs }, random = undefined) {
+function deliveryPolicy(
+  { maxAttempts, baseDelayMs, maxDelayMs, maxRetryAfterMs },
+  random = undefined,
+) {
   return Object.freeze({
     maxAttempts,
     retryStatuses: RETRY_STATUSES,
@@ -95,5 +99,11 @@ function deliveryPolicy({ maxAttempts, baseDelayMs, maxDelayMs, maxRetryAfterMs 
 }
 
 module.exports = {
-  decide, classify, backoffMs, deliveryPolicy, RETRY_STATUSES, RETRY_CODES, PAUSE_STATUSES,
+  decide,
+  classify,
+  backoffMs,
+  deliveryPolicy,
+  RETRY_STATUSES,
+  RETRY_CODES,
+  PAUSE_STATUSES,
 };

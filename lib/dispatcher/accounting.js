@@ -103,7 +103,11 @@ class Accounting {
   latencyMs() {
     const n = Math.min(this.latencyCount, LATENCY_SAMPLES);
     const sorted = Array.from(this.latencies.subarray(0, n)).sort((a, b) => a - b);
-    return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) };
+    return {
+      p50: percentile(sorted, 50),
+      p95: percentile(sorted, 95),
+      p99: percentile(sorted, 99),
+    };
   }
 
   // close()'s answer: requests at the top level, events inside.
@@ -111,7 +115,10 @@ class Accounting {
     const { delivered, spooled, lost, failed } = this.requests;
     const e = this.events;
     return {
-      delivered, spooled, lost, failed,
+      delivered,
+      spooled,
+      lost,
+      failed,
       events: { delivered: e.delivered, spooled: e.spooled, lost: e.lost, failed: e.failed },
     };
   }

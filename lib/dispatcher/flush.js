@@ -21,7 +21,13 @@ class FlushWaiters {
   // it still waits for, asked at the deadline }.
   add(seq, takeTarget, deadline) {
     return new Promise((resolve) => {
-      const waiter = { seq, takeTarget, resolve, answer: deadline ? SETTLED : undefined, timer: null };
+      const waiter = {
+        seq,
+        takeTarget,
+        resolve,
+        answer: deadline ? SETTLED : undefined,
+        timer: null,
+      };
       this.waiting.push(waiter);
       if (!deadline || deadline.timeoutMs === Infinity) return;
       const { timeoutMs, pendingOf } = deadline;

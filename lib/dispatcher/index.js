@@ -51,7 +51,14 @@ class Dispatcher extends EventEmitter {
     this.countEvents = this.options.eventCount || oneEvent;
     this.policy = deliveryPolicy(this.options);
     // The facts decide() reads, filled in place for each answer.
-    this.attemptResult = { statusCode: 0, code: undefined, retryAfterMs: undefined, attempts: 0, msLeft: 0, pausedMs: 0 };
+    this.attemptResult = {
+      statusCode: 0,
+      code: undefined,
+      retryAfterMs: undefined,
+      attempts: 0,
+      msLeft: 0,
+      pausedMs: 0,
+    };
     this.queue = new DeliveryQueue();
     this.inMemory = new LinkedList('agePrev', 'ageNext'); // in memory, oldest first (by seq)
     this.memoryBytes = 0;
@@ -78,7 +85,11 @@ class Dispatcher extends EventEmitter {
       // are counted when each is read back.)
       const inherited = this.durable.parkedCount;
       for (let i = 0; i < inherited; i++) this.accounting.enter('spooled', 0, true);
-      if (inherited > 0) this.reports.log('info', `${inherited} spooled event(s) to deliver first from ${this.durable.root}`);
+      if (inherited > 0)
+        this.reports.log(
+          'info',
+          `${inherited} spooled event(s) to deliver first from ${this.durable.root}`,
+        );
     }
     if (this.options.handleProcessExit) this.removeExitHandlers = installExitHandlers(this);
     this.sendDue();
@@ -116,7 +127,13 @@ class Dispatcher extends EventEmitter {
   eventsOf(params) {
     const n = this.countEvents(params);
     if (!Number.isInteger(n) || n < 0) {
-      throw invalid(TypeError, 'ERR_INVALID_RETURN_VALUE', 'options.eventCount(params)', 'an integer ≥ 0', n);
+      throw invalid(
+        TypeError,
+        'ERR_INVALID_RETURN_VALUE',
+        'options.eventCount(params)',
+        'an integer ≥ 0',
+        n,
+      );
     }
     return n;
   }
@@ -135,22 +152,42 @@ class Dispatcher extends EventEmitter {
     // waits its turn) send the bytes it handed over.
     const { body } = request;
     if (body !== undefined && typeof body !== 'string') {
-      request = { ...request, body: Buffer.from(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)) };
+      request = {
+        ...request,
+        body: Buffer.from(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)),
+      };
     }
     let resolve;
-    const promise = new Promise((r) => { resolve = r; });
+    const promise = new Promise((r) => {
+      resolve = r;
+    });
     const now = clock();
-    const straight = this.queue.size === 0 && this.inFlight < this.options.maxInFlight
-      && !this.queue.isPaused(request.origin, now) && !this.replayDue(now);
+    const straight =
+      this.queue.size === 0 &&
+      this.inFlight < this.options.maxInFlight &&
+      !this.queue.isPaused(request.origin, now) &&
+      !this.replayDue(now);
     // Text that fits even at 3 bytes a character and goes straight out is counted by the pump's
     // copy of it, not by a pass of our own over it first.
-    const uncounted = straight && typeof body === 'string'
-      && this.memoryBytes + 3 * body.length <= this.options.maxQueueBytes;
-    const entry = new Delivery(this, ++this.seq, request, Date.now(), now, now + this.options.deadlineMs, events, uncounted);
+    const uncounted =
+      straight &&
+      typeof body === 'string' &&
+      this.memoryBytes + 3 * body.length <= this.options.maxQueueBytes;
+    const entry = new Delivery(
+      this,
+      ++this.seq,
+      request,
+      Date.now(),
+      now,
+      now + this.options.deadlineMs,
+      events,
+      uncounted,
+    );
     entry.resolve = resolve;
     entry.callback = callback;
     this.accounting.accepted(events);
-    if (this.durable !== null) entry.record = this.durable.journal(request, entry.acceptedAt, events);
+    if (this.durable !== null)
+      entry.record = this.durable.journal(request, entry.acceptedAt, events);
     if (uncounted) {
       this.inMemory.push(entry);
       this.sendEntry(entry);
@@ -160,7 +197,10 @@ class Dispatcher extends EventEmitter {
     this.keepInMemory(entry);
     if (!room) {
       if (entry.record) this.park(entry, 'queue-full');
-      else this.drop(entry, 'queue-full', { cause: this.durable ? this.durable.trouble : 'maxQueueBytes' });
+      else
+        this.drop(entry, 'queue-full', {
+          cause: this.durable ? this.durable.trouble : 'maxQueueBytes',
+        });
     } else if (straight) {
       this.sendEntry(entry); // nothing waits before it: straight out
     } else {
@@ -188,8 +228,22 @@ class Dispatcher extends EventEmitter {
       result = { statusCode: 0, dropped: true, reason: 'closed' };
     }
     callOnce(callback, result, this.reportError);
-    if (failure) this.reports.drop({ reason: 'closed', request, attempts: 0, events, error: failure, cause: spoolCause(failure) });
-    else this.reports.notify('spool', { reason: 'closed', url: redactUrl(request.href), attempts: 0, events });
+    if (failure)
+      this.reports.drop({
+        reason: 'closed',
+        request,
+        attempts: 0,
+        events,
+        error: failure,
+        cause: spoolCause(failure),
+      });
+    else
+      this.reports.notify('spool', {
+        reason: 'closed',
+        url: redactUrl(request.href),
+        attempts: 0,
+        events,
+      });
     return Promise.resolve(result);
   }
 
@@ -244,7 +298,13 @@ class Dispatcher extends EventEmitter {
 
   sendDue() {
     // Nothing waits, nothing to replay, no timer to move: the common case after a delivery.
-    if (this.queue.size === 0 && this.durable === null && this.timer === null && this.flushWaiters.size === 0) return;
+    if (
+      this.queue.size === 0 &&
+      this.durable === null &&
+      this.timer === null &&
+      this.flushWaiters.size === 0
+    )
+      return;
     if (this.sendingDue) return;
     this.sendingDue = true;
     try {
@@ -286,7 +346,10 @@ class Dispatcher extends EventEmitter {
       return completions.submit(entry.request, this.options.profile, entry);
     } catch (err) {
       // Junk that validation should have caught: the event cannot be sent, now or later.
-      this.onResult(entry, 0, 0, { statusCode: 0, failure: { code: err.code || 'EINVAL', message: err.message, curlCode: 0 } });
+      this.onResult(entry, 0, 0, {
+        statusCode: 0,
+        failure: { code: err.code || 'EINVAL', message: err.message, curlCode: 0 },
+      });
       return 0;
     }
   }
@@ -322,7 +385,8 @@ class Dispatcher extends EventEmitter {
     if (entry.settled) {
       // Settled while in flight (a deadline gave up on it and aborted it), yet an answer came:
       // the journal and the counts follow the server. Our own abort is no answer.
-      if (action === 'deliver' || (action === 'fail' && statusCode > 0)) this.settledLate(entry, action === 'deliver' ? 'delivered' : 'failed');
+      if (action === 'deliver' || (action === 'fail' && statusCode > 0))
+        this.settledLate(entry, action === 'deliver' ? 'delivered' : 'failed');
       return;
     }
     if (action === 'deliver') {
@@ -341,11 +405,22 @@ class Dispatcher extends EventEmitter {
       this.accounting.move('pending', 'failed', entry.events);
       const error = failure && completions.errorOf(failure, entry.request);
       this.settle(entry, {
-        statusCode, attempts: entry.attempts, failed: true, ...(error ? { error } : {}),
+        statusCode,
+        attempts: entry.attempts,
+        failed: true,
+        ...(error ? { error } : {}),
       });
-      this.reports.notify('failed', this.reports.dropInfo({
-        reason: 'rejected', request: entry.request, attempts: entry.attempts, events: entry.events, statusCode, error,
-      }));
+      this.reports.notify(
+        'failed',
+        this.reports.dropInfo({
+          reason: 'rejected',
+          request: entry.request,
+          attempts: entry.attempts,
+          events: entry.events,
+          statusCode,
+          error,
+        }),
+      );
       return;
     }
     this.retryLater(entry, statusCode, failure, now, decision);
@@ -355,9 +430,12 @@ class Dispatcher extends EventEmitter {
   // an earlier run, whose clock is gone: its wall-clock age, never below 0.
   notifyDelivered(entry, statusCode, latencyMs) {
     this.reports.notify('delivered', {
-      url: redactUrl(entry.request.href), statusCode, attempts: entry.attempts,
+      url: redactUrl(entry.request.href),
+      statusCode,
+      attempts: entry.attempts,
       latencyMs: entry.replayed ? Math.max(0, Date.now() - entry.acceptedAt) : latencyMs,
-      events: entry.events, replayed: entry.replayed,
+      events: entry.events,
+      replayed: entry.replayed,
     });
   }
 
@@ -390,8 +468,11 @@ class Dispatcher extends EventEmitter {
     this.queue.defer(entry, now + delay);
     if (pause) this.reports.notify('pause', pause);
     this.reports.notify('retry', {
-      url: redactUrl(entry.request.href), attempt: entry.attempts, delayMs: delay,
-      statusCode: statusCode || undefined, code: failure && failure.code,
+      url: redactUrl(entry.request.href),
+      attempt: entry.attempts,
+      delayMs: delay,
+      statusCode: statusCode || undefined,
+      code: failure && failure.code,
     });
   }
 
@@ -420,11 +501,14 @@ class Dispatcher extends EventEmitter {
     if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.timerAt = Infinity;
-      this.sendDue();
-    }, Math.max(0, at - now));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.timerAt = Infinity;
+        this.sendDue();
+      },
+      Math.max(0, at - now),
+    );
     if (this.queue.size === 0) this.timer.unref();
   }
 
@@ -446,7 +530,15 @@ class Dispatcher extends EventEmitter {
         this.discard(record, next.error, events);
         continue;
       }
-      const entry = new Delivery(this, ++this.seq, request, record.acceptedAt, now, now + this.options.deadlineMs, events);
+      const entry = new Delivery(
+        this,
+        ++this.seq,
+        request,
+        record.acceptedAt,
+        now,
+        now + this.options.deadlineMs,
+        events,
+      );
       entry.record = record;
       entry.replayed = true;
       this.accounting.replay();
@@ -460,8 +552,16 @@ class Dispatcher extends EventEmitter {
   discard(record, err, events) {
     this.durable.ackOrReport(record);
     this.accounting.move('spooled', 'lost', events);
-    const reason = err.code === 'ERR_SPOOL_CORRUPT' || err.code === 'ERR_SPOOL_IO' ? 'unreadable' : 'invalid';
-    this.reports.drop({ reason, request: undefined, attempts: 0, events, error: err, cause: reason === 'unreadable' ? spoolCause(err) : err.code });
+    const reason =
+      err.code === 'ERR_SPOOL_CORRUPT' || err.code === 'ERR_SPOOL_IO' ? 'unreadable' : 'invalid';
+    this.reports.drop({
+      reason,
+      request: undefined,
+      attempts: 0,
+      events,
+      error: err,
+      cause: reason === 'unreadable' ? spoolCause(err) : err.code,
+    });
   }
 
   // ---- endings ----------------------------------------------------------------------------------
@@ -493,8 +593,12 @@ class Dispatcher extends EventEmitter {
       this.settle(entry, { spooled: true, attempts: entry.attempts });
     }
     this.reports.notify('spool', {
-      reason, url: redactUrl(entry.request.href), attempts: entry.attempts, events: entry.events,
-      statusCode: last.statusCode || undefined, code: last.failure && last.failure.code,
+      reason,
+      url: redactUrl(entry.request.href),
+      attempts: entry.attempts,
+      events: entry.events,
+      statusCode: last.statusCode || undefined,
+      code: last.failure && last.failure.code,
     });
   }
 
@@ -504,11 +608,24 @@ class Dispatcher extends EventEmitter {
     // A status that came with a failure is not an answer: only delivered results carry a 2xx.
     const statusCode = last.statusCode >= 300 ? last.statusCode : 0;
     this.settle(entry, {
-      statusCode, dropped: true, reason, attempts: entry.attempts, ...(error ? { error } : {}),
+      statusCode,
+      dropped: true,
+      reason,
+      attempts: entry.attempts,
+      ...(error ? { error } : {}),
     });
-    this.reports.drop({
-      reason, request: entry.request, attempts: entry.attempts, events: entry.events, statusCode: last.statusCode, error, cause: last.cause,
-    }, quiet);
+    this.reports.drop(
+      {
+        reason,
+        request: entry.request,
+        attempts: entry.attempts,
+        events: entry.events,
+        statusCode: last.statusCode,
+        error,
+        cause: last.cause,
+      },
+      quiet,
+    );
   }
 
   // ---- the spool's files deleted ---------------------------------------------------------------
@@ -525,9 +642,20 @@ class Dispatcher extends EventEmitter {
     for (const record of lost) {
       const events = this.durable.eventsOf(record);
       this.accounting.move('spooled', 'lost', events);
-      this.reports.drop({ reason: 'spool-lost', request: undefined, attempts: 0, events, error: err, cause: spoolCause(err) }, true);
+      this.reports.drop(
+        {
+          reason: 'spool-lost',
+          request: undefined,
+          attempts: 0,
+          events,
+          error: err,
+          cause: spoolCause(err),
+        },
+        true,
+      );
     }
-    if (lost.size > 0) this.reports.log('warn', `dropped ${lost.size} spooled event(s): ${err.message}`);
+    if (lost.size > 0)
+      this.reports.log('warn', `dropped ${lost.size} spooled event(s): ${err.message}`);
   }
 
   // ---- flush and close --------------------------------------------------------------------------
@@ -542,7 +670,10 @@ class Dispatcher extends EventEmitter {
     let deadline = null;
     if (options !== undefined) {
       try {
-        deadline = { timeoutMs: readCloseTimeout(options, Infinity), pendingOf: (waiter) => this.flushPending(waiter) };
+        deadline = {
+          timeoutMs: readCloseTimeout(options, Infinity),
+          pendingOf: (waiter) => this.flushPending(waiter),
+        };
       } catch (err) {
         return Promise.reject(err);
       }
@@ -565,7 +696,11 @@ class Dispatcher extends EventEmitter {
 
   checkFlush() {
     const head = this.inMemory.head;
-    this.flushWaiters.resolveDone(head ? head.seq : Infinity, this.durable ? this.durable.taken : 0, this.replayDue(clock()));
+    this.flushWaiters.resolveDone(
+      head ? head.seq : Infinity,
+      this.durable ? this.durable.taken : 0,
+      this.replayDue(clock()),
+    );
   }
 
   // At `deadline` (ms since the epoch) everything in memory is settled; it stays open (./shutdown.js).
@@ -677,9 +812,16 @@ class Dispatcher extends EventEmitter {
       } catch (err) {
         this.reports.log('error', `could not close the spool at exit: ${err.message}`);
       }
-      if (inMemory > 0) this.reports.log('warn', `exit with ${inMemory} event(s) not yet delivered; they are in the spool`);
+      if (inMemory > 0)
+        this.reports.log(
+          'warn',
+          `exit with ${inMemory} event(s) not yet delivered; they are in the spool`,
+        );
     } else if (inMemory > 0 && this.shutdown.state !== 'closed') {
-      this.reports.log('error', `exit with ${inMemory} event(s) not delivered and no spoolDir: they are lost`);
+      this.reports.log(
+        'error',
+        `exit with ${inMemory} event(s) not delivered and no spoolDir: they are lost`,
+      );
     }
   }
 

@@ -43,7 +43,13 @@ class Shutdown {
   // earliest deadline set wins: a later one never extends it.
   settleBy(deadline) {
     if (typeof deadline !== 'number' || Number.isNaN(deadline)) {
-      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'deadline', 'a time in ms since the epoch (Date.now() + ms)', deadline);
+      throw invalid(
+        TypeError,
+        'ERR_INVALID_ARG_TYPE',
+        'deadline',
+        'a time in ms since the epoch (Date.now() + ms)',
+        deadline,
+      );
     }
     // The epoch time is read once, here; from now on the clock is monotonic.
     const at = clock() + Math.max(0, deadline - Date.now());
@@ -52,11 +58,14 @@ class Shutdown {
       clearTimeout(this.timer);
     }
     this.at = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.at = Infinity;
-      this.host.expire();
-    }, Math.min(MAX_MS, at - clock()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.at = Infinity;
+        this.host.expire();
+      },
+      Math.min(MAX_MS, at - clock()),
+    );
     this.timer.unref();
   }
 
@@ -74,8 +83,11 @@ class Shutdown {
   // Milliseconds of a deadline `timeoutMs` away to keep for settling what is still in memory then.
   reserveMs(timeoutMs) {
     const { inMemory, late, lateBytes, spooled } = this.host.memoryCosts();
-    const reserve = Math.min(GRACE_MS, Math.floor(timeoutMs / 10)) + (spooled ? SYNC_MS : 0)
-      + Math.ceil((inMemory * SETTLE_US + late * LATE_US) / 1000) + Math.ceil(lateBytes / LATE_BYTES_PER_MS);
+    const reserve =
+      Math.min(GRACE_MS, Math.floor(timeoutMs / 10)) +
+      (spooled ? SYNC_MS : 0) +
+      Math.ceil((inMemory * SETTLE_US + late * LATE_US) / 1000) +
+      Math.ceil(lateBytes / LATE_BYTES_PER_MS);
     return Math.min(reserve, timeoutMs);
   }
 
@@ -109,7 +121,9 @@ class Shutdown {
     this.end = clock() + timeoutMs;
     const grace = this.reserveMs(timeoutMs);
     let timer;
-    const deadline = new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs - grace); });
+    const deadline = new Promise((resolve) => {
+      timer = setTimeout(resolve, timeoutMs - grace);
+    });
     await Promise.race([host.flush(), deadline]);
     clearTimeout(timer);
     host.expire();

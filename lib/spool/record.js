@@ -41,7 +41,9 @@ function encode(id, acceptedAt, { method, href, body, json }) {
     }
   } else {
     encoding = 'b64';
-    text = JSON.stringify(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'));
+    text = JSON.stringify(
+      Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
+    );
   }
   return fromParts(0, id, acceptedAt, method, href, encoding, text);
 }
@@ -67,18 +69,29 @@ function isHttpUrl(href) {
 
 function bodyFits(encoding, b) {
   switch (encoding) {
-    case 'none': return b === null;
+    case 'none':
+      return b === null;
     case 'text':
-    case 'json-string': return typeof b === 'string';
-    case 'b64': return typeof b === 'string' && BASE64.test(b);
-    default: return b !== undefined; // json: any JSON value (the whole line parsed)
+    case 'json-string':
+      return typeof b === 'string';
+    case 'b64':
+      return typeof b === 'string' && BASE64.test(b);
+    default:
+      return b !== undefined; // json: any JSON value (the whole line parsed)
   }
 }
 
 function validCommon(id, t, m, u) {
-  return typeof id === 'string' && id.length > 0 && id.length <= MAX_ID
-    && typeof t === 'number' && Number.isFinite(t) && t >= 0
-    && METHODS.has(m) && isHttpUrl(u);
+  return (
+    typeof id === 'string' &&
+    id.length > 0 &&
+    id.length <= MAX_ID &&
+    typeof t === 'number' &&
+    Number.isFinite(t) &&
+    t >= 0 &&
+    METHODS.has(m) &&
+    isHttpUrl(u)
+  );
 }
 
 function parseJson(text) {
@@ -101,7 +114,12 @@ function parse(line) {
   const prefix = header(v.a, v.id, v.t, v.m, v.u, v.e);
   if (!text.startsWith(prefix)) return null;
   return {
-    acked: v.a === 1, id: v.id, acceptedAt: v.t, method: v.m, href: v.u, encoding: v.e,
+    acked: v.a === 1,
+    id: v.id,
+    acceptedAt: v.t,
+    method: v.m,
+    href: v.u,
+    encoding: v.e,
     bodyText: text.slice(prefix.length, -1),
   };
 }
@@ -120,7 +138,12 @@ function parseAny(line) {
   const prefix = `${JSON.stringify({ id: v.id, t: v.t, v: v.v, u: v.u, e: v.e }).slice(0, -1)},"b":`;
   if (!text.startsWith(prefix)) return null;
   return {
-    acked: false, id: v.id, acceptedAt: v.t, method: v.v, href: v.u, encoding: v.e,
+    acked: false,
+    id: v.id,
+    acceptedAt: v.t,
+    method: v.v,
+    href: v.u,
+    encoding: v.e,
     bodyText: text.slice(prefix.length, -1),
   };
 }
@@ -133,8 +156,11 @@ function requestOf(parsed) {
   else if (encoding === 'text' || encoding === 'json-string') body = JSON.parse(bodyText);
   else if (encoding === 'b64') body = Buffer.from(JSON.parse(bodyText), 'base64');
   return {
-    method: parsed.method, href: parsed.href, body,
-    json: encoding === 'json' || encoding === 'json-string', acceptedAt: parsed.acceptedAt,
+    method: parsed.method,
+    href: parsed.href,
+    body,
+    json: encoding === 'json' || encoding === 'json-string',
+    acceptedAt: parsed.acceptedAt,
   };
 }
 
@@ -171,7 +197,17 @@ function liveEntries(buffers) {
   return { entries: [...live.values()], skipped, torn };
 }
 
-module.exports = { SPOOL_FORMAT, LEGACY_FORMAT,
-  METHODS, ACK_FLAG_OFFSET, encode, fromParts, parse, parseAny, requestOf, eachLine, liveEntries,
+module.exports = {
+  SPOOL_FORMAT,
+  LEGACY_FORMAT,
+  METHODS,
+  ACK_FLAG_OFFSET,
+  encode,
+  fromParts,
+  parse,
+  parseAny,
+  requestOf,
+  eachLine,
+  liveEntries,
   isHttpUrl,
 };
