@@ -9,7 +9,7 @@ const { redactUrl, redactText, redactHeader } = require('../redact');
 const { kTimes, bytesRead, headEnd } = require('./agents');
 const { METHODS, FLAGS } = require('../transport/protocol');
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/; // any UTF-16 unit past ASCII
 // A whole-request timer this late (ms) says the event loop was busy elsewhere (see timeOut()).
 const LATE_MS = 10;
 
