@@ -85,7 +85,8 @@ async function attempt(fetch, url, headers, data, timeoutMillis) {
 
 // What the exporter hears of the last attempt, as the SDK's transport says it.
 async function exportResult({ response, error }, action, retryInMillis) {
-  if (!response) return { status: action === 'fail' ? 'failure' : 'retryable', error };
+  if (!response)
+    return /** @type {const} */ ({ status: action === 'fail' ? 'failure' : 'retryable', error });
   if (action === 'deliver') {
     let body;
     try {
@@ -93,16 +94,19 @@ async function exportResult({ response, error }, action, retryInMillis) {
     } catch {
       body = undefined; // delivered all the same; the SDK reads partial-success details only
     }
-    return { status: 'success', data: body };
+    return /** @type {const} */ ({ status: 'success', data: body });
   }
-  if (action !== 'fail') return { status: 'retryable', retryInMillis };
+  if (action !== 'fail') return /** @type {const} */ ({ status: 'retryable', retryInMillis });
   let text = '';
   try {
     text = await response.text();
   } catch {
     // the status says enough
   }
-  return { status: 'failure', error: new OtlpHttpError(response.status, text) };
+  return /** @type {const} */ ({
+    status: 'failure',
+    error: new OtlpHttpError(response.status, text),
+  });
 }
 
 const sleep = (ms) =>
@@ -163,9 +167,9 @@ class OtlpDispatcherTransport {
     try {
       await handOver(this.dispatcher, 'POST', this.url, data);
     } catch (error) {
-      return { status: 'failure', error };
+      return /** @type {const} */ ({ status: 'failure', error });
     }
-    return { status: 'success' };
+    return /** @type {const} */ ({ status: 'success' });
   }
 
   shutdown() {}

@@ -7,7 +7,8 @@
 // ones adopted from earlier runs (`inherited`). The same is kept for events: the visitors inside
 // Optimizely batches (one per request for other payloads).
 const LATENCY_SAMPLES = 1024;
-const STATES = ['pending', 'spooled', 'delivered', 'failed', 'lost'];
+const STATES = /** @type {const} */ (['pending', 'spooled', 'delivered', 'failed', 'lost']);
+/** @typedef {Record<'accepted' | (typeof STATES)[number], number>} Counts a Tally's fields */
 
 class Tally {
   constructor() {
@@ -138,7 +139,7 @@ class Accounting {
       replayed: this.replayed,
       bytesSent: this.bytesSent,
       notJournaled: this.notJournaled,
-      events: { ...this.events },
+      events: /** @type {Counts} */ ({ ...this.events }),
     };
   }
 }

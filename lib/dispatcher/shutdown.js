@@ -31,6 +31,7 @@ class Shutdown {
   constructor(host, closeTimeoutMs) {
     this.host = host;
     this.closeTimeoutMs = closeTimeoutMs;
+    /** @type {'open' | 'closing' | 'closed'} */
     this.state = 'open';
     this.timer = null; // settles everything in memory at `at`
     this.at = Infinity;
