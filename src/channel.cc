@@ -138,7 +138,6 @@ void Channel::Deliver() {
   if (delivering_.empty()) return;
   const uint64_t n = delivering_.size();
   pending_ = pending_ > n ? pending_ - n : 0;
-  pump_->CountHandedBack(n);
   if (pending_ == 0 && referenced_) {
     uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
     referenced_ = false;
@@ -219,12 +218,10 @@ bool Channel::AddCompleted(TransferBatch* batch, Clock::duration piggyback) {
   return asleep_ && (prompt_ || wakes_at_ > Clock::now() + piggyback);
 }
 
-uint64_t Channel::Detach() {
+void Channel::Detach() {
   std::lock_guard<std::mutex> lock(mu_);
-  const uint64_t dropped = completed_.size();
   completed_.clear();
   detached_ = true;
-  return dropped;
 }
 
 bool Channel::NextSendingTurn(Clock::time_point* wakes_at) const {

@@ -94,8 +94,8 @@ class Channel {
   // Pump: wakes the loop (uv_async) to take its completions, or to hear it was detached.
   void Wake() { uv_async_send(&async_); }
   // Pump: the pump will never touch this channel again; its completions not yet taken are
-  // dropped. Returns how many. Wake() then tells the loop.
-  uint64_t Detach();
+  // dropped (the pump counted them settled when it handed them back). Wake() then tells the loop.
+  void Detach();
   // Pump: when the loop, asleep, wakes by itself, if it sends on its turns (a timer's tick).
   bool NextSendingTurn(Clock::time_point* wakes_at) const;
 

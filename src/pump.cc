@@ -105,6 +105,7 @@ void Pump::Abort(Channel* ch, double id) {
       aborted.push_back(std::move(*it));
       incoming_.erase(it);
       FailTransfer(aborted.back().get(), CURLE_ABORTED_BY_CALLBACK, "aborted by the caller");
+      CountHandedBack(aborted.size());
       ch->AddCompleted(&aborted, timing::kPiggyback);
       ch->Wake();  // answered at once, whether or not the loop sleeps
       return;
@@ -141,7 +142,9 @@ void Pump::SetConnectionLimits(const ConnectionLimits& limits, bool initial) {
   Ring();
 }
 
-void Pump::CountHandedBack(uint64_t transfers) {
+// Counted as they are handed back, by whoever hands them back: the channel that takes them reports
+// nothing up to the pump.
+void Pump::CountHandedBack(size_t transfers) {
   settled_.fetch_add(transfers, std::memory_order_relaxed);
   batches_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -469,7 +472,7 @@ void Pump::DropChannel(Channel* ch) {
   });
   finished_.erase(first, finished_.end());
   holds_.erase(ch);
-  dropped += ch->Detach();
+  ch->Detach();  // completions it had not taken yet were counted settled when handed back
   dropped_.fetch_add(dropped, std::memory_order_relaxed);
   ch->Wake();
 }
@@ -514,6 +517,7 @@ void Pump::HandBack(bool all) {
       batch_.emplace_back(finished_[j]);
       finished_[j] = nullptr;
     }
+    CountHandedBack(batch_.size());
     if (ch->AddCompleted(&batch_, timing::kPiggyback)) {
       wakeups_.fetch_add(1, std::memory_order_relaxed);
       ch->Wake();

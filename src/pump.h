@@ -71,7 +71,6 @@ class Pump {
   // The channel is closing; the pump lets go of it (Channel::Detach) later, or at once if this
   // returns true (halted: nobody looks at it again).
   bool Leave(Channel* ch);
-  void CountHandedBack(uint64_t transfers);  // one batch taken by its environment
   PumpStats Stats() const;
 
  private:
@@ -93,6 +92,7 @@ class Pump {
   void TakeIntake();
   void DropChannel(Channel* ch);
   void HandBack(bool all = true);
+  void CountHandedBack(size_t transfers);  // one batch handed back (settled_, batches_)
   int LookAfterTurnsMs(Clock::time_point now);
   void HandOverLocked(bool busy);
   void EndRunLocked();
