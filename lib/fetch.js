@@ -221,7 +221,8 @@ function headerLinesOf(pairs, what) {
     const name = String(rawName);
     const lower = name.toLowerCase();
     if (FRAMING.has(lower)) continue;
-    // fetch trims header values and turns non-strings into strings (a Symbol cannot be: a TypeError).
+    // fetch trims header values and turns non-strings into strings (a Symbol cannot be: a
+    // TypeError).
     if (typeof rawName === 'symbol' || typeof rawValue === 'symbol') {
       throw invalid(
         TypeError,

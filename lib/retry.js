@@ -15,7 +15,8 @@
 //   maxAttempts, retryStatuses, retryCodes (Sets), pauseStatuses (a Retry-After on these pauses
 //   the whole origin, not just one event: no retry storms), backoffMs(attempts, random),
 //   retryAfter: 'at-least' (the server's delay, capped at maxRetryAfterMs, is a floor under the
-//   backoff) or 'instead' (it replaces the backoff), maxRetryAfterMs, random (optional; Math.random)
+//   backoff) or 'instead' (it replaces the backoff), maxRetryAfterMs,
+//   random (optional; Math.random)
 // }
 // → one of
 //   { action: 'deliver' }                       a 2xx: delivered
@@ -73,8 +74,8 @@ function decide(result, policy) {
   return { action: 'retry', delayMs, pauseMs };
 }
 
-// Full jitter (AWS's "exponential backoff and jitter"): a uniform draw from [0, min(cap, base·2^n)),
-// so clients that failed together do not come back together.
+// Full jitter (AWS's "exponential backoff and jitter"): a uniform draw from
+// [0, min(cap, base·2^n)), so clients that failed together do not come back together.
 function backoffMs(attempt, baseMs, capMs, random = Math.random) {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.floor(random() * ceiling);

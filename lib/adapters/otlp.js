@@ -175,7 +175,8 @@ class OtlpDispatcherTransport {
   shutdown() {}
 }
 
-// createOtlpTransport({ url, headers?, retries?, dispatcher? | fetch options }) → IExporterTransport
+// createOtlpTransport({ url, headers?, retries?, dispatcher? | fetch options })
+//   → IExporterTransport
 function createOtlpTransport(options) {
   if (!isPlainObject(options)) {
     throw invalid(

@@ -91,7 +91,8 @@ class Accounting {
     this.replayed += 1;
   }
 
-  // An event kept in memory only (the spool had no room, or could not be written) → how many so far.
+  // An event kept in memory only (the spool had no room, or could not be written) → how many so
+  // far.
   notJournaledOne() {
     this.notJournaled += 1;
     return this.notJournaled;

@@ -5,8 +5,9 @@
 //   delivered (2xx; 'delivered' event) · failed (a final answer such as 400; 'failed' event) ·
 //   spooled (on disk, delivered later in this run or by the next one; 'spool' event) · lost
 //   ('drop' event, with why)
-// The flow of one event: accept() journals it and keeps it in memory → sendDue() sends it → onResult() →
-// decide(): settle it, retry it later, park it in the spool, or drop it. close() bounds it all.
+// The flow of one event: accept() journals it and keeps it in memory → sendDue() sends it →
+// onResult() → decide(): settle it, retry it later, park it in the spool, or drop it. close()
+// bounds it all.
 const { EventEmitter } = require('node:events');
 const { performance } = require('node:perf_hooks');
 const completions = require('../transport/completions');
@@ -65,7 +66,8 @@ class Dispatcher extends EventEmitter {
     this.inFlight = 0;
     this.flyingBytes = 0; // of the events in memory that are in flight (never evicted)
     this.seq = 0;
-    this.shutdown = new Shutdown(this, this.options.closeTimeoutMs); // open → closing → closed, and deadlines
+    // open → closing → closed, and deadlines
+    this.shutdown = new Shutdown(this, this.options.closeTimeoutMs);
     this.accounting = new Accounting();
     this.flushWaiters = new FlushWaiters();
     this.timer = null;
@@ -262,7 +264,8 @@ class Dispatcher extends EventEmitter {
   }
 
   // Entries kept in memory only, at a deadline: one file of their own for all of them (one write,
-  // one fsync), then parked; false if it could not be written (reported; the durability's trouble says why).
+  // one fsync), then parked; false if it could not be written (reported; the durability's trouble
+  // says why).
   writeLate(entries) {
     if (entries.length === 0) return true;
     if (!this.durable.writeLate(entries)) return false;
@@ -276,7 +279,8 @@ class Dispatcher extends EventEmitter {
     const limit = this.options.maxQueueBytes;
     if (this.memoryBytes + bytes <= limit) return true;
     if (this.durable) return false;
-    // If evicting every waiting event would not make room, none is evicted (the new one is not taken).
+    // If evicting every waiting event would not make room, none is evicted (the new one is not
+    // taken).
     if (this.flyingBytes + bytes > limit) return false;
     for (let e = this.inMemory.head; e && this.memoryBytes + bytes > limit;) {
       const next = e.ageNext;
@@ -392,7 +396,8 @@ class Dispatcher extends EventEmitter {
     if (action === 'deliver') {
       if (entry.record) this.durable.ack(entry.record);
       this.accounting.delivered(entry.events);
-      if (this.durable !== null) this.durable.resume(); // the endpoint answers: spooled events may come back
+      // The endpoint answers: spooled events may come back.
+      if (this.durable !== null) this.durable.resume();
       const latencyMs = entry.replayed ? undefined : now - entry.since;
       if (!entry.replayed) this.accounting.latency(latencyMs);
       this.settle(entry, { statusCode, attempts: entry.attempts });
@@ -632,7 +637,8 @@ class Dispatcher extends EventEmitter {
 
   // Records the spool could not write back after their files were deleted (lib/spool/index.js): on
   // disk no more. Those parked were counted spooled: lost now, each a 'drop' with the cause. Those
-  // of events still in memory are journaled again if the events leave it (keepOnDisk(), writeLate()).
+  // of events still in memory are journaled again if the events leave it (keepOnDisk(),
+  // writeLate()).
   spoolLost(records, err) {
     const lost = new Set(records);
     for (let e = this.inMemory.head; e; e = e.ageNext) {
@@ -703,7 +709,8 @@ class Dispatcher extends EventEmitter {
     );
   }
 
-  // At `deadline` (ms since the epoch) everything in memory is settled; it stays open (./shutdown.js).
+  // At `deadline` (ms since the epoch) everything in memory is settled; it stays open
+  // (./shutdown.js).
   settleBy(deadline) {
     this.shutdown.settleBy(deadline);
   }
@@ -713,8 +720,8 @@ class Dispatcher extends EventEmitter {
     return this.shutdown.settleWithin(options);
   }
 
-  // Settles everything in memory — spooled, or lost without a spool — aborting what is in flight: at a
-  // deadline (settleBy, or close()'s).
+  // Settles everything in memory — spooled, or lost without a spool — aborting what is in flight:
+  // at a deadline (settleBy, or close()'s).
   expire() {
     if (this.durable) this.durable.stopReplay(); // nothing more comes back from the spool
     // A snapshot: listeners may accept or settle events meanwhile.
@@ -755,8 +762,8 @@ class Dispatcher extends EventEmitter {
     this.checkFlush();
   }
 
-  // Stops accepting, delivers what is in memory until the deadline, then settles the rest and closes
-  // (./shutdown.js).
+  // Stops accepting, delivers what is in memory until the deadline, then settles the rest and
+  // closes (./shutdown.js).
   close(options) {
     return this.shutdown.close(options);
   }

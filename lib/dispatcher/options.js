@@ -21,7 +21,8 @@ const DEFAULTS = Object.freeze({
   handleProcessExit: false,
   closeTimeoutMs: 10000,
   logger: undefined,
-  eventCount: undefined, // (params) → the user events a request carries; createDispatcher's counts visitors
+  // (params) → the user events a request carries; createDispatcher's counts visitors
+  eventCount: undefined,
 });
 const LIMITS = Object.freeze({
   maxAttempts: [1, 1000],

@@ -2,9 +2,9 @@
 // close() and deadlines: the dispatcher's state (open → closing → closed), the deadline at which
 // everything in memory is settled (settleBy, settleWithin, and close()'s own), and the part of a
 // deadline kept for its end. It owns its timers and the close promise; the dispatcher (`host`)
-// settles and counts the events: host.expire() settles all it has in memory, host.flush(), host.inFlight,
-// host.memoryCosts() → { inMemory, late, lateBytes, spooled } for the reserve, host.letGo() lets go of
-// its timers, spool and connections, host.summary().
+// settles and counts the events: host.expire() settles all it has in memory, host.flush(),
+// host.inFlight, host.memoryCosts() → { inMemory, late, lateBytes, spooled } for the reserve,
+// host.letGo() lets go of its timers, spool and connections, host.summary().
 const { performance } = require('node:perf_hooks');
 const { invalid } = require('../errors');
 const { MAX_MS } = require('../transport/protocol');
@@ -16,10 +16,10 @@ const clock = () => performance.now();
 // The part of a deadline (close()'s, settleWithin()'s) kept for its end, so that it happens within
 // the deadline, not after: transfers it aborts come back (what was delivered after all is
 // acknowledged, not sent again by the next run) and whoever waits on the events hears of them (an
-// SDK's close()), every event still in memory is settled (SETTLE_US each, measured ~6 here), those in memory
-// in memory only are written to a late file (LATE_US each plus LATE_BYTES_PER_MS, a slow disk's
-// pace with its fsync; measured ~17 µs each), and the journal is synced (SYNC_MS). A tenth of
-// timeoutMs, at most GRACE_MS, for the first; all of timeoutMs at most (then the end starts at
+// SDK's close()), every event still in memory is settled (SETTLE_US each, measured ~6 here), those
+// in memory only are written to a late file (LATE_US each plus LATE_BYTES_PER_MS, a slow
+// disk's pace with its fsync; measured ~17 µs each), and the journal is synced (SYNC_MS). A tenth
+// of timeoutMs, at most GRACE_MS, for the first; all of timeoutMs at most (then the end starts at
 // once: there is no time to deliver anything). One formula, reserveMs(), for every deadline.
 const GRACE_MS = 250;
 const SETTLE_US = 15;
@@ -71,8 +71,8 @@ class Shutdown {
   }
 
   // For a deadline `options` away (as close() reads them: ms, { timeoutMs }, or by default
-  // closeTimeoutMs), settles what is in memory early enough that the settling — and whoever waits on
-  // the events hearing of it — ends by the deadline: settleBy() then, less reserveMs. Returns
+  // closeTimeoutMs), settles what is in memory early enough that the settling — and whoever waits
+  // on the events hearing of it — ends by the deadline: settleBy() then, less reserveMs. Returns
   // { timeoutMs, reserveMs }. closeOptimizely() uses it.
   settleWithin(options) {
     const timeoutMs = readCloseTimeout(options, this.closeTimeoutMs);

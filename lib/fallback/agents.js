@@ -1,9 +1,9 @@
 'use strict';
 // The undici agents of the fallback transport: one per distinct set of connection settings, and one
-// per proxy on top, shared by every profile with those settings (libcurl shares one connection cache
-// in the same way). undici does the work: keep-alive, TLS, ALPN, proxies and CONNECT tunnels; this
-// file only adds what libcurl does and undici does not: connect-to pins, HTTP/2 multiplexing of
-// POSTs, connection times for `timings`, and one bound on open connections across all agents
+// per proxy on top, shared by every profile with those settings (libcurl shares one connection
+// cache in the same way). undici does the work: keep-alive, TLS, ALPN, proxies and CONNECT tunnels;
+// this file only adds what libcurl does and undici does not: connect-to pins, HTTP/2 multiplexing
+// of POSTs, connection times for `timings`, and one bound on open connections across all agents
 // (connections.js).
 const net = require('node:net');
 const { performance } = require('node:perf_hooks');
@@ -41,11 +41,11 @@ function pinned(o, rules) {
   return o;
 }
 
-// undici's Agent keeps one pool per origin and looks a pool's bookkeeping up by origin when the pool
-// reports a connect or disconnect. A pool it has already retired (its last connection closed) still
-// reports them while it finishes, and those reports then count against its successor, which the
-// Agent closes in turn: every later request opens a new connection (nodejs/undici#5022, still in
-// 7.30.2). A retired pool keeps its reports to itself here.
+// undici's Agent keeps one pool per origin and looks a pool's bookkeeping up by origin when the
+// pool reports a connect or disconnect. A pool it has already retired (its last connection closed)
+// still reports them while it finishes, and those reports then count against its successor, which
+// the Agent closes in turn: every later request opens a new connection (nodejs/undici#5022, still
+// in 7.30.2). A retired pool keeps its reports to itself here.
 class OriginPool extends Pool {
   emit(event, ...args) {
     if (

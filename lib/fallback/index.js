@@ -1,8 +1,8 @@
 'use strict';
 // The fallback transport: the backend interface of the native addon (compileProfile, submit,
-// abort, setCompletionSink, configure, closeIdle, versions, stats, halt) on undici, for wherever the native
-// binary cannot load. Requests beyond the in-flight cap wait here in order; completions reach the
-// sink in batches, once per turn of the event loop, never inside submit().
+// abort, setCompletionSink, configure, closeIdle, versions, stats, halt) on undici, for wherever
+// the native binary cannot load. Requests beyond the in-flight cap wait here in order; completions
+// reach the sink in batches, once per turn of the event loop, never inside submit().
 const { invalid } = require('../errors');
 const { version } = require('../../package.json');
 const { version: undiciVersion } = require('undici/package.json');
@@ -12,7 +12,8 @@ const { Transfer } = require('./transfer');
 const { METHODS, VERBS, FLAGS, MAX_LIMIT, BatchEncoder } = require('../transport/protocol');
 
 const { GET, DELETE, HEAD } = VERBS;
-// Set by configure(): lib/transport applies its defaults when it loads, so until then nothing starts.
+// Set by configure(): lib/transport applies its defaults when it loads, so until then nothing
+// starts.
 const LIMIT_NAMES = ['maxHostConnections', 'maxTotalConnections', 'maxInFlight'];
 
 const state = {
@@ -176,7 +177,8 @@ function handBack() {
   if (connections.due()) connections.look();
   pump();
   if (state.batch.count === 0 || state.halted) return;
-  state.sink(...state.batch.take()); // a throwing sink is an uncaught exception, like the native one
+  // A throwing sink is an uncaught exception, like the native one.
+  state.sink(...state.batch.take());
 }
 
 // ---- the backend interface ----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 'use strict';
 // compileProfile() of the fallback transport: a complete options object (validated by the JS layer)
-// becomes what each request needs: its header lists in curl's syntax turned into undici headers, the
-// proxy decision, and the connection settings that pick an undici agent. Options undici cannot
+// becomes what each request needs: its header lists in curl's syntax turned into undici headers,
+// the proxy decision, and the connection settings that pick an undici agent. Options undici cannot
 // honour are refused here, loudly, instead of being ignored.
 const fs = require('node:fs');
 const { X509Certificate } = require('node:crypto');
@@ -125,8 +125,8 @@ function defaultHeaders(userAgent, withBody) {
   return defaults;
 }
 
-// undici refuses these headers outright (it has no Expect: 100-continue over HTTP/1.1, and keeps the
-// connection headers to itself); a profile with one would fail every request.
+// undici refuses these headers outright (it has no Expect: 100-continue over HTTP/1.1, and keeps
+// the connection headers to itself); a profile with one would fail every request.
 function refuseHeaders(parsed, what) {
   for (const [name] of parsed.add) {
     const lower = name.toLowerCase();

@@ -31,7 +31,8 @@ const utf8 = (value) =>
 const valuesOf = (value) => (Array.isArray(value) ? value : [value]);
 
 class Transfer {
-  // target: { origin, path, https, host }; body: a Buffer or null; headers: an undici headers object.
+  // target: { origin, path, https, host }; body: a Buffer or null; headers: an undici headers
+  // object.
   constructor(id, verb, target, body, profile, headers, flags, onSettled) {
     this.id = id;
     this.target = target;
@@ -54,7 +55,8 @@ class Transfer {
     this.controller = null;
     this.started = false;
     this.socket = null;
-    this.headStart = -1; // where its answer's head begins, in bytes read from the socket (-1: not counted)
+    // Where its answer's head begins, in bytes read from the socket (-1: not counted).
+    this.headStart = -1;
     this.timer = null;
     this.status = 0;
     this.headers = null;

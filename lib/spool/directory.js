@@ -225,12 +225,14 @@ function checkRootMode(root, dir, found, log) {
   try {
     fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   } catch (err) {
-    if (err.code === 'ENOTDIR' || err.code === 'ELOOP') throw notADirectory(root, dir); // swapped meanwhile
+    // swapped meanwhile
+    if (err.code === 'ENOTDIR' || err.code === 'ELOOP') throw notADirectory(root, dir);
     throw ioError(`cannot use ${root} as a spool directory: open ${dir}`, err);
   }
   try {
     const st = fs.fstatSync(fd);
-    if (st.ino !== found.ino || st.dev !== found.dev) throw notADirectory(root, dir); // swapped meanwhile
+    // swapped meanwhile
+    if (st.ino !== found.ino || st.dev !== found.dev) throw notADirectory(root, dir);
     checkRootOwner(root, st);
     if (st.mode & 0o022) {
       throw badPermissions(
@@ -343,7 +345,8 @@ function openOwnDir(dir) {
   } catch (err) {
     if (err.code === 'ELOOP' || err.code === 'ENOTDIR') {
       const st = fs.lstatSync(dir, { throwIfNoEntry: false });
-      // No `cause`: the message says what is there; a system code as cause would read as a disk error.
+      // No `cause`: the message says what is there; a system code as its cause would read as a
+      // disk error.
       // eslint-disable-next-line preserve-caught-error
       throw new Error(
         `${dir} is not a directory of this user's (${st ? strangeEntry(st, 'directory') || 'not a directory' : 'gone'})`,

@@ -7,9 +7,9 @@
 //   append(request, acceptedAt) → record | null   ack(record)   park(record)   takeParked()
 //   parkedCount   read(record)   close()   stats()   Spool.appendLate(root, request)
 // maxBytes bounds this Spool's slot (each slot has its own bound, not the root). What a Spool
-// inherits at open — orphan slots, late files, a legacy (format 1) journal — is live and parked, oldest
-// acceptedAt first, and counts toward its slot; it is never deleted for lack of room (new appends
-// are refused instead until it drains).
+// inherits at open — orphan slots, late files, a legacy (format 1) journal — is live and parked,
+// oldest acceptedAt first, and counts toward its slot; it is never deleted for lack of room (new
+// appends are refused instead until it drains).
 // Deleted while in use (rm -rf of the root, or a segment file): found by the heartbeat, by an
 // append that finds the slot gone, and always at close(). The live records are written back from
 // the files still open, into a recreated root and slot if need be (logged); those that cannot be

@@ -1,6 +1,6 @@
 'use strict';
-// One slot's journal: segment files (seg-<12 digits>.jsonl, and seg-adopted-<hex>-<n>.jsonl from adopted
-// slots) of record lines (see record.js).
+// One slot's journal: segment files (seg-<12 digits>.jsonl, and seg-adopted-<hex>-<n>.jsonl from
+// adopted slots) of record lines (see record.js).
 // - append: one positioned write at the end of the current segment, which rotates at
 //   `segmentBytes` (capacity / 8, within 4 KiB … 8 MiB) so that space comes back in small pieces.
 // - ack: one positioned write of one byte (the line's flag). A segment whose records are all

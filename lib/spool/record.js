@@ -5,11 +5,11 @@
 // acknowledgement never grows a file and whether a line is live never depends on another file.
 // "e" says how the body is kept: json (our JSON text as is: it never holds a newline), json-string
 // (JSON text that did hold one, kept as a JSON string), text (a JSON string), b64 (bytes), none
-// (no body, "b":null). "b" comes last so the body's text can be sliced out unchanged: the bytes read
-// back are the bytes accepted. A line is accepted on load only in exactly the form we write
-// (canonical header, known fields, an http(s) URL), so a tampered or corrupt line is never replayed.
-// This is spool format 2 (SPOOL_FORMAT): these lines, in slot directories (slots.js). Format 1 —
-// the legacy journal 0.1.0 wrote in the root itself: {"id":…,"v":"POST",…} records and
+// (no body, "b":null). "b" comes last so the body's text can be sliced out unchanged: the bytes
+// read back are the bytes accepted. A line is accepted on load only in exactly the form we write
+// (canonical header, known fields, an http(s) URL), so a tampered or corrupt line is never
+// replayed. This is spool format 2 (SPOOL_FORMAT): these lines, in slot directories (slots.js).
+// Format 1 — the legacy journal 0.1.0 wrote in the root itself: {"id":…,"v":"POST",…} records and
 // {"ack":"<id>"} lines — is read for import only. ("0.1.0" is a release; the formats have numbers.)
 
 const { EVENT_METHODS } = require('../transport/protocol');
@@ -124,8 +124,8 @@ function parse(line) {
   };
 }
 
-// A line of ours or of format 1 → a record as parse() gives, { ack: id } for a format-1 acknowledgement,
-// or null.
+// A line of ours or of format 1 → a record as parse() gives, { ack: id } for a format-1
+// acknowledgement, or null.
 function parseAny(line) {
   const text = typeof line === 'string' ? line : line.toString('utf8');
   if (text.startsWith('{"a":')) return parse(text);

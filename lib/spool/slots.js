@@ -9,9 +9,10 @@
 // - a legacy journal (spool format 1, 0.1.0's) in the root itself (segment-*.jsonl, a `lock`
 //   file), claimed by creating `legacy.claim` (O_EXCL) and imported by copy.
 // Whose slot is gone: released.json instead of owner.json (closed with records left); same boot
-// and pid namespace: the pid is dead (or a zombie), or is another process (its start time differs); otherwise
-// (another host or container sharing the volume): no heartbeat for STALE_MS. The heartbeat is the
-// owner file's mtime, touched every HEARTBEAT_MS by an unref'd timer and by append().
+// and pid namespace: the pid is dead (or a zombie), or is another process (its start time differs);
+// otherwise (another host or container sharing the volume): no heartbeat for STALE_MS. The
+// heartbeat is the owner file's mtime, touched every HEARTBEAT_MS by an unref'd timer and by
+// append().
 // Only what this user made is handled: an entry that is a symlink, or another user's, is never
 // adopted, imported, read or moved through (logged, and left alone); see directory.js for the root.
 const fs = require('node:fs');
@@ -118,8 +119,8 @@ function identity() {
 }
 
 // Whether process `pid` started after `file` was last written: then it is not the process that
-// wrote it (a format-1 lock file holds a pid only; a container's app is pid 1 in every run). Unknown
-// (not Linux, /proc hidden): false, the lock is taken as held.
+// wrote it (a format-1 lock file holds a pid only; a container's app is pid 1 in every run).
+// Unknown (not Linux, /proc hidden): false, the lock is taken as held.
 function startedAfter(pid, file) {
   const ticks = Number(startTimeOf(pid));
   const btime = /^btime (\d+)$/m.exec(readText('/proc/stat') || '');
@@ -382,8 +383,8 @@ function importFiles(slot) {
     .map((n) => path.join(slot.dir, n));
 }
 
-// A legacy journal (format 1) in the root → { files (oldest first), release() } once claimed by this slot,
-// or null (none, its dispatcher is still running, or another starter holds the claim).
+// A legacy journal (format 1) in the root → { files (oldest first), release() } once claimed by
+// this slot, or null (none, its dispatcher is still running, or another starter holds the claim).
 function claimLegacy(root, slot, log) {
   const legacySegments = (report) =>
     ownEntries(root, (n) => LEGACY_SEGMENT.test(n), 'file', report).sort();
