@@ -144,15 +144,8 @@ uint64_t Multi::Drop(Channel* ch) {
     RemoveActive(t);
     delete t;
   }
-  uint64_t dropped = mine.size() + scheduler_.Drop(ch);  // after RemoveActive: it ends the lane
-  auto first = std::remove_if(finished_.begin(), finished_.end(), [ch, &dropped](Transfer* t) {
-    if (t->channel != ch) return false;
-    delete t;
-    ++dropped;
-    return true;
-  });
-  finished_.erase(first, finished_.end());
-  return dropped;
+  const uint64_t dropped = mine.size() + scheduler_.Drop(ch);  // after RemoveActive: ends the lane
+  return dropped + DeleteTransfersOf(&finished_, ch);
 }
 
 void Multi::DrainFinished() {

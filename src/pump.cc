@@ -463,14 +463,7 @@ void Pump::EndRunLocked() {
 
 // The environment is gone: its transfers end here, unsettled, and the pump forgets it.
 void Pump::DropChannel(Channel* ch) {
-  uint64_t dropped = multi_.Drop(ch);
-  auto first = std::remove_if(finished_.begin(), finished_.end(), [ch, &dropped](Transfer* t) {
-    if (t->channel != ch) return false;
-    delete t;
-    ++dropped;
-    return true;
-  });
-  finished_.erase(first, finished_.end());
+  const uint64_t dropped = multi_.Drop(ch) + DeleteTransfersOf(&finished_, ch);
   holds_.erase(ch);
   ch->Detach();  // completions it had not taken yet were counted settled when handed back
   dropped_.fetch_add(dropped, std::memory_order_relaxed);

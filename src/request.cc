@@ -499,4 +499,15 @@ void FailTransfer(Transfer* t, CURLcode code, const char* detail) {
   t->error_detail = detail != nullptr ? detail : "";
 }
 
+size_t DeleteTransfersOf(std::vector<Transfer*>* list, const Channel* ch) {
+  const auto first = std::remove_if(list->begin(), list->end(), [ch](Transfer* t) {
+    if (t->channel != ch) return false;
+    delete t;
+    return true;
+  });
+  const auto deleted = static_cast<size_t>(list->end() - first);
+  list->erase(first, list->end());
+  return deleted;
+}
+
 }  // namespace ned

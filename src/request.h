@@ -165,4 +165,7 @@ void CollectResult(CURL* easy, Transfer* t, CURLcode result);
 // Marks `t` as ended without a response (never started, aborted, or refused by libcurl).
 void FailTransfer(Transfer* t, CURLcode code, const char* detail);
 
+// Deletes the transfers of `ch` in `list` (an environment that is gone): how many.
+size_t DeleteTransfersOf(std::vector<Transfer*>* list, const Channel* ch);
+
 }  // namespace ned
