@@ -95,7 +95,8 @@ function startLoad(client, tally) {
     let sent = 0;
     timer = setInterval(() => {
       const due = Math.floor(((performance.now() - start) / 1000) * spec.rate);
-      for (; sent < due; sent++) outstanding.push(client.send(eventBatch(10)).then(onDone, onError));
+      for (; sent < due; sent++)
+        outstanding.push(client.send(eventBatch(10)).then(onDone, onError));
     }, 5);
   }
   return {
@@ -137,7 +138,13 @@ async function main() {
     console.log(JSON.stringify({ skipped: true }));
     return;
   }
-  const newTally = () => ({ settled: 0, completed: 0, errors: 0, firstError: null, counting: false });
+  const newTally = () => ({
+    settled: 0,
+    completed: 0,
+    errors: 0,
+    firstError: null,
+    counting: false,
+  });
   const warm = newTally();
   const warmup = startLoad(client, warm);
   await sleep(spec.warmupMs);
@@ -160,7 +167,8 @@ async function main() {
   await load.stop();
   const idleAfter = await pumpIdle(client);
   const b = snapshot(client);
-  const paired = spec.mode === 'rate' && spec.client !== 'serialise' ? await pairedBeyondFloor(client) : null;
+  const paired =
+    spec.mode === 'rate' && spec.client !== 'serialise' ? await pairedBeyondFloor(client) : null;
   await client.close();
 
   const requests = tally.settled; // every request sent in the measured window settled in it
@@ -169,27 +177,32 @@ async function main() {
   const processUs = b.processUs - a.processUs;
   // A pump still running at either end has CPU not yet added to cpuMs: no figure rather than a wrong one.
   const pumpUs = idleBefore && idleAfter ? (b.pumpMs - a.pumpMs) * 1000 : null;
-  console.log(JSON.stringify({
-    throughput: tally.completed / seconds,
-    completed: tally.completed,
-    requests,
-    errors: warm.errors + tally.errors, // warm-up included: an error anywhere shows
-    firstError: warm.firstError || tally.firstError,
-    elu,
-    mainClock: clock.kind,
-    mainCpuUsPerReq: per(mainUs),
-    mainBeyondFloorPairedUs: paired,
-    pumpCpuUsPerReq: pumpUs === null ? null : per(pumpUs),
-    otherCpuUsPerReq: pumpUs === null ? null : per(processUs - mainUs - pumpUs),
-    processCpuUsPerReq: per(processUs),
-    pumpRunsPerReq: per(b.pumpRuns - a.pumpRuns),
-    maxThreads: b.maxThreads,
-    loopDelayP99Ms: delay.percentile(99) / 1e6,
-    peakRssMiB: process.resourceUsage().maxRSS / 1024,
-  }));
+  console.log(
+    JSON.stringify({
+      throughput: tally.completed / seconds,
+      completed: tally.completed,
+      requests,
+      errors: warm.errors + tally.errors, // warm-up included: an error anywhere shows
+      firstError: warm.firstError || tally.firstError,
+      elu,
+      mainClock: clock.kind,
+      mainCpuUsPerReq: per(mainUs),
+      mainBeyondFloorPairedUs: paired,
+      pumpCpuUsPerReq: pumpUs === null ? null : per(pumpUs),
+      otherCpuUsPerReq: pumpUs === null ? null : per(processUs - mainUs - pumpUs),
+      processCpuUsPerReq: per(processUs),
+      pumpRunsPerReq: per(b.pumpRuns - a.pumpRuns),
+      maxThreads: b.maxThreads,
+      loopDelayP99Ms: delay.percentile(99) / 1e6,
+      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    }),
+  );
 }
 
-main().then(() => process.exit(0), (err) => {
-  console.log(JSON.stringify({ failed: String(err && err.stack || err) }));
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.log(JSON.stringify({ failed: String((err && err.stack) || err) }));
+    process.exit(1);
+  },
+);

@@ -21,16 +21,23 @@ const CLIENT_ENV = {
 function loadPackage(target, transport) {
   const pkg = require('..');
   const running = pkg.versions().transport;
-  if (running !== transport) throw new Error(`expected the ${transport} transport, but ${running} is running`);
+  if (running !== transport)
+    throw new Error(`expected the ${transport} transport, but ${running} is running`);
   const connections = target.connections || target.inFlight;
-  pkg.setConnectionLimits({ maxConnectionsPerHost: connections, maxConnections: connections, maxInFlight: target.inFlight });
+  pkg.setConnectionLimits({
+    maxConnectionsPerHost: connections,
+    maxConnections: connections,
+    maxInFlight: target.inFlight,
+  });
   return pkg;
 }
 
 function packageDispatcher(target, transport) {
   const { createDispatcher, pumpStats } = loadPackage(target, transport);
   const d = createDispatcher({
-    maxInFlight: target.inFlight, caFile: target.caFile, http2: target.http2,
+    maxInFlight: target.inFlight,
+    caFile: target.caFile,
+    http2: target.http2,
   });
   return {
     send: (batch) => d.send('POST', target.url, batch).then((r) => r.statusCode),
@@ -60,7 +67,9 @@ const CLIENTS = {
     return {
       send: async (batch) => {
         const res = await fetch(target.url, {
-          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch),
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(batch),
         });
         await res.arrayBuffer();
         return res.status;
@@ -74,22 +83,34 @@ const CLIENTS = {
     const u = new URL(target.url);
     const tls = u.protocol === 'https:';
     const agent = new (tls ? https : http).Agent({
-      keepAlive: true, maxSockets: target.inFlight, ca: tls ? fs.readFileSync(target.caFile) : undefined,
+      keepAlive: true,
+      maxSockets: target.inFlight,
+      ca: tls ? fs.readFileSync(target.caFile) : undefined,
     });
     const request = (tls ? https : http).request;
     return {
-      send: (batch) => new Promise((resolve, reject) => {
-        const body = JSON.stringify(batch);
-        const req = request(u, {
-          method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode));
-          res.on('error', reject);
-        });
-        req.on('error', reject);
-        req.end(body);
-      }),
+      send: (batch) =>
+        new Promise((resolve, reject) => {
+          const body = JSON.stringify(batch);
+          const req = request(
+            u,
+            {
+              method: 'POST',
+              agent,
+              headers: {
+                'content-type': 'application/json',
+                'content-length': Buffer.byteLength(body),
+              },
+            },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode));
+              res.on('error', reject);
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        }),
       close: async () => agent.destroy(),
     };
   },
@@ -105,7 +126,10 @@ const CLIENTS = {
     return {
       send: async (batch) => {
         const res = await pool.request({
-          path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch),
+          path: u.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(batch),
         });
         await res.body.dump();
         return res.statusCode;
@@ -118,8 +142,10 @@ const CLIENTS = {
     if (target.http2) return null;
     const { eventDispatcher } = require('@optimizely/optimizely-sdk');
     return {
-      send: (batch) => eventDispatcher.dispatchEvent({ url: target.url, httpVerb: 'POST', params: batch })
-        .then((r) => r.statusCode),
+      send: (batch) =>
+        eventDispatcher
+          .dispatchEvent({ url: target.url, httpVerb: 'POST', params: batch })
+          .then((r) => r.statusCode),
       close: async () => {},
     };
   },
@@ -132,12 +158,13 @@ const CLIENTS = {
     let buffer = new Uint8Array(64 * 1024);
     let sink = 0;
     return {
-      send: (batch) => new Promise((resolve) => {
-        const body = JSON.stringify(batch);
-        if (body.length * 3 > buffer.length) buffer = new Uint8Array(body.length * 3);
-        sink += encoder.encodeInto(body, buffer).written;
-        setImmediate(resolve, sink > 0 ? 204 : 0);
-      }),
+      send: (batch) =>
+        new Promise((resolve) => {
+          const body = JSON.stringify(batch);
+          if (body.length * 3 > buffer.length) buffer = new Uint8Array(body.length * 3);
+          sink += encoder.encodeInto(body, buffer).written;
+          setImmediate(resolve, sink > 0 ? 204 : 0);
+        }),
       close: async () => {},
     };
   },
@@ -145,10 +172,11 @@ const CLIENTS = {
   serialise() {
     let sink = 0;
     return {
-      send: (batch) => new Promise((resolve) => {
-        sink += JSON.stringify(batch).length;
-        setImmediate(resolve, sink > 0 ? 204 : 0);
-      }),
+      send: (batch) =>
+        new Promise((resolve) => {
+          sink += JSON.stringify(batch).length;
+          setImmediate(resolve, sink > 0 ? 204 : 0);
+        }),
       close: async () => {},
     };
   },

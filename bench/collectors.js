@@ -22,9 +22,13 @@ function freePort() {
 
 async function waitForPort(port, child, tries = 200) {
   for (let i = 0; i < tries; i++) {
-    if (child && child.exitCode !== null) throw new Error(`collector exited with ${child.exitCode}`);
+    if (child && child.exitCode !== null)
+      throw new Error(`collector exited with ${child.exitCode}`);
     const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.on('error', () => resolve(false));
     });
     if (ok) return;
@@ -37,11 +41,50 @@ function makeCertificates(dir) {
   const file = (n) => path.join(dir, n);
   const run = (args) => execFileSync('openssl', args, { stdio: 'pipe' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run(['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=bench CA']);
-  run(['req', ...ec, '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=127.0.0.1']);
-  fs.writeFileSync(file('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n');
-  run(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'),
-    '-CAcreateserial', '-out', file('server.pem'), '-days', '2', '-extfile', file('ext.cnf')]);
+  run([
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=bench CA',
+  ]);
+  run([
+    'req',
+    ...ec,
+    '-keyout',
+    file('server.key'),
+    '-out',
+    file('server.csr'),
+    '-subj',
+    '/CN=127.0.0.1',
+  ]);
+  fs.writeFileSync(
+    file('ext.cnf'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n',
+  );
+  run([
+    'x509',
+    '-req',
+    '-in',
+    file('server.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    file('server.pem'),
+    '-days',
+    '2',
+    '-extfile',
+    file('ext.cnf'),
+  ]);
   return file('ca.pem');
 }
 
@@ -54,9 +97,13 @@ function nginxVersion() {
 
 // Starts a Node collector process: { port, stop(), child }.
 async function startNodeCollector(delayMs, failEvery = 0) {
-  const child = spawn(process.execPath, [path.join(HERE, 'slow-collector.js'), String(delayMs), String(failEvery)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(HERE, 'slow-collector.js'), String(delayMs), String(failEvery)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const port = await new Promise((resolve, reject) => {
     child.stdout.once('data', (d) => resolve(Number(String(d).trim())));
     child.once('exit', (code) => reject(new Error(`collector exited with ${code}`)));
@@ -65,15 +112,17 @@ async function startNodeCollector(delayMs, failEvery = 0) {
     port,
     child,
     // Asks the collector what it received (the soak uses it).
-    counts: () => new Promise((resolve) => {
-      child.stdout.once('data', (d) => resolve(JSON.parse(String(d))));
-      child.stdin.write('?\n');
-    }),
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    }),
+    counts: () =>
+      new Promise((resolve) => {
+        child.stdout.once('data', (d) => resolve(JSON.parse(String(d))));
+        child.stdin.write('?\n');
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      }),
   };
 }
 
@@ -86,15 +135,27 @@ async function startLoopbackCollectors(runDir) {
     const plain = await startNodeCollector(0);
     return {
       kind: 'node (nginx not installed: bash scripts/setup.sh --bench)',
-      plainPort: plain.port, tlsPort: null, h2Port: null, caFile, stop: plain.stop,
+      plainPort: plain.port,
+      tlsPort: null,
+      h2Port: null,
+      caFile,
+      stop: plain.stop,
     };
   }
-  const ports = { PLAIN_PORT: await freePort(), TLS_PORT: await freePort(), H2_PORT: await freePort(), RUN: runDir };
+  const ports = {
+    PLAIN_PORT: await freePort(),
+    TLS_PORT: await freePort(),
+    H2_PORT: await freePort(),
+    RUN: runDir,
+  };
   let conf = fs.readFileSync(path.join(HERE, 'nginx.conf.tmpl'), 'utf8');
-  for (const [key, value] of Object.entries(ports)) conf = conf.split(`{{${key}}}`).join(String(value));
+  for (const [key, value] of Object.entries(ports))
+    conf = conf.split(`{{${key}}}`).join(String(value));
   const confFile = path.join(runDir, 'nginx.conf');
   fs.writeFileSync(confFile, conf);
-  const child = spawn('nginx', ['-c', confFile, '-p', runDir], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn('nginx', ['-c', confFile, '-p', runDir], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   await waitForPort(ports.PLAIN_PORT, child);
   await waitForPort(ports.TLS_PORT, child);
   await waitForPort(ports.H2_PORT, child);
@@ -104,11 +165,12 @@ async function startLoopbackCollectors(runDir) {
     tlsPort: ports.TLS_PORT,
     h2Port: ports.H2_PORT,
     caFile,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', resolve);
-      child.kill('SIGQUIT'); // graceful: workers finish, then the master exits
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', resolve);
+        child.kill('SIGQUIT'); // graceful: workers finish, then the master exits
+      }),
   };
 }
 

@@ -58,12 +58,30 @@ function totalOf(text, file) {
 function countRun(dir, client, bursts, base, env) {
   const prefix = `cg.${client}.${bursts}`;
   const spec = { ...base, client, bursts };
-  const r = spawnSync('valgrind', [
-    '--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${path.join(dir, `${prefix}.%p`)}`,
-    process.execPath, ...NODE_FLAGS, __filename, JSON.stringify(spec),
-  ], { env, encoding: 'utf8', maxBuffer: 16 << 20, timeout: 600000 });
-  if (r.status !== 0) throw new Error(`callgrind ${client} (${bursts} bursts) failed: ${(r.stderr || '').split('\n').filter((l) => !l.startsWith('==')).join(' ').slice(0, 300)}`);
-  const threads = fs.readdirSync(dir).filter((f) => f.startsWith(`${prefix}.`) && /-\d+$/.test(f))
+  const r = spawnSync(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--separate-threads=yes',
+      `--callgrind-out-file=${path.join(dir, `${prefix}.%p`)}`,
+      process.execPath,
+      ...NODE_FLAGS,
+      __filename,
+      JSON.stringify(spec),
+    ],
+    { env, encoding: 'utf8', maxBuffer: 16 << 20, timeout: 600000 },
+  );
+  if (r.status !== 0)
+    throw new Error(
+      `callgrind ${client} (${bursts} bursts) failed: ${(r.stderr || '')
+        .split('\n')
+        .filter((l) => !l.startsWith('=='))
+        .join(' ')
+        .slice(0, 300)}`,
+    );
+  const threads = fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith(`${prefix}.`) && /-\d+$/.test(f))
     .map((f) => ({ file: f, text: fs.readFileSync(path.join(dir, f), 'latin1') }));
   const main = threads.find((t) => t.file.endsWith('-01'));
   if (!main) throw new Error(`callgrind ${client}: no main-thread file`);
@@ -78,16 +96,37 @@ function countRun(dir, client, bursts, base, env) {
 function countLibcurl(dir, libcurlAlone, url, caFile, userAgent) {
   const runs = LIBCURL_MS.map((ms) => {
     const out = path.join(dir, `cg.libcurl.${ms}`);
-    const r = spawnSync('valgrind', [
-      '--tool=callgrind', `--callgrind-out-file=${out}`, libcurlAlone.binary,
-      url, 'closed', String(BURST), '0', '0', String(ms), libcurlAlone.bodyFile, caFile || '', '', userAgent,
-    ], { encoding: 'utf8', maxBuffer: 16 << 20, timeout: 600000 });
-    if (r.status !== 0) throw new Error(`callgrind libcurl alone failed: ${(r.stderr || '').slice(0, 300)}`);
+    const r = spawnSync(
+      'valgrind',
+      [
+        '--tool=callgrind',
+        `--callgrind-out-file=${out}`,
+        libcurlAlone.binary,
+        url,
+        'closed',
+        String(BURST),
+        '0',
+        '0',
+        String(ms),
+        libcurlAlone.bodyFile,
+        caFile || '',
+        '',
+        userAgent,
+      ],
+      { encoding: 'utf8', maxBuffer: 16 << 20, timeout: 600000 },
+    );
+    if (r.status !== 0)
+      throw new Error(`callgrind libcurl alone failed: ${(r.stderr || '').slice(0, 300)}`);
     const result = JSON.parse(r.stdout.trim().split('\n').pop());
-    return { instructions: totalOf(fs.readFileSync(out, 'latin1'), out), requests: result.requests };
+    return {
+      instructions: totalOf(fs.readFileSync(out, 'latin1'), out),
+      requests: result.requests,
+    };
   });
   const requests = runs[1].requests - runs[0].requests;
-  return requests > 0 ? { perRequest: (runs[1].instructions - runs[0].instructions) / requests, requests } : null;
+  return requests > 0
+    ? { perRequest: (runs[1].instructions - runs[0].instructions) / requests, requests }
+    : null;
 }
 
 // → { valgrind, events, burst, clients: { name: { mainPerEvent, beyondFloor, pumpPerEvent } },
@@ -102,26 +141,43 @@ function countInstructions({ url, caFile, runDir, clientEnv, libcurlAlone, userA
   fs.mkdirSync(dir, { recursive: true });
   const clients = {};
   for (const client of CLIENTS) {
-    const [a, b] = RUNS.map((bursts) => countRun(dir, client, bursts, { url, caFile }, clientEnv(client, caFile)));
+    const [a, b] = RUNS.map((bursts) =>
+      countRun(dir, client, bursts, { url, caFile }, clientEnv(client, caFile)),
+    );
     clients[client] = {
       mainPerEvent: (b.main - a.main) / EXTRA_EVENTS,
       pumpPerEvent: a.pump !== null && b.pump !== null ? (b.pump - a.pump) / EXTRA_EVENTS : null,
     };
-    log(`  instructions  ${client.padEnd(14)} main ${Math.round(clients[client].mainPerEvent)}`
-      + `${clients[client].pumpPerEvent !== null ? `  pump ${Math.round(clients[client].pumpPerEvent)}` : ''} per event\n`);
+    log(
+      `  instructions  ${client.padEnd(14)} main ${Math.round(clients[client].mainPerEvent)}` +
+        `${clients[client].pumpPerEvent !== null ? `  pump ${Math.round(clients[client].pumpPerEvent)}` : ''} per event\n`,
+    );
   }
   const floor = clients[FLOOR].mainPerEvent;
-  for (const [name, c] of Object.entries(clients)) c.beyondFloor = name === FLOOR ? null : c.mainPerEvent - floor;
+  for (const [name, c] of Object.entries(clients))
+    c.beyondFloor = name === FLOOR ? null : c.mainPerEvent - floor;
   const libcurl = libcurlAlone ? countLibcurl(dir, libcurlAlone, url, caFile, userAgent) : null;
-  if (libcurl) log(`  instructions  libcurl alone  ${Math.round(libcurl.perRequest)} per request\n`);
-  return { valgrind, nodeFlags: NODE_FLAGS, events: EXTRA_EVENTS, burst: BURST, floor: FLOOR, clients, libcurl };
+  if (libcurl)
+    log(`  instructions  libcurl alone  ${Math.round(libcurl.perRequest)} per request\n`);
+  return {
+    valgrind,
+    nodeFlags: NODE_FLAGS,
+    events: EXTRA_EVENTS,
+    burst: BURST,
+    floor: FLOOR,
+    clients,
+    libcurl,
+  };
 }
 
 if (require.main === module) {
-  child(JSON.parse(process.argv[2])).then(() => process.exit(0), (err) => {
-    console.error(err);
-    process.exit(1);
-  });
+  child(JSON.parse(process.argv[2])).then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }
 
 module.exports = { countInstructions };

@@ -50,7 +50,9 @@ const ONLY = value('only', null);
 const ONLY_NAMES = ONLY ? ONLY.split(',') : [];
 const ONLY_CLIENTS = ONLY_NAMES.filter((n) => CLIENT_NAMES.includes(n));
 const ONLY_SCENARIOS = ONLY_NAMES.filter((n) => !CLIENT_NAMES.includes(n));
-const CLIENTS = ONLY_CLIENTS.length ? CLIENT_NAMES.filter((c) => ONLY_CLIENTS.includes(c)) : CLIENT_NAMES;
+const CLIENTS = ONLY_CLIENTS.length
+  ? CLIENT_NAMES.filter((c) => ONLY_CLIENTS.includes(c))
+  : CLIENT_NAMES;
 const wanted = (id) => ONLY_SCENARIOS.length === 0 || ONLY_SCENARIOS.includes(id);
 
 // One measurement process; its last stdout line is its JSON result.
@@ -59,7 +61,11 @@ function runScript(script, spec, env) {
     env,
     maxBuffer: 1 << 20,
     timeout: (spec.warmupMs + spec.durationMs) * 4 + 30000,
-  }).toString().trim().split('\n').pop();
+  })
+    .toString()
+    .trim()
+    .split('\n')
+    .pop();
   return JSON.parse(out);
 }
 
@@ -74,18 +80,40 @@ function buildLibcurlAlone(runDir) {
   const binary = path.join(runDir, 'libcurl-alone');
   const bodyFile = path.join(runDir, 'event-batch.json');
   fs.writeFileSync(bodyFile, JSON.stringify(eventBatch(10)));
-  const r = spawnSync('sh', ['-c', `cc -O2 -o "${binary}" "${path.join(__dirname, 'libcurl-alone.c')}" $(pkg-config --cflags --libs libcurl)`], { encoding: 'utf8' });
+  const r = spawnSync(
+    'sh',
+    [
+      '-c',
+      `cc -O2 -o "${binary}" "${path.join(__dirname, 'libcurl-alone.c')}" $(pkg-config --cflags --libs libcurl)`,
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) {
-    process.stderr.write(`the libcurl reference is left out: it did not build (${(r.stderr || r.error || '').toString().trim().split('\n')[0]})\n`);
+    process.stderr.write(
+      `the libcurl reference is left out: it did not build (${(r.stderr || r.error || '').toString().trim().split('\n')[0]})\n`,
+    );
     return null;
   }
   return { binary, bodyFile };
 }
 
 function runLibcurlAlone(spec) {
-  const argv = [spec.url, spec.mode, String(spec.inFlight), String(spec.rate || 0), String(spec.warmupMs), String(spec.durationMs),
-    libcurlAlone.bodyFile, spec.caFile || '', spec.http2 ? 'http2' : '', DEFAULT_USER_AGENT];
-  const out = execFileSync(libcurlAlone.binary, argv, { maxBuffer: 1 << 20, timeout: (spec.warmupMs + spec.durationMs) * 4 + 30000 });
+  const argv = [
+    spec.url,
+    spec.mode,
+    String(spec.inFlight),
+    String(spec.rate || 0),
+    String(spec.warmupMs),
+    String(spec.durationMs),
+    libcurlAlone.bodyFile,
+    spec.caFile || '',
+    spec.http2 ? 'http2' : '',
+    DEFAULT_USER_AGENT,
+  ];
+  const out = execFileSync(libcurlAlone.binary, argv, {
+    maxBuffer: 1 << 20,
+    timeout: (spec.warmupMs + spec.durationMs) * 4 + 30000,
+  });
   return JSON.parse(out.toString().trim().split('\n').pop());
 }
 
@@ -115,7 +143,9 @@ function measure(label, base, clients) {
         // A client whose process never finishes (killed at the timeout) gets no figures and the run
         // goes on; any other failure ends the run, as before.
         if (err.code !== 'ETIMEDOUT') throw err;
-        process.stderr.write(`  ${label.padEnd(13)} ${client.padEnd(14)} did not finish (timed out)\n`);
+        process.stderr.write(
+          `  ${label.padEnd(13)} ${client.padEnd(14)} did not finish (timed out)\n`,
+        );
         continue;
       }
       if (result.skipped) {
@@ -125,9 +155,11 @@ function measure(label, base, clients) {
       if (result.failed) throw new Error(`${label} ${client}: ${result.failed}`);
       runs[client].push(result);
       const us = (n) => (typeof n === 'number' ? n.toFixed(1).padStart(6) : '     –');
-      process.stderr.write(`  ${label.padEnd(13)} ${client.padEnd(14)} ${Math.round(result.throughput).toString().padStart(6)} req/s`
-        + `   µs/event: main ${us(result.mainCpuUsPerReq)}  pump ${us(result.pumpCpuUsPerReq)}  process ${us(result.processCpuUsPerReq)}`
-        + `${result.errors ? `  ERRORS ${result.errors} (${result.firstError})` : ''}\n`);
+      process.stderr.write(
+        `  ${label.padEnd(13)} ${client.padEnd(14)} ${Math.round(result.throughput).toString().padStart(6)} req/s` +
+          `   µs/event: main ${us(result.mainCpuUsPerReq)}  pump ${us(result.pumpCpuUsPerReq)}  process ${us(result.processCpuUsPerReq)}` +
+          `${result.errors ? `  ERRORS ${result.errors} (${result.firstError})` : ''}\n`,
+      );
     }
   }
   const summary = {};
@@ -144,12 +176,16 @@ function measure(label, base, clients) {
       // CPU per event (one request), by thread; medians per column, so the parts need not add up
       // to the whole exactly.
       mainCpuUsPerReq: med('mainCpuUsPerReq'),
-      mainBeyondFloorPairedUs: list.some((r) => typeof r.mainBeyondFloorPairedUs === 'number') ? med('mainBeyondFloorPairedUs') : null,
+      mainBeyondFloorPairedUs: list.some((r) => typeof r.mainBeyondFloorPairedUs === 'number')
+        ? med('mainBeyondFloorPairedUs')
+        : null,
       pumpCpuUsPerReq: med('pumpCpuUsPerReq'),
       otherCpuUsPerReq: med('otherCpuUsPerReq'),
       processCpuUsPerReq: med('processCpuUsPerReq'),
       pumpRunsPerReq: med('pumpRunsPerReq'),
-      maxThreads: list.some((r) => typeof r.maxThreads === 'number') ? Math.max(...list.map((r) => r.maxThreads || 0)) : null,
+      maxThreads: list.some((r) => typeof r.maxThreads === 'number')
+        ? Math.max(...list.map((r) => r.maxThreads || 0))
+        : null,
       loopDelayP99Ms: med('loopDelayP99Ms'),
       peakRssMiB: Math.max(...list.map((r) => r.peakRssMiB)),
       errors: list.reduce((n, r) => n + r.errors, 0),
@@ -162,9 +198,14 @@ function measure(label, base, clients) {
   // At a fixed rate the client measures it itself, against the floor run in its own process
   // (client.js, pairedBeyondFloor): the steadier figure there.
   for (const [client, s] of Object.entries(summary)) {
-    s.mainBeyondSerialiseUsPerReq = typeof s.mainBeyondFloorPairedUs === 'number' ? s.mainBeyondFloorPairedUs
-      : client !== 'serialise' && typeof floor === 'number' && typeof s.mainCpuUsPerReq === 'number'
-        ? s.mainCpuUsPerReq - floor : null;
+    s.mainBeyondSerialiseUsPerReq =
+      typeof s.mainBeyondFloorPairedUs === 'number'
+        ? s.mainBeyondFloorPairedUs
+        : client !== 'serialise' &&
+            typeof floor === 'number' &&
+            typeof s.mainCpuUsPerReq === 'number'
+          ? s.mainCpuUsPerReq - floor
+          : null;
   }
   return summary;
 }
@@ -182,10 +223,12 @@ function measureWorkers(label, base, clients) {
       if (result.failed) throw new Error(`${label} ${client}: ${result.failed}`);
       runs[client].push(result);
       const ms = (n) => (typeof n === 'number' ? n.toFixed(1) : '–');
-      process.stderr.write(`  ${label.padEnd(13)} ${client.padEnd(14)} ${Math.round(result.throughput).toString().padStart(6)} req/s`
-        + `   main-thread job p50 ${ms(result.jobP50Ms)} ms, p99 ${ms(result.jobP99Ms)} ms`
-        + `${typeof result.maxThreads === 'number' ? `, pump threads ≤ ${result.maxThreads}` : ''}`
-        + `${result.errors ? `  ERRORS ${result.errors} (${result.firstError})` : ''}\n`);
+      process.stderr.write(
+        `  ${label.padEnd(13)} ${client.padEnd(14)} ${Math.round(result.throughput).toString().padStart(6)} req/s` +
+          `   main-thread job p50 ${ms(result.jobP50Ms)} ms, p99 ${ms(result.jobP99Ms)} ms` +
+          `${typeof result.maxThreads === 'number' ? `, pump threads ≤ ${result.maxThreads}` : ''}` +
+          `${result.errors ? `  ERRORS ${result.errors} (${result.firstError})` : ''}\n`,
+      );
     }
   }
   const summary = {};
@@ -249,12 +292,14 @@ async function main() {
     return;
   }
   if (flag('soak')) {
-    require('./soak').run({ events: Number(value('events', 1000000)) }).then((soak) => {
-      const file = path.join(__dirname, 'soak.json');
-      fs.writeFileSync(file, `${JSON.stringify(soak, null, 2)}\n`);
-      process.stderr.write(`soak written to ${file}\n`);
-      regenerate();
-    });
+    require('./soak')
+      .run({ events: Number(value('events', 1000000)) })
+      .then((soak) => {
+        const file = path.join(__dirname, 'soak.json');
+        fs.writeFileSync(file, `${JSON.stringify(soak, null, 2)}\n`);
+        process.stderr.write(`soak written to ${file}\n`);
+        regenerate();
+      });
     return;
   }
   const runDir = path.join(__dirname, '.run');
@@ -269,47 +314,89 @@ async function main() {
     const clients = wantedClients.filter(available);
     if (!wanted(id) || clients.length === 0) return;
     process.stderr.write(`${title}\n`);
-    results.scenarios.push({ id, title, base: { ...base, caFile: undefined }, clients: measure(id, base, clients) });
+    results.scenarios.push({
+      id,
+      title,
+      base: { ...base, caFile: undefined },
+      clients: measure(id, base, clients),
+    });
   };
   const common = { warmupMs: WARMUP, durationMs: DURATION, caFile: loopback.caFile };
   try {
     const plain = `http://127.0.0.1:${loopback.plainPort}/v1/events`;
     const far = `http://127.0.0.1:${slow.port}/v1/events`;
     for (const inFlight of [64, 256]) {
-      scenario(`loopback-${inFlight}`, `loopback, ${inFlight} in flight`, { ...common, url: plain, mode: 'closed', inFlight });
+      scenario(`loopback-${inFlight}`, `loopback, ${inFlight} in flight`, {
+        ...common,
+        url: plain,
+        mode: 'closed',
+        inFlight,
+      });
     }
     for (const inFlight of [64, 256]) {
-      scenario(`far-${inFlight}`, `20 ms collector, ${inFlight} in flight`, { ...common, url: far, mode: 'closed', inFlight });
+      scenario(`far-${inFlight}`, `20 ms collector, ${inFlight} in flight`, {
+        ...common,
+        url: far,
+        mode: 'closed',
+        inFlight,
+      });
     }
     if (loopback.tlsPort) {
       const tls = `https://127.0.0.1:${loopback.tlsPort}/v1/events`;
       const h2 = `https://127.0.0.1:${loopback.h2Port}/v1/events`;
       for (const inFlight of [64, 256]) {
-        scenario(`tls-${inFlight}`, `HTTPS (HTTP/1.1), ${inFlight} in flight`, { ...common, url: tls, mode: 'closed', inFlight });
+        scenario(`tls-${inFlight}`, `HTTPS (HTTP/1.1), ${inFlight} in flight`, {
+          ...common,
+          url: tls,
+          mode: 'closed',
+          inFlight,
+        });
       }
-      scenario('h2-64', 'HTTPS (HTTP/2), 64 in flight', { ...common, url: h2, mode: 'closed', inFlight: 64, http2: true },
-        CLIENTS.filter((c) => ['dispatcher', 'dispatchEvent', 'fallback', 'undici', 'serialise', 'libcurl'].includes(c)));
+      scenario(
+        'h2-64',
+        'HTTPS (HTTP/2), 64 in flight',
+        { ...common, url: h2, mode: 'closed', inFlight: 64, http2: true },
+        CLIENTS.filter((c) =>
+          ['dispatcher', 'dispatchEvent', 'fallback', 'undici', 'serialise', 'libcurl'].includes(c),
+        ),
+      );
     }
     const rate = { ...common, durationMs: RATE_DURATION, mode: 'rate', rate: RATE, inFlight: 256 };
-    scenario('rate', `fixed ${RATE} requests/s (open loop), loopback`, { ...rate, url: plain }, CLIENTS);
+    scenario(
+      'rate',
+      `fixed ${RATE} requests/s (open loop), loopback`,
+      { ...rate, url: plain },
+      CLIENTS,
+    );
     if (loopback.tlsPort) {
       // Not the Optimizely SDK's default dispatcher: on Node's global agent it opens a connection
       // for every request that waits, and at this rate over TLS it opened them until nginx ran out
       // (8,192) and its run did not finish (see report.js, RATE_TLS_NOTE).
-      scenario('rate-tls', `fixed ${RATE} requests/s (open loop), HTTPS (HTTP/1.1)`,
-        { ...rate, url: `https://127.0.0.1:${loopback.tlsPort}/v1/events` }, CLIENTS.filter((c) => c !== 'optimizely'));
+      scenario(
+        'rate-tls',
+        `fixed ${RATE} requests/s (open loop), HTTPS (HTTP/1.1)`,
+        { ...rate, url: `https://127.0.0.1:${loopback.tlsPort}/v1/events` },
+        CLIENTS.filter((c) => c !== 'optimizely'),
+      );
     }
     // Counted, not timed: left out when --only names clients (it has its own set).
     if (wanted('instructions') && ONLY_CLIENTS.length === 0) {
       process.stderr.write('instructions per event (callgrind), loopback, bursts of 10\n');
       try {
         results.instructions = countInstructions({
-          url: plain, caFile: loopback.caFile, runDir, clientEnv, libcurlAlone, userAgent: DEFAULT_USER_AGENT,
+          url: plain,
+          caFile: loopback.caFile,
+          runDir,
+          clientEnv,
+          libcurlAlone,
+          userAgent: DEFAULT_USER_AGENT,
           log: (line) => process.stderr.write(line),
         });
       } catch (err) {
         // A reference, not a scenario: its failure is reported and the timed results are kept.
-        process.stderr.write(`INSTRUCTION COUNTS FAILED (left out of the results): ${err.message}\n`);
+        process.stderr.write(
+          `INSTRUCTION COUNTS FAILED (left out of the results): ${err.message}\n`,
+        );
       }
     }
     const workerClients = WORKER_CLIENTS.filter((c) => CLIENTS.includes(c));
@@ -317,11 +404,18 @@ async function main() {
       const title = `${WORKERS} workers × ${WORKER_IN_FLIGHT} in flight, loopback, default threadpool`;
       process.stderr.write(`${title}\n`);
       const base = {
-        warmupMs: WARMUP, durationMs: DURATION, url: plain, workers: WORKERS, inFlight: WORKER_IN_FLIGHT,
+        warmupMs: WARMUP,
+        durationMs: DURATION,
+        url: plain,
+        workers: WORKERS,
+        inFlight: WORKER_IN_FLIGHT,
         connections: WORKERS * WORKER_IN_FLIGHT,
       };
       results.scenarios.push({
-        id: 'workers-8', title, base, job: { pbkdf2Iterations: PBKDF2_ITERATIONS, gapMs: JOB_GAP_MS },
+        id: 'workers-8',
+        title,
+        base,
+        job: { pbkdf2Iterations: PBKDF2_ITERATIONS, gapMs: JOB_GAP_MS },
         clients: measureWorkers('workers-8', base, ['none', ...workerClients]),
       });
     }
@@ -344,8 +438,11 @@ function regenerate() {
   fs.writeFileSync(path.join(__dirname, 'results.md'), markdown);
   fs.writeFileSync(path.join(__dirname, 'results.svg'), report.svg(results, soak));
   const docs = !flag('no-docs');
-  if (docs) report.updateDocs(path.join(ROOT, 'docs', 'benchmarks.md'), report.docsTable(results, soak));
-  process.stderr.write(`wrote bench/results.md, bench/results.svg${docs ? ' and the tables in docs/benchmarks.md' : ''}\n`);
+  if (docs)
+    report.updateDocs(path.join(ROOT, 'docs', 'benchmarks.md'), report.docsTable(results, soak));
+  process.stderr.write(
+    `wrote bench/results.md, bench/results.svg${docs ? ' and the tables in docs/benchmarks.md' : ''}\n`,
+  );
 }
 
 main().catch((err) => {

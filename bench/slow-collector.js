@@ -25,12 +25,16 @@ const server = http.createServer((req, res) => {
         const body = Buffer.concat(chunks).toString('latin1');
         for (const m of body.matchAll(SEQ)) {
           const n = Number(m[1]);
-          if (!seen[n]) { seen[n] = 1; distinct += 1; }
+          if (!seen[n]) {
+            seen[n] = 1;
+            distinct += 1;
+          }
         }
       }
       res.writeHead(204).end();
     };
-    if (delayMs > 0) setTimeout(answer, delayMs); else answer();
+    if (delayMs > 0) setTimeout(answer, delayMs);
+    else answer();
   });
 });
 server.keepAliveTimeout = 75000;

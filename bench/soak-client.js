@@ -16,21 +16,42 @@ let notDelivered = 0;
 function batch(seq) {
   const uuid = `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`;
   return {
-    account_id: '10000001', project_id: '10000002', revision: '42', client_name: 'node-sdk', client_version: '6.6.1',
-    anonymize_ip: true, enrich_decisions: true,
-    visitors: [{ visitor_id: `user-${seq}`, attributes: [], snapshots: [{ decisions: [], events: [{ entity_id: '30010', key: 'purchase', timestamp: Date.now(), uuid }] }] }],
+    account_id: '10000001',
+    project_id: '10000002',
+    revision: '42',
+    client_name: 'node-sdk',
+    client_version: '6.6.1',
+    anonymize_ip: true,
+    enrich_decisions: true,
+    visitors: [
+      {
+        visitor_id: `user-${seq}`,
+        attributes: [],
+        snapshots: [
+          {
+            decisions: [],
+            events: [{ entity_id: '30010', key: 'purchase', timestamp: Date.now(), uuid }],
+          },
+        ],
+      },
+    ],
   };
 }
 
 const sampler = setInterval(() => {
-  samples.push({ t: (Date.now() - started) / 1000, rssMiB: process.memoryUsage.rss() / 2 ** 20, settled });
+  samples.push({
+    t: (Date.now() - started) / 1000,
+    rssMiB: process.memoryUsage.rss() / 2 ** 20,
+    settled,
+  });
 }, 500);
 
 function pump() {
   while (next < total && next - settled < 4096) {
     dispatcher.send('POST', url, batch(next++)).then((r) => {
       settled += 1;
-      if (r.statusCode >= 200 && r.statusCode < 300) delivered += 1; else notDelivered += 1;
+      if (r.statusCode >= 200 && r.statusCode < 300) delivered += 1;
+      else notDelivered += 1;
       if (next < total) pump();
       else if (settled === total) finish();
     });
@@ -39,12 +60,24 @@ function pump() {
 
 async function finish() {
   clearInterval(sampler);
-  samples.push({ t: (Date.now() - started) / 1000, rssMiB: process.memoryUsage.rss() / 2 ** 20, settled });
+  samples.push({
+    t: (Date.now() - started) / 1000,
+    rssMiB: process.memoryUsage.rss() / 2 ** 20,
+    settled,
+  });
   const stats = dispatcher.stats();
   const summary = await dispatcher.close();
-  console.log(JSON.stringify({
-    events: total, delivered, notDelivered, seconds: (Date.now() - started) / 1000, samples, stats, summary,
-  }));
+  console.log(
+    JSON.stringify({
+      events: total,
+      delivered,
+      notDelivered,
+      seconds: (Date.now() - started) / 1000,
+      samples,
+      stats,
+      summary,
+    }),
+  );
 }
 
 pump();

@@ -10,10 +10,20 @@ const FAIL_EVERY = 20;
 async function run({ events }) {
   const collector = await startNodeCollector(0, FAIL_EVERY);
   try {
-    process.stderr.write(`soak: ${events} events, the collector fails 1 request in ${FAIL_EVERY}\n`);
+    process.stderr.write(
+      `soak: ${events} events, the collector fails 1 request in ${FAIL_EVERY}\n`,
+    );
     const out = await new Promise((resolve, reject) => {
-      execFile(process.execPath, [path.join(__dirname, 'soak-client.js'), `http://127.0.0.1:${collector.port}/v1/events`, String(events)],
-        { maxBuffer: 64 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      execFile(
+        process.execPath,
+        [
+          path.join(__dirname, 'soak-client.js'),
+          `http://127.0.0.1:${collector.port}/v1/events`,
+          String(events),
+        ],
+        { maxBuffer: 64 << 20 },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)),
+      );
     });
     const result = JSON.parse(out.trim().split('\n').pop());
     const counts = await collector.counts();

@@ -22,8 +22,14 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function pbkdf2() {
   return new Promise((resolve, reject) => {
-    crypto.pbkdf2('correct horse battery staple', 'salt', PBKDF2_ITERATIONS, 32, 'sha256',
-      (err, key) => (err ? reject(err) : resolve(key)));
+    crypto.pbkdf2(
+      'correct horse battery staple',
+      'salt',
+      PBKDF2_ITERATIONS,
+      32,
+      'sha256',
+      (err, key) => (err ? reject(err) : resolve(key)),
+    );
   });
 }
 
@@ -84,7 +90,9 @@ function startWorkers(spec) {
     const result = new Promise((resolve, reject) => {
       ready.then(() => worker.once('message', resolve));
       worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`worker exited with ${code} before reporting`)));
+      worker.once('exit', (code) =>
+        reject(new Error(`worker exited with ${code} before reporting`)),
+      );
     });
     result.catch(() => {}); // awaited later; an early failure must not be unhandled meanwhile
     return { worker, ready, result };
@@ -121,29 +129,34 @@ async function main() {
   const latencies = (await jobs).sort((x, y) => x - y);
   const perWorker = results.map((r) => r.completed / seconds);
   const maxThreads = results.map((r) => r.maxThreads).filter((n) => typeof n === 'number');
-  console.log(JSON.stringify({
-    throughput: perWorker.reduce((sum, x) => sum + x, 0),
-    minWorkerThroughput: perWorker.length ? Math.min(...perWorker) : null,
-    perWorker,
-    errors: results.reduce((n, r) => n + r.errors, 0),
-    firstError: (results.find((r) => r.firstError) || {}).firstError || null,
-    jobs: latencies.length,
-    jobP50Ms: percentile(latencies, 50),
-    jobP99Ms: percentile(latencies, 99),
-    jobMaxMs: latencies.length ? latencies[latencies.length - 1] : null,
-    maxThreads: maxThreads.length ? Math.max(...maxThreads) : null,
-    threadpoolSize: process.env.UV_THREADPOOL_SIZE || 'default (4)',
-  }));
+  console.log(
+    JSON.stringify({
+      throughput: perWorker.reduce((sum, x) => sum + x, 0),
+      minWorkerThroughput: perWorker.length ? Math.min(...perWorker) : null,
+      perWorker,
+      errors: results.reduce((n, r) => n + r.errors, 0),
+      firstError: (results.find((r) => r.firstError) || {}).firstError || null,
+      jobs: latencies.length,
+      jobP50Ms: percentile(latencies, 50),
+      jobP99Ms: percentile(latencies, 99),
+      jobMaxMs: latencies.length ? latencies[latencies.length - 1] : null,
+      maxThreads: maxThreads.length ? Math.max(...maxThreads) : null,
+      threadpoolSize: process.env.UV_THREADPOOL_SIZE || 'default (4)',
+    }),
+  );
 }
 
 if (isMainThread && require.main === module) {
-  main().then(() => process.exit(0), (err) => {
-    console.log(JSON.stringify({ failed: String(err && err.stack || err) }));
-    process.exit(1);
-  });
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.log(JSON.stringify({ failed: String((err && err.stack) || err) }));
+      process.exit(1);
+    },
+  );
 } else if (!isMainThread) {
   runWorker().catch((err) => {
-    parentPort.postMessage({ failed: String(err && err.stack || err) });
+    parentPort.postMessage({ failed: String((err && err.stack) || err) });
   });
 }
 

@@ -26,8 +26,20 @@ function findNodeGyp() {
   const candidates = [
     [process.env.npm_config_node_gyp, "npm's bundled node-gyp (npm_config_node_gyp)"],
     [resolveFrom(ROOT, 'node-gyp/bin/node-gyp.js'), "the project's node-gyp"],
-    [path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-      "npm's bundled node-gyp (beside node)"],
+    [
+      path.join(
+        path.dirname(process.execPath),
+        '..',
+        'lib',
+        'node_modules',
+        'npm',
+        'node_modules',
+        'node-gyp',
+        'bin',
+        'node-gyp.js',
+      ),
+      "npm's bundled node-gyp (beside node)",
+    ],
   ];
   for (const [file, source] of candidates) {
     if (file && fs.existsSync(file)) return { file, source };
@@ -44,7 +56,7 @@ function resolveFrom(dir, request) {
 }
 
 function distroFamily() {
-  let release = '';
+  let release;
   try {
     release = fs.readFileSync('/etc/os-release', 'utf8');
   } catch {
@@ -60,7 +72,9 @@ function distroFamily() {
 function packagesHint() {
   const family = distroFamily();
   if (family) return `  ${PACKAGES[family]}`;
-  return Object.entries(PACKAGES).map(([name, line]) => `  ${name.padEnd(7)} ${line}`).join('\n');
+  return Object.entries(PACKAGES)
+    .map(([name, line]) => `  ${name.padEnd(7)} ${line}`)
+    .join('\n');
 }
 
 // The headers the sources include, checked before node-gyp starts: a missing package is then one
@@ -68,12 +82,14 @@ function packagesHint() {
 function missingLibraries() {
   const probe = spawnSync('pkg-config', ['--version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) return ['pkg-config'];
-  return ['libcurl'].filter(
-    (name) => spawnSync('pkg-config', ['--exists', name]).status !== 0,
-  );
+  return ['libcurl'].filter((name) => spawnSync('pkg-config', ['--exists', name]).status !== 0);
 }
 
-function build(args, out = (line) => process.stdout.write(`${line}\n`), err = (line) => process.stderr.write(`${line}\n`)) {
+function build(
+  args,
+  out = (line) => process.stdout.write(`${line}\n`),
+  err = (line) => process.stderr.write(`${line}\n`),
+) {
   if (args.includes('--help') || args.includes('-h')) {
     out('Usage: npx native-event-dispatcher build [node-gyp options, e.g. --debug --jobs=2]');
     out('');
@@ -84,29 +100,46 @@ function build(args, out = (line) => process.stdout.write(`${line}\n`), err = (l
     return 0;
   }
   if (process.platform !== 'linux') {
-    err(`build: the native transport builds on Linux only; on ${process.platform} the package uses its JavaScript transport.`);
+    err(
+      `build: the native transport builds on Linux only; on ${process.platform} the package uses its JavaScript transport.`,
+    );
     return 1;
   }
   const missing = missingLibraries();
   if (missing.length) {
-    err(`build: missing ${missing.join(', ')} (pkg-config finds no ${missing.join(' or ')}). Install the build packages:`);
+    err(
+      `build: missing ${missing.join(', ')} (pkg-config finds no ${missing.join(' or ')}). Install the build packages:`,
+    );
     err(packagesHint());
     return 1;
   }
-  if (spawnSync('pkg-config', [`--atleast-version=${MIN_LIBCURL_HEADERS}`, 'libcurl']).status !== 0) {
-    const found = spawnSync('pkg-config', ['--modversion', 'libcurl'], { encoding: 'utf8' }).stdout.trim();
-    err(`build: libcurl's headers are ${found}; the sources need ${MIN_LIBCURL_HEADERS} or newer to compile.`);
+  if (
+    spawnSync('pkg-config', [`--atleast-version=${MIN_LIBCURL_HEADERS}`, 'libcurl']).status !== 0
+  ) {
+    const found = spawnSync('pkg-config', ['--modversion', 'libcurl'], {
+      encoding: 'utf8',
+    }).stdout.trim();
+    err(
+      `build: libcurl's headers are ${found}; the sources need ${MIN_LIBCURL_HEADERS} or newer to compile.`,
+    );
     return 1;
   }
   const nodeGyp = findNodeGyp();
   if (!nodeGyp) {
-    err('build: no node-gyp found. Run this through npm (npx native-event-dispatcher build), or add node-gyp to the project.');
+    err(
+      'build: no node-gyp found. Run this through npm (npx native-event-dispatcher build), or add node-gyp to the project.',
+    );
     return 1;
   }
   out(`build: ${nodeGyp.source}: ${nodeGyp.file}`);
-  const gyp = spawnSync(process.execPath, [nodeGyp.file, 'rebuild', ...args], { cwd: NATIVE, stdio: 'inherit' });
+  const gyp = spawnSync(process.execPath, [nodeGyp.file, 'rebuild', ...args], {
+    cwd: NATIVE,
+    stdio: 'inherit',
+  });
   if (gyp.status !== 0) {
-    err(`build: node-gyp failed (${gyp.error ? gyp.error.message : `exit ${gyp.status}`}); its output is above.`);
+    err(
+      `build: node-gyp failed (${gyp.error ? gyp.error.message : `exit ${gyp.status}`}); its output is above.`,
+    );
     return 1;
   }
   // node-gyp builds in native/build; the loader looks in the package's build/ (Release or Debug).
@@ -121,13 +154,17 @@ function build(args, out = (line) => process.stdout.write(`${line}\n`), err = (l
   fs.renameSync(partial, target);
   // Loaded in a child process: a library the linker found but the loader does not (libcurl.so.4
   // missing at run time) shows up here rather than in the application.
-  const check = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', target], { encoding: 'utf8' });
+  const check = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', target], {
+    encoding: 'utf8',
+  });
   if (check.status !== 0) {
     err(`build: built ${target}, but it does not load:\n${check.stderr.trim()}`);
     return 1;
   }
   out(`build: done: ${target}`);
-  out("build: require('native-event-dispatcher') loads this build from now on (it comes before the prebuilds).");
+  out(
+    "build: require('native-event-dispatcher') loads this build from now on (it comes before the prebuilds).",
+  );
   return 0;
 }
 

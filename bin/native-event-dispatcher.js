@@ -12,10 +12,17 @@ const USAGE = `Usage: npx native-event-dispatcher <command>
 `;
 
 if (command === 'doctor') {
-  require('../lib/doctor').doctor(rest).then((code) => { process.exitCode = code; }, (err) => {
-    process.stderr.write(`${err && err.stack ? err.stack : err}\n`);
-    process.exitCode = 1;
-  });
+  require('../lib/doctor')
+    .doctor(rest)
+    .then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (err) => {
+        process.stderr.write(`${err && err.stack ? err.stack : err}\n`);
+        process.exitCode = 1;
+      },
+    );
 } else if (command === '--version') {
   // Loads nothing but package.json: it answers even where the package cannot load.
   process.stdout.write(`${require('../package.json').version}\n`);

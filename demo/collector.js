@@ -30,7 +30,15 @@ function serve({ failRate }) {
   const runs = new Map();
   const statsOf = (run) => {
     if (!runs.has(run)) {
-      runs.set(run, { requests: 0, injected: 0, batches: 0, visitors: 0, redelivered: 0, uuids: new Set(), bytes: 0 });
+      runs.set(run, {
+        requests: 0,
+        injected: 0,
+        batches: 0,
+        visitors: 0,
+        redelivered: 0,
+        uuids: new Set(),
+        bytes: 0,
+      });
     }
     return runs.get(run);
   };
@@ -60,7 +68,8 @@ function serve({ failRate }) {
     });
   });
   server.keepAliveTimeout = 30000;
-  server.listen(0, '127.0.0.1', () => { // a port chosen by the OS: never clashes with others
+  server.listen(0, '127.0.0.1', () => {
+    // a port chosen by the OS: never clashes with others
     parentPort.postMessage({ port: server.address().port });
   });
   parentPort.on('message', (message) => {
@@ -78,16 +87,17 @@ function serve({ failRate }) {
 async function startCollector({ failRate = 0 } = {}) {
   const worker = new Worker(__filename, { workerData: { demoCollector: true, failRate } });
   const exited = new Promise((resolve) => worker.once('exit', resolve));
-  const next = () => new Promise((resolve, reject) => {
-    const onExit = (code) => reject(new Error(`the embedded collector exited (code ${code})`));
-    worker.once('error', reject);
-    worker.once('exit', onExit);
-    worker.once('message', (message) => {
-      worker.off('error', reject);
-      worker.off('exit', onExit);
-      resolve(message);
+  const next = () =>
+    new Promise((resolve, reject) => {
+      const onExit = (code) => reject(new Error(`the embedded collector exited (code ${code})`));
+      worker.once('error', reject);
+      worker.once('exit', onExit);
+      worker.once('message', (message) => {
+        worker.off('error', reject);
+        worker.off('exit', onExit);
+        resolve(message);
+      });
     });
-  });
   const { port } = await next();
   const url = `http://127.0.0.1:${port}/v1/events`;
   return {

@@ -59,7 +59,9 @@ const WARMUP_DISPATCHER_USERS = 1000;
 // Measured rounds: see showcase().
 const ROUNDS = 3;
 // The SDK's share: its dispatcher answers at once and sends nothing.
-const NOTHING_DISPATCHER = Object.freeze({ dispatchEvent: () => Promise.resolve({ statusCode: 204 }) });
+const NOTHING_DISPATCHER = Object.freeze({
+  dispatchEvent: () => Promise.resolve({ statusCode: 204 }),
+});
 // The SDK default dispatcher's longest wait before a retry (its backoff: 200 ms doubling up to
 // 1 s, ± 50 ms), with a margin.
 const SDK_RETRY_WAIT_MS = 1100;
@@ -83,7 +85,9 @@ function failRate(text) {
   const value = Number(text);
   // Plain decimals only: Number() would also take '', ' ', '0x0' and 'Infinity'.
   if (!/^(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text) || value < 0 || value >= 1) {
-    throw new UsageError(`--fail-rate needs a number from 0 up to (not including) 1, got ${JSON.stringify(text)}`);
+    throw new UsageError(
+      `--fail-rate needs a number from 0 up to (not including) 1, got ${JSON.stringify(text)}`,
+    );
   }
   return value;
 }
@@ -93,7 +97,9 @@ function endpointUrl(text) {
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`--url needs an absolute http:// or https:// URL, got ${JSON.stringify(text)}`);
+    throw new UsageError(
+      `--url needs an absolute http:// or https:// URL, got ${JSON.stringify(text)}`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`--url needs an http:// or https:// URL, got ${JSON.stringify(text)}`);
@@ -101,7 +107,11 @@ function endpointUrl(text) {
   return url.href;
 }
 
-const OPTIONS = { users: positiveInteger.bind(null, 'users'), 'fail-rate': failRate, url: endpointUrl };
+const OPTIONS = {
+  users: positiveInteger.bind(null, 'users'),
+  'fail-rate': failRate,
+  url: endpointUrl,
+};
 
 // Reads `--name value` and `--name=value`; anything else is a usage error.
 function parseArgs(argv) {
@@ -113,7 +123,8 @@ function parseArgs(argv) {
       continue;
     }
     const match = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    if (!match || !Object.hasOwn(OPTIONS, match[1])) throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
+    if (!match || !Object.hasOwn(OPTIONS, match[1]))
+      throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
     const name = match[1];
     let text = match[2];
     if (text === undefined) {
@@ -125,7 +136,9 @@ function parseArgs(argv) {
     else args[name] = value;
   }
   if (args.url && args.failRate > 0) {
-    throw new UsageError('--fail-rate makes the embedded collector fail; it cannot be combined with --url');
+    throw new UsageError(
+      '--fail-rate makes the embedded collector fail; it cannot be combined with --url',
+    );
   }
   return args;
 }
@@ -148,7 +161,8 @@ function sdkVersion() {
   // The SDK's exports map hides its package.json; it sits one level above the entry point.
   try {
     const main = require.resolve('@optimizely/optimizely-sdk');
-    return JSON.parse(fs.readFileSync(path.join(path.dirname(main), '..', 'package.json'), 'utf8')).version;
+    return JSON.parse(fs.readFileSync(path.join(path.dirname(main), '..', 'package.json'), 'utf8'))
+      .version;
   } catch {
     return 'unknown';
   }
@@ -226,7 +240,10 @@ async function measureRound(run, first, users, { clock, tick = () => {}, last = 
 async function settleWithin(promise, limitMs, what) {
   let timer;
   const stuck = new Promise((resolve, reject) => {
-    timer = setTimeout(() => reject(new StuckError(`${what()} did not finish within ${limitMs / 1000} s`)), limitMs);
+    timer = setTimeout(
+      () => reject(new StuckError(`${what()} did not finish within ${limitMs / 1000} s`)),
+      limitMs,
+    );
   });
   try {
     return await Promise.race([promise, stuck]);
@@ -249,15 +266,25 @@ function sdkDefaultDispatcher(url, activity) {
     dispatchEvent(event) {
       activity.requests += 1;
       activity.inFlight += 1;
-      return optimizely.eventDispatcher.dispatchEvent({ ...event, url }).then((response) => {
-        if (response.statusCode !== undefined && (response.statusCode < 200 || response.statusCode > 399)) failed();
-        return response;
-      }, (err) => {
-        failed();
-        throw err;
-      }).finally(() => {
-        activity.inFlight -= 1;
-      });
+      return optimizely.eventDispatcher
+        .dispatchEvent({ ...event, url })
+        .then(
+          (response) => {
+            if (
+              response.statusCode !== undefined &&
+              (response.statusCode < 200 || response.statusCode > 399)
+            )
+              failed();
+            return response;
+          },
+          (err) => {
+            failed();
+            throw err;
+          },
+        )
+        .finally(() => {
+          activity.inFlight -= 1;
+        });
     },
   };
 }
@@ -282,18 +309,25 @@ async function quiet(activity, limitMs) {
 function sdkDefaultRun(url) {
   const limitMs = DEFAULT_CLOSE_TIMEOUT_MS + CLOSE_GRACE_MS;
   const activity = { requests: 0, inFlight: 0, failed: 0, lastFailure: -Infinity };
-  const run = newRun(() => createClient(sdkDefaultDispatcher(url, activity), { sdkRetries: true }), async (client) => {
-    try {
-      await quiet(activity, limitMs);
-      await settleWithin(client.close().catch(() => {}), limitMs, () => 'close()');
-    } catch (err) {
-      if (!(err instanceof StuckError)) throw err;
-      run.abandonedAfterMs = limitMs;
-      // Its requests still open must not keep the demo alive for their 60 s.
-      http.globalAgent.destroy();
-      https.globalAgent.destroy();
-    }
-  });
+  const run = newRun(
+    () => createClient(sdkDefaultDispatcher(url, activity), { sdkRetries: true }),
+    async (client) => {
+      try {
+        await quiet(activity, limitMs);
+        await settleWithin(
+          client.close().catch(() => {}),
+          limitMs,
+          () => 'close()',
+        );
+      } catch (err) {
+        if (!(err instanceof StuckError)) throw err;
+        run.abandonedAfterMs = limitMs;
+        // Its requests still open must not keep the demo alive for their 60 s.
+        http.globalAgent.destroy();
+        https.globalAgent.destroy();
+      }
+    },
+  );
   run.activity = activity;
   return run;
 }
@@ -305,18 +339,30 @@ function sdkDefaultRun(url) {
 function packageRun(dispatcher, closeTimeoutMs) {
   const limitMs = closeTimeoutMs + CLOSE_GRACE_MS;
   const what = (name) => () => `${name}; dispatcher: ${JSON.stringify(dispatcher.stats())}`;
-  return newRun(() => createClient(dispatcher), (client, last) => (last
-    ? settleWithin(closeOptimizely(client, dispatcher), limitMs, what('closeOptimizely()'))
-    : settleWithin(client.close(), limitMs, what('the SDK\'s close()'))));
+  return newRun(
+    () => createClient(dispatcher),
+    (client, last) =>
+      last
+        ? settleWithin(closeOptimizely(client, dispatcher), limitMs, what('closeOptimizely()'))
+        : settleWithin(client.close(), limitMs, what("the SDK's close()")),
+  );
 }
 
-const nothingRun = () => newRun(() => createClient(NOTHING_DISPATCHER), (client) => client.close());
+const nothingRun = () =>
+  newRun(
+    () => createClient(NOTHING_DISPATCHER),
+    (client) => client.close(),
+  );
 
 async function run(args) {
   const v = versions();
-  const transport = v.transport === 'fallback'
-    ? `fallback transport on undici ${v.undici}: ${v.reason}` : `libcurl ${v.libcurl}, ${v.tls}`;
-  console.log(`native-event-dispatcher ${v.addon} (${transport}) with @optimizely/optimizely-sdk ${sdkVersion()}`);
+  const transport =
+    v.transport === 'fallback'
+      ? `fallback transport on undici ${v.undici}: ${v.reason}`
+      : `libcurl ${v.libcurl}, ${v.tls}`;
+  console.log(
+    `native-event-dispatcher ${v.addon} (${transport}) with @optimizely/optimizely-sdk ${sdkVersion()}`,
+  );
   const collector = args.url ? undefined : await startCollector({ failRate: args.failRate });
   try {
     return await showcase(args, collector);
@@ -327,12 +373,19 @@ async function run(args) {
 
 function describeTarget(args, collector) {
   if (collector) {
-    const failing = args.failRate > 0
-      ? `, failing ${+(args.failRate * 100).toFixed(2)}% of requests with a transient 503` : '';
-    line('sending to', `${collector.url} (embedded collector, counting each dispatcher's events apart${failing})`);
+    const failing =
+      args.failRate > 0
+        ? `, failing ${+(args.failRate * 100).toFixed(2)}% of requests with a transient 503`
+        : '';
+    line(
+      'sending to',
+      `${collector.url} (embedded collector, counting each dispatcher's events apart${failing})`,
+    );
   } else {
     line('sending to', `${args.url} (--url)`);
-    console.log('note: no embedded collector, so nothing counts what arrives; the check relies on the endpoint\'s answers');
+    console.log(
+      "note: no embedded collector, so nothing counts what arrives; the check relies on the endpoint's answers",
+    );
   }
 }
 
@@ -346,7 +399,12 @@ function createDemoDispatcher(args, endpoint, users) {
   dispatcher.on('drop', (drop) => {
     if (drop.reason !== 'rejected') dropReasons.add(drop.reason);
   });
-  return { dispatcher, dropReasons, policy, closeTimeoutMs: policy.closeTimeoutMs || DEFAULT_CLOSE_TIMEOUT_MS };
+  return {
+    dispatcher,
+    dropReasons,
+    policy,
+    closeTimeoutMs: policy.closeTimeoutMs || DEFAULT_CLOSE_TIMEOUT_MS,
+  };
 }
 
 // Unmeasured users before the measured ones (WARMUP_USERS). With --url only through the SDK alone:
@@ -375,16 +433,26 @@ async function showcase(args, collector) {
   await warmUp(args, collector, clock);
   describeTarget(args, collector);
   const endpoint = collector ? collector.url : args.url;
-  const { dispatcher, dropReasons, policy, closeTimeoutMs } = createDemoDispatcher(args, endpoint, args.users);
+  const { dispatcher, dropReasons, policy, closeTimeoutMs } = createDemoDispatcher(
+    args,
+    endpoint,
+    args.users,
+  );
   if (policy.maxAttempts) {
     const { maxAttempts, baseDelayMs, maxDelayMs } = policy;
-    line('retry policy', `up to ${maxAttempts} attempts, backoff ${baseDelayMs}–${maxDelayMs} ms with full jitter`);
+    line(
+      'retry policy',
+      `up to ${maxAttempts} attempts, backoff ${baseDelayMs}–${maxDelayMs} ms with full jitter`,
+    );
   }
   const sdkDefault = sdkDefaultRun(collector ? collector.urlFor(SDK_DEFAULT_RUN) : args.url);
   const ours = packageRun(dispatcher, closeTimeoutMs);
   const nothing = nothingRun();
   const runs = [sdkDefault, ours, nothing];
-  const bar = progressBar(runs.length * args.users, `making users (${runs.length} × ${args.users})`);
+  const bar = progressBar(
+    runs.length * args.users,
+    `making users (${runs.length} × ${args.users})`,
+  );
   let done = 0;
   bar.update(0);
   const tick = (n) => bar.update((done += n));
@@ -392,18 +460,32 @@ async function showcase(args, collector) {
   for (let round = 0, first = 0; round < rounds; round++) {
     const users = Math.floor((args.users * (round + 1)) / rounds) - first;
     for (let k = 0; k < runs.length; k++) {
-      await measureRound(runs[(round + k) % runs.length], first, users, { clock, tick, last: round === rounds - 1 });
+      await measureRound(runs[(round + k) % runs.length], first, users, {
+        clock,
+        tick,
+        last: round === rounds - 1,
+      });
     }
     first += users;
   }
   const stats = dispatcher.stats();
   const outcome = {
-    args, stats, made: ours.made, summary: ours.closed, seconds: ours.seconds,
+    args,
+    stats,
+    made: ours.made,
+    summary: ours.closed,
+    seconds: ours.seconds,
     received: collector ? await collector.stats() : null,
     dropReasons: [...dropReasons],
     cpu: {
-      kind: clock.kind, ours, nothing, requests: stats.accepted,
-      sdkDefault: { ...sdkDefault, received: collector ? await collector.stats(SDK_DEFAULT_RUN) : null },
+      kind: clock.kind,
+      ours,
+      nothing,
+      requests: stats.accepted,
+      sdkDefault: {
+        ...sdkDefault,
+        received: collector ? await collector.stats(SDK_DEFAULT_RUN) : null,
+      },
     },
   };
   report(outcome);
@@ -426,10 +508,13 @@ async function main() {
   return run(args);
 }
 
-main().then((code) => {
-  process.exitCode = code;
-}, (err) => {
-  console.error(`FAILED: ${err instanceof StuckError ? err.message : err.stack || err}`);
-  // Whatever got stuck (a request, a timer) must not keep the demo alive after it failed.
-  process.exit(1);
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(`FAILED: ${err instanceof StuckError ? err.message : err.stack || err}`);
+    // Whatever got stuck (a request, a timer) must not keep the demo alive after it failed.
+    process.exit(1);
+  },
+);

@@ -14,16 +14,41 @@ function visitor() {
       { entity_id: '10010', key: 'plan', type: 'custom', value: n % 3 ? 'pro' : 'free' },
       { entity_id: '$opt_bot_filtering', key: '$opt_bot_filtering', type: 'custom', value: false },
     ],
-    snapshots: [{
-      decisions: [{
-        campaign_id: '20010', experiment_id: '20011', variation_id: n % 2 ? '20012' : '20013',
-        metadata: { flag_key: 'checkout_flow', rule_key: 'checkout_test', rule_type: 'experiment', variation_key: n % 2 ? 'treatment' : 'control', enabled: true },
-      }],
-      events: [
-        { entity_id: '20010', key: 'campaign_activated', timestamp: now, uuid: crypto.randomUUID() },
-        { entity_id: '30010', key: 'purchase', timestamp: now, uuid: crypto.randomUUID(), revenue: 4200, value: 42.5, tags: { revenue: 4200, value: 42.5, currency: 'EUR' } },
-      ],
-    }],
+    snapshots: [
+      {
+        decisions: [
+          {
+            campaign_id: '20010',
+            experiment_id: '20011',
+            variation_id: n % 2 ? '20012' : '20013',
+            metadata: {
+              flag_key: 'checkout_flow',
+              rule_key: 'checkout_test',
+              rule_type: 'experiment',
+              variation_key: n % 2 ? 'treatment' : 'control',
+              enabled: true,
+            },
+          },
+        ],
+        events: [
+          {
+            entity_id: '20010',
+            key: 'campaign_activated',
+            timestamp: now,
+            uuid: crypto.randomUUID(),
+          },
+          {
+            entity_id: '30010',
+            key: 'purchase',
+            timestamp: now,
+            uuid: crypto.randomUUID(),
+            revenue: 4200,
+            value: 42.5,
+            tags: { revenue: 4200, value: 42.5, currency: 'EUR' },
+          },
+        ],
+      },
+    ],
   };
 }
 

@@ -8,7 +8,9 @@ function progressBar(total, label, stream = process.stdout) {
       const fraction = total === 0 ? 1 : done / total;
       if (stream.isTTY) {
         const filled = Math.round(fraction * width);
-        stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
+        stream.write(
+          `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`,
+        );
         if (done >= total) stream.write('\n');
       } else {
         const step = Math.floor(fraction * 10);

@@ -13,7 +13,11 @@ function compactStats(stats) {
   const nonZero = (counts) => Object.entries(counts).filter(([, value]) => value !== 0);
   const { latencyMs, events, ...rest } = stats;
   const shown = nonZero(rest).map(([key, value]) => `${key} ${value}`);
-  shown.push(`events {${nonZero(events).map(([key, value]) => `${key} ${value}`).join(', ')}}`);
+  shown.push(
+    `events {${nonZero(events)
+      .map(([key, value]) => `${key} ${value}`)
+      .join(', ')}}`,
+  );
   return `${shown.join(', ')}; latency p50/p95/p99 ${latency(latencyMs.p50)}/${latency(latencyMs.p95)}/${latency(latencyMs.p99)} ms`;
 }
 
@@ -47,40 +51,71 @@ function reportCpu({ kind, sdkDefault, ours, nothing, requests }, { args, receiv
   const note = {
     schedstat: '',
     stat: ' (counted in 10 ms ticks: a coarse clock, run more --users)',
-    process: ' (the whole process: this platform has no per-thread clock; the collector\'s thread included)',
+    process:
+      " (the whole process: this platform has no per-thread clock; the collector's thread included)",
   }[kind];
   const events = eventsOf(ours.made);
   const users = `${args.users} user${args.users === 1 ? '' : 's'}`;
-  line('main thread CPU', `the same ${users} (${events} events) through each dispatcher, from the first user to the end of close()${note}`);
+  line(
+    'main thread CPU',
+    `the same ${users} (${events} events) through each dispatcher, from the first user to the end of close()${note}`,
+  );
   line('  SDK default', sdkDefaultRow(sdkDefault, args.failRate));
-  line('  this package', `${ms(ours.cpuNs)}, ${us(ours.cpuNs / events)} per event; ${arrivals(ours.made, received)}`);
-  line('  no dispatcher', `${ms(nothing.cpuNs)}, ${us(nothing.cpuNs / events)} per event; sends nothing: the SDK's own work`);
+  line(
+    '  this package',
+    `${ms(ours.cpuNs)}, ${us(ours.cpuNs / events)} per event; ${arrivals(ours.made, received)}`,
+  );
+  line(
+    '  no dispatcher',
+    `${ms(nothing.cpuNs)}, ${us(nothing.cpuNs / events)} per event; sends nothing: the SDK's own work`,
+  );
   const theirs = sdkDefault.cpuNs - nothing.cpuNs;
   const mine = ours.cpuNs - nothing.cpuNs;
-  const share = (ns, more) => (ns > 0 ? `${ms(ns)} (${us(ns / events)} per event${more})`
-    : 'too small to tell from the noise in this run (try more --users)');
+  const share = (ns, more) =>
+    ns > 0
+      ? `${ms(ns)} (${us(ns / events)} per event${more})`
+      : 'too small to tell from the noise in this run (try more --users)';
   let ratio = '';
   if (theirs > 0 && mine > 0) {
-    ratio = theirs >= mine ? `: ${(theirs / mine).toFixed(1)}× less main-thread CPU than the SDK default`
-      : `: ${(mine / theirs).toFixed(1)}× more main-thread CPU than the SDK default`;
+    ratio =
+      theirs >= mine
+        ? `: ${(theirs / mine).toFixed(1)}× less main-thread CPU than the SDK default`
+        : `: ${(mine / theirs).toFixed(1)}× more main-thread CPU than the SDK default`;
   }
-  line('dispatching', `SDK default ${share(theirs, '')}, this package ${share(mine, `, ${us(mine / requests)} per request`)}${ratio}`);
+  line(
+    'dispatching',
+    `SDK default ${share(theirs, '')}, this package ${share(mine, `, ${us(mine / requests)} per request`)}${ratio}`,
+  );
 }
 
 function report(outcome) {
   const { args, made, summary, received, stats, seconds } = outcome;
   const eventsMade = eventsOf(made);
-  const variations = Object.entries(made.variations).map(([key, n]) => `${n} ${key}`).join(', ');
+  const variations = Object.entries(made.variations)
+    .map(([key, n]) => `${n} ${key}`)
+    .join(', ');
   console.log('');
   line('users', `${args.users}`);
-  line('events made', `${eventsMade} (${made.impressions} decisions: ${variations}; ${made.conversions} conversions)`);
+  line(
+    'events made',
+    `${eventsMade} (${made.impressions} decisions: ${variations}; ${made.conversions} conversions)`,
+  );
   if (received) {
     const missing = eventsMade - received.visitors;
-    const match = missing === 0 ? 'match' : `MISMATCH: ${missing > 0 ? `${missing} missing` : `${-missing} more than made`}`;
-    line('visitors received', `${received.visitors} of ${eventsMade}, ${match}`
-      + ` (${received.distinctUuids} distinct uuids, ${received.redelivered} redelivered)`);
-    line('requests', `${received.requests} seen by the collector:`
-      + ` ${received.batches} batches accepted, ${received.injected} failures injected`);
+    const match =
+      missing === 0
+        ? 'match'
+        : `MISMATCH: ${missing > 0 ? `${missing} missing` : `${-missing} more than made`}`;
+    line(
+      'visitors received',
+      `${received.visitors} of ${eventsMade}, ${match}` +
+        ` (${received.distinctUuids} distinct uuids, ${received.redelivered} redelivered)`,
+    );
+    line(
+      'requests',
+      `${received.requests} seen by the collector:` +
+        ` ${received.batches} batches accepted, ${received.injected} failures injected`,
+    );
   } else {
     line('visitors received', 'not counted (--url)');
   }
@@ -108,7 +143,11 @@ function verdict({ made, summary, received, dropReasons }) {
     console.log(`FAILED: ${problems.join(', ')}`);
     return 1;
   }
-  console.log(received ? 'OK: every event arrived' : 'OK: every event arrived (the endpoint answered 2xx for every batch)');
+  console.log(
+    received
+      ? 'OK: every event arrived'
+      : 'OK: every event arrived (the endpoint answered 2xx for every batch)',
+  );
   return 0;
 }
 

@@ -5,7 +5,12 @@ import { readFile } from 'node:fs/promises';
 import optimizely from '@optimizely/optimizely-sdk'; // 4.x or 5.x
 import { createDispatcher, closeOptimizely } from 'native-event-dispatcher';
 
-const datafile = JSON.parse(await readFile(process.env.OPTIMIZELY_DATAFILE ?? new URL('datafile.json', import.meta.url), 'utf8'));
+const datafile = JSON.parse(
+  await readFile(
+    process.env.OPTIMIZELY_DATAFILE ?? new URL('datafile.json', import.meta.url),
+    'utf8',
+  ),
+);
 
 const dispatcher = createDispatcher({ endpoint: process.env.EVENT_ENDPOINT });
 const client = optimizely.createInstance({

@@ -5,12 +5,17 @@
 //   npm run collector   and   EVENT_ENDPOINT=http://127.0.0.1:8080/v1/events node examples/optimizely-v6.mjs
 import { readFile } from 'node:fs/promises';
 import {
-  createInstance, createStaticProjectConfigManager, createBatchEventProcessor,
+  createInstance,
+  createStaticProjectConfigManager,
+  createBatchEventProcessor,
 } from '@optimizely/optimizely-sdk';
 import { createDispatcher, closeOptimizely } from 'native-event-dispatcher';
 
 // Your project's datafile, beside this file (or createPollingProjectConfigManager({ sdkKey }) to download it).
-const datafile = await readFile(process.env.OPTIMIZELY_DATAFILE ?? new URL('datafile.json', import.meta.url), 'utf8');
+const datafile = await readFile(
+  process.env.OPTIMIZELY_DATAFILE ?? new URL('datafile.json', import.meta.url),
+  'utf8',
+);
 
 const dispatcher = createDispatcher({
   endpoint: process.env.EVENT_ENDPOINT, // optional: a relay or collector instead of logx.optimizely.com

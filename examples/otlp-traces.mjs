@@ -4,7 +4,9 @@
 import { diag, DiagConsoleLogger, DiagLogLevel } from '@opentelemetry/api';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import {
-  OTLPExporterBase, createOtlpNetworkExportDelegate, getSharedConfigurationDefaults,
+  OTLPExporterBase,
+  createOtlpNetworkExportDelegate,
+  getSharedConfigurationDefaults,
 } from '@opentelemetry/otlp-exporter-base';
 import { createOtlpHttpExporterMetrics } from '@opentelemetry/otlp-exporter-base/node-http';
 import { JsonTraceSerializer, TraceExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
@@ -16,12 +18,19 @@ diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN); // failed exports ar
 // OTLPTraceExporter cannot take a transport: the same exporter, from the SDK's own parts.
 class PumpTraceExporter extends OTLPExporterBase {
   constructor(transport) {
-    super(createOtlpNetworkExportDelegate(
-      getSharedConfigurationDefaults(), // export timeout (10 s), concurrency limit
-      JsonTraceSerializer,
-      createOtlpHttpExporterMetrics('otlp_http_span_exporter', TraceExporterMetricsHelper, url, undefined),
-      transport,
-    ));
+    super(
+      createOtlpNetworkExportDelegate(
+        getSharedConfigurationDefaults(), // export timeout (10 s), concurrency limit
+        JsonTraceSerializer,
+        createOtlpHttpExporterMetrics(
+          'otlp_http_span_exporter',
+          TraceExporterMetricsHelper,
+          url,
+          undefined,
+        ),
+        transport,
+      ),
+    );
   }
 }
 

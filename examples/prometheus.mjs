@@ -21,10 +21,18 @@ await exporter.startServer();
 // Your application's events: here three batches of two visitors each.
 for (let batch = 0; batch < 3; batch++) {
   const visitors = [1, 2].map((n) => ({
-    visitor_id: `user-${batch}-${n}`, attributes: [],
-    snapshots: [{ decisions: [], events: [{ key: 'purchase', timestamp: Date.now(), uuid: randomUUID() }] }],
+    visitor_id: `user-${batch}-${n}`,
+    attributes: [],
+    snapshots: [
+      { decisions: [], events: [{ key: 'purchase', timestamp: Date.now(), uuid: randomUUID() }] },
+    ],
   }));
-  dispatcher.send('POST', url, { account_id: '10000001', project_id: '10000002', revision: '42', visitors });
+  dispatcher.send('POST', url, {
+    account_id: '10000001',
+    project_id: '10000002',
+    revision: '42',
+    visitors,
+  });
 }
 await dispatcher.flush();
 console.log(`metrics on http://127.0.0.1:${port}/metrics`);

@@ -3,7 +3,10 @@
 import { dispatchEvent, DispatchError } from 'native-event-dispatcher';
 
 const url = process.env.EVENT_ENDPOINT ?? 'http://127.0.0.1:8080/v1/events';
-if (!process.env.EVENT_ENDPOINT) console.warn(`EVENT_ENDPOINT is not set: sending to ${url} (start a collector there with npm run collector)`);
+if (!process.env.EVENT_ENDPOINT)
+  console.warn(
+    `EVENT_ENDPOINT is not set: sending to ${url} (start a collector there with npm run collector)`,
+  );
 
 try {
   const res = await dispatchEvent('POST', url, { visitors: [] }, { timeoutMs: 5000 });

@@ -34,18 +34,36 @@ Exit code: 0 when the endpoint answered (any HTTP status), 1 when it could not b
 
 class UsageError extends Error {}
 
-const FLAGS = ['--proxy', '--no-proxy', '--ca-file', '--insecure', '--http2', '--resolve', '--timeout', '--method',
-  '--version', '--help'];
+const FLAGS = [
+  '--proxy',
+  '--no-proxy',
+  '--ca-file',
+  '--insecure',
+  '--http2',
+  '--resolve',
+  '--timeout',
+  '--method',
+  '--version',
+  '--help',
+];
 
 // "unknown argument", with the flag it was probably meant to be.
 function unknownArgument(arg) {
   const flag = arg.startsWith('-') ? closest(arg.split('=')[0], FLAGS) : undefined;
-  return new UsageError(`unknown argument ${JSON.stringify(arg)}${flag ? `: did you mean ${flag}?` : ' (doctor --help lists the options)'}`);
+  return new UsageError(
+    `unknown argument ${JSON.stringify(arg)}${flag ? `: did you mean ${flag}?` : ' (doctor --help lists the options)'}`,
+  );
 }
 
 // The flag each transport option comes from, for messages about its value.
-const FLAG_OF = { proxy: '--proxy', caFile: '--ca-file', resolve: '--resolve', timeoutMs: '--timeout' };
-const asFlags = (message) => message.replace(/\boptions\.(\w+)(\[\d+\])?/g, (text, name) => FLAG_OF[name] || text);
+const FLAG_OF = {
+  proxy: '--proxy',
+  caFile: '--ca-file',
+  resolve: '--resolve',
+  timeoutMs: '--timeout',
+};
+const asFlags = (message) =>
+  message.replace(/\boptions\.(\w+)(\[\d+\])?/g, (text, name) => FLAG_OF[name] || text);
 
 function parse(argv) {
   const args = { url: undefined, options: {}, method: 'POST', help: false, version: false };
@@ -66,11 +84,13 @@ function parse(argv) {
     else if (arg === '--resolve') resolve.push(next());
     else if (arg === '--timeout') {
       const ms = Number(next());
-      if (!Number.isInteger(ms) || ms < 1) throw new UsageError('--timeout needs a positive integer (ms)');
+      if (!Number.isInteger(ms) || ms < 1)
+        throw new UsageError('--timeout needs a positive integer (ms)');
       args.options.timeoutMs = ms;
     } else if (arg === '--method') {
       args.method = next().toUpperCase();
-      if (args.method !== 'POST' && args.method !== 'GET') throw new UsageError('--method is POST or GET');
+      if (args.method !== 'POST' && args.method !== 'GET')
+        throw new UsageError('--method is POST or GET');
     } else if (!arg.startsWith('-') && args.url === undefined) args.url = arg;
     else throw unknownArgument(arg);
   }
@@ -99,10 +119,22 @@ function proxyFor(url, options) {
 }
 
 function environmentLines() {
-  const names = ['http_proxy', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY', 'HTTP_PROXY'];
+  const names = [
+    'http_proxy',
+    'https_proxy',
+    'HTTPS_PROXY',
+    'all_proxy',
+    'ALL_PROXY',
+    'no_proxy',
+    'NO_PROXY',
+    'HTTP_PROXY',
+  ];
   const set = names.filter((n) => process.env[n]);
   if (set.length === 0) return ['none of http_proxy, https_proxy, all_proxy, no_proxy is set'];
-  return set.map((n) => `${n}=${process.env[n]}${n === 'HTTP_PROXY' ? ' (ignored for http: URLs, as libcurl does)' : ''}`);
+  return set.map(
+    (n) =>
+      `${n}=${process.env[n]}${n === 'HTTP_PROXY' ? ' (ignored for http: URLs, as libcurl does)' : ''}`,
+  );
 }
 
 const ms = (v) => (v === null || v === undefined ? '–' : `${v.toFixed(1)} ms`);
@@ -145,14 +177,20 @@ function diagnose(err, url, proxy) {
 
 function explainStatus(status) {
   if (status >= 200 && status < 300) return 'reached, and accepted.';
-  if (status === 400) return 'reached; it refused the test payload (an empty event batch), which an event collector is expected to do. The connection is fine.';
-  if (status === 401 || status === 403) return 'reached, but access is denied: check credentials or allow-lists.';
+  if (status === 400)
+    return 'reached; it refused the test payload (an empty event batch), which an event collector is expected to do. The connection is fine.';
+  if (status === 401 || status === 403)
+    return 'reached, but access is denied: check credentials or allow-lists.';
   if (status === 404) return 'reached, but nothing is at this path: check the URL.';
-  if (status === 405) return 'reached, but this method is not allowed here (try --method GET or POST).';
-  if (status === 407) return 'the proxy wants credentials: put them in the proxy URL (http://user:pass@host:port).';
-  if (status === 429) return 'reached, but it asks to slow down (rate limited); the dispatcher honours Retry-After.';
+  if (status === 405)
+    return 'reached, but this method is not allowed here (try --method GET or POST).';
+  if (status === 407)
+    return 'the proxy wants credentials: put them in the proxy URL (http://user:pass@host:port).';
+  if (status === 429)
+    return 'reached, but it asks to slow down (rate limited); the dispatcher honours Retry-After.';
   if (status >= 500) return 'reached, but the server has a problem; the dispatcher would retry.';
-  if (status >= 300 && status < 400) return 'reached; it redirects, and redirects are not followed: use the final URL.';
+  if (status >= 300 && status < 400)
+    return 'reached; it redirects, and redirects are not followed: use the final URL.';
   return 'reached.';
 }
 
@@ -183,7 +221,8 @@ async function doctor(argv, write = (line) => process.stdout.write(`${line}\n`))
     if (args.url !== undefined) targetOf(args.url, 'the URL');
     profileFor({ ...args.options, timings: true });
   } catch (err) {
-    if (typeof err.code !== 'string' || !(err instanceof TypeError || err instanceof RangeError)) throw err;
+    if (typeof err.code !== 'string' || !(err instanceof TypeError || err instanceof RangeError))
+      throw err;
     complain(asFlags(err.message));
     return 2;
   }
@@ -193,22 +232,46 @@ async function doctor(argv, write = (line) => process.stdout.write(`${line}\n`))
   // gets the native path.
   const fallback = v.transport === 'fallback';
   out('native-event-dispatcher doctor');
-  row('transport', fallback ? `fallback (undici ${v.undici}), because ${v.reason}` : 'native (libcurl on the libuv threadpool)');
+  row(
+    'transport',
+    fallback
+      ? `fallback (undici ${v.undici}), because ${v.reason}`
+      : 'native (libcurl on the libuv threadpool)',
+  );
   if (fallback) {
-    row('', 'same API, codes and results as the native transport, but HTTP and TLS work on the main thread;');
-    row('', 'with NATIVE_EVENT_DISPATCHER_TRANSPORT=native, a native binary that cannot load is an error');
+    row(
+      '',
+      'same API, codes and results as the native transport, but HTTP and TLS work on the main thread;',
+    );
+    row(
+      '',
+      'with NATIVE_EVENT_DISPATCHER_TRANSPORT=native, a native binary that cannot load is an error',
+    );
   }
   row('addon', `${v.addon}${v.addonBinary ? ` (binary built from ${v.addonBinary})` : ''}`);
   row('binary', fallback ? 'none loaded' : v.binary);
   row('node', `${process.version} (N-API ${process.versions.napi})`);
   if (fallback) row('libcurl', 'not used by the fallback transport');
-  else row('libcurl', `${v.libcurl}${versionAtLeast(v.libcurl, MIN_LIBCURL) ? '' : ` — older than ${MIN_LIBCURL}, not supported`}`);
+  else
+    row(
+      'libcurl',
+      `${v.libcurl}${versionAtLeast(v.libcurl, MIN_LIBCURL) ? '' : ` — older than ${MIN_LIBCURL}, not supported`}`,
+    );
   // libcurl runs on whichever OpenSSL the process loaded first: on Node's official binaries,
   // Node's own (they export it), not the system's.
   const nodeTls = `OpenSSL/${v.nodeOpenssl}`;
-  row('TLS', v.tls ? `${v.tls} in use${v.tls === nodeTls ? ' (the same as Node\'s)' : `; Node's own: ${nodeTls}`}` : 'none (https: will not work)');
-  row('nghttp2', v.nghttp2 ? `${v.nghttp2} (HTTP/2 available with http2: true)` : 'none (HTTP/1.1 only)');
-  const defaultCa = fallback ? "Node's built-in CA store, plus NODE_EXTRA_CA_CERTS (the fallback's default)"
+  row(
+    'TLS',
+    v.tls
+      ? `${v.tls} in use${v.tls === nodeTls ? " (the same as Node's)" : `; Node's own: ${nodeTls}`}`
+      : 'none (https: will not work)',
+  );
+  row(
+    'nghttp2',
+    v.nghttp2 ? `${v.nghttp2} (HTTP/2 available with http2: true)` : 'none (HTTP/1.1 only)',
+  );
+  const defaultCa = fallback
+    ? "Node's built-in CA store, plus NODE_EXTRA_CA_CERTS (the fallback's default)"
     : `${v.caFile || v.caPath || 'libcurl has no default'} (libcurl's default)`;
   row('CA bundle', args.options.caFile ? `${args.options.caFile} (--ca-file)` : defaultCa);
   const [firstVariable, ...moreVariables] = environmentLines();
@@ -216,19 +279,34 @@ async function doctor(argv, write = (line) => process.stdout.write(`${line}\n`))
   for (const extra of moreVariables) row('', extra);
   if (!args.url) {
     out('');
-    out('Give a URL to test a request: npx native-event-dispatcher doctor https://logx.optimizely.com/v1/events');
+    out(
+      'Give a URL to test a request: npx native-event-dispatcher doctor https://logx.optimizely.com/v1/events',
+    );
     return 0;
   }
   const route = proxyFor(args.url, args.options);
   out('');
   out(`Test request: ${args.method} ${args.url}`);
-  row('route', route.proxy ? `through ${route.proxy} (${route.source})` : `direct (${route.source})`);
+  row(
+    'route',
+    route.proxy ? `through ${route.proxy} (${route.source})` : `direct (${route.source})`,
+  );
   try {
-    const res = await transport.dispatchEvent(args.method, args.url, args.method === 'GET' ? undefined : {},
-      { ...args.options, timings: true });
+    const res = await transport.dispatchEvent(
+      args.method,
+      args.url,
+      args.method === 'GET' ? undefined : {},
+      { ...args.options, timings: true },
+    );
     const t = res.timings;
-    row('timings', `DNS ${ms(t.dnsMs)}, connect ${ms(t.connectMs)}, TLS ${ms(t.tlsMs)}, first byte ${ms(t.firstByteMs)}, total ${ms(t.totalMs)}`);
-    row('answer', `HTTP ${res.statusCode}${res.headers.server ? ` from ${res.headers.server}` : ''}`);
+    row(
+      'timings',
+      `DNS ${ms(t.dnsMs)}, connect ${ms(t.connectMs)}, TLS ${ms(t.tlsMs)}, first byte ${ms(t.firstByteMs)}, total ${ms(t.totalMs)}`,
+    );
+    row(
+      'answer',
+      `HTTP ${res.statusCode}${res.headers.server ? ` from ${res.headers.server}` : ''}`,
+    );
     row('diagnosis', explainStatus(res.statusCode));
     return 0;
   } catch (err) {
@@ -237,10 +315,16 @@ async function doctor(argv, write = (line) => process.stdout.write(`${line}\n`))
       return 2;
     }
     const t = err.timings || {};
-    row('timings', `DNS ${ms(t.dnsMs)}, connect ${ms(t.connectMs)}, TLS ${ms(t.tlsMs)}, total ${ms(t.totalMs)}`);
+    row(
+      'timings',
+      `DNS ${ms(t.dnsMs)}, connect ${ms(t.connectMs)}, TLS ${ms(t.tlsMs)}, total ${ms(t.totalMs)}`,
+    );
     // curlCode is libcurl's number on both transports (the fallback's for the same situation, 0
     // where there is none): said as a curl code, since the fallback runs no libcurl.
-    row('error', `${err.code}${err.curlCode ? ` (curl code ${err.curlCode})` : ''}: ${err.message}`);
+    row(
+      'error',
+      `${err.code}${err.curlCode ? ` (curl code ${err.curlCode})` : ''}: ${err.message}`,
+    );
     row('diagnosis', diagnose(err, args.url, route.proxy));
     return 1;
   }

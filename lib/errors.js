@@ -11,7 +11,7 @@ class DispatchError extends Error {
     // The transport's words may quote a URL (a proxy's, say): masked like everything we print.
     const detail = redactText(message);
     super(method ? `${method} ${redactText(url)}: ${detail}` : detail);
-    this.name = 'DispatchError';
+    this.name = /** @type {const} */ ('DispatchError');
     this.code = code;
     this.curlCode = curlCode;
     this.detail = detail; // the transport's own words, without the method and URL
@@ -39,7 +39,9 @@ function describe(value) {
   if (value === undefined) return 'undefined';
   if (value instanceof Hidden) {
     const v = value.value;
-    return typeof v === 'string' ? `a string of ${v.length} characters (not shown: a credential)` : describe(v);
+    return typeof v === 'string'
+      ? `a string of ${v.length} characters (not shown: a credential)`
+      : describe(v);
   }
   if (typeof value === 'string') {
     // Masked before it is cut short: a cut could leave a password without the '@' that marks it.
@@ -59,8 +61,10 @@ function describe(value) {
 // invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.timeoutMs', 'an integer', value); `hint`
 // follows the shape, when there is more to say (': did you mean "timeoutMs"?').
 function invalid(ErrorClass, code, what, expected, received, cause, hint = '') {
-  const err = new ErrorClass(`Expected ${expected} for ${what} but received ${describe(received)}${hint}`,
-    cause === undefined ? undefined : { cause: withoutInput(cause) });
+  const err = new ErrorClass(
+    `Expected ${expected} for ${what} but received ${describe(received)}${hint}`,
+    cause === undefined ? undefined : { cause: withoutInput(cause) },
+  );
   err.code = code;
   return err;
 }
@@ -78,8 +82,12 @@ function withoutInput(cause) {
 // An exception from reading the caller's own objects (a getter that throws, a revoked Proxy) is
 // still a TypeError with a code, the original as its cause. Our own errors pass through.
 function unreadable(err, code, what) {
-  if ((err instanceof TypeError || err instanceof RangeError) && typeof err.code === 'string') return err;
-  const out = new TypeError(`${what} could not be read: ${redactText(err && err.message ? err.message : String(err))}`, { cause: err });
+  if ((err instanceof TypeError || err instanceof RangeError) && typeof err.code === 'string')
+    return err;
+  const out = new TypeError(
+    `${what} could not be read: ${redactText(err && err.message ? err.message : String(err))}`,
+    { cause: err },
+  );
   out.code = code;
   return out;
 }

@@ -9,7 +9,14 @@ const zlib = require('node:zlib');
 const completions = require('./transport/completions');
 const { prepareRaw } = require('./transport/request');
 const { MAX_RESPONSE_BYTES } = require('./transport/protocol');
-const { profileFor, headerLine, unknownOption, integerIn, traceSecretsOf, OPTION_NAMES } = require('./transport/options');
+const {
+  profileFor,
+  headerLine,
+  unknownOption,
+  integerIn,
+  traceSecretsOf,
+  OPTION_NAMES,
+} = require('./transport/options');
 const { invalid, isPlainObject } = require('./errors');
 
 // Flag and config downloads are far bigger than an event's answer (the dispatcher keeps 64 KiB).
@@ -68,7 +75,7 @@ class FetchHeaders {
   }
 
   // Sorted by name, as fetch's Headers iterates.
-  * entries() {
+  *entries() {
     for (const name of [...this.map.keys()].sort()) {
       const values = this.map.get(name);
       if (name === 'set-cookie') {
@@ -79,11 +86,11 @@ class FetchHeaders {
     }
   }
 
-  * keys() {
+  *keys() {
     for (const [name] of this.entries()) yield name;
   }
 
-  * values() {
+  *values() {
     for (const [, value] of this.entries()) yield value;
   }
 
@@ -122,8 +129,10 @@ class FetchResponse {
     const { request, bytes, truncated, maxResponseBytes } = this.raw;
     if (truncated) {
       // Half a JSON document must never reach json(): say what happened and which knob fixes it.
-      const err = new RangeError(`Expected a response body of at most ${maxResponseBytes} bytes `
-        + `(createFetch's maxResponseBytes) for ${request.method} ${request.display} but received more`);
+      const err = new RangeError(
+        `Expected a response body of at most ${maxResponseBytes} bytes ` +
+          `(createFetch's maxResponseBytes) for ${request.method} ${request.display} but received more`,
+      );
       err.code = 'ERR_RESPONSE_TOO_LARGE';
       throw err;
     }
@@ -133,8 +142,10 @@ class FetchResponse {
     try {
       return await decode(bytes);
     } catch (err) {
-      const e = new TypeError(`The ${encoding} response body of ${request.method} ${request.display} cannot be decoded: ${err.message}`,
-        { cause: err });
+      const e = new TypeError(
+        `The ${encoding} response body of ${request.method} ${request.display} cannot be decoded: ${err.message}`,
+        { cause: err },
+      );
       e.code = 'ERR_RESPONSE_DECODING';
       throw e;
     }
@@ -176,7 +187,13 @@ function headerPairs(headers) {
   if (Array.isArray(headers)) {
     return headers.map((pair, i) => {
       if (!Array.isArray(pair) || pair.length !== 2) {
-        throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', `init.headers[${i}]`, 'a [name, value] pair', pair);
+        throw invalid(
+          TypeError,
+          'ERR_INVALID_ARG_TYPE',
+          `init.headers[${i}]`,
+          'a [name, value] pair',
+          pair,
+        );
       }
       return pair;
     });
@@ -187,8 +204,13 @@ function headerPairs(headers) {
     headers.forEach((value, name) => pairs.push([name, value]));
     return pairs;
   }
-  throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'init.headers',
-    'a Headers instance, a plain object or an array of [name, value] pairs', headers);
+  throw invalid(
+    TypeError,
+    'ERR_INVALID_ARG_TYPE',
+    'init.headers',
+    'a Headers instance, a plain object or an array of [name, value] pairs',
+    headers,
+  );
 }
 
 // [lower-case name, curl line] for each of the caller's headers, validated, kept as given
@@ -199,9 +221,16 @@ function headerLinesOf(pairs, what) {
     const name = String(rawName);
     const lower = name.toLowerCase();
     if (FRAMING.has(lower)) continue;
-    // fetch trims header values and turns non-strings into strings (a Symbol cannot be: a TypeError).
+    // fetch trims header values and turns non-strings into strings (a Symbol cannot be: a
+    // TypeError).
     if (typeof rawName === 'symbol' || typeof rawValue === 'symbol') {
-      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', `${what}`, 'header names and values that are strings', rawValue);
+      throw invalid(
+        TypeError,
+        'ERR_INVALID_ARG_TYPE',
+        `${what}`,
+        'header names and values that are strings',
+        rawValue,
+      );
     }
     const value = (typeof rawValue === 'string' ? rawValue : String(rawValue)).trim();
     lines.push([lower, headerLine(name, value, `${what}[${JSON.stringify(name)}]`)]);
@@ -218,28 +247,43 @@ async function bodyOf(body) {
   if (body === undefined || body === null) return { bytes: undefined, type: undefined };
   if (typeof body === 'string') return { bytes: body, type: 'text/plain;charset=UTF-8' };
   if (ArrayBuffer.isView(body)) {
-    return { bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), type: undefined };
+    return {
+      bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+      type: undefined,
+    };
   }
   if (body instanceof ArrayBuffer) return { bytes: new Uint8Array(body), type: undefined };
   if (body instanceof URLSearchParams) {
     return { bytes: body.toString(), type: 'application/x-www-form-urlencoded;charset=UTF-8' };
   }
-  if (isBlob(body)) return { bytes: new Uint8Array(await body.arrayBuffer()), type: body.type || undefined };
+  if (isBlob(body))
+    return { bytes: new Uint8Array(await body.arrayBuffer()), type: body.type || undefined };
   // Streams (and FormData) would need chunked uploads or multipart encoding: refused, clearly.
-  throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'init.body',
-    'a string, a Buffer or other ArrayBufferView, an ArrayBuffer, a Blob or URLSearchParams (streams are not supported)', body);
+  throw invalid(
+    TypeError,
+    'ERR_INVALID_ARG_TYPE',
+    'init.body',
+    'a string, a Buffer or other ArrayBufferView, an ArrayBuffer, a Blob or URLSearchParams (streams are not supported)',
+    body,
+  );
 }
 
 // What fetch rejects with when the signal aborts: the signal's reason, whatever it is (Node's
 // fetch passes it on, a string too), or a DOMException named AbortError when there is none.
 function abortReason(signal) {
   const { reason } = signal;
-  return reason !== undefined ? reason : new DOMException('This operation was aborted', 'AbortError');
+  return reason !== undefined
+    ? reason
+    : new DOMException('This operation was aborted', 'AbortError');
 }
 
 function isSignal(value) {
-  return value !== null && typeof value === 'object' && typeof value.aborted === 'boolean'
-    && typeof value.addEventListener === 'function';
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof value.aborted === 'boolean' &&
+    typeof value.addEventListener === 'function'
+  );
 }
 
 // One fetch in flight: the completion sink's owner.
@@ -284,8 +328,16 @@ class FetchCall {
       return;
     }
     const bytes = Buffer.isBuffer(outcome.body) ? outcome.body : Buffer.from(outcome.body || '');
-    this.resolve(new FetchResponse(statusCode, this.request, outcome.headers, bytes, outcome.truncated,
-      this.maxResponseBytes));
+    this.resolve(
+      new FetchResponse(
+        statusCode,
+        this.request,
+        outcome.headers,
+        bytes,
+        outcome.truncated,
+        this.maxResponseBytes,
+      ),
+    );
   }
 }
 
@@ -304,7 +356,13 @@ function readOptions(options) {
     if (value === undefined) continue;
     if (key === 'headers') {
       if (!isPlainObject(value)) {
-        throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.headers', 'a plain object', value);
+        throw invalid(
+          TypeError,
+          'ERR_INVALID_ARG_TYPE',
+          'options.headers',
+          'a plain object',
+          value,
+        );
       }
       defaults = headerLinesOf(Object.entries(value), 'options.headers');
     } else {
@@ -356,7 +414,13 @@ function createFetch(options) {
     const target = url instanceof URL ? url.href : url;
     const upper = typeof method === 'string' ? method.toUpperCase() : method;
     if (BODILESS.has(upper) && init.body !== undefined && init.body !== null) {
-      throw invalid(TypeError, 'ERR_INVALID_ARG_VALUE', 'init.body', `no body on a ${upper} request`, init.body);
+      throw invalid(
+        TypeError,
+        'ERR_INVALID_ARG_VALUE',
+        'init.body',
+        `no body on a ${upper} request`,
+        init.body,
+      );
     }
     const { bytes, type } = await bodyOf(init.body);
     const request = prepareRaw(method, target, bytes);
@@ -364,11 +428,23 @@ function createFetch(options) {
     // Reading a Blob took a turn of the event loop: the signal may have fired meanwhile.
     if (signal && signal.aborted) throw abortReason(signal);
     const call = new FetchCall(request, maxResponseBytes);
-    call.id = completions.submit(request, profile, call, completions.RESPONSE | completions.BINARY, lines,
-      traceSecretsOf(lines));
+    call.id = completions.submit(
+      request,
+      profile,
+      call,
+      completions.RESPONSE | completions.BINARY,
+      lines,
+      traceSecretsOf(lines),
+    );
     if (signal) call.listen(signal);
     return call.promise;
   };
 }
 
-module.exports = { createFetch, FetchResponse, FetchHeaders, DEFAULT_MAX_RESPONSE_BYTES, FETCH_OPTIONS };
+module.exports = {
+  createFetch,
+  FetchResponse,
+  FetchHeaders,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  FETCH_OPTIONS,
+};

@@ -30,23 +30,38 @@ const { COUNTS_ONLY } = require('./dispatcher');
 const { version } = require('../package.json');
 
 const OPTIONS = ['meterProvider', 'meter', 'prefix', 'attributes'];
-const METER_METHODS = ['createCounter', 'createHistogram', 'createObservableCounter', 'createObservableUpDownCounter',
-  'addBatchObservableCallback', 'removeBatchObservableCallback'];
+const METER_METHODS = [
+  'createCounter',
+  'createHistogram',
+  'createObservableCounter',
+  'createObservableUpDownCounter',
+  'addBatchObservableCallback',
+  'removeBatchObservableCallback',
+];
 // An instrument name is at most 255 characters from this set (the OTel spec); the longest suffix
 // below is 19.
 const PREFIX = /^[A-Za-z][A-Za-z0-9_./-]{0,199}$/;
 const INT = 0; // @opentelemetry/api's ValueType.INT
 // From a fast local collector to retries that run until deadlineMs (120 s by default).
-const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000];
+const LATENCY_BUCKETS_MS = [
+  1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000,
+];
 
 function globalMeterProvider() {
   let api;
   try {
     api = require('@opentelemetry/api');
   } catch (err) {
-    if (err && err.code === 'MODULE_NOT_FOUND' && String(err.message).includes("'@opentelemetry/api'")) {
-      const missing = new Error('instrumentDispatcher() needs @opentelemetry/api, an optional peer dependency of '
-        + 'native-event-dispatcher: npm install @opentelemetry/api — or pass { meterProvider } or { meter }', { cause: err });
+    if (
+      err &&
+      err.code === 'MODULE_NOT_FOUND' &&
+      String(err.message).includes("'@opentelemetry/api'")
+    ) {
+      const missing = new Error(
+        'instrumentDispatcher() needs @opentelemetry/api, an optional peer dependency of ' +
+          'native-event-dispatcher: npm install @opentelemetry/api — or pass { meterProvider } or { meter }',
+        { cause: err },
+      );
       missing.code = 'ERR_PEER_MISSING';
       throw missing;
     }
@@ -58,33 +73,83 @@ function globalMeterProvider() {
 function readOptions(options) {
   if (options === undefined) options = {};
   if (!isPlainObject(options)) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'a plain object ({ meterProvider, meter, prefix, attributes })', options);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'options',
+      'a plain object ({ meterProvider, meter, prefix, attributes })',
+      options,
+    );
   }
-  for (const key of Object.keys(options)) if (!OPTIONS.includes(key)) throw unknownOption(key, OPTIONS);
+  for (const key of Object.keys(options))
+    if (!OPTIONS.includes(key)) throw unknownOption(key, OPTIONS);
   const { meterProvider, meter, prefix = 'ned', attributes = {} } = options;
   if (meter !== undefined && meterProvider !== undefined) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_VALUE', 'options', 'either a meter or a meterProvider', 'both');
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      'options',
+      'either a meter or a meterProvider',
+      'both',
+    );
   }
-  if (meterProvider !== undefined && (meterProvider === null || typeof meterProvider.getMeter !== 'function')) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.meterProvider', 'a MeterProvider (with getMeter())', meterProvider);
+  if (
+    meterProvider !== undefined &&
+    (meterProvider === null || typeof meterProvider.getMeter !== 'function')
+  ) {
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'options.meterProvider',
+      'a MeterProvider (with getMeter())',
+      meterProvider,
+    );
   }
-  if (meter !== undefined && (meter === null || !METER_METHODS.every((name) => typeof meter[name] === 'function'))) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.meter', 'an OpenTelemetry Meter (@opentelemetry/api 1.3 or later)', meter);
+  if (
+    meter !== undefined &&
+    (meter === null || !METER_METHODS.every((name) => typeof meter[name] === 'function'))
+  ) {
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'options.meter',
+      'an OpenTelemetry Meter (@opentelemetry/api 1.3 or later)',
+      meter,
+    );
   }
   if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_VALUE', 'options.prefix',
-      'an instrument name prefix (a letter, then letters, digits, _ . - /; at most 200 characters)', prefix);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      'options.prefix',
+      'an instrument name prefix (a letter, then letters, digits, _ . - /; at most 200 characters)',
+      prefix,
+    );
   }
   if (!isPlainObject(attributes)) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.attributes', 'a plain object of attributes', attributes);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'options.attributes',
+      'a plain object of attributes',
+      attributes,
+    );
   }
   for (const [name, value] of Object.entries(attributes)) {
     if (!['string', 'number', 'boolean'].includes(typeof value)) {
-      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', `options.attributes[${JSON.stringify(name)}]`, 'a string, number or boolean', value);
+      throw invalid(
+        TypeError,
+        'ERR_INVALID_ARG_TYPE',
+        `options.attributes[${JSON.stringify(name)}]`,
+        'a string, number or boolean',
+        value,
+      );
     }
   }
   return {
-    meter: meter || (meterProvider || globalMeterProvider()).getMeter('native-event-dispatcher', version),
+    meter:
+      meter ||
+      (meterProvider || globalMeterProvider()).getMeter('native-event-dispatcher', version),
     prefix,
     attributes: Object.freeze({ ...attributes }),
   };
@@ -104,22 +169,47 @@ function attributeSets(base, name) {
 }
 
 function instrumentDispatcher(dispatcher, options) {
-  if (dispatcher === null || typeof dispatcher !== 'object' || typeof dispatcher.stats !== 'function' || typeof dispatcher.on !== 'function') {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'dispatcher', 'a dispatcher from createDispatcher()', dispatcher);
+  if (
+    dispatcher === null ||
+    typeof dispatcher !== 'object' ||
+    typeof dispatcher.stats !== 'function' ||
+    typeof dispatcher.on !== 'function'
+  ) {
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'dispatcher',
+      'a dispatcher from createDispatcher()',
+      dispatcher,
+    );
   }
   const { meter, prefix, attributes } = readOptions(options);
-  const counter = (name, description) => meter.createCounter(`${prefix}.${name}`, { description, unit: '{event}', valueType: INT });
+  const counter = (name, description) =>
+    meter.createCounter(`${prefix}.${name}`, { description, unit: '{event}', valueType: INT });
   const delivered = counter('events.delivered', 'Events delivered (a 2xx answer)');
   const failed = counter('events.failed', 'Events the server rejected for good (a 400, say)');
-  const spooled = counter('events.spooled', 'Events moved to the spool on disk, to be delivered later');
+  const spooled = counter(
+    'events.spooled',
+    'Events moved to the spool on disk, to be delivered later',
+  );
   const lost = counter('events.lost', 'Events lost, each reported with its reason');
   const latency = meter.createHistogram(`${prefix}.delivery.latency`, {
-    description: 'From acceptance to delivery (events accepted by this run)', unit: 'ms',
+    description: 'From acceptance to delivery (events accepted by this run)',
+    unit: 'ms',
     advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
   });
-  const accepted = meter.createObservableCounter(`${prefix}.events.accepted`, { description: 'Events taken in', unit: '{event}', valueType: INT });
-  const current = (name, description, unit) => meter.createObservableUpDownCounter(`${prefix}.${name}`, { description, unit, valueType: INT });
-  const queueBytes = current('queue.bytes', 'Event bytes held in memory: queued, in backoff or in flight', 'By');
+  const accepted = meter.createObservableCounter(`${prefix}.events.accepted`, {
+    description: 'Events taken in',
+    unit: '{event}',
+    valueType: INT,
+  });
+  const current = (name, description, unit) =>
+    meter.createObservableUpDownCounter(`${prefix}.${name}`, { description, unit, valueType: INT });
+  const queueBytes = current(
+    'queue.bytes',
+    'Event bytes held in memory: queued, in backoff or in flight',
+    'By',
+  );
   const inFlight = current('requests.in_flight', 'Requests in flight', '{request}');
   const spoolBytes = current('spool.bytes', "This dispatcher's spool on disk", 'By');
   const parked = current('spool.parked', 'Requests on disk waiting to be replayed', '{request}');
@@ -134,7 +224,10 @@ function instrumentDispatcher(dispatcher, options) {
       if (!info.replayed) latency.record(info.latencyMs, attributes);
     },
     failed(info) {
-      failed.add(info.events, info.statusCode ? byStatus(info.statusCode) : byErrorType(info.code || info.cause));
+      failed.add(
+        info.events,
+        info.statusCode ? byStatus(info.statusCode) : byErrorType(info.code || info.cause),
+      );
     },
     spool(info) {
       spooled.add(info.events, byReason(info.reason));

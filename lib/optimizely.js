@@ -21,7 +21,8 @@ function countVisitors(params) {
 // options is left to the dispatcher to refuse).
 function withVisitorCount(options) {
   if (options === undefined || options === null) return { eventCount: countVisitors };
-  if (typeof options !== 'object' || Array.isArray(options) || options.eventCount !== undefined) return options;
+  if (typeof options !== 'object' || Array.isArray(options) || options.eventCount !== undefined)
+    return options;
   return { ...options, eventCount: countVisitors };
 }
 
@@ -39,7 +40,9 @@ function createDispatcher(options) {
 
 function sleepUntil(deadline) {
   let timer;
-  const promise = new Promise((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - clock())); });
+  const promise = new Promise((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, deadline - clock()));
+  });
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
@@ -59,8 +62,18 @@ async function closeOptimizely(client, dispatcher, options) {
   if (!client || typeof client.close !== 'function') {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'client', 'an Optimizely client', client);
   }
-  if (!dispatcher || typeof dispatcher.close !== 'function' || typeof dispatcher.settleWithin !== 'function') {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'dispatcher', 'a dispatcher from createDispatcher()', dispatcher);
+  if (
+    !dispatcher ||
+    typeof dispatcher.close !== 'function' ||
+    typeof dispatcher.settleWithin !== 'function'
+  ) {
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'dispatcher',
+      'a dispatcher from createDispatcher()',
+      dispatcher,
+    );
   }
   // The dispatcher settles what it holds early enough for the whole — its settling, and the SDK's
   // close() hearing of it — to end by the deadline; it says how much it kept for that.
@@ -70,11 +83,15 @@ async function closeOptimizely(client, dispatcher, options) {
   let clientError;
   const clientClosed = Promise.resolve()
     .then(() => client.close())
-    .catch((err) => { clientError = err; }); // what the dispatcher holds is delivered or spooled all the same
+    .catch((err) => {
+      clientError = err;
+    }); // what the dispatcher holds is delivered or spooled all the same
   const timeUp = sleepUntil(deadline - Math.floor(reserve / 2));
   await Promise.race([clientClosed, timeUp.promise]);
   timeUp.cancel();
-  const summary = await dispatcher.close({ timeoutMs: Math.max(0, Math.floor(deadline - clock())) });
+  const summary = await dispatcher.close({
+    timeoutMs: Math.max(0, Math.floor(deadline - clock())),
+  });
   if (clientError) throw clientError;
   return summary;
 }

@@ -18,7 +18,8 @@ class LinkedList {
   push(item) {
     item[this.prev] = this.tail;
     item[this.next] = null;
-    if (this.tail) this.tail[this.next] = item; else this.head = item;
+    if (this.tail) this.tail[this.next] = item;
+    else this.head = item;
     this.tail = item;
     this.size += 1;
   }
@@ -32,8 +33,10 @@ class LinkedList {
   remove(item) {
     const before = item[this.prev];
     const after = item[this.next];
-    if (before) before[this.next] = after; else this.head = after;
-    if (after) after[this.prev] = before; else this.tail = before;
+    if (before) before[this.next] = after;
+    else this.head = after;
+    if (after) after[this.prev] = before;
+    else this.tail = before;
     item[this.prev] = null;
     item[this.next] = null;
     this.size -= 1;
@@ -49,9 +52,13 @@ class Heap {
     this.items = [];
   }
 
-  get size() { return this.items.length; }
+  get size() {
+    return this.items.length;
+  }
 
-  peek() { return this.items[0]; }
+  peek() {
+    return this.items[0];
+  }
 
   push(item) {
     item[this.indexField] = this.items.length;
@@ -116,7 +123,9 @@ class Origin {
     this.inTurn = false;
   }
 
-  get size() { return this.early.size + this.fresh.size; }
+  get size() {
+    return this.early.size + this.fresh.size;
+  }
 }
 
 // Entries need `origin` (a string); the queue keeps `where` ('early' | 'fresh' | 'due'), the lane

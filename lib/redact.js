@@ -9,7 +9,8 @@ const MASK = '***';
 // A header or query parameter name whose value is a credential: authorization, cookie, and any
 // name with a part (split at - and _) such as key, token, secret, password, session or auth…
 // Over-masking a harmless value costs nothing; showing a credential cannot be taken back.
-const SECRET_PART = /^(?:auth.*|.*token|.*secret|.*key|.*password|passw(?:or)?d|pwd|pass|cookie|set-cookie|sessions?(?:id)?|sid|signature|sig|credentials?|jwt|bearer)$/i;
+const SECRET_PART =
+  /^(?:auth.*|.*token|.*secret|.*key|.*password|passw(?:or)?d|pwd|pass|cookie|set-cookie|sessions?(?:id)?|sid|signature|sig|credentials?|jwt|bearer)$/i;
 
 function isSecretName(name) {
   if (typeof name !== 'string') return false;
@@ -26,8 +27,9 @@ function maskUserinfo(userinfo) {
 
 // ?a=1&api_key=s3cret → ?a=1&api_key=***
 function maskQuery(query) {
-  return query.replace(/([?&;])([^=&;#\s]*)=([^&;#\s]*)/g,
-    (whole, sep, name, value) => (value !== '' && isSecretName(safeDecode(name)) ? `${sep}${name}=${MASK}` : whole));
+  return query.replace(/([?&;])([^=&;#\s]*)=([^&;#\s]*)/g, (whole, sep, name, value) =>
+    value !== '' && isSecretName(safeDecode(name)) ? `${sep}${name}=${MASK}` : whole,
+  );
 }
 
 function safeDecode(text) {
@@ -55,7 +57,9 @@ const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)([ \t]*:[ \t]*)([^\r\n]*)/gm;
 
 function redactText(text) {
   if (typeof text !== 'string' || text === '') return text;
-  let out = text.replace(URL_USERINFO, (whole, scheme, userinfo) => (userinfo === '' ? whole : `${scheme}${maskUserinfo(userinfo)}@`));
+  let out = text.replace(URL_USERINFO, (whole, scheme, userinfo) =>
+    userinfo === '' ? whole : `${scheme}${maskUserinfo(userinfo)}@`,
+  );
   out = out.replace(BARE_USERINFO, (whole, userinfo) => `${maskUserinfo(userinfo)}@`);
   out = out.replace(QUERY, (query) => maskQuery(query));
   return out;
@@ -65,8 +69,9 @@ function redactText(text) {
 // headers masked, then as redactText.
 function redactHeaderText(text) {
   if (typeof text !== 'string' || text === '') return text;
-  const masked = text.replace(HEADER_LINE, (line, name, sep, value) => (
-    value !== '' && isSecretName(name) ? `${name}${sep}${maskHeaderValue(value)}` : line));
+  const masked = text.replace(HEADER_LINE, (line, name, sep, value) =>
+    value !== '' && isSecretName(name) ? `${name}${sep}${maskHeaderValue(value)}` : line,
+  );
   return redactText(masked);
 }
 

@@ -15,7 +15,8 @@
 //   maxAttempts, retryStatuses, retryCodes (Sets), pauseStatuses (a Retry-After on these pauses
 //   the whole origin, not just one event: no retry storms), backoffMs(attempts, random),
 //   retryAfter: 'at-least' (the server's delay, capped at maxRetryAfterMs, is a floor under the
-//   backoff) or 'instead' (it replaces the backoff), maxRetryAfterMs, random (optional; Math.random)
+//   backoff) or 'instead' (it replaces the backoff), maxRetryAfterMs,
+//   random (optional; Math.random)
 // }
 // → one of
 //   { action: 'deliver' }                       a 2xx: delivered
@@ -67,13 +68,14 @@ function decide(result, policy) {
     }
   }
   if (result.pausedMs > delayMs) delayMs = result.pausedMs;
-  if (attempts >= policy.maxAttempts) return { action: 'exhausted', reason: 'retries-exhausted', delayMs, pauseMs };
+  if (attempts >= policy.maxAttempts)
+    return { action: 'exhausted', reason: 'retries-exhausted', delayMs, pauseMs };
   if (delayMs > result.msLeft) return { action: 'exhausted', reason: 'deadline', delayMs, pauseMs };
   return { action: 'retry', delayMs, pauseMs };
 }
 
-// Full jitter (AWS's "exponential backoff and jitter"): a uniform draw from [0, min(cap, base·2^n)),
-// so clients that failed together do not come back together.
+// Full jitter (AWS's "exponential backoff and jitter"): a uniform draw from
+// [0, min(cap, base·2^n)), so clients that failed together do not come back together.
 function backoffMs(attempt, baseMs, capMs, random = Math.random) {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.floor(random() * ceiling);
@@ -81,7 +83,10 @@ function backoffMs(attempt, baseMs, capMs, random = Math.random) {
 
 // The dispatcher's policy, from its options: capped exponential backoff with full jitter, the
 // server's Retry-After (capped) as a floor, a pause of the origin on 429 and 503.
-function deliveryPolicy({ maxAttempts, baseDelayMs, maxDelayMs, maxRetryAfterMs }, random = undefined) {
+function deliveryPolicy(
+  { maxAttempts, baseDelayMs, maxDelayMs, maxRetryAfterMs },
+  random = undefined,
+) {
   return Object.freeze({
     maxAttempts,
     retryStatuses: RETRY_STATUSES,
@@ -95,5 +100,11 @@ function deliveryPolicy({ maxAttempts, baseDelayMs, maxDelayMs, maxRetryAfterMs 
 }
 
 module.exports = {
-  decide, classify, backoffMs, deliveryPolicy, RETRY_STATUSES, RETRY_CODES, PAUSE_STATUSES,
+  decide,
+  classify,
+  backoffMs,
+  deliveryPolicy,
+  RETRY_STATUSES,
+  RETRY_CODES,
+  PAUSE_STATUSES,
 };

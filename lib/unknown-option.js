@@ -12,48 +12,118 @@ const FOREIGN_NAMES = [
     to: 'maxAttempts',
     note: 'maxAttempts counts the first attempt too: retries: 3 is maxAttempts: 4',
   },
-  { from: ['maxretries', 'retry', 'retrycount', 'maxretry', 'numretries', 'retrylimit'], to: 'retries' },
+  {
+    from: ['maxretries', 'retry', 'retrycount', 'maxretry', 'numretries', 'retrylimit'],
+    to: 'retries',
+  },
   { from: ['attempts', 'maxattempt', 'tries', 'maxtries'], to: 'maxAttempts' },
   {
-    from: ['retries', 'maxretries', 'retry', 'retrycount', 'maxretry', 'numretries', 'retrylimit', 'maxattempts'],
-    note: 'one call is one attempt; retries are a dispatcher\'s: createDispatcher({ maxAttempts })',
+    from: [
+      'retries',
+      'maxretries',
+      'retry',
+      'retrycount',
+      'maxretry',
+      'numretries',
+      'retrylimit',
+      'maxattempts',
+    ],
+    note: "one call is one attempt; retries are a dispatcher's: createDispatcher({ maxAttempts })",
   },
-  { from: ['closetimeout', 'shutdowntimeout', 'closetimeoutmillis', 'shutdowntimeoutms'], to: 'closeTimeoutMs' },
   {
-    from: ['timeout', 'requesttimeout', 'sockettimeout', 'readtimeout', 'responsetimeout', 'httptimeout',
-      'timeoutmillis', 'timeoutms', 'closetimeout', 'shutdowntimeout'],
+    from: ['closetimeout', 'shutdowntimeout', 'closetimeoutmillis', 'shutdowntimeoutms'],
+    to: 'closeTimeoutMs',
+  },
+  {
+    from: [
+      'timeout',
+      'requesttimeout',
+      'sockettimeout',
+      'readtimeout',
+      'responsetimeout',
+      'httptimeout',
+      'timeoutmillis',
+      'timeoutms',
+      'closetimeout',
+      'shutdowntimeout',
+    ],
     to: 'timeoutMs',
   },
   { from: ['connecttimeout', 'connectiontimeout', 'connecttimeoutmillis'], to: 'connectTimeoutMs' },
   {
-    from: ['flushinterval', 'flushintervalms', 'flushat', 'batchsize', 'maxbatchsize', 'eventbatchsize',
-      'eventflushinterval', 'maxeventsinbatch', 'flushqueuesize'],
-    note: 'this package does not batch, it sends each batch it is handed: batching is the SDK\'s '
-      + '(its batchSize and flushInterval)',
+    from: [
+      'flushinterval',
+      'flushintervalms',
+      'flushat',
+      'batchsize',
+      'maxbatchsize',
+      'eventbatchsize',
+      'eventflushinterval',
+      'maxeventsinbatch',
+      'flushqueuesize',
+    ],
+    note:
+      "this package does not batch, it sends each batch it is handed: batching is the SDK's " +
+      '(its batchSize and flushInterval)',
   },
-  { from: ['url', 'uri', 'endpointurl', 'host', 'apihost', 'serverurl', 'collectorurl', 'eventsurl'], to: 'endpoint' },
+  {
+    from: [
+      'url',
+      'uri',
+      'endpointurl',
+      'host',
+      'apihost',
+      'serverurl',
+      'collectorurl',
+      'eventsurl',
+    ],
+    to: 'endpoint',
+  },
   { from: ['endpoint', 'uri', 'endpointurl', 'collectorurl'], to: 'url' },
-  { from: ['concurrency', 'maxconcurrency', 'maxconcurrentrequests', 'parallelism'], to: 'maxInFlight' },
+  {
+    from: ['concurrency', 'maxconcurrency', 'maxconcurrentrequests', 'parallelism'],
+    to: 'maxInFlight',
+  },
   { from: ['maxsockets', 'maxsocketsperhost', 'connectionsperhost'], to: 'maxConnectionsPerHost' },
   {
-    from: ['maxsockets', 'maxsocketsperhost', 'maxconnections', 'maxconnectionsperhost', 'connectionlimit'],
+    from: [
+      'maxsockets',
+      'maxsocketsperhost',
+      'maxconnections',
+      'maxconnectionsperhost',
+      'connectionlimit',
+    ],
     note: 'connection limits are process-wide: setConnectionLimits({ maxConnections, maxConnectionsPerHost })',
   },
-  { from: ['maxqueuesize', 'queuesize', 'maxqueuelength', 'maxbufferedevents'], to: 'maxQueueBytes', note: 'maxQueueBytes bounds bytes, not events' },
+  {
+    from: ['maxqueuesize', 'queuesize', 'maxqueuelength', 'maxbufferedevents'],
+    to: 'maxQueueBytes',
+    note: 'maxQueueBytes bounds bytes, not events',
+  },
   {
     from: ['rejectunauthorized', 'strictssl', 'verifyssl', 'sslverify', 'verifytls'],
     to: 'insecure',
     note: 'insecure: true turns certificate verification off',
   },
-  { from: ['ca', 'cacert', 'cacerts', 'capath', 'certificateauthority'], to: 'caFile', note: 'caFile is the path of a PEM file' },
+  {
+    from: ['ca', 'cacert', 'cacerts', 'capath', 'certificateauthority'],
+    to: 'caFile',
+    note: 'caFile is the path of a PEM file',
+  },
   { from: ['proxyurl', 'httpproxy', 'httpsproxy', 'proxyagent'], to: 'proxy' },
-  { from: ['verbose', 'debug', 'trace'], note: 'set NATIVE_EVENT_DISPATCHER_TRACE=1 for a trace of every request on stderr' },
+  {
+    from: ['verbose', 'debug', 'trace'],
+    note: 'set NATIVE_EVENT_DISPATCHER_TRACE=1 for a trace of every request on stderr',
+  },
 ];
 
 // How the names are grouped when they are listed; a name not here is listed under "other".
 const TOPICS = [
   ['sending', ['endpoint', 'url', 'dispatcher', 'headers', 'userAgent']],
-  ['retries', ['maxAttempts', 'retries', 'baseDelayMs', 'maxDelayMs', 'deadlineMs', 'maxRetryAfterMs']],
+  [
+    'retries',
+    ['maxAttempts', 'retries', 'baseDelayMs', 'maxDelayMs', 'deadlineMs', 'maxRetryAfterMs'],
+  ],
   ['queue', ['maxInFlight', 'maxQueueBytes']],
   ['spool', ['spoolDir', 'spoolMaxBytes', 'spoolRetryMs']],
   ['closing', ['handleProcessExit', 'closeTimeoutMs']],
@@ -75,7 +145,11 @@ function editDistance(a, b) {
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      d[i][j] = Math.min(
+        d[i - 1][j] + 1,
+        d[i][j - 1] + 1,
+        d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
   }
   return d[a.length][b.length];
@@ -99,7 +173,8 @@ function closest(name, names) {
 function hintFor(key, names) {
   const wanted = normalise(key);
   for (const entry of FOREIGN_NAMES) {
-    if (!entry.from.includes(wanted) || (entry.to !== undefined && !names.includes(entry.to))) continue;
+    if (!entry.from.includes(wanted) || (entry.to !== undefined && !names.includes(entry.to)))
+      continue;
     if (entry.to === undefined) return `: ${entry.note}`;
     return `: did you mean ${JSON.stringify(entry.to)}?${entry.note ? ` (${entry.note})` : ''}`;
   }
@@ -123,7 +198,15 @@ function listed(names) {
 // the call takes ('option', 'limit') and `what` the argument holding it.
 function unknownOption(key, names, { noun = 'option', what = `${noun}s` } = {}) {
   const hint = hintFor(key, names) || ` (known ${noun}s — ${listed(names)})`;
-  return invalid(TypeError, 'ERR_UNKNOWN_OPTION', what, `a known ${noun} name`, key, undefined, hint);
+  return invalid(
+    TypeError,
+    'ERR_UNKNOWN_OPTION',
+    what,
+    `a known ${noun} name`,
+    key,
+    undefined,
+    hint,
+  );
 }
 
 module.exports = { unknownOption, closest };

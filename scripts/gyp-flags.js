@@ -18,10 +18,14 @@ const defines = [...target.defines];
 for (const dependency of target.dependencies || []) {
   // "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"
   const [, name] = /:([\w]+)$/.exec(dependency) || [];
-  if (!/node-addon-api/.test(dependency) || name === undefined) throw new Error(`gyp-flags: cannot read the dependency ${dependency}`);
+  if (!/node-addon-api/.test(dependency) || name === undefined)
+    throw new Error(`gyp-flags: cannot read the dependency ${dependency}`);
   const gyp = path.resolve(require('node-addon-api').targets); // relative to the working directory
-  const settings = readGyp(gyp).targets.find((t) => t.target_name === name).direct_dependent_settings;
-  for (const include of settings.includes || []) defines.push(...(readGyp(path.join(path.dirname(gyp), include)).defines || []));
+  const settings = readGyp(gyp).targets.find(
+    (t) => t.target_name === name,
+  ).direct_dependent_settings;
+  for (const include of settings.includes || [])
+    defines.push(...(readGyp(path.join(path.dirname(gyp), include)).defines || []));
   defines.push(...(settings.defines || []));
 }
 const flags = [

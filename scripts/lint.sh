@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# npm run lint: C++ formatting (.clang-format) and a warning-free build (-Wall -Wextra -Werror).
+# npm run lint: the JS (eslint, prettier at 100 columns: npm run lint:js), then C++ formatting
+# (.clang-format) and a warning-free build (-Wall -Wextra -Werror).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+npm run --silent lint:js
+echo "lint: the JS is linted (eslint.config.js) and formatted (.prettierrc.json; npm run format)"
 if ! command -v clang-format >/dev/null 2>&1; then
   echo "lint: clang-format is not installed (apt-get install clang-format)" >&2
   exit 1

@@ -20,12 +20,19 @@ function region(file) {
 
 // [{ file, inReadme, expected }] for every example block in the README.
 function blocks(readme) {
-  return [...readme.matchAll(BLOCK)].map((m) => ({ file: m[1], inReadme: m[2], expected: region(m[1]) }));
+  return [...readme.matchAll(BLOCK)].map((m) => ({
+    file: m[1],
+    inReadme: m[2],
+    expected: region(m[1]),
+  }));
 }
 
 function write(readmePath = path.join(ROOT, 'README.md')) {
   const readme = fs.readFileSync(readmePath, 'utf8');
-  const next = readme.replace(BLOCK, (all, file) => `<!-- example: ${file} -->\n\`\`\`js\n${region(file)}\`\`\`\n<!-- /example -->`);
+  const next = readme.replace(
+    BLOCK,
+    (all, file) => `<!-- example: ${file} -->\n\`\`\`js\n${region(file)}\`\`\`\n<!-- /example -->`,
+  );
   fs.writeFileSync(readmePath, next);
 }
 
@@ -33,8 +40,13 @@ if (require.main === module) {
   if (process.argv.includes('--write')) {
     write();
   } else {
-    const stale = blocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')).filter((b) => b.inReadme !== b.expected);
-    for (const b of stale) console.error(`README block for ${b.file} differs from the file; run node scripts/readme-examples.js --write`);
+    const stale = blocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')).filter(
+      (b) => b.inReadme !== b.expected,
+    );
+    for (const b of stale)
+      console.error(
+        `README block for ${b.file} differs from the file; run node scripts/readme-examples.js --write`,
+      );
     process.exitCode = stale.length ? 1 : 0;
   }
 }

@@ -11,9 +11,14 @@ const EXAMPLE = path.join(__dirname, '..', 'examples', 'otlp-traces.mjs');
 
 function run(env) {
   return new Promise((resolve) => {
-    execFile(process.execPath, [EXAMPLE], { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? err.code : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [EXAMPLE],
+      { env: { ...process.env, ...env } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? err.code : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -24,17 +29,26 @@ async function collector(plan) {
 }
 
 test('the span arrives at OTLP_ENDPOINT as OTLP JSON', async () => {
-  const c = await collector(() => ({ headers: { 'Content-Type': 'application/json' }, body: '{}' }));
+  const c = await collector(() => ({
+    headers: { 'Content-Type': 'application/json' },
+    body: '{}',
+  }));
   const r = await run({ OTLP_ENDPOINT: c.url });
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   expect(r.stdout).toBe(`spans exported to ${c.url}\n`);
   expect(c.requests).toHaveLength(1);
   const [request] = c.requests;
-  expect([request.method, request.path, request.headers['content-type']]).toEqual(['POST', '/v1/traces', 'application/json']);
+  expect([request.method, request.path, request.headers['content-type']]).toEqual([
+    'POST',
+    '/v1/traces',
+    'application/json',
+  ]);
   const { scope, spans } = request.json.resourceSpans[0].scopeSpans[0];
   expect(scope).toEqual({ name: 'checkout-service', version: '1.0.0' });
-  expect(spans.map((s) => [s.name, s.attributes])).toEqual([['checkout', [{ key: 'order.id', value: { stringValue: 'A-1001' } }]]]);
+  expect(spans.map((s) => [s.name, s.attributes])).toEqual([
+    ['checkout', [{ key: 'order.id', value: { stringValue: 'A-1001' } }]],
+  ]);
 });
 
 test('an export the collector rejects (400) is printed, and the exit code says so', async () => {

@@ -4,16 +4,25 @@
 // createOtlpTransport: exact bytes at a local collector, the classification, retries with
 // Retry-After, and the durable mode on a dispatcher.
 const { ExportResultCode } = require('@opentelemetry/core');
-const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base');
 const {
-  OTLPExporterBase, createOtlpNetworkExportDelegate, getSharedConfigurationDefaults,
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} = require('@opentelemetry/sdk-trace-base');
+const {
+  OTLPExporterBase,
+  createOtlpNetworkExportDelegate,
+  getSharedConfigurationDefaults,
 } = require('@opentelemetry/otlp-exporter-base');
 const { createOtlpHttpExporterMetrics } = require('@opentelemetry/otlp-exporter-base/node-http');
-const { JsonTraceSerializer, TraceExporterMetricsHelper } = require('@opentelemetry/otlp-transformer');
+const {
+  JsonTraceSerializer,
+  TraceExporterMetricsHelper,
+} = require('@opentelemetry/otlp-transformer');
 const { createOtlpTransport, createDispatcher } = require('../lib');
 const { startSdkCollector } = require('./helpers/sdk-collector');
 
-let cleanups = [];
+const cleanups = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()();
 });
@@ -21,12 +30,19 @@ afterEach(async () => {
 // The exporter wiring the README shows: the SDK's own delegate, serializer and metrics; our transport.
 class PumpTraceExporter extends OTLPExporterBase {
   constructor(url, transport) {
-    super(createOtlpNetworkExportDelegate(
-      getSharedConfigurationDefaults(),
-      JsonTraceSerializer,
-      createOtlpHttpExporterMetrics('otlp_http_span_exporter', TraceExporterMetricsHelper, url, undefined),
-      transport,
-    ));
+    super(
+      createOtlpNetworkExportDelegate(
+        getSharedConfigurationDefaults(),
+        JsonTraceSerializer,
+        createOtlpHttpExporterMetrics(
+          'otlp_http_span_exporter',
+          TraceExporterMetricsHelper,
+          url,
+          undefined,
+        ),
+        transport,
+      ),
+    );
   }
 }
 
@@ -35,7 +51,8 @@ async function spans(...names) {
   const memory = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] });
   const tracer = provider.getTracer('ned-test', '1.0.0');
-  for (const name of names) tracer.startSpan(name, { attributes: { 'order.note': 'ünïcödé ✓' } }).end();
+  for (const name of names)
+    tracer.startSpan(name, { attributes: { 'order.note': 'ünïcödé ✓' } }).end();
   await provider.forceFlush();
   const finished = memory.getFinishedSpans();
   await provider.shutdown();
@@ -62,13 +79,18 @@ async function setup(plan, options = {}) {
   };
   const exporter = new PumpTraceExporter(url, transport);
   cleanups.push(() => exporter.shutdown());
-  const exportSpans = async (list) => new Promise((resolve) => { exporter.export(list, resolve); });
+  const exportSpans = async (list) =>
+    new Promise((resolve) => {
+      exporter.export(list, resolve);
+    });
   return { collector, exporter, handed, results, exportSpans };
 }
 
 test('a JSON export arrives byte for byte with its content type; 2xx is success', async () => {
-  const { collector, handed, exportSpans } = await setup(() => ({ headers: { 'Content-Type': 'application/json' }, body: '{}' }),
-    { headers: { 'X-Tenant': 'acme' } });
+  const { collector, handed, exportSpans } = await setup(
+    () => ({ headers: { 'Content-Type': 'application/json' }, body: '{}' }),
+    { headers: { 'X-Tenant': 'acme' } },
+  );
   const result = await exportSpans(await spans('checkout'));
   expect(result.code).toBe(ExportResultCode.SUCCESS);
   expect(collector.requests).toHaveLength(1);
@@ -84,7 +106,9 @@ test('a JSON export arrives byte for byte with its content type; 2xx is success'
 });
 
 test('503 then 200: retryable, retried with the same bytes, then success', async () => {
-  const { collector, results, exportSpans } = await setup((r, i) => (i === 0 ? { status: 503 } : { body: '{}' }));
+  const { collector, results, exportSpans } = await setup((r, i) =>
+    i === 0 ? { status: 503 } : { body: '{}' },
+  );
   const result = await exportSpans(await spans('retried'));
   expect(result.code).toBe(ExportResultCode.SUCCESS);
   expect(collector.requests).toHaveLength(2);
@@ -94,7 +118,9 @@ test('503 then 200: retryable, retried with the same bytes, then success', async
 
 test('429 with Retry-After: retryInMillis from the header, then success', async () => {
   // The first two answers are 429s: one for the single attempt below, one for the export.
-  const { collector, exportSpans } = await setup((r, i) => (i < 2 ? { status: 429, headers: { 'Retry-After': '1' } } : { body: '{}' }));
+  const { collector, exportSpans } = await setup((r, i) =>
+    i < 2 ? { status: 429, headers: { 'Retry-After': '1' } } : { body: '{}' },
+  );
   const inner = createOtlpTransport({ url: `${collector.origin}/v1/traces`, retries: 0 });
   // One attempt alone shows the classification the retry loop uses.
   const single = await inner.send(Buffer.from('{}'), 5000);
@@ -106,13 +132,18 @@ test('429 with Retry-After: retryInMillis from the header, then success', async 
 });
 
 test('a 400 is a failure carrying the status; retries: 0 leaves a 503 retryable after one attempt', async () => {
-  const { collector, exportSpans } = await setup((r) => (r.path === '/v1/traces' ? { status: 400, body: 'bad span' } : { status: 503 }));
+  const { collector, exportSpans } = await setup((r) =>
+    r.path === '/v1/traces' ? { status: 400, body: 'bad span' } : { status: 503 },
+  );
   const result = await exportSpans(await spans('bad'));
   expect(result.code).toBe(ExportResultCode.FAILED);
   expect(result.error).toMatchObject({ name: 'OTLPExporterError', code: 400, data: 'bad span' });
   expect(collector.requests).toHaveLength(1);
   const once = createOtlpTransport({ url: `${collector.origin}/other`, retries: 0 });
-  expect(await once.send(Buffer.from('{}'), 5000)).toEqual({ status: 'retryable', retryInMillis: undefined });
+  expect(await once.send(Buffer.from('{}'), 5000)).toEqual({
+    status: 'retryable',
+    retryInMillis: undefined,
+  });
   expect(collector.requests).toHaveLength(2);
 });
 
@@ -125,10 +156,14 @@ test('durable: the dispatcher owns the export (503 then 200); the exporter hears
   const exporter = new PumpTraceExporter(url, createOtlpTransport({ url, dispatcher }));
   cleanups.push(() => exporter.shutdown());
   const finished = await spans('durable');
-  const ok = await new Promise((resolve) => { exporter.export(finished, resolve); });
+  const ok = await new Promise((resolve) => {
+    exporter.export(finished, resolve);
+  });
   expect(ok.code).toBe(ExportResultCode.SUCCESS);
   await dispatcher.flush();
-  const delivered = collector.requests.filter((r) => r.json.resourceSpans[0].scopeSpans[0].spans[0].name === 'durable');
+  const delivered = collector.requests.filter(
+    (r) => r.json.resourceSpans[0].scopeSpans[0].spans[0].name === 'durable',
+  );
   expect(delivered).toHaveLength(2);
   expect(delivered[0].body.equals(delivered[1].body)).toBe(true);
   expect(delivered[1].headers['content-type']).toBe('application/json');
@@ -136,11 +171,21 @@ test('durable: the dispatcher owns the export (503 then 200); the exporter hears
 });
 
 test('invalid options are refused with codes', () => {
-  expect(() => createOtlpTransport()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-  expect(() => createOtlpTransport({ url: 'ftp://x/' })).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_PROTOCOL' }));
-  expect(() => createOtlpTransport({ url: 'http://127.0.0.1/v1/traces', retries: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-  expect(() => createOtlpTransport({ url: 'http://127.0.0.1/v1/traces', headers: 'x' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-  expect(() => createOtlpTransport({ url: 'http://127.0.0.1/v1/traces', timeoutMS: 1 })).toThrow(expect.objectContaining({ code: 'ERR_UNKNOWN_OPTION' }));
+  expect(() => createOtlpTransport()).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+  );
+  expect(() => createOtlpTransport({ url: 'ftp://x/' })).toThrow(
+    expect.objectContaining({ code: 'ERR_UNSUPPORTED_PROTOCOL' }),
+  );
+  expect(() => createOtlpTransport({ url: 'http://127.0.0.1/v1/traces', retries: -1 })).toThrow(
+    expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+  );
+  expect(() => createOtlpTransport({ url: 'http://127.0.0.1/v1/traces', headers: 'x' })).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+  );
+  expect(() => createOtlpTransport({ url: 'http://127.0.0.1/v1/traces', timeoutMS: 1 })).toThrow(
+    expect.objectContaining({ code: 'ERR_UNKNOWN_OPTION' }),
+  );
 });
 
 test('with a dispatcher, options it would not use are refused, not ignored (0.1: retries, headers and transport options were dropped without a word)', () => {
@@ -148,14 +193,20 @@ test('with a dispatcher, options it would not use are refused, not ignored (0.1:
   const dispatcher = createDispatcher();
   const url = 'http://127.0.0.1/v1/traces';
   for (const extra of [{ retries: 5 }, { headers: { 'x-api-key': 'k' } }, { timeoutMs: 100 }]) {
-    expect(() => createOtlpTransport({ url, dispatcher, ...extra })).toThrow(expect.objectContaining({
-      code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('either a dispatcher or transport options'),
-    }));
+    expect(() => createOtlpTransport({ url, dispatcher, ...extra })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_ARG_VALUE',
+        message: expect.stringContaining('either a dispatcher or transport options'),
+      }),
+    );
   }
   // Unknown names are refused with the adapter's own names among the suggestions.
-  expect(() => createOtlpTransport({ url, dispatchr: dispatcher })).toThrow(expect.objectContaining({
-    code: 'ERR_UNKNOWN_OPTION', message: expect.stringContaining('did you mean "dispatcher"'),
-  }));
+  expect(() => createOtlpTransport({ url, dispatchr: dispatcher })).toThrow(
+    expect.objectContaining({
+      code: 'ERR_UNKNOWN_OPTION',
+      message: expect.stringContaining('did you mean "dispatcher"'),
+    }),
+  );
   expect(createOtlpTransport({ url, dispatcher })).toBeDefined();
   return dispatcher.close(0);
 });

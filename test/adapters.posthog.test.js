@@ -8,7 +8,7 @@ const { createFetch } = require('../lib');
 const { startSdkCollector, until } = require('./helpers/sdk-collector');
 
 const TOKEN = 'phc_test_project_token';
-let cleanups = [];
+const cleanups = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()();
 });
@@ -52,7 +52,11 @@ async function bytesOf(body) {
 
 test('a gzip batch arrives byte for byte with Content-Encoding: gzip, and gunzips to the event', async () => {
   const { collector, client, handed, errors } = await setup();
-  client.capture({ distinctId: 'user-1', event: 'signed up', properties: { plan: 'pro', note: 'ünïcödé ✓' } });
+  client.capture({
+    distinctId: 'user-1',
+    event: 'signed up',
+    properties: { plan: 'pro', note: 'ünïcödé ✓' },
+  });
   await client.flush();
   expect(errors).toEqual([]);
   expect(collector.requests).toHaveLength(1);
@@ -74,7 +78,10 @@ test('a feature-flag call goes through the same fetch and reads json()', async (
   const { collector, client, handed } = await setup({
     flags: () => ({
       headers: { 'Content-Type': 'application/json' },
-      body: { featureFlags: { 'new-checkout': 'variant-b', 'dark-mode': true }, featureFlagPayloads: {} },
+      body: {
+        featureFlags: { 'new-checkout': 'variant-b', 'dark-mode': true },
+        featureFlagPayloads: {},
+      },
     }),
   });
   const flags = await client.evaluateFlags('user-2');
@@ -84,7 +91,10 @@ test('a feature-flag call goes through the same fetch and reads json()', async (
   expect(flagRequests).toHaveLength(1);
   const sentFlag = handed.find((h) => h.url.includes('/flags/'));
   expect(flagRequests[0].body.equals(await bytesOf(sentFlag.init.body))).toBe(true);
-  expect(JSON.parse(flagRequests[0].body.toString())).toMatchObject({ token: TOKEN, distinct_id: 'user-2' });
+  expect(JSON.parse(flagRequests[0].body.toString())).toMatchObject({
+    token: TOKEN,
+    distinct_id: 'user-2',
+  });
   expect(flagRequests[0].headers['content-type']).toBe('application/json');
 });
 
@@ -103,14 +113,23 @@ test('503 then 200: the SDK retries the same gzip batch and it is delivered', as
 
 test('413: the SDK halves its batch — it needs the real status, which fetch gives it', async () => {
   const { collector, client } = await setup({
-    batch: (r) => (JSON.parse(zlib.gunzipSync(r.body)).batch.length > 1 ? { status: 413 } : { body: '{"status":"Ok"}' }),
+    batch: (r) =>
+      JSON.parse(zlib.gunzipSync(r.body)).batch.length > 1
+        ? { status: 413 }
+        : { body: '{"status":"Ok"}' },
   });
   client.flushAt = 100; // hold both events for one batch
   client.capture({ distinctId: 'user-4', event: 'first' });
   client.capture({ distinctId: 'user-4', event: 'second' });
   await client.flush();
-  await until(() => collector.requests.filter((r) => r.headers['content-length'] && JSON.parse(zlib.gunzipSync(r.body)).batch.length === 1).length >= 2,
-    'the halved batches');
+  await until(
+    () =>
+      collector.requests.filter(
+        (r) =>
+          r.headers['content-length'] && JSON.parse(zlib.gunzipSync(r.body)).batch.length === 1,
+      ).length >= 2,
+    'the halved batches',
+  );
   const sizes = collector.requests.map((r) => JSON.parse(zlib.gunzipSync(r.body)).batch.length);
   expect(sizes[0]).toBe(2);
   expect(sizes.slice(-2)).toEqual([1, 1]);

@@ -7,7 +7,7 @@ const { createFetch } = require('../lib');
 const { startSdkCollector } = require('./helpers/sdk-collector');
 
 const WRITE_KEY = 'segment-test-write-key';
-let cleanups = [];
+const cleanups = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()();
 });
@@ -39,10 +39,13 @@ function track(analytics, event) {
   });
 }
 
-test('a batch arrives byte for byte, with the SDK\'s headers', async () => {
+test("a batch arrives byte for byte, with the SDK's headers", async () => {
   const { collector, analytics, sent, errors } = await setup(() => ({ body: '{"success":true}' }));
   const { err } = await track(analytics, {
-    userId: 'user-1', event: 'Order Completed', messageId: 'msg-1', properties: { revenue: 42.5, currency: 'EUR', note: 'ünïcödé ✓' },
+    userId: 'user-1',
+    event: 'Order Completed',
+    messageId: 'msg-1',
+    properties: { revenue: 42.5, currency: 'EUR', note: 'ünïcödé ✓' },
   });
   expect(err).toBeUndefined();
   expect(errors).toEqual([]);
@@ -56,7 +59,10 @@ test('a batch arrives byte for byte, with the SDK\'s headers', async () => {
   expect(batch.writeKey).toBe(WRITE_KEY);
   expect(batch.batch).toHaveLength(1);
   expect(batch.batch[0]).toMatchObject({
-    type: 'track', userId: 'user-1', event: 'Order Completed', messageId: 'msg-1',
+    type: 'track',
+    userId: 'user-1',
+    event: 'Order Completed',
+    messageId: 'msg-1',
     properties: { revenue: 42.5, currency: 'EUR', note: 'ünïcödé ✓' },
   });
   expect(request.headers).toMatchObject({
@@ -70,8 +76,14 @@ test('a batch arrives byte for byte, with the SDK\'s headers', async () => {
 });
 
 test('503 then 200: the SDK retries (X-Retry-Count: 1) and the event is delivered', async () => {
-  const { collector, analytics } = await setup((r, i) => (i === 0 ? { status: 503, body: 'busy' } : { body: '{}' }));
-  const { err } = await track(analytics, { userId: 'user-2', event: 'Retry Me', messageId: 'msg-2' });
+  const { collector, analytics } = await setup((r, i) =>
+    i === 0 ? { status: 503, body: 'busy' } : { body: '{}' },
+  );
+  const { err } = await track(analytics, {
+    userId: 'user-2',
+    event: 'Retry Me',
+    messageId: 'msg-2',
+  });
   expect(err).toBeUndefined();
   expect(collector.requests).toHaveLength(2);
   expect(collector.requests[0].headers['x-retry-count']).toBeUndefined();
@@ -80,8 +92,14 @@ test('503 then 200: the SDK retries (X-Retry-Count: 1) and the event is delivere
 });
 
 test('429 with Retry-After: the SDK reads the header through fetch, waits, retries and delivers', async () => {
-  const { collector, analytics } = await setup((r, i) => (i === 0 ? { status: 429, headers: { 'Retry-After': '1' } } : { body: '{}' }));
-  const { err } = await track(analytics, { userId: 'user-3', event: 'Rate Limited', messageId: 'msg-3' });
+  const { collector, analytics } = await setup((r, i) =>
+    i === 0 ? { status: 429, headers: { 'Retry-After': '1' } } : { body: '{}' },
+  );
+  const { err } = await track(analytics, {
+    userId: 'user-3',
+    event: 'Rate Limited',
+    messageId: 'msg-3',
+  });
   expect(err).toBeUndefined();
   expect(collector.requests).toHaveLength(2);
   expect(collector.requests[1].headers['x-retry-count']).toBe('1');

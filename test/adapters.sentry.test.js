@@ -11,7 +11,7 @@ const { createSentryTransport, createDispatcher } = require('../lib');
 const { startSdkCollector, until } = require('./helpers/sdk-collector');
 const { closedPort } = require('./helpers/servers');
 
-let cleanups = [];
+const cleanups = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()();
 });
@@ -32,10 +32,11 @@ function init(origin, transport, extra = {}) {
 
 // Records the exact body Sentry's createTransport hands to our makeRequest.
 function recordingCreateTransport(bodies) {
-  return (options, makeRequest) => Sentry.createTransport(options, (request) => {
-    bodies.push(Buffer.from(request.body));
-    return makeRequest(request);
-  });
+  return (options, makeRequest) =>
+    Sentry.createTransport(options, (request) => {
+      bodies.push(Buffer.from(request.body));
+      return makeRequest(request);
+    });
 }
 
 async function collector(plan) {
@@ -44,7 +45,7 @@ async function collector(plan) {
   return c;
 }
 
-test('an event envelope arrives byte for byte at the DSN\'s envelope endpoint', async () => {
+test("an event envelope arrives byte for byte at the DSN's envelope endpoint", async () => {
   const c = await collector();
   const bodies = [];
   init(c.origin, createSentryTransport(recordingCreateTransport(bodies)));
@@ -65,7 +66,7 @@ test('an event envelope arrives byte for byte at the DSN\'s envelope endpoint', 
   expect(JSON.parse(item).message).toBe('checkout failed: ünïcödé ✓');
 });
 
-test('an envelope over 32 KiB goes gzip-compressed, as the SDK\'s own transport sends it', async () => {
+test("an envelope over 32 KiB goes gzip-compressed, as the SDK's own transport sends it", async () => {
   const c = await collector();
   const bodies = [];
   init(c.origin, createSentryTransport(recordingCreateTransport(bodies)));
@@ -76,10 +77,15 @@ test('an envelope over 32 KiB goes gzip-compressed, as the SDK\'s own transport 
   expect(zlib.gunzipSync(c.requests[0].body).equals(bodies[0])).toBe(true);
 });
 
-test('429 with X-Sentry-Rate-Limits and Retry-After: the SDK\'s rate limiter holds the next event back', async () => {
-  const c = await collector((r, i) => (i === 0
-    ? { status: 429, headers: { 'Retry-After': '60', 'X-Sentry-Rate-Limits': '60:error:organization' } }
-    : { body: '{}' }));
+test("429 with X-Sentry-Rate-Limits and Retry-After: the SDK's rate limiter holds the next event back", async () => {
+  const c = await collector((r, i) =>
+    i === 0
+      ? {
+          status: 429,
+          headers: { 'Retry-After': '60', 'X-Sentry-Rate-Limits': '60:error:organization' },
+        }
+      : { body: '{}' },
+  );
   init(c.origin, createSentryTransport(Sentry.createTransport));
   Sentry.captureMessage('first', 'error');
   await Sentry.flush(5000);
@@ -89,9 +95,11 @@ test('429 with X-Sentry-Rate-Limits and Retry-After: the SDK\'s rate limiter hol
   expect(c.requests).toHaveLength(1);
 });
 
-test('the headers from Sentry\'s transportOptions are sent with each envelope', async () => {
+test("the headers from Sentry's transportOptions are sent with each envelope", async () => {
   const c = await collector();
-  init(c.origin, createSentryTransport(Sentry.createTransport), { transportOptions: { headers: { 'X-Relay-Token': 'abc' } } });
+  init(c.origin, createSentryTransport(Sentry.createTransport), {
+    transportOptions: { headers: { 'X-Relay-Token': 'abc' } },
+  });
   Sentry.captureMessage('with a header');
   await Sentry.flush(5000);
   expect(c.requests[0].headers['x-relay-token']).toBe('abc');
@@ -99,7 +107,11 @@ test('the headers from Sentry\'s transportOptions are sent with each envelope', 
 
 test('durable: 503 then 200, the dispatcher retries the same envelope; the SDK heard it accepted', async () => {
   const c = await collector((r, i) => (i === 0 ? { status: 503 } : { body: '{}' }));
-  const dispatcher = createDispatcher({ baseDelayMs: 10, maxDelayMs: 20, headers: { 'Content-Type': 'application/x-sentry-envelope' } });
+  const dispatcher = createDispatcher({
+    baseDelayMs: 10,
+    maxDelayMs: 20,
+    headers: { 'Content-Type': 'application/x-sentry-envelope' },
+  });
   cleanups.push(() => dispatcher.close({ timeoutMs: 2000 }));
   const bodies = [];
   init(c.origin, createSentryTransport(recordingCreateTransport(bodies), { dispatcher }));
@@ -128,7 +140,10 @@ test('durable with a spool: an envelope sent while the endpoint is down is deliv
   expect(summary).toMatchObject({ delivered: 0, spooled: 1, lost: 0 });
   expect(c.requests).toHaveLength(0);
   // Next run, endpoint up: delivered first, byte for byte.
-  const next = createDispatcher({ spoolDir, endpoint: `${c.origin}/api/42/envelope/?sentry_key=publickey` });
+  const next = createDispatcher({
+    spoolDir,
+    endpoint: `${c.origin}/api/42/envelope/?sentry_key=publickey`,
+  });
   cleanups.push(() => next.close({ timeoutMs: 2000 }));
   await until(() => c.requests.length === 1, 'the spooled envelope');
   await next.flush();
@@ -140,11 +155,20 @@ test('durable mode refuses per-envelope headers and a dispatcher that is not one
   const dispatcher = createDispatcher();
   cleanups.push(() => dispatcher.close({ timeoutMs: 0 }));
   const transport = createSentryTransport(Sentry.createTransport, { dispatcher });
-  expect(() => transport({ url: 'http://127.0.0.1/api/1/envelope/', headers: { 'X-A': '1' }, recordDroppedEvent() {} }))
-    .toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
-  expect(() => createSentryTransport(Sentry.createTransport, { dispatcher: {} }))
-    .toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-  expect(() => createSentryTransport(Sentry.createTransport, { dispatcher, timeoutMs: 5 }))
-    .toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
-  expect(() => createSentryTransport(undefined)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  expect(() =>
+    transport({
+      url: 'http://127.0.0.1/api/1/envelope/',
+      headers: { 'X-A': '1' },
+      recordDroppedEvent() {},
+    }),
+  ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  expect(() => createSentryTransport(Sentry.createTransport, { dispatcher: {} })).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+  );
+  expect(() => createSentryTransport(Sentry.createTransport, { dispatcher, timeoutMs: 5 })).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+  );
+  expect(() => createSentryTransport(undefined)).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+  );
 });

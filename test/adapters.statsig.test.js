@@ -13,19 +13,37 @@ const SECRET = 'secret-ned-test-key';
 const SPECS = {
   has_updates: true,
   time: 1700000000000,
-  feature_gates: [{
-    name: 'new_checkout',
-    type: 'feature_gate',
-    salt: 'gate-salt',
-    enabled: true,
-    defaultValue: false,
-    entity: 'feature_gate',
-    idType: 'userID',
-    rules: [{
-      name: 'everyone', id: 'rule-1', salt: 'rule-salt', passPercentage: 100, returnValue: true,
-      idType: 'userID', conditions: [{ type: 'public', targetValue: null, operator: null, field: null, additionalValues: {}, idType: 'userID' }],
-    }],
-  }],
+  feature_gates: [
+    {
+      name: 'new_checkout',
+      type: 'feature_gate',
+      salt: 'gate-salt',
+      enabled: true,
+      defaultValue: false,
+      entity: 'feature_gate',
+      idType: 'userID',
+      rules: [
+        {
+          name: 'everyone',
+          id: 'rule-1',
+          salt: 'rule-salt',
+          passPercentage: 100,
+          returnValue: true,
+          idType: 'userID',
+          conditions: [
+            {
+              type: 'public',
+              targetValue: null,
+              operator: null,
+              field: null,
+              additionalValues: {},
+              idType: 'userID',
+            },
+          ],
+        },
+      ],
+    },
+  ],
   dynamic_configs: [],
   layer_configs: [],
 };
@@ -38,7 +56,8 @@ let logs = 0;
 
 beforeAll(async () => {
   const collector = await startSdkCollector((r) => {
-    if (r.path.startsWith('/v1/download_config_specs')) return { headers: { 'Content-Type': 'application/json' }, body: SPECS };
+    if (r.path.startsWith('/v1/download_config_specs'))
+      return { headers: { 'Content-Type': 'application/json' }, body: SPECS };
     if (r.path.startsWith('/v1/log_event')) return logPlan(r, logs++);
     return { status: 404 };
   });
@@ -83,7 +102,10 @@ beforeEach(() => {
 
 // The event log as the SDK meant it (its first attempt is gzip, its retries plain JSON).
 function eventsOf(record) {
-  const text = record.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(record.body).toString() : record.body.toString();
+  const text =
+    record.headers['content-encoding'] === 'gzip'
+      ? zlib.gunzipSync(record.body).toString()
+      : record.body.toString();
   return JSON.parse(text).events;
 }
 
@@ -98,7 +120,10 @@ test('config download read through json(), a gate from it, and the gzip event lo
   expect(statsig.checkGateSync({ userID: 'user-1' }, 'new_checkout')).toBe(true);
   statsig.logEvent({ userID: 'user-1' }, 'purchase', 42, { note: 'ünïcödé ✓' });
   await statsig.flush();
-  await until(() => collector.requests.some((r) => r.path.startsWith('/v1/log_event')), 'the event log');
+  await until(
+    () => collector.requests.some((r) => r.path.startsWith('/v1/log_event')),
+    'the event log',
+  );
   expect(outside).toEqual([]);
   const specs = env.initial.filter((r) => r.path.startsWith('/v1/download_config_specs'));
   expect(specs.length).toBeGreaterThanOrEqual(1);
@@ -108,7 +133,10 @@ test('config download read through json(), a gate from it, and the gzip event lo
   expect(log.body.equals(await bytesOf(sent.init.body))).toBe(true);
   expect(log.headers['content-encoding']).toBe('gzip');
   const events = eventsOf(log);
-  expect(events.find((e) => e.eventName === 'purchase')).toMatchObject({ value: 42, metadata: { note: 'ünïcödé ✓' } });
+  expect(events.find((e) => e.eventName === 'purchase')).toMatchObject({
+    value: 42,
+    metadata: { note: 'ünïcödé ✓' },
+  });
   expect(events.some((e) => e.eventName === 'statsig::gate_exposure')).toBe(true);
 });
 
@@ -117,7 +145,10 @@ test('503 then 200 on the event log: the SDK retries the same events through fet
   logPlan = (r, i) => (i === 0 ? { status: 503 } : { body: '{"success":true}' });
   statsig.logEvent({ userID: 'user-2' }, 'retried');
   await statsig.flush();
-  await until(() => collector.requests.filter((r) => r.path.startsWith('/v1/log_event')).length >= 2, 'the retried event log');
+  await until(
+    () => collector.requests.filter((r) => r.path.startsWith('/v1/log_event')).length >= 2,
+    'the retried event log',
+  );
   const logs = collector.requests.filter((r) => r.path.startsWith('/v1/log_event'));
   expect(logs).toHaveLength(2);
   expect(eventsOf(logs[1])).toEqual(eventsOf(logs[0]));

@@ -8,9 +8,14 @@ const CLI = path.join(__dirname, '..', 'bin', 'native-event-dispatcher.js');
 
 function cli(args, env = {}) {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? err.code : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { ...process.env, ...env } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? err.code : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -28,7 +33,10 @@ test('libcurl headers older than the sources need: exit 1 with both versions', a
   const os = require('node:os');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-pc-'));
   try {
-    fs.writeFileSync(path.join(dir, 'libcurl.pc'), 'Name: libcurl\nDescription: old\nVersion: 7.74.0\nLibs: -lcurl\nCflags:\n');
+    fs.writeFileSync(
+      path.join(dir, 'libcurl.pc'),
+      'Name: libcurl\nDescription: old\nVersion: 7.74.0\nLibs: -lcurl\nCflags:\n',
+    );
     const r = await cli(['build'], { PKG_CONFIG_LIBDIR: dir });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("libcurl's headers are 7.74.0; the sources need 7.85.0 or newer");

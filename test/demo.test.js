@@ -31,12 +31,17 @@ test('every event of 300 users (a decision and a conversion each) arrives', asyn
   expect(numberAfter(stdout, 'users')).toBe(300);
   expect(numberAfter(stdout, 'events made')).toBe(600);
   expect(numberAfter(stdout, 'visitors received')).toBe(600);
-  expect(stdout).toMatch(/^close\s+\{"delivered":60,"spooled":0,"lost":0,"failed":0,"events":\{"delivered":600,"spooled":0,"lost":0,"failed":0\}\}$/m);
+  expect(stdout).toMatch(
+    /^close\s+\{"delivered":60,"spooled":0,"lost":0,"failed":0,"events":\{"delivered":600,"spooled":0,"lost":0,"failed":0\}\}$/m,
+  );
 }, 20000);
 
 // A row of the CPU comparison: "  <label>   <n> ms, <n> µs per event; <rest>" → numbers and rest.
 function cpuRow(stdout, label) {
-  const match = new RegExp(`^ {2}${label} +(\\d+(?:\\.\\d)?) ms, (\\d+\\.\\d) µs per event; (.*)$`, 'm').exec(stdout);
+  const match = new RegExp(
+    `^ {2}${label} +(\\d+(?:\\.\\d)?) ms, (\\d+\\.\\d) µs per event; (.*)$`,
+    'm',
+  ).exec(stdout);
   if (!match) throw new Error(`no "${label}" row in the demo's output:\n${stdout}`);
   return { ms: Number(match[1]), usPerEvent: Number(match[2]), rest: match[3] };
 }
@@ -48,7 +53,9 @@ test('main-thread CPU side by side: the SDK default dispatcher, this package and
   // nothing from the warm-up, the SDK default's or the no-op run.
   expect(numberAfter(stdout, 'requests')).toBe(60);
   expect(numberAfter(stdout, 'visitors received')).toBe(600);
-  expect(stdout).toMatch(/^main thread CPU {4}the same 300 users \(600 events\) through each dispatcher, from the first user to the end of close\(\)$/m);
+  expect(stdout).toMatch(
+    /^main thread CPU {4}the same 300 users \(600 events\) through each dispatcher, from the first user to the end of close\(\)$/m,
+  );
   const sdkDefault = cpuRow(stdout, 'SDK default');
   const ours = cpuRow(stdout, 'this package');
   const nothing = cpuRow(stdout, 'no dispatcher');
@@ -61,15 +68,23 @@ test('main-thread CPU side by side: the SDK default dispatcher, this package and
     expect(row.ms).toBeGreaterThan(0);
     expect(row.usPerEvent).toBeGreaterThan(0);
   }
-  const share = '(\\d+(\\.\\d)? ms \\(\\d+\\.\\d µs per event%s\\)|too small to tell from the noise in this run \\(try more --users\\))';
-  expect(stdout).toMatch(new RegExp(`^dispatching {8}SDK default ${share.replace('%s', '')}, `
-    + `this package ${share.replace('%s', ', \\d+\\.\\d µs per request')}`
-    + '(: \\d+\\.\\d× (less|more) main-thread CPU than the SDK default)?$', 'm'));
+  const share =
+    '(\\d+(\\.\\d)? ms \\(\\d+\\.\\d µs per event%s\\)|too small to tell from the noise in this run \\(try more --users\\))';
+  expect(stdout).toMatch(
+    new RegExp(
+      `^dispatching {8}SDK default ${share.replace('%s', '')}, ` +
+        `this package ${share.replace('%s', ', \\d+\\.\\d µs per request')}` +
+        '(: \\d+\\.\\d× (less|more) main-thread CPU than the SDK default)?$',
+      'm',
+    ),
+  );
   // The dispatcher's stats() line shows its event counts, not "[object Object]".
-  expect(stdout).toMatch(/^dispatcher {9}.*events \{accepted 600, delivered 600\}; latency p50\/p95\/p99 [\d.]+\/[\d.]+\/[\d.]+ ms$/m);
+  expect(stdout).toMatch(
+    /^dispatcher {9}.*events \{accepted 600, delivered 600\}; latency p50\/p95\/p99 [\d.]+\/[\d.]+\/[\d.]+ ms$/m,
+  );
 }, 20000);
 
-test('with 60% of requests failing transiently, this package still brings every event; the SDK default\'s losses are printed', async () => {
+test("with 60% of requests failing transiently, this package still brings every event; the SDK default's losses are printed", async () => {
   const { code, stdout, stderr } = await runDemo(['--users', '300', '--fail-rate', '0.6'], 40000);
   expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   expect(stdout).toMatch(/^OK: every event arrived$/m);
@@ -80,7 +95,10 @@ test('with 60% of requests failing transiently, this package still brings every 
   expect(cpuRow(stdout, 'this package').rest).toBe('600 of 600 events arrived');
   // Three attempts a batch: 60 batches each lost with a chance of 0.6³ leave none lost once in
   // two million runs.
-  const row = /^(\d+) of 600 events arrived, (\d+) LOST: the SDK gives a batch three attempts, then drops it$/.exec(cpuRow(stdout, 'SDK default').rest);
+  const row =
+    /^(\d+) of 600 events arrived, (\d+) LOST: the SDK gives a batch three attempts, then drops it$/.exec(
+      cpuRow(stdout, 'SDK default').rest,
+    );
   expect(row).not.toBeNull();
   expect(Number(row[1]) + Number(row[2])).toBe(600);
   expect(Number(row[2]) % 10).toBe(0); // whole batches of 10 events

@@ -9,9 +9,11 @@ const run = promisify(execFile);
 test('endpoint down, 100 000 events offered: memory stays bounded and every drop is counted', async () => {
   const c = await startCollector(() => 'hang');
   try {
-    const { stdout } = await run(process.execPath,
+    const { stdout } = await run(
+      process.execPath,
       ['--expose-gc', path.join(__dirname, 'fixtures', 'bounds-child.js'), c.url, '100000'],
-      { maxBuffer: 1 << 20 });
+      { maxBuffer: 1 << 20 },
+    );
     const r = JSON.parse(stdout);
     // The queue never held more than its limit, and the heap did not grow with the offered load
     // (100 000 events of ~1 KB would be ~100 MB if they were kept).
@@ -29,7 +31,13 @@ test('endpoint down, 100 000 events offered: memory stays bounded and every drop
     expect(r.dropEvents).toBe(100000);
     expect(r.droppedResults).toBe(100000);
     expect(r.otherResults).toBe(0);
-    expect(r.summary).toEqual({ delivered: 0, spooled: 0, lost: 100000, failed: 0, events: { delivered: 0, spooled: 0, lost: 100000, failed: 0 } });
+    expect(r.summary).toEqual({
+      delivered: 0,
+      spooled: 0,
+      lost: 100000,
+      failed: 0,
+      events: { delivered: 0, spooled: 0, lost: 100000, failed: 0 },
+    });
     expect(r.after.queuedBytes).toBe(0);
   } finally {
     await c.close();
@@ -40,7 +48,10 @@ test('endpoint down, 100 000 events offered: memory stays bounded and every drop
 describe('what the memory bound counts, and what it evicts', () => {
   const { createDispatcher } = require('..');
   let c;
-  afterEach(async () => { if (c) await c.close(); c = null; });
+  afterEach(async () => {
+    if (c) await c.close();
+    c = null;
+  });
 
   test('an event that can never fit (larger than maxQueueBytes with what is in flight) is refused alone: no waiting event is evicted for it', async () => {
     c = await startCollector(() => 'hang');
@@ -76,14 +87,22 @@ describe('what the memory bound counts, and what it evicts', () => {
   // the text first: the count must still be its UTF-8 bytes, through retries, until it settles.
   test('events sent straight out count their UTF-8 bytes (text of every kind, and binary) until they settle', async () => {
     c = await startCollector(() => 'hang'); // every request waits for the test to answer it
-    const d = createDispatcher({ maxInFlight: 8, maxQueueBytes: 1 << 20, timeoutMs: 600000, baseDelayMs: 5, maxDelayMs: 10 });
+    const d = createDispatcher({
+      maxInFlight: 8,
+      maxQueueBytes: 1 << 20,
+      timeoutMs: 600000,
+      baseDelayMs: 5,
+      maxDelayMs: 10,
+    });
     const bodies = [
       { text: '漢字'.repeat(300) }, // 3 bytes a character
       { text: 'ascii only '.repeat(50) },
       { text: 'é€😀 '.repeat(100) }, // 2, 3 and 4 bytes, and a surrogate pair
       Buffer.from('{"binary":true}'),
     ];
-    const bytes = bodies.map((b) => (Buffer.isBuffer(b) ? b.length : Buffer.byteLength(JSON.stringify(b))));
+    const bytes = bodies.map((b) =>
+      Buffer.isBuffer(b) ? b.length : Buffer.byteLength(JSON.stringify(b)),
+    );
     const total = bytes.reduce((a, b) => a + b);
     const results = bodies.map((b) => d.send('POST', c.url, b));
     expect(d.stats()).toMatchObject({ inFlight: 4, queued: 0, queuedBytes: total });
@@ -91,7 +110,8 @@ describe('what the memory bound counts, and what it evicts', () => {
     // The first two fail once (503) and are sent again: still counted, at the same size.
     c.hanging[0].writeHead(503).end();
     c.hanging[1].writeHead(503).end();
-    for (let i = 0; i < 1000 && c.hanging.length < 6; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 1000 && c.hanging.length < 6; i++)
+      await new Promise((r) => setTimeout(r, 5));
     expect(c.hanging).toHaveLength(6);
     expect(d.stats()).toMatchObject({ inFlight: 4, delivered: 0, queuedBytes: total });
     for (const res of c.hanging.slice(2)) res.writeHead(204).end();
@@ -100,7 +120,9 @@ describe('what the memory bound counts, and what it evicts', () => {
     expect(out.map((r) => r.attempts)).toEqual([2, 2, 1, 1]);
     expect(d.stats()).toMatchObject({ queued: 0, queuedBytes: 0, delivered: 4 });
     const sizes = (list) => list.slice().sort((x, y) => x - y);
-    expect(sizes(c.requests.slice(0, 4).map((r) => Buffer.byteLength(r.body)))).toEqual(sizes(bytes));
+    expect(sizes(c.requests.slice(0, 4).map((r) => Buffer.byteLength(r.body)))).toEqual(
+      sizes(bytes),
+    );
     await d.close();
   });
 
@@ -111,7 +133,12 @@ describe('what the memory bound counts, and what it evicts', () => {
     const results = Array.from({ length: 8 }, () => d.send('POST', c.url, { text }));
     const each = Buffer.byteLength(JSON.stringify({ text }));
     const held = Math.floor(8000 / each); // 4 fit: 3 in flight, 1 waiting
-    expect(d.stats()).toMatchObject({ inFlight: 3, queued: held - 3, queuedBytes: held * each, lost: 8 - held });
+    expect(d.stats()).toMatchObject({
+      inFlight: 3,
+      queued: held - 3,
+      queuedBytes: held * each,
+      lost: 8 - held,
+    });
     await d.close({ timeoutMs: 0 });
     await Promise.all(results);
     expect(d.stats().queuedBytes).toBe(0);

@@ -11,7 +11,9 @@ const { batch } = require('./helpers/events');
 const { later, collector } = useCleanup();
 const HOUR = 3600 * 1000;
 const realNow = Date.now;
-afterEach(() => { Date.now = realNow; });
+afterEach(() => {
+  Date.now = realNow;
+});
 
 function stepClock(ms) {
   Date.now = () => realNow() + ms;
@@ -21,7 +23,9 @@ function stepClock(ms) {
 // for the stepped hour must not hold the test for it.
 function flushWithin(d, ms) {
   let timer;
-  const cap = new Promise((resolve) => { timer = setTimeout(() => resolve('still waiting'), ms); });
+  const cap = new Promise((resolve) => {
+    timer = setTimeout(() => resolve('still waiting'), ms);
+  });
   return Promise.race([d.flush().then(() => 'flushed'), cap]).finally(() => clearTimeout(timer));
 }
 
@@ -32,18 +36,21 @@ function onceEvent(d, name) {
 test.each([
   ['back an hour', -HOUR],
   ['forward a day', 24 * HOUR],
-])('a retry in backoff when the clock steps %s is sent after its backoff, and delivered', async (_, step) => {
-  const c = await collector((n) => (n === 0 ? { status: 503 } : 'ok'));
-  const d = createDispatcher({ baseDelayMs: 200, maxDelayMs: 200 });
-  later(() => d.close({ timeoutMs: 0 }));
-  const sent = d.send('POST', c.url, batch(1));
-  await onceEvent(d, 'retry'); // in backoff now, up to 200 ms
-  stepClock(step);
-  // 0.1 (back): the backoff became an hour. (forward): the retry was never in doubt, but see below.
-  expect(await flushWithin(d, 10000)).toBe('flushed');
-  expect(await sent).toMatchObject({ statusCode: 204, attempts: 2 });
-  expect(d.stats()).toMatchObject({ delivered: 1, lost: 0 });
-});
+])(
+  'a retry in backoff when the clock steps %s is sent after its backoff, and delivered',
+  async (_, step) => {
+    const c = await collector((n) => (n === 0 ? { status: 503 } : 'ok'));
+    const d = createDispatcher({ baseDelayMs: 200, maxDelayMs: 200 });
+    later(() => d.close({ timeoutMs: 0 }));
+    const sent = d.send('POST', c.url, batch(1));
+    await onceEvent(d, 'retry'); // in backoff now, up to 200 ms
+    stepClock(step);
+    // 0.1 (back): the backoff became an hour. (forward): the retry was never in doubt, but see below.
+    expect(await flushWithin(d, 10000)).toBe('flushed');
+    expect(await sent).toMatchObject({ statusCode: 204, attempts: 2 });
+    expect(d.stats()).toMatchObject({ delivered: 1, lost: 0 });
+  },
+);
 
 test('a forward step does not expire the deadline of events that wait: no drop as "deadline"', async () => {
   // Two failures, then an answer; the clock jumps a day between the first and the second.
@@ -63,7 +70,9 @@ test('a forward step does not expire the deadline of events that wait: no drop a
 });
 
 test('an origin paused by Retry-After resumes after its pause when the clock steps back', async () => {
-  const c = await collector((n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : 'ok'));
+  const c = await collector((n) =>
+    n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : 'ok',
+  );
   const d = createDispatcher({ baseDelayMs: 10, maxDelayMs: 10 });
   later(() => d.close({ timeoutMs: 0 }));
   const paused = onceEvent(d, 'pause');
@@ -83,8 +92,11 @@ test('an origin paused by Retry-After resumes after its pause when the clock ste
 test('a Retry-After date is still read against the wall clock', async () => {
   // The server's clock is the stepped one: "now + 1 s" by it is a one-second pause, not an hour's.
   stepClock(-HOUR);
-  const c = await collector((n) => (n === 0
-    ? { status: 503, headers: { 'retry-after': new Date(Date.now() + 1000).toUTCString() } } : 'ok'));
+  const c = await collector((n) =>
+    n === 0
+      ? { status: 503, headers: { 'retry-after': new Date(Date.now() + 1000).toUTCString() } }
+      : 'ok',
+  );
   const d = createDispatcher({ baseDelayMs: 10, maxDelayMs: 10 });
   later(() => d.close({ timeoutMs: 0 }));
   const retried = onceEvent(d, 'retry');
@@ -103,7 +115,10 @@ test('close() and closeOptimizely keep their deadline when the clock steps while
   while (hung.requests.length < 3) await new Promise((r) => setTimeout(r, 5));
   const closing = d.close({ timeoutMs: 300 });
   stepClock(-HOUR);
-  const summary = await Promise.race([closing, new Promise((r) => setTimeout(() => r('still closing'), 10000))]);
+  const summary = await Promise.race([
+    closing,
+    new Promise((r) => setTimeout(() => r('still closing'), 10000)),
+  ]);
   expect(summary).toMatchObject({ lost: 3, delivered: 0 });
 
   Date.now = realNow;
@@ -113,6 +128,9 @@ test('close() and closeOptimizely keep their deadline when the clock steps while
   const client = { close: () => new Promise(() => {}) }; // an SDK whose close never resolves
   const done = closeOptimizely(client, d2, 300);
   stepClock(-HOUR);
-  const summary2 = await Promise.race([done, new Promise((r) => setTimeout(() => r('still closing'), 10000))]);
+  const summary2 = await Promise.race([
+    done,
+    new Promise((r) => setTimeout(() => r('still closing'), 10000)),
+  ]);
   expect(summary2).toMatchObject({ lost: 1 });
 });

@@ -10,18 +10,19 @@ const { spawnNode } = require('./helpers/processes');
 const { later, collector } = useCleanup();
 
 test('flush() resolves once everything accepted before it is settled; later events do not hold it', async () => {
-  let answer;
   const c = await collector(() => 'hang');
   const d = createDispatcher();
   later(() => d.close({ timeoutMs: 0 }));
   const before = [logEvent(c.url), logEvent(c.url)].map((e) => d.dispatchEvent(e.event));
   let flushed = false;
-  const flushing = d.flush().then(() => { flushed = true; });
+  const flushing = d.flush().then(() => {
+    flushed = true;
+  });
   await new Promise((r) => setImmediate(r));
   while (c.hanging.length < 2) await new Promise((r) => setTimeout(r, 5));
   d.dispatchEvent(logEvent(c.url).event); // after the flush: not waited for
   expect(flushed).toBe(false);
-  answer = c.hanging.splice(0, 2);
+  const answer = c.hanging.splice(0, 2);
   for (const res of answer) res.writeHead(204).end();
   await flushing;
   expect((await Promise.all(before)).map((r) => r.statusCode)).toEqual([204, 204]);
@@ -87,10 +88,21 @@ test('flush() never keeps the process alive: a long deadline, once settled, lets
 test('flush() validates its deadline like close() does', async () => {
   const d = createDispatcher();
   later(() => d.close());
-  await expect(d.flush('500')).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+  await expect(d.flush('500')).rejects.toMatchObject({
+    name: 'TypeError',
+    code: 'ERR_INVALID_ARG_TYPE',
+  });
   await expect(d.flush(-1)).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
-  await expect(d.flush({ timeoutMs: 1.5 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('options.timeoutMs') });
-  await expect(d.flush({ timeout: 500 })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_UNKNOWN_OPTION', message: expect.stringContaining('"timeoutMs"') });
+  await expect(d.flush({ timeoutMs: 1.5 })).rejects.toMatchObject({
+    name: 'RangeError',
+    code: 'ERR_OUT_OF_RANGE',
+    message: expect.stringContaining('options.timeoutMs'),
+  });
+  await expect(d.flush({ timeout: 500 })).rejects.toMatchObject({
+    name: 'TypeError',
+    code: 'ERR_UNKNOWN_OPTION',
+    message: expect.stringContaining('"timeoutMs"'),
+  });
   await expect(d.flush(null)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
 });
 
@@ -100,7 +112,13 @@ test('close(): queued events are sent and delivered; the summary counts them', a
   const events = Array.from({ length: 20 }, () => logEvent(c.url));
   const results = events.map((e) => d.dispatchEvent(e.event));
   const summary = await d.close();
-  expect(summary).toEqual({ delivered: 20, spooled: 0, lost: 0, failed: 0, events: { delivered: 40, spooled: 0, lost: 0, failed: 0 } });
+  expect(summary).toEqual({
+    delivered: 20,
+    spooled: 0,
+    lost: 0,
+    failed: 0,
+    events: { delivered: 40, spooled: 0, lost: 0, failed: 0 },
+  });
   expect((await Promise.all(results)).every((r) => r.statusCode === 204)).toBe(true);
   expect(c.received.size).toBe(40);
 });
@@ -113,7 +131,13 @@ test('close() honours its deadline: it resolves while the collector still holds 
   const summary = await d.close({ timeoutMs: 100 });
   // Nothing was ever answered: close() gave up at its deadline, without a spool all 10 are lost.
   expect(c.hanging.length).toBe(4);
-  expect(summary).toEqual({ delivered: 0, spooled: 0, lost: 10, failed: 0, events: { delivered: 0, spooled: 0, lost: 20, failed: 0 } });
+  expect(summary).toEqual({
+    delivered: 0,
+    spooled: 0,
+    lost: 10,
+    failed: 0,
+    events: { delivered: 0, spooled: 0, lost: 20, failed: 0 },
+  });
   const settled = await Promise.all(results);
   expect(settled.every((r) => r.dropped && r.reason === 'closed')).toBe(true);
 });
@@ -125,7 +149,13 @@ test('close() with a spool: what is not delivered by the deadline is spooled, no
   const d = createDispatcher({ spoolDir: dir, maxInFlight: 2, timeoutMs: 600000 });
   const results = Array.from({ length: 6 }, () => d.dispatchEvent(logEvent(c.url).event));
   while (c.hanging.length < 2) await new Promise((r) => setTimeout(r, 5));
-  expect(await d.close({ timeoutMs: 50 })).toEqual({ delivered: 0, spooled: 6, lost: 0, failed: 0, events: { delivered: 0, spooled: 12, lost: 0, failed: 0 } });
+  expect(await d.close({ timeoutMs: 50 })).toEqual({
+    delivered: 0,
+    spooled: 6,
+    lost: 0,
+    failed: 0,
+    events: { delivered: 0, spooled: 12, lost: 0, failed: 0 },
+  });
   expect((await Promise.all(results)).every((r) => r.spooled)).toBe(true);
 });
 
@@ -139,12 +169,19 @@ test('v4/v5 callbacks are called exactly once per event: delivered, rejected, in
   d.dispatchEvent(logEvent(c.url).event, cb('ok'));
   d.dispatchEvent(logEvent(c.url).event, cb('rejected'));
   const invalid = d.dispatchEvent({ url: c.url }, cb('invalid')); // no params
-  d.dispatchEvent(logEvent(c.url).event, () => { throw new Error('callback blew up'); });
+  d.dispatchEvent(logEvent(c.url).event, () => {
+    throw new Error('callback blew up');
+  });
   await d.flush();
   await d.close();
   d.dispatchEvent(logEvent(c.url).event, cb('closed'));
   await new Promise((r) => setImmediate(r));
-  expect(calls).toEqual([['invalid', 0], ['ok', 204], ['rejected', 400], ['closed', 0]]);
+  expect(calls).toEqual([
+    ['invalid', 0],
+    ['ok', 204],
+    ['rejected', 400],
+    ['closed', 0],
+  ]);
   expect(errors).toEqual(['callback blew up']);
   await expect(invalid).rejects.toMatchObject({ code: 'ERR_INVALID_EVENT' });
 });
@@ -153,8 +190,12 @@ test('a closed dispatcher rejects new events with ERR_DISPATCHER_CLOSED (without
   const c = await collector();
   const d = createDispatcher();
   await d.close();
-  await expect(d.dispatchEvent(logEvent(c.url).event)).rejects.toMatchObject({ code: 'ERR_DISPATCHER_CLOSED' });
-  await expect(d.send('POST', c.url, { a: 1 })).rejects.toMatchObject({ code: 'ERR_DISPATCHER_CLOSED' });
+  await expect(d.dispatchEvent(logEvent(c.url).event)).rejects.toMatchObject({
+    code: 'ERR_DISPATCHER_CLOSED',
+  });
+  await expect(d.send('POST', c.url, { a: 1 })).rejects.toMatchObject({
+    code: 'ERR_DISPATCHER_CLOSED',
+  });
   expect(c.requests).toHaveLength(0);
   expect(await d.close()).toMatchObject({ delivered: 0, spooled: 0, lost: 0, failed: 0 }); // idempotent
 });
@@ -178,7 +219,16 @@ test('stats() reports counts, bytes and latency percentiles', async () => {
   later(() => d.close());
   await Promise.all(Array.from({ length: 30 }, () => d.dispatchEvent(logEvent(c.url).event)));
   const s = d.stats();
-  expect(s).toMatchObject({ state: 'open', queued: 0, inFlight: 0, accepted: 30, delivered: 30, failed: 0, dropped: 0, spooled: 0 });
+  expect(s).toMatchObject({
+    state: 'open',
+    queued: 0,
+    inFlight: 0,
+    accepted: 30,
+    delivered: 30,
+    failed: 0,
+    dropped: 0,
+    spooled: 0,
+  });
   const bytes = c.requests.reduce((n, r) => n + Buffer.byteLength(r.body), 0);
   expect(s.bytesSent).toBe(bytes);
   expect(s.latencyMs.p50).toBeGreaterThanOrEqual(0);
@@ -188,10 +238,20 @@ test('stats() reports counts, bytes and latency percentiles', async () => {
 test('a logger (console or Optimizely-shaped) hears about drops', async () => {
   const c = await collector(() => ({ status: 503 }));
   const lines = [];
-  const logger = { debug: () => {}, info: () => {}, warn: (m) => lines.push(['warn', m]), error: (m) => lines.push(['error', m]) };
+  const logger = {
+    debug: () => {},
+    info: () => {},
+    warn: (m) => lines.push(['warn', m]),
+    error: (m) => lines.push(['error', m]),
+  };
   const d = createDispatcher({ logger, maxAttempts: 1 });
   await d.dispatchEvent(logEvent(c.url).event);
   await d.close();
   // The cause is in the line: not just "dropped", but why.
-  expect(lines.some(([level, m]) => level === 'warn' && m.includes('dropped an event (retries-exhausted: HTTP 503)'))).toBe(true);
+  expect(
+    lines.some(
+      ([level, m]) =>
+        level === 'warn' && m.includes('dropped an event (retries-exhausted: HTTP 503)'),
+    ),
+  ).toBe(true);
 });

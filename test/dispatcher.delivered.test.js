@@ -43,8 +43,22 @@ test('each delivery is heard once, after its promise settled: URL masked, status
   expect(second).toEqual({ statusCode: 200, attempts: 2 });
   const masked = c.url.replace('http://', 'http://shop:***@') + '?api_key=***';
   expect(delivered).toEqual([
-    { url: masked, statusCode: 200, attempts: 1, latencyMs: expect.any(Number), events: 3, replayed: false },
-    { url: masked, statusCode: 200, attempts: 2, latencyMs: expect.any(Number), events: 1, replayed: false },
+    {
+      url: masked,
+      statusCode: 200,
+      attempts: 1,
+      latencyMs: expect.any(Number),
+      events: 3,
+      replayed: false,
+    },
+    {
+      url: masked,
+      statusCode: 200,
+      attempts: 2,
+      latencyMs: expect.any(Number),
+      events: 1,
+      replayed: false,
+    },
   ]);
   expect(JSON.stringify(delivered)).not.toContain('Pl4nted');
   for (const { latencyMs } of delivered) expect(latencyMs).toBeGreaterThanOrEqual(0);
@@ -64,7 +78,9 @@ test('nothing is built while nobody listens; a listener that throws is an error 
   expect(built).not.toHaveBeenCalled();
   const errors = [];
   d.on('error', (err) => errors.push(err));
-  const boom = () => { throw new Error('listener failed'); };
+  const boom = () => {
+    throw new Error('listener failed');
+  };
   d.on('delivered', boom);
   expect(await d.send('POST', c.url, { n: 2 })).toEqual({ statusCode: 204, attempts: 1 });
   expect(built).toHaveBeenCalledTimes(1);
@@ -86,38 +102,79 @@ test('events spooled by one run and delivered by the next are heard as replayed,
   await first.dispatchEvent(logEvent(down, 2).event);
   await first.dispatchEvent(logEvent(down, 3).event);
   expect(await first.close()).toMatchObject({ spooled: 2, events: { spooled: 5 } });
-  expect(spooled.map((i) => [i.reason, i.events])).toEqual([['retries-exhausted', 2], ['retries-exhausted', 3]]);
+  expect(spooled.map((i) => [i.reason, i.events])).toEqual([
+    ['retries-exhausted', 2],
+    ['retries-exhausted', 3],
+  ]);
 
   const c = await collector(() => 'ok', { port });
   const second = dispatcher({ spoolDir: dir });
   const { delivered } = hear(second, 'delivered');
   await second.flush();
   expect(delivered).toEqual([
-    { url: down, statusCode: 204, attempts: 1, latencyMs: expect.any(Number), events: 2, replayed: true },
-    { url: down, statusCode: 204, attempts: 1, latencyMs: expect.any(Number), events: 3, replayed: true },
+    {
+      url: down,
+      statusCode: 204,
+      attempts: 1,
+      latencyMs: expect.any(Number),
+      events: 2,
+      replayed: true,
+    },
+    {
+      url: down,
+      statusCode: 204,
+      attempts: 1,
+      latencyMs: expect.any(Number),
+      events: 3,
+      replayed: true,
+    },
   ]);
   for (const { latencyMs } of delivered) expect(latencyMs).toBeGreaterThanOrEqual(0);
   expect(c.received.size).toBe(5);
   // Replayed deliveries are not in stats()'s latency, which is from acceptance in this run.
-  expect(second.stats()).toMatchObject({ delivered: 2, replayed: 2, events: { delivered: 5 }, latencyMs: { p50: null } });
+  expect(second.stats()).toMatchObject({
+    delivered: 2,
+    replayed: 2,
+    events: { delivered: 5 },
+    latencyMs: { p50: null },
+  });
 });
 
 test("the events of 'failed', 'spool' and 'drop' add up to stats().events, reason by reason", async () => {
-  const c = await collector((n, record) => (record.batch.visitors.length === 4 ? { status: 400 } : 'ok'));
+  const c = await collector((n, record) =>
+    record.batch.visitors.length === 4 ? { status: 400 } : 'ok',
+  );
   const port = await closedPort();
   const down = `http://127.0.0.1:${port}/v1/events`;
   // Without a spool: a 400 fails, a down endpoint loses, an event larger than the queue is lost.
   const d = dispatcher({ maxAttempts: 2, maxQueueBytes: 2048 });
   const heard = hear(d, 'delivered', 'failed', 'drop');
   const results = [];
-  for (const [url, visitors] of [[c.url, 2], [c.url, 4], [down, 3], [c.url, 12]]) {
+  for (const [url, visitors] of [
+    [c.url, 2],
+    [c.url, 4],
+    [down, 3],
+    [c.url, 12],
+  ]) {
     results.push(await d.dispatchEvent(logEvent(url, visitors).event));
   }
-  expect(results.map((r) => r.statusCode || r.reason)).toEqual([204, 400, 'retries-exhausted', 'queue-full']);
+  expect(results.map((r) => r.statusCode || r.reason)).toEqual([
+    204,
+    400,
+    'retries-exhausted',
+    'queue-full',
+  ]);
   expect(heard.failed.map((i) => [i.statusCode, i.events])).toEqual([[400, 4]]);
-  expect(heard.drop.map((i) => [i.reason, i.events])).toEqual([['retries-exhausted', 3], ['queue-full', 12]]);
+  expect(heard.drop.map((i) => [i.reason, i.events])).toEqual([
+    ['retries-exhausted', 3],
+    ['queue-full', 12],
+  ]);
   const { events } = d.stats();
-  expect([sum(heard.delivered), sum(heard.failed), sum(heard.drop)]).toEqual([events.delivered, events.failed, events.lost]);
+  expect([sum(heard.delivered), sum(heard.failed), sum(heard.drop)]).toEqual([
+    events.delivered,
+    events.failed,
+    events.lost,
+  ]);
   expect(events).toMatchObject({ accepted: 21, delivered: 2, failed: 4, lost: 15, pending: 0 });
 
   // With a spool, what is still held when the dispatcher closes is spooled ('closed'), and so
@@ -132,6 +189,9 @@ test("the events of 'failed', 'spool' and 'drop' add up to stats().events, reaso
   await s.dispatchEvent(logEvent(hung.url, 6).event);
   expect(await pending).toEqual({ spooled: true, attempts: 1 });
   expect(await closing).toMatchObject({ spooled: 2, events: { spooled: 8 } });
-  expect(spool.map((i) => [i.reason, i.events]).sort()).toEqual([['closed', 2], ['closed', 6]]);
+  expect(spool.map((i) => [i.reason, i.events]).sort()).toEqual([
+    ['closed', 2],
+    ['closed', 6],
+  ]);
   expect(sum(spool)).toBe(s.stats().events.spooled);
 });

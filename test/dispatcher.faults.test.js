@@ -99,7 +99,7 @@ test('429 without Retry-After: that event backs off, the origin is not paused', 
   expectAllReceived(c, uuids);
 });
 
-test('429 with Retry-After: the whole origin pauses (seen in the collector\'s timestamps)', async () => {
+test("429 with Retry-After: the whole origin pauses (seen in the collector's timestamps)", async () => {
   let answeredAt = 0;
   const c = await collector((n, record) => {
     if (n === 0) {
@@ -144,13 +144,17 @@ test('400: never retried; reported as failed ("failed" event, reason "rejected")
   expect(results).toEqual(Array(3).fill({ statusCode: 400, attempts: 1, failed: true }));
   expect(c.requests).toHaveLength(3);
   expect(seen.retries).toEqual([]);
-  expect(seen.failures.map((x) => [x.reason, x.statusCode, x.cause])).toEqual(Array(3).fill(['rejected', 400, 'HTTP 400']));
+  expect(seen.failures.map((x) => [x.reason, x.statusCode, x.cause])).toEqual(
+    Array(3).fill(['rejected', 400, 'HTTP 400']),
+  );
   expect(seen.drops).toEqual([]);
   expect(d.stats()).toMatchObject({ failed: 3, delivered: 0, retried: 0, lost: 0 });
 });
 
 test('other 4xx are final too; 408 and 425 are retried', async () => {
-  const c = await collector((n) => [{ status: 408 }, { status: 425 }, 'ok', { status: 404 }][n] || 'ok');
+  const c = await collector(
+    (n) => [{ status: 408 }, { status: 425 }, 'ok', { status: 404 }][n] || 'ok',
+  );
   const { d, seen } = dispatcher({ maxInFlight: 1 });
   const one = await d.dispatchEvent(logEvent(c.url).event);
   expect(one.statusCode).toBe(204);
@@ -171,7 +175,10 @@ test('proxy down: EPROXY is retried; delivered once the proxy is up', async () =
       const sockets = new Set();
       const forward = net.createServer((s) => {
         const upstream = net.connect(p.port, '127.0.0.1');
-        for (const x of [s, upstream]) { sockets.add(x); x.on('error', () => {}); }
+        for (const x of [s, upstream]) {
+          sockets.add(x);
+          x.on('error', () => {});
+        }
         s.pipe(upstream).pipe(s);
       });
       await new Promise((resolve) => forward.listen(port, '127.0.0.1', resolve));
@@ -195,7 +202,12 @@ test('retries stop at maxAttempts: without a spool the event is dropped, loudly'
   const c = await collector(() => ({ status: 503 }));
   const { d, seen } = dispatcher({ maxAttempts: 3 });
   const result = await d.dispatchEvent(logEvent(c.url).event);
-  expect(result).toEqual({ statusCode: 503, dropped: true, reason: 'retries-exhausted', attempts: 3 });
+  expect(result).toEqual({
+    statusCode: 503,
+    dropped: true,
+    reason: 'retries-exhausted',
+    attempts: 3,
+  });
   expect(c.requests).toHaveLength(3);
   expect(seen.drops.map((x) => [x.reason, x.cause])).toEqual([['retries-exhausted', 'HTTP 503']]);
   expect(d.stats()).toMatchObject({ lost: 1, dropped: 1, retried: 2 });
@@ -203,7 +215,12 @@ test('retries stop at maxAttempts: without a spool the event is dropped, loudly'
 
 test('the per-event deadline stops retries before maxAttempts', async () => {
   const c = await collector(() => ({ status: 503 }));
-  const { d, seen } = dispatcher({ baseDelayMs: 200, maxDelayMs: 200, deadlineMs: 50, maxAttempts: 50 });
+  const { d, seen } = dispatcher({
+    baseDelayMs: 200,
+    maxDelayMs: 200,
+    deadlineMs: 50,
+    maxAttempts: 50,
+  });
   // Full jitter can draw a delay under 50 ms, so a few retries may fit; the deadline still ends it.
   const result = await d.dispatchEvent(logEvent(c.url).event);
   expect(result).toMatchObject({ dropped: true, reason: 'deadline' });
@@ -220,7 +237,12 @@ test('an RFC 850 Retry-After date from a server pauses the origin like the other
     const at = new Date(Date.now() + 2000);
     const days = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
     const [, day, mon, year, time] = at.toUTCString().split(' ');
-    return { status: 503, headers: { 'retry-after': `${days[at.getUTCDay()]}, ${day}-${mon}-${year.slice(2)} ${time} GMT` } };
+    return {
+      status: 503,
+      headers: {
+        'retry-after': `${days[at.getUTCDay()]}, ${day}-${mon}-${year.slice(2)} ${time} GMT`,
+      },
+    };
   });
   const { d, seen } = dispatcher();
   const { uuids } = await sendAll(d, c.url, 1);

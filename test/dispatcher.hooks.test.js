@@ -38,21 +38,30 @@ describe('eventCount', () => {
   test('a hook that throws or answers something else refuses the event', async () => {
     const c = await collector(() => 'ok');
     const d = createDispatcher({ eventCount: (params) => params.n });
-    await expect(d.send('POST', c.url, { n: -1 })).rejects.toMatchObject({ code: 'ERR_INVALID_RETURN_VALUE' });
-    await expect(d.send('POST', c.url, { n: 1.5 })).rejects.toMatchObject({ code: 'ERR_INVALID_RETURN_VALUE' });
+    await expect(d.send('POST', c.url, { n: -1 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_RETURN_VALUE',
+    });
+    await expect(d.send('POST', c.url, { n: 1.5 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_RETURN_VALUE',
+    });
     await expect(d.send('POST', c.url, null)).rejects.toMatchObject({ name: 'TypeError' });
     await expect(d.send('POST', c.url, { n: 2 })).resolves.toMatchObject({ statusCode: 204 });
-    expect(d.stats()).toMatchObject({ accepted: 1, events: expect.objectContaining({ delivered: 2 }) });
+    expect(d.stats()).toMatchObject({
+      accepted: 1,
+      events: expect.objectContaining({ delivered: 2 }),
+    });
     await d.close();
   });
 
   test('anything but a function is refused', () => {
-    expect(() => createDispatcher({ eventCount: 3 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => createDispatcher({ eventCount: 3 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
   });
 });
 
 describe('settleWithin', () => {
-  test('settles what is held before the deadline, keeping close()\'s reserve; the dispatcher stays open', async () => {
+  test("settles what is held before the deadline, keeping close()'s reserve; the dispatcher stays open", async () => {
     const hung = await collector(() => 'hang');
     const d = createDispatcher({ timeoutMs: 600000, closeTimeoutMs: 3000 });
     const results = [1, 2].map((i) => d.send('POST', hung.url, { i }));
@@ -62,12 +71,16 @@ describe('settleWithin', () => {
     expect(timeoutMs).toBe(1000);
     expect(reserveMs).toBeGreaterThanOrEqual(100); // a tenth of the time at least
     expect(reserveMs).toBeLessThan(1000);
-    await expect(Promise.all(results)).resolves.toEqual([expect.objectContaining({ dropped: true, reason: 'closed' }),
-      expect.objectContaining({ dropped: true, reason: 'closed' })]);
+    await expect(Promise.all(results)).resolves.toEqual([
+      expect.objectContaining({ dropped: true, reason: 'closed' }),
+      expect.objectContaining({ dropped: true, reason: 'closed' }),
+    ]);
     expect(Date.now() - started).toBeLessThan(1000);
     expect(d.stats().state).toBe('open');
     expect(d.settleWithin().timeoutMs).toBe(3000); // closeTimeoutMs by default
-    expect(() => d.settleWithin({ timeout: 5 })).toThrow(expect.objectContaining({ code: 'ERR_UNKNOWN_OPTION' }));
+    expect(() => d.settleWithin({ timeout: 5 })).toThrow(
+      expect.objectContaining({ code: 'ERR_UNKNOWN_OPTION' }),
+    );
     await d.close(0);
   });
 });

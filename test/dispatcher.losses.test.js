@@ -30,7 +30,8 @@ test('queue-full without a spool: the cause is the memory bound', async () => {
   for (let i = 0; i < 12; i++) d.send('POST', hung.url, body(i));
   // 4 KiB hold four events: each newer one evicted the oldest waiting one.
   expect(lost.length).toBe(8);
-  for (const info of lost) expect(info).toMatchObject({ reason: 'queue-full', cause: 'maxQueueBytes' });
+  for (const info of lost)
+    expect(info).toMatchObject({ reason: 'queue-full', cause: 'maxQueueBytes' });
   await d.close({ timeoutMs: 0 });
 });
 
@@ -46,7 +47,9 @@ test('retries exhausted and closed without a spool: the last answer, or "no spoo
   while (hung.requests.length < 1) await new Promise((r) => setTimeout(r, 5));
   await d.close({ timeoutMs: 50 });
   expect(lost.map((l) => [l.reason, l.cause])).toEqual([
-    ['retries-exhausted', 'ECONNREFUSED'], ['retries-exhausted', 'HTTP 503'], ['closed', 'no spoolDir'],
+    ['retries-exhausted', 'ECONNREFUSED'],
+    ['retries-exhausted', 'HTTP 503'],
+    ['closed', 'no spoolDir'],
   ]);
 });
 
@@ -57,18 +60,25 @@ test('an event still failing at close() without a spool names its last failure',
   d.send('POST', failing.url, {});
   while (failing.requests.length < 1) await new Promise((r) => setTimeout(r, 5));
   await d.close({ timeoutMs: 50 });
-  expect(lost).toEqual([expect.objectContaining({ reason: 'closed', cause: 'HTTP 503', statusCode: 503 })]);
+  expect(lost).toEqual([
+    expect.objectContaining({ reason: 'closed', cause: 'HTTP 503', statusCode: 503 }),
+  ]);
 });
 
 test('queue-full with a spool whose bound is reached: the cause is spoolMaxBytes', async () => {
   const hung = await collector(() => 'hang');
   const d = createDispatcher({
-    spoolDir: tempDir(), spoolMaxBytes: 4096, maxQueueBytes: 4096, maxInFlight: 1, timeoutMs: 600000,
+    spoolDir: tempDir(),
+    spoolMaxBytes: 4096,
+    maxQueueBytes: 4096,
+    maxInFlight: 1,
+    timeoutMs: 600000,
   });
   const lost = drops(d);
   for (let i = 0; i < 16; i++) d.send('POST', hung.url, body(i));
   expect(lost.length).toBeGreaterThan(0);
-  for (const info of lost) expect(info).toMatchObject({ reason: 'queue-full', cause: 'spoolMaxBytes' });
+  for (const info of lost)
+    expect(info).toMatchObject({ reason: 'queue-full', cause: 'spoolMaxBytes' });
   await d.close({ timeoutMs: 0 });
 });
 
@@ -78,7 +88,9 @@ test('queue-full with a spool whose bound is reached: the cause is spoolMaxBytes
 function smallDisk(bytes) {
   const dir = tempDir('ned-disk-');
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700`, 'tmpfs', dir], { stdio: 'ignore' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700`, 'tmpfs', dir], {
+      stdio: 'ignore',
+    });
   } catch {
     return { dir, mounted: false };
   }
@@ -109,14 +121,19 @@ test('a full disk at close() with the endpoint down: every drop says the disk re
       console.log(JSON.stringify({ drops, errors: [...new Set(errors)], summary, stats, results: results.length, late }));
     }, 200);
   `;
-  const { exited } = disk.mounted ? spawnNode(code)
-    : { exited: new Promise((resolve) => {
-      const { spawn } = require('node:child_process');
-      const child = spawn('prlimit', [`--fsize=${128 * 1024}`, process.execPath, '-e', code]);
-      let stdout = '';
-      child.stdout.on('data', (d) => { stdout += d; });
-      child.on('close', (c) => resolve({ code: c, stdout }));
-    }) };
+  const { exited } = disk.mounted
+    ? spawnNode(code)
+    : {
+        exited: new Promise((resolve) => {
+          const { spawn } = require('node:child_process');
+          const child = spawn('prlimit', [`--fsize=${128 * 1024}`, process.execPath, '-e', code]);
+          let stdout = '';
+          child.stdout.on('data', (d) => {
+            stdout += d;
+          });
+          child.on('close', (c) => resolve({ code: c, stdout }));
+        }),
+      };
   const r = await exited;
   expect(r.code).toBe(0);
   const out = JSON.parse(r.stdout);
@@ -137,7 +154,9 @@ test('a full disk at close() with the endpoint down: every drop says the disk re
     expect(out.late).toMatchObject({ spooled: true });
   }
   expect(out.summary.lost).toBe(out.drops.length);
-  expect(out.summary.spooled + out.summary.lost + out.summary.delivered + out.summary.failed).toBe(600);
+  expect(out.summary.spooled + out.summary.lost + out.summary.delivered + out.summary.failed).toBe(
+    600,
+  );
   expect(out.stats.pending).toBe(0);
   expect(out.results).toBe(600);
 }, 60000);
@@ -174,12 +193,19 @@ describe('a loss nobody hears of is a process warning, once', () => {
     { name: 'a logger: no warning, the logger hears of each', setup: 'logger', warnings: 0 },
   ])('$name', async ({ setup, warnings }) => {
     const port = await closedPort();
-    const { exited } = spawnNode(scenario(setup).replace('PORT', String(port)), { NODE_NO_WARNINGS: undefined });
+    const { exited } = spawnNode(scenario(setup).replace('PORT', String(port)), {
+      NODE_NO_WARNINGS: undefined,
+    });
     const r = await exited;
     expect(r.code).toBe(0);
     expect((r.stderr.match(/NED_EVENT_LOST/g) || []).length).toBe(warnings);
-    if (warnings) expect(r.stderr).toMatch(/lost an event \(retries-exhausted: ECONNREFUSED\) for http:\/\/127\.0\.0\.1:\d+\/x/);
-    if (setup === 'listener') expect(r.stdout.trim().split('\n')).toEqual(['heard', 'heard', 'heard']);
-    if (setup === 'logger') expect(r.stdout).toMatch(/dropped an event \(retries-exhausted: ECONNREFUSED\)/);
+    if (warnings)
+      expect(r.stderr).toMatch(
+        /lost an event \(retries-exhausted: ECONNREFUSED\) for http:\/\/127\.0\.0\.1:\d+\/x/,
+      );
+    if (setup === 'listener')
+      expect(r.stdout.trim().split('\n')).toEqual(['heard', 'heard', 'heard']);
+    if (setup === 'logger')
+      expect(r.stdout).toMatch(/dropped an event \(retries-exhausted: ECONNREFUSED\)/);
   });
 });

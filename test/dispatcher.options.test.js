@@ -13,7 +13,9 @@ const { collector } = useCleanup();
 // Whether `promise` settles before `ms` (a generous bound against a default of 10 s, not a timing).
 function within(promise, ms) {
   let timer;
-  const cap = new Promise((resolve) => { timer = setTimeout(() => resolve('still waiting'), ms); });
+  const cap = new Promise((resolve) => {
+    timer = setTimeout(() => resolve('still waiting'), ms);
+  });
   return Promise.race([promise, cap]).finally(() => clearTimeout(timer));
 }
 
@@ -29,7 +31,9 @@ describe('close()', () => {
   test('{ timeout: 500 } is refused with the name it meant (0.1: accepted, and close took 10 s)', async () => {
     const d = await hungDispatcher();
     await expect(d.close({ timeout: 500 })).rejects.toMatchObject({
-      name: 'TypeError', code: 'ERR_UNKNOWN_OPTION', message: expect.stringContaining('did you mean "timeoutMs"'),
+      name: 'TypeError',
+      code: 'ERR_UNKNOWN_OPTION',
+      message: expect.stringContaining('did you mean "timeoutMs"'),
     });
     expect(d.stats().state).toBe('open'); // nothing started
     await expect(within(d.close({ timeoutMs: 200 }), 5000)).resolves.toMatchObject({ lost: 2 });
@@ -57,7 +61,9 @@ describe('close()', () => {
   test('settleBy() refuses a deadline that is not a time', () => {
     const d = createDispatcher();
     for (const bad of ['soon', undefined, NaN, {}]) {
-      expect(() => d.settleBy(bad)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(() => d.settleBy(bad)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+      );
     }
     return d.close(0);
   });
@@ -66,16 +72,19 @@ describe('close()', () => {
 describe('closeOptimizely()', () => {
   const client = () => ({ close: () => Promise.resolve({ success: true }) });
 
-  test('a number is the timeout in ms (0.1: ignored, the dispatcher\'s 10 s instead)', async () => {
+  test("a number is the timeout in ms (0.1: ignored, the dispatcher's 10 s instead)", async () => {
     const d = await hungDispatcher();
-    await expect(within(closeOptimizely(client(), d, 300), 5000)).resolves.toMatchObject({ lost: 2 });
+    await expect(within(closeOptimizely(client(), d, 300), 5000)).resolves.toMatchObject({
+      lost: 2,
+    });
   });
 
   test('an unknown option name is refused, before anything closes', async () => {
     const d = await hungDispatcher(1);
     const c = { close: jest.fn(() => Promise.resolve()) };
     await expect(closeOptimizely(c, d, { timeout: 300 })).rejects.toMatchObject({
-      code: 'ERR_UNKNOWN_OPTION', message: expect.stringContaining('did you mean "timeoutMs"'),
+      code: 'ERR_UNKNOWN_OPTION',
+      message: expect.stringContaining('did you mean "timeoutMs"'),
     });
     expect(c.close).not.toHaveBeenCalled();
     expect(d.stats().state).toBe('open');
@@ -99,7 +108,10 @@ describe('logger', () => {
     });
     await loseOne(logger);
     // v6's levels: 0 debug, 1 info, 2 warn, 3 error.
-    expect(lines).toContainEqual([2, expect.stringMatching(/dropped an event \(retries-exhausted: ECONNREFUSED\)/)]);
+    expect(lines).toContainEqual([
+      2,
+      expect.stringMatching(/dropped an event \(retries-exhausted: ECONNREFUSED\)/),
+    ]);
     expect(lines).toContainEqual([1, expect.stringMatching(/closed: /)]);
   });
 
@@ -108,9 +120,17 @@ describe('logger', () => {
     const info = jest.spyOn(console, 'info').mockImplementation(() => {});
     const log = jest.spyOn(console, 'log').mockImplementation(() => {});
     try {
-      await loseOne(optimizelyV5.logging.createLogger({ logLevel: optimizelyV5.enums.LOG_LEVEL.WARNING }));
-      const printed = [...warn.mock.calls, ...info.mock.calls, ...log.mock.calls].map((args) => args.join(' '));
-      expect(printed.some((line) => /WARN.*dropped an event \(retries-exhausted: ECONNREFUSED\)/.test(line))).toBe(true);
+      await loseOne(
+        optimizelyV5.logging.createLogger({ logLevel: optimizelyV5.enums.LOG_LEVEL.WARNING }),
+      );
+      const printed = [...warn.mock.calls, ...info.mock.calls, ...log.mock.calls].map((args) =>
+        args.join(' '),
+      );
+      expect(
+        printed.some((line) =>
+          /WARN.*dropped an event \(retries-exhausted: ECONNREFUSED\)/.test(line),
+        ),
+      ).toBe(true);
       expect(printed.some((line) => /closed: /.test(line))).toBe(false); // info, below its level
     } finally {
       warn.mockRestore();
@@ -119,8 +139,14 @@ describe('logger', () => {
     }
     const lines = [];
     await loseOne({ log: (level, message) => lines.push([level, message]) });
-    expect(lines).toContainEqual([optimizelyV5.enums.LOG_LEVEL.WARNING, expect.stringMatching(/dropped an event/)]);
-    expect(lines).toContainEqual([optimizelyV5.enums.LOG_LEVEL.INFO, expect.stringMatching(/closed: /)]);
+    expect(lines).toContainEqual([
+      optimizelyV5.enums.LOG_LEVEL.WARNING,
+      expect.stringMatching(/dropped an event/),
+    ]);
+    expect(lines).toContainEqual([
+      optimizelyV5.enums.LOG_LEVEL.INFO,
+      expect.stringMatching(/closed: /),
+    ]);
   });
 
   test('console and objects with the four methods still work; anything else is refused with what fits', async () => {
@@ -129,9 +155,12 @@ describe('logger', () => {
     await loseOne(logger);
     expect(lines).toEqual([expect.stringMatching(/dropped an event/)]);
     for (const bad of [{}, { warn() {} }, 'console', 42]) {
-      expect(() => createDispatcher({ logger: bad })).toThrow(expect.objectContaining({
-        code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('Optimizely SDK logger'),
-      }));
+      expect(() => createDispatcher({ logger: bad })).toThrow(
+        expect.objectContaining({
+          code: 'ERR_INVALID_ARG_TYPE',
+          message: expect.stringContaining('Optimizely SDK logger'),
+        }),
+      );
     }
   });
 });

@@ -5,7 +5,6 @@ const os = require('node:os');
 const { createDispatcher } = require('..');
 const { startCollector } = require('./helpers/collector');
 const { spawnNode } = require('./helpers/processes');
-const { logEvent } = require('./helpers/events');
 
 const badOptions = [
   ['not an object', 'fast', TypeError, 'ERR_INVALID_ARG_TYPE'],
@@ -13,31 +12,44 @@ const badOptions = [
   ['maxAttempts 0', { maxAttempts: 0 }, RangeError, 'ERR_OUT_OF_RANGE'],
   ['maxAttempts a string', { maxAttempts: '3' }, TypeError, 'ERR_INVALID_ARG_TYPE'],
   ['baseDelayMs negative', { baseDelayMs: -1 }, RangeError, 'ERR_OUT_OF_RANGE'],
-  ['maxDelayMs below baseDelayMs', { baseDelayMs: 500, maxDelayMs: 100 }, RangeError, 'ERR_OUT_OF_RANGE'],
+  [
+    'maxDelayMs below baseDelayMs',
+    { baseDelayMs: 500, maxDelayMs: 100 },
+    RangeError,
+    'ERR_OUT_OF_RANGE',
+  ],
   ['deadlineMs fractional', { deadlineMs: 1.5 }, RangeError, 'ERR_OUT_OF_RANGE'],
   ['maxInFlight 0', { maxInFlight: 0 }, RangeError, 'ERR_OUT_OF_RANGE'],
   ['maxQueueBytes tiny', { maxQueueBytes: 10 }, RangeError, 'ERR_OUT_OF_RANGE'],
   ['spoolDir a number', { spoolDir: 5 }, TypeError, 'ERR_INVALID_ARG_TYPE'],
   ['spoolDir empty', { spoolDir: '' }, TypeError, 'ERR_INVALID_ARG_TYPE'],
   ['handleProcessExit a string', { handleProcessExit: 'yes' }, TypeError, 'ERR_INVALID_ARG_TYPE'],
-  ['logger without error()', { logger: { debug() {}, info() {}, warn() {} } }, TypeError, 'ERR_INVALID_ARG_TYPE'],
+  [
+    'logger without error()',
+    { logger: { debug() {}, info() {}, warn() {} } },
+    TypeError,
+    'ERR_INVALID_ARG_TYPE',
+  ],
   ['endpoint not a URL', { endpoint: 'logx' }, TypeError, 'ERR_INVALID_URL'],
   ['endpoint ftp:', { endpoint: 'ftp://x/' }, RangeError, 'ERR_UNSUPPORTED_PROTOCOL'],
   ['a bad transport option', { timeoutMs: 0 }, RangeError, 'ERR_OUT_OF_RANGE'],
   ['a bad header', { headers: { 'x-a': 'a\r\nb' } }, TypeError, 'ERR_INVALID_CHAR'],
 ];
 
-test.each(badOptions)('createDispatcher with %s throws a clear error', (title, options, ErrorClass, code) => {
-  let err;
-  try {
-    createDispatcher(options);
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(ErrorClass);
-  expect(err.code).toBe(code);
-  expect(err.message).toMatch(/^Expected .+ for .+ but received .+/s);
-});
+test.each(badOptions)(
+  'createDispatcher with %s throws a clear error',
+  (title, options, ErrorClass, code) => {
+    let err;
+    try {
+      createDispatcher(options);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ErrorClass);
+    expect(err.code).toBe(code);
+    expect(err.message).toMatch(/^Expected .+ for .+ but received .+/s);
+  },
+);
 
 test('createDispatcher() with no options works, and console is a valid logger', async () => {
   const d = createDispatcher();
@@ -65,22 +77,37 @@ describe('bad events never throw into the SDK', () => {
     ['no params', () => ({ url: c.url, httpVerb: 'POST' })],
     ['a DELETE', () => ({ url: c.url, httpVerb: 'DELETE', params: {} })],
     ['an ftp url', () => ({ url: 'ftp://127.0.0.1/', httpVerb: 'POST', params: {} })],
-    ['circular params', () => { const p = {}; p.p = p; return { url: c.url, httpVerb: 'POST', params: p }; }],
+    [
+      'circular params',
+      () => {
+        const p = {};
+        p.p = p;
+        return { url: c.url, httpVerb: 'POST', params: p };
+      },
+    ],
     ['BigInt params', () => ({ url: c.url, httpVerb: 'POST', params: { n: 1n } })],
   ];
 
-  test.each(badEvents)('%s: a rejected promise with a code, the callback called once, no request', async (title, make) => {
-    const before = c.requests.length;
-    const calls = [];
-    let promise;
-    expect(() => { promise = d.dispatchEvent(make(), (r) => calls.push(r)); }).not.toThrow();
-    const err = await promise.then(() => null, (e) => e);
-    expect(err).toBeInstanceOf(Error);
-    expect(typeof err.code).toBe('string');
-    expect(calls).toHaveLength(1);
-    expect(calls[0].statusCode).toBe(0);
-    expect(c.requests.length).toBe(before);
-  });
+  test.each(badEvents)(
+    '%s: a rejected promise with a code, the callback called once, no request',
+    async (title, make) => {
+      const before = c.requests.length;
+      const calls = [];
+      let promise;
+      expect(() => {
+        promise = d.dispatchEvent(make(), (r) => calls.push(r));
+      }).not.toThrow();
+      const err = await promise.then(
+        () => null,
+        (e) => e,
+      );
+      expect(err).toBeInstanceOf(Error);
+      expect(typeof err.code).toBe('string');
+      expect(calls).toHaveLength(1);
+      expect(calls[0].statusCode).toBe(0);
+      expect(c.requests.length).toBe(before);
+    },
+  );
 
   test('with a callback, a rejection is never left unhandled', async () => {
     const unhandled = [];
@@ -134,7 +161,8 @@ describe('handleProcessExit', () => {
       expect(result.code).toBe(0);
       expect(fs.existsSync(path.join(dir, 'lock'))).toBe(false); // released at exit
       const next = createDispatcher({ spoolDir: dir, endpoint: c.url });
-      for (let i = 0; i < 500 && next.stats().delivered < 5; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 500 && next.stats().delivered < 5; i++)
+        await new Promise((r) => setTimeout(r, 10));
       await next.close();
       expect([...c.received.keys()].sort()).toEqual(['e0', 'e1', 'e2', 'e3', 'e4']);
     } finally {
@@ -150,21 +178,48 @@ describe('handleProcessExit', () => {
 // send() synchronously.
 describe('events and payloads that cannot be read: a TypeError with a code, the original as its cause', () => {
   const { dispatchEvent } = require('..');
-  const boom = () => { throw new Error('boom'); };
-  const revoked = () => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy; };
+  const boom = () => {
+    throw new Error('boom');
+  };
+  const revoked = () => {
+    const p = Proxy.revocable({}, {});
+    p.revoke();
+    return p.proxy;
+  };
   let d;
-  beforeAll(() => { d = createDispatcher(); });
+  beforeAll(() => {
+    d = createDispatcher();
+  });
   afterAll(() => d.close());
 
   test.each([
-    ['event.params is a getter that throws', () => Object.defineProperty({ url: 'http://127.0.0.1:9/x', httpVerb: 'POST' }, 'params', { get: boom })],
-    ['params.visitors is a getter that throws', () => ({ url: 'http://127.0.0.1:9/x', httpVerb: 'POST', params: Object.defineProperty({}, 'visitors', { get: boom, enumerable: true }) })],
-    ['params is a revoked Proxy', () => ({ url: 'http://127.0.0.1:9/x', httpVerb: 'POST', params: revoked() })],
+    [
+      'event.params is a getter that throws',
+      () =>
+        Object.defineProperty({ url: 'http://127.0.0.1:9/x', httpVerb: 'POST' }, 'params', {
+          get: boom,
+        }),
+    ],
+    [
+      'params.visitors is a getter that throws',
+      () => ({
+        url: 'http://127.0.0.1:9/x',
+        httpVerb: 'POST',
+        params: Object.defineProperty({}, 'visitors', { get: boom, enumerable: true }),
+      }),
+    ],
+    [
+      'params is a revoked Proxy',
+      () => ({ url: 'http://127.0.0.1:9/x', httpVerb: 'POST', params: revoked() }),
+    ],
     ['the event is a revoked Proxy', revoked],
   ])('dispatcher.dispatchEvent: %s', async (_, make) => {
     const calls = [];
     const p = d.dispatchEvent(make(), (r) => calls.push(r));
-    const err = await p.then(() => null, (e) => e);
+    const err = await p.then(
+      () => null,
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(TypeError);
     expect(err.code).toMatch(/^ERR_INVALID_/);
     expect(calls).toHaveLength(1);
@@ -172,12 +227,23 @@ describe('events and payloads that cannot be read: a TypeError with a code, the 
   });
 
   test.each([
-    ['a getter that throws', () => Object.defineProperty({}, 'visitors', { get: boom, enumerable: true })],
+    [
+      'a getter that throws',
+      () => Object.defineProperty({}, 'visitors', { get: boom, enumerable: true }),
+    ],
     ['a revoked Proxy', revoked],
   ])('send() and dispatchEvent() with params that are %s', async (_, make) => {
     let sent;
-    expect(() => { sent = d.send('POST', 'http://127.0.0.1:9/x', make()); }).not.toThrow(); // 0.1: threw
-    await expect(sent).rejects.toMatchObject({ name: 'TypeError', code: expect.stringMatching(/^ERR_INVALID_/) });
-    await expect(dispatchEvent('POST', 'http://127.0.0.1:9/x', make())).rejects.toMatchObject({ name: 'TypeError', code: expect.stringMatching(/^ERR_INVALID_/) });
+    expect(() => {
+      sent = d.send('POST', 'http://127.0.0.1:9/x', make());
+    }).not.toThrow(); // 0.1: threw
+    await expect(sent).rejects.toMatchObject({
+      name: 'TypeError',
+      code: expect.stringMatching(/^ERR_INVALID_/),
+    });
+    await expect(dispatchEvent('POST', 'http://127.0.0.1:9/x', make())).rejects.toMatchObject({
+      name: 'TypeError',
+      code: expect.stringMatching(/^ERR_INVALID_/),
+    });
   });
 });

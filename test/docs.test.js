@@ -8,7 +8,14 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..');
-const PAGES = ['README.md', 'CHANGELOG.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const PAGES = [
+  'README.md',
+  'CHANGELOG.md',
+  ...fs
+    .readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 // The recipes land from their own branch: until examples/recipes/ exists, links into it wait.
 const PENDING = path.join(ROOT, 'examples', 'recipes');
 
@@ -35,7 +42,11 @@ function slug(heading) {
     .replace(/`([^`]*)`/g, '$1')
     .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
     .replace(/\*+/g, '');
-  return text.trim().toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '').replace(/ /g, '-');
+  return text
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
+    .replace(/ /g, '-');
 }
 
 // The ids of a page's headings; a repeated heading gets -1, -2, … as on GitHub.
@@ -58,7 +69,8 @@ function links(markdown) {
   const out = [];
   for (const { line, number } of proseLines(markdown)) {
     const prose = line.replace(/`[^`]*`/g, '``');
-    for (const m of prose.matchAll(/!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) out.push({ target: m[1], line: number });
+    for (const m of prose.matchAll(/!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g))
+      out.push({ target: m[1], line: number });
   }
   return out;
 }
@@ -70,7 +82,10 @@ function brokenLinks(root, file) {
   for (const { target, line } of links(own)) {
     if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // https:, mailto:: not ours to check
     const [where, anchor] = target.split('#');
-    const resolved = where === '' ? path.join(root, file) : path.resolve(path.dirname(path.join(root, file)), decodeURI(where));
+    const resolved =
+      where === ''
+        ? path.join(root, file)
+        : path.resolve(path.dirname(path.join(root, file)), decodeURI(where));
     if (!fs.existsSync(resolved)) {
       const pending = resolved.startsWith(`${PENDING}${path.sep}`) && !fs.existsSync(PENDING);
       if (!pending) problems.push(`${file}:${line}: ${target}: no such file`);
@@ -81,8 +96,11 @@ function brokenLinks(root, file) {
       problems.push(`${file}:${line}: ${target}: an anchor into a file that is not markdown`);
       continue;
     }
-    const ids = anchors(resolved === path.join(root, file) ? own : fs.readFileSync(resolved, 'utf8'));
-    if (!ids.has(anchor)) problems.push(`${file}:${line}: ${target}: no heading with the id ${anchor}`);
+    const ids = anchors(
+      resolved === path.join(root, file) ? own : fs.readFileSync(resolved, 'utf8'),
+    );
+    if (!ids.has(anchor))
+      problems.push(`${file}:${line}: ${target}: no heading with the id ${anchor}`);
   }
   return problems;
 }
@@ -93,7 +111,9 @@ describe('links', () => {
   });
 
   test('the docs pages are linked from the README', () => {
-    const targets = links(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')).map((l) => l.target.split('#')[0]);
+    const targets = links(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')).map(
+      (l) => l.target.split('#')[0],
+    );
     for (const page of PAGES.filter((p) => p.startsWith('docs/'))) expect(targets).toContain(page);
     expect(targets).toContain('CHANGELOG.md');
   });
@@ -103,13 +123,22 @@ describe('links', () => {
     try {
       fs.mkdirSync(path.join(dir, 'docs'));
       fs.writeFileSync(path.join(dir, 'docs', 'b.md'), '# Bee\n\n## `flush()` and close()\n');
-      fs.writeFileSync(path.join(dir, 'a.md'), [
-        '# A', '', '## Options', '## Options', '',
-        '[ok](docs/b.md) [ok](docs/b.md#flush-and-close) [ok](#options-1) [ok](https://example.com/x#y)',
-        '```', '[in code](missing-in-code.md)', '```',
-        '`[in a code span](missing-in-span.md)`',
-        '[gone](docs/none.md) [no such heading](#nothing) [not there](docs/b.md#wasp)',
-      ].join('\n'));
+      fs.writeFileSync(
+        path.join(dir, 'a.md'),
+        [
+          '# A',
+          '',
+          '## Options',
+          '## Options',
+          '',
+          '[ok](docs/b.md) [ok](docs/b.md#flush-and-close) [ok](#options-1) [ok](https://example.com/x#y)',
+          '```',
+          '[in code](missing-in-code.md)',
+          '```',
+          '`[in a code span](missing-in-span.md)`',
+          '[gone](docs/none.md) [no such heading](#nothing) [not there](docs/b.md#wasp)',
+        ].join('\n'),
+      );
       expect(brokenLinks(dir, 'a.md')).toEqual([
         'a.md:11: docs/none.md: no such file',
         'a.md:11: #nothing: no heading with the id nothing',
@@ -122,9 +151,14 @@ describe('links', () => {
 
   test("GitHub's ids for the README's headings", () => {
     const ids = anchors(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
-    for (const id of ['security-credentials-and-the-spool', 'the-transport-dispatchevent', 'flush-and-close',
-      'v6-optimizelyoptimizely-sdk-6x-promise-interface', 'the-warning-ned_fallback_transport',
-      'other-event-sdks-createfetch-and-adapters']) {
+    for (const id of [
+      'security-credentials-and-the-spool',
+      'the-transport-dispatchevent',
+      'flush-and-close',
+      'v6-optimizelyoptimizely-sdk-6x-promise-interface',
+      'the-warning-ned_fallback_transport',
+      'other-event-sdks-createfetch-and-adapters',
+    ]) {
       expect(ids).toContain(id);
     }
   });
@@ -144,19 +178,29 @@ describe('the benchmark figures', () => {
     ['undici', 'undici'],
   ])("the README's comparison row for %s is the latest run's", (label, client) => {
     const row = firstScreen.split('\n').find((l) => l.startsWith('|') && l.includes(label));
-    const cells = row.split('|').slice(2, -1).map((c) => c.replace(/\*\*/g, '').trim());
+    const cells = row
+      .split('|')
+      .slice(2, -1)
+      .map((c) => c.replace(/\*\*/g, '').trim());
     const rate = scenario('rate')[client];
     expect(cells).toEqual([
-      us(rate.mainCpuUsPerReq), `+${us(rate.mainBeyondSerialiseUsPerReq)}`, us(rate.processCpuUsPerReq),
-      count(scenario('loopback-64')[client].throughput), count(scenario('tls-64')[client].throughput),
+      us(rate.mainCpuUsPerReq),
+      `+${us(rate.mainBeyondSerialiseUsPerReq)}`,
+      us(rate.processCpuUsPerReq),
+      count(scenario('loopback-64')[client].throughput),
+      count(scenario('tls-64')[client].throughput),
     ]);
   });
 
   test("the README says when, what the floor is, and the fallback's figures", () => {
     const flat = firstScreen.replace(/\s+/g, ' ');
     expect(flat).toContain(`Measured ${results.machine.date}`);
-    expect(flat).toContain(`${us(scenario('rate').serialise.mainCpuUsPerReq)} of every main-thread figure`);
-    expect(flat).toContain(`${us(scenario('rate').fallback.mainCpuUsPerReq)} on the main thread, ${count(scenario('loopback-64').fallback.throughput)} requests/s`);
+    expect(flat).toContain(
+      `${us(scenario('rate').serialise.mainCpuUsPerReq)} of every main-thread figure`,
+    );
+    expect(flat).toContain(
+      `${us(scenario('rate').fallback.mainCpuUsPerReq)} on the main thread, ${count(scenario('loopback-64').fallback.throughput)} requests/s`,
+    );
     expect(flat).toContain('[docs/benchmarks.md](docs/benchmarks.md)');
   });
 

@@ -12,18 +12,30 @@ const MEMBER = path.join(__dirname, 'fixtures', 'cluster-member.js');
 
 function member(dir, url, name) {
   const child = lineProcess(later, process.execPath, [MEMBER, dir, url, name]);
-  const nth = (prefix, n) => child.until((lines) => lines.filter((l) => l.startsWith(prefix)).length >= n)
-    .then((lines) => lines.filter((l) => l.startsWith(prefix))[n - 1]);
+  const nth = (prefix, n) =>
+    child
+      .until((lines) => lines.filter((l) => l.startsWith(prefix)).length >= n)
+      .then((lines) => lines.filter((l) => l.startsWith(prefix))[n - 1]);
   let sends = 0;
   return {
     proc: child.proc,
     exited: child.exited,
     ready: () => nth('READY', 1).then((l) => Number(l.slice(6))),
-    send: (n) => { sends += 1; child.send(`send ${n}`); return nth('SENT', sends); },
+    send: (n) => {
+      sends += 1;
+      child.send(`send ${n}`);
+      return nth('SENT', sends);
+    },
     // The server counting an event is not the member acknowledging it: a member killed in between
     // would rightly send it again. flushed() waits for the member's own acknowledgements.
-    flushed: () => { child.send('flush'); return nth('FLUSHED', 1).then((l) => Number(l.slice(8))); },
-    close: () => { child.send('close'); return nth('DONE', 1).then((l) => JSON.parse(l.slice(5))); },
+    flushed: () => {
+      child.send('flush');
+      return nth('FLUSHED', 1).then((l) => Number(l.slice(8)));
+    },
+    close: () => {
+      child.send('close');
+      return nth('DONE', 1).then((l) => JSON.parse(l.slice(5)));
+    },
     accepted: () => child.lines.filter((l) => l.startsWith('A ')).map((l) => l.slice(2)),
   };
 }
@@ -52,7 +64,9 @@ test('4 processes start at once on one spoolDir and deliver; 2 are SIGKILLed wit
   b.proc.kill('SIGKILL');
   expect((await a.exited).signal).toBe('SIGKILL');
   expect((await b.exited).signal).toBe('SIGKILL');
-  const orphaned = [...a.accepted(), ...b.accepted()].filter((u) => c.received.get(u) === undefined);
+  const orphaned = [...a.accepted(), ...b.accepted()].filter(
+    (u) => c.received.get(u) === undefined,
+  );
   expect(orphaned).toHaveLength(60);
 
   // The endpoint is back and one member restarts: it adopts what a and b left — and only that:

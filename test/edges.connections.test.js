@@ -34,7 +34,9 @@ async function origins(n, counts = newCounts()) {
 // its connections with it, so that the servers can look at them first. Returns the lineProcess,
 // with next(n): the n-th JSON line (from 0), once it came.
 function client(transport, code, urls, args = {}) {
-  const proc = lineProcess(later, process.execPath, ['-e', `
+  const proc = lineProcess(later, process.execPath, [
+    '-e',
+    `
     process.env.NATIVE_EVENT_DISPATCHER_TRANSPORT = ${JSON.stringify(transport)};
     const ned = require(${ROOT});
     const urls = ${JSON.stringify(urls)};
@@ -52,7 +54,8 @@ function client(transport, code, urls, args = {}) {
       console.error(err);
       process.exit(1);
     });
-  `]);
+  `,
+  ]);
   proc.next = async (n) => JSON.parse((await proc.until((lines) => lines.length > n))[n]);
   return proc;
 }
@@ -72,8 +75,12 @@ const BURSTS = `
 describe.each(['native', 'fallback'])('%s transport', (transport) => {
   test('maxConnections 8: 40 origins in bursts never have more than 8 connections open; every event is delivered', async () => {
     const o = await origins(40);
-    const result = await client(transport, `ned.setConnectionLimits({ maxConnections: 8 }); ${BURSTS}`, o.urls,
-      { rounds: 3, perOrigin: 2 }).next(0);
+    const result = await client(
+      transport,
+      `ned.setConnectionLimits({ maxConnections: 8 }); ${BURSTS}`,
+      o.urls,
+      { rounds: 3, perOrigin: 2 },
+    ).next(0);
     expect(result).toEqual({ transport, statuses: { 200: 240 } });
     expect(o.requests()).toBe(240);
     expect(o.counts.peak).toBeLessThanOrEqual(8); // 0.1 fallback: 40 (idle keep-alive ones stayed open)
@@ -98,18 +105,26 @@ describe.each(['native', 'fallback'])('%s transport', (transport) => {
     const mute = net.createServer((socket) => accepted.push(socket.resume().on('error', () => {})));
     countSockets(mute, o.counts);
     await new Promise((resolve) => mute.listen(0, '127.0.0.1', resolve));
-    later(() => new Promise((resolve) => {
-      for (const socket of accepted) socket.destroy();
-      mute.close(resolve);
-    }));
+    later(
+      () =>
+        new Promise((resolve) => {
+          for (const socket of accepted) socket.destroy();
+          mute.close(resolve);
+        }),
+    );
     const stuckUrl = `https://127.0.0.1:${mute.address().port}/v1/events`;
-    const result = await client(transport, `
+    const result = await client(
+      transport,
+      `
       ned.setConnectionLimits({ maxConnections: 1 });
       const outcome = (p) => p.then((r) => r.statusCode, (e) => e.code);
       const stuck = outcome(ned.dispatchEvent('POST', args.stuckUrl, {}, { timeoutMs: 300, connectTimeoutMs: 1500 }));
       const ok = outcome(ned.dispatchEvent('POST', urls[0], {}));
       return { stuck: await stuck, ok: await ok };
-    `, o.urls, { stuckUrl }).next(0);
+    `,
+      o.urls,
+      { stuckUrl },
+    ).next(0);
     expect(result).toEqual({ stuck: 'ETIMEDOUT', ok: 200 });
     expect(o.requests()).toBe(1);
     expect(o.counts.peak).toBe(1); // 0.1 fallback: 2 (the other origin connected at once)
@@ -117,7 +132,9 @@ describe.each(['native', 'fallback'])('%s transport', (transport) => {
 
   test('close() leaves no connection open: 20 origins, one event each; a dispatcher made afterwards connects again', async () => {
     const o = await origins(20);
-    const child = client(transport, `
+    const child = client(
+      transport,
+      `
       const send = async () => {
         const d = ned.createDispatcher();
         for (const url of urls) d.dispatchEvent({ url, httpVerb: 'POST', params: {} });
@@ -126,7 +143,9 @@ describe.each(['native', 'fallback'])('%s transport', (transport) => {
       say(await send());
       await told('again');
       return send();
-    `, o.urls);
+    `,
+      o.urls,
+    );
     expect(await child.next(0)).toBe(20);
     expect(o.counts.accepted).toBe(20);
     await settle(() => o.counts.open === 0);
@@ -145,13 +164,18 @@ describe.each(['native', 'fallback'])('%s transport', (transport) => {
     const slow = await start((req, res) => held.push(res));
     later(() => slow.close());
     countSockets(slow.server, o.counts);
-    const child = client(transport, `
+    const child = client(
+      transport,
+      `
       const elsewhere = ned.dispatchEvent('POST', args.slowUrl, {}).then((r) => r.statusCode);
       const d = ned.createDispatcher();
       for (const url of urls) d.dispatchEvent({ url, httpVerb: 'POST', params: {} });
       say((await d.close()).delivered);
       return elsewhere;
-    `, o.urls, { slowUrl: slow.url });
+    `,
+      o.urls,
+      { slowUrl: slow.url },
+    );
     expect(await child.next(0)).toBe(20);
     await settle(() => held.length === 1);
     if (transport === 'fallback') {
@@ -168,14 +192,19 @@ describe.each(['native', 'fallback'])('%s transport', (transport) => {
 
   test('the bound holds after close() closed the connections: maxConnections 4, 20 origins, before and after', async () => {
     const o = await origins(20);
-    const child = client(transport, `
+    const child = client(
+      transport,
+      `
       ned.setConnectionLimits({ maxConnections: 4 });
       const d = ned.createDispatcher();
       for (const url of urls) d.dispatchEvent({ url, httpVerb: 'POST', params: {} });
       say((await d.close()).delivered);
       await told('again');
       ${BURSTS}
-    `, o.urls, { rounds: 3, perOrigin: 1 });
+    `,
+      o.urls,
+      { rounds: 3, perOrigin: 1 },
+    );
     expect(await child.next(0)).toBe(20);
     await settle(() => o.counts.open === 0);
     expect(o.counts.open).toBe(0);

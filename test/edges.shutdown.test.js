@@ -23,7 +23,11 @@ function v6Client(dispatcher, processor = {}) {
   return v6.createInstance({
     projectConfigManager: v6.createStaticProjectConfigManager({ datafile: DATAFILE }),
     eventProcessor: v6.createBatchEventProcessor({
-      eventDispatcher: dispatcher, closingEventDispatcher: dispatcher, batchSize: 10, flushInterval: 100, ...processor,
+      eventDispatcher: dispatcher,
+      closingEventDispatcher: dispatcher,
+      batchSize: 10,
+      flushInterval: 100,
+      ...processor,
     }),
     logger: undefined,
   });
@@ -31,7 +35,10 @@ function v6Client(dispatcher, processor = {}) {
 
 function v5Client(dispatcher) {
   return v5.createInstance({
-    datafile: JSON.parse(DATAFILE), eventDispatcher: dispatcher, eventBatchSize: 10, eventFlushInterval: 100,
+    datafile: JSON.parse(DATAFILE),
+    eventDispatcher: dispatcher,
+    eventBatchSize: 10,
+    eventFlushInterval: 100,
     logger: { log() {} },
   });
 }
@@ -58,32 +65,42 @@ describe.each([
   test.each([
     ['without a spool: what is held at the deadline is lost, and counted', false],
     ['with a spool: what is held at the deadline is spooled', true],
-  ])('closeOptimizely(…, { timeoutMs: 2000 }) returns within the deadline — %s', async (__, withSpool) => {
-    const hung = await collector(() => 'hang');
-    const dir = withSpool ? tempDir() : undefined;
-    const d = createDispatcher({ endpoint: hung.url, spoolDir: dir, timeoutMs: 600000, baseDelayMs: 5, maxDelayMs: 50 });
-    later(() => d.close({ timeoutMs: 0 }));
-    const client = sdk === 'v6' ? v6Client(d, processor) : v5Client(d);
-    await client.onReady();
-    activity(client, 25);
-    while (hung.hanging.length < 2) await new Promise((r) => setTimeout(r, 5));
-    const { value: summary, ms } = await timed(closeOptimizely(client, d, { timeoutMs: 2000 }));
-    expect(ms).toBeLessThan(2000 + MARGIN_MS); // 0.1: 63–64 s
-    expect(summary.delivered).toBe(0);
-    const s = d.stats();
-    expect(s.pending).toBe(0);
-    expect(s.accepted).toBe(summary.delivered + summary.failed + summary.spooled + summary.lost);
-    if (withSpool) {
-      expect(summary.lost).toBe(0);
-      expect(summary.spooled).toBeGreaterThan(0);
-    } else {
-      expect(summary.spooled).toBe(0);
-      expect(summary.lost).toBeGreaterThan(0);
-    }
-  }, 20000);
+  ])(
+    'closeOptimizely(…, { timeoutMs: 2000 }) returns within the deadline — %s',
+    async (__, withSpool) => {
+      const hung = await collector(() => 'hang');
+      const dir = withSpool ? tempDir() : undefined;
+      const d = createDispatcher({
+        endpoint: hung.url,
+        spoolDir: dir,
+        timeoutMs: 600000,
+        baseDelayMs: 5,
+        maxDelayMs: 50,
+      });
+      later(() => d.close({ timeoutMs: 0 }));
+      const client = sdk === 'v6' ? v6Client(d, processor) : v5Client(d);
+      await client.onReady();
+      activity(client, 25);
+      while (hung.hanging.length < 2) await new Promise((r) => setTimeout(r, 5));
+      const { value: summary, ms } = await timed(closeOptimizely(client, d, { timeoutMs: 2000 }));
+      expect(ms).toBeLessThan(2000 + MARGIN_MS); // 0.1: 63–64 s
+      expect(summary.delivered).toBe(0);
+      const s = d.stats();
+      expect(s.pending).toBe(0);
+      expect(s.accepted).toBe(summary.delivered + summary.failed + summary.spooled + summary.lost);
+      if (withSpool) {
+        expect(summary.lost).toBe(0);
+        expect(summary.spooled).toBeGreaterThan(0);
+      } else {
+        expect(summary.spooled).toBe(0);
+        expect(summary.lost).toBeGreaterThan(0);
+      }
+    },
+    20000,
+  );
 });
 
-test('close({ timeoutMs }) aborts what is in flight: the process exits at once, not at the requests\' own timeout', async () => {
+test("close({ timeoutMs }) aborts what is in flight: the process exits at once, not at the requests' own timeout", async () => {
   const hung = await collector(() => 'hang');
   const { exited } = spawnNode(`
     const { createDispatcher } = require(${ROOT});
@@ -109,17 +126,21 @@ test('close({ timeoutMs }) aborts what is in flight: the process exits at once, 
 test.each([
   ['closeOptimizely with SDK v6', 'v6'],
   ['closeOptimizely with SDK v5', 'v5'],
-])('%s in a child process: it exits soon after the deadline, with nothing lingering', async (_, sdk) => {
-  const hung = await collector(() => 'hang');
-  const { exited } = spawnNode(`
+])(
+  '%s in a child process: it exits soon after the deadline, with nothing lingering',
+  async (_, sdk) => {
+    const hung = await collector(() => 'hang');
+    const { exited } = spawnNode(`
     const optimizely = require(${JSON.stringify(sdk === 'v6' ? '@optimizely/optimizely-sdk' : 'optimizely-sdk-v5')});
     const { createDispatcher, closeOptimizely } = require(${ROOT});
     const datafile = require('fs').readFileSync(${JSON.stringify(path.join(__dirname, 'fixtures', 'datafile.json'))}, 'utf8');
     const dispatcher = createDispatcher({ endpoint: ${JSON.stringify(hung.url)}, timeoutMs: 600000 });
-    const client = ${sdk === 'v6'
-    ? `optimizely.createInstance({ projectConfigManager: optimizely.createStaticProjectConfigManager({ datafile }),
+    const client = ${
+      sdk === 'v6'
+        ? `optimizely.createInstance({ projectConfigManager: optimizely.createStaticProjectConfigManager({ datafile }),
          eventProcessor: optimizely.createBatchEventProcessor({ eventDispatcher: dispatcher, closingEventDispatcher: dispatcher, maxRetries: 0 }) })`
-    : 'optimizely.createInstance({ datafile: JSON.parse(datafile), eventDispatcher: dispatcher, logger: { log() {} } })'};
+        : 'optimizely.createInstance({ datafile: JSON.parse(datafile), eventDispatcher: dispatcher, logger: { log() {} } })'
+    };
     client.onReady().then(async () => {
       for (let i = 0; i < 12; i++) client.createUserContext('u' + i).decide('checkout_flow');
       const started = Date.now();
@@ -127,17 +148,21 @@ test.each([
       console.log(JSON.stringify({ ms: Date.now() - started, summary }));
     });
   `);
-  const started = Date.now();
-  const r = await exited;
-  // Nothing on stderr but the one warning of a loss nobody listens for (no logger, no 'drop').
-  expect(r.stderr.match(/Warning/g)).toHaveLength(1);
-  expect(r.stderr).toMatch(/^\(node:\d+\) \[NED_EVENT_LOST\] Warning: native-event-dispatcher lost an event \(closed: /);
-  expect(r.code).toBe(0);
-  const { ms, summary } = JSON.parse(r.stdout);
-  expect(ms).toBeLessThan(1500 + MARGIN_MS);
-  expect(summary.lost).toBeGreaterThan(0);
-  expect(Date.now() - started).toBeLessThan(12000);
-}, 30000);
+    const started = Date.now();
+    const r = await exited;
+    // Nothing on stderr but the one warning of a loss nobody listens for (no logger, no 'drop').
+    expect(r.stderr.match(/Warning/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(
+      /^\(node:\d+\) \[NED_EVENT_LOST\] Warning: native-event-dispatcher lost an event \(closed: /,
+    );
+    expect(r.code).toBe(0);
+    const { ms, summary } = JSON.parse(r.stdout);
+    expect(ms).toBeLessThan(1500 + MARGIN_MS);
+    expect(summary.lost).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(12000);
+  },
+  30000,
+);
 
 test('handleProcessExit: SIGTERM with an endpoint that never answers ends the process within closeTimeoutMs; the spool keeps the events', async () => {
   const hung = await collector(() => 'hang');
@@ -148,7 +173,8 @@ test('handleProcessExit: SIGTERM with an endpoint that never answers ends the pr
     for (let i = 0; i < 8; i++) d.send('POST', ${JSON.stringify(hung.url)}, { i });
     console.log('ready');
   `);
-  while (!output().includes('ready') || hung.requests.length < 8) await new Promise((r) => setTimeout(r, 10));
+  while (!output().includes('ready') || hung.requests.length < 8)
+    await new Promise((r) => setTimeout(r, 10));
   const signalled = Date.now();
   child.kill('SIGTERM');
   const r = await exited;
@@ -163,7 +189,7 @@ test('handleProcessExit: SIGTERM with an endpoint that never answers ends the pr
 
 // Found by the fault suite: the signal's close() returned the application's close already under
 // way, with its longer deadline (15 s), so the process outlived closeTimeoutMs by 14 s.
-test('handleProcessExit: SIGTERM while the application\'s own close() with a longer deadline runs still ends the process within closeTimeoutMs', async () => {
+test("handleProcessExit: SIGTERM while the application's own close() with a longer deadline runs still ends the process within closeTimeoutMs", async () => {
   const hung = await collector(() => 'hang');
   const { child, exited, output } = spawnNode(`
     const { createDispatcher } = require(${ROOT});
@@ -171,7 +197,8 @@ test('handleProcessExit: SIGTERM while the application\'s own close() with a lon
     for (let i = 0; i < 5; i++) d.send('POST', ${JSON.stringify(hung.url)}, { i });
     setTimeout(() => { d.close({ timeoutMs: 60000 }).then((s) => console.log('closed', s.lost)); console.log('ready'); }, 100);
   `);
-  while (!output().includes('ready') || hung.requests.length < 5) await new Promise((r) => setTimeout(r, 10));
+  while (!output().includes('ready') || hung.requests.length < 5)
+    await new Promise((r) => setTimeout(r, 10));
   const signalled = Date.now();
   child.kill('SIGTERM');
   const r = await exited;

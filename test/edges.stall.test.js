@@ -48,7 +48,8 @@ const SERVER = `
 // busy-waits 3 s, and at least until the server has written every answer. Resolves the child's
 // report: { outcomes, seen } (seen: requests to /v1/events the server got).
 async function stalled(transport, send, args) {
-  const { exited } = spawnNode(`
+  const { exited } = spawnNode(
+    `
     const { Worker } = require('node:worker_threads');
     const ned = require(${ROOT});
     const args = ${JSON.stringify(args)};
@@ -75,7 +76,9 @@ async function stalled(transport, send, args) {
       console.error(err);
       process.exit(1);
     });
-  `, { NATIVE_EVENT_DISPATCHER_TRANSPORT: transport });
+  `,
+    { NATIVE_EVENT_DISPATCHER_TRANSPORT: transport },
+  );
   const { code, stdout, stderr } = await exited;
   if (code !== 0) throw new Error(`the child failed (${code}): ${stderr}`);
   return JSON.parse(stdout);
@@ -89,37 +92,52 @@ const TALLY = `
 `;
 
 describe.each(['native', 'fallback'])('%s transport', (transport) => {
-  test.each([1, 64])('%i answered request(s), the main thread stalled 3 s while they arrived: all 200, none timed out (timeoutMs 1000)', async (n) => {
-    const report = await stalled(transport, `
+  test.each([1, 64])(
+    '%i answered request(s), the main thread stalled 3 s while they arrived: all 200, none timed out (timeoutMs 1000)',
+    async (n) => {
+      const report = await stalled(
+        transport,
+        `
       const sends = Array.from({ length: args.n }, (_, i) => ned.dispatchEvent('POST', url, { i }, { timeoutMs: 1000 })
         .then((r) => r.statusCode, (e) => e.code));
       const outcomes = await Promise.all(sends);
       ${TALLY}
-    `, { n });
-    expect(report.outcomes).toEqual({ 200: n }); // 0.1 fallback: every one ETIMEDOUT
-    expect(report.seen).toBe(n);
-  });
+    `,
+        { n },
+      );
+      expect(report.outcomes).toEqual({ 200: n }); // 0.1 fallback: every one ETIMEDOUT
+      expect(report.seen).toBe(n);
+    },
+  );
 
   test('a request the server never answers still times out after the stall, beside 16 that were answered', async () => {
-    const report = await stalled(transport, `
+    const report = await stalled(
+      transport,
+      `
       const outcome = (p) => p.then((r) => r.statusCode, (e) => e.code);
       const answered = Array.from({ length: args.n }, (_, i) => outcome(ned.dispatchEvent('POST', url, { i }, { timeoutMs: 1000 })));
       const hung = Array.from({ length: args.hung }, (_, i) => outcome(ned.dispatchEvent('POST', hangUrl, { i }, { timeoutMs: 1000 })));
       const outcomes = await Promise.all([...answered, ...hung]);
       ${TALLY}
-    `, { n: 16, hung: 2 });
+    `,
+      { n: 16, hung: 2 },
+    );
     expect(report.outcomes).toEqual({ 200: 16, ETIMEDOUT: 2 });
     expect(report.seen).toBe(16);
   });
 
   test('through a dispatcher: 64 events, the main thread stalled 3 s while their answers arrived: 64 delivered, each sent once', async () => {
-    const report = await stalled(transport, `
+    const report = await stalled(
+      transport,
+      `
       const d = ned.createDispatcher({ timeoutMs: 1000 });
       const results = Array.from({ length: args.n }, (_, i) => d.dispatchEvent({ url, httpVerb: 'POST', params: { i } }));
       const summary = await d.close();
       const statuses = await Promise.all(results);
       return { summary: { delivered: summary.delivered, lost: summary.lost, failed: summary.failed }, ok: statuses.filter((r) => r.statusCode === 200).length };
-    `, { n: 64 });
+    `,
+      { n: 64 },
+    );
     expect(report.outcomes).toEqual({ summary: { delivered: 64, lost: 0, failed: 0 }, ok: 64 });
     expect(report.seen).toBe(64); // 0.1 fallback: more (timed-out requests were sent again)
   });
@@ -127,7 +145,8 @@ describe.each(['native', 'fallback'])('%s transport', (transport) => {
 
 test('on both transports a server that never answers gives ETIMEDOUT (no stall)', async () => {
   for (const transport of ['native', 'fallback']) {
-    const { code, stdout } = await spawnNode(`
+    const { code, stdout } = await spawnNode(
+      `
       const http = require('node:http');
       const ned = require(${ROOT});
       const server = http.createServer(() => {}).listen(0, '127.0.0.1', async () => {
@@ -136,7 +155,13 @@ test('on both transports a server that never answers gives ETIMEDOUT (no stall)'
         console.log(JSON.stringify(codes));
         process.exit(0);
       });
-    `, { NATIVE_EVENT_DISPATCHER_TRANSPORT: transport }).exited;
-    expect({ transport, code, codes: JSON.parse(stdout) }).toEqual({ transport, code: 0, codes: ['ETIMEDOUT', 'ETIMEDOUT'] });
+    `,
+      { NATIVE_EVENT_DISPATCHER_TRANSPORT: transport },
+    ).exited;
+    expect({ transport, code, codes: JSON.parse(stdout) }).toEqual({
+      transport,
+      code: 0,
+      codes: ['ETIMEDOUT', 'ETIMEDOUT'],
+    });
   }
 });

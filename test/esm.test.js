@@ -19,7 +19,9 @@ test('import { createDispatcher } works and shares the CommonJS objects', async 
       await d.close();
       console.log(JSON.stringify({ status: r.statusCode, same: cjs.createDispatcher === createDispatcher && required.DispatchError === DispatchError }));
     `;
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], { cwd: __dirname });
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], {
+      cwd: __dirname,
+    });
     expect(JSON.parse(stdout)).toEqual({ status: 204, same: true });
     expect(c.received.has('esm-1')).toBe(true);
   } finally {

@@ -34,7 +34,8 @@ const withNative = native && typeof native.setup === 'function' ? test : test.sk
 
 withNative('the addon refuses a table that lacks a code its classifier gives', () => {
   const setup = addonSetup();
-  expect(() => native.setup({ ...setup, errorCodes: ERROR_CODES.filter((code) => code !== 'EPROXY') }))
-    .toThrow('errorCodes lacks EPROXY');
+  expect(() =>
+    native.setup({ ...setup, errorCodes: ERROR_CODES.filter((code) => code !== 'EPROXY') }),
+  ).toThrow('errorCodes lacks EPROXY');
   native.setup(setup);
 });

@@ -36,8 +36,12 @@ function v6Client(dispatcher, processor = {}) {
   const client = v6.createInstance({
     projectConfigManager: v6.createStaticProjectConfigManager({ datafile: DATAFILE }),
     eventProcessor: v6.createBatchEventProcessor({
-      eventDispatcher: dispatcher, closingEventDispatcher: dispatcher, batchSize: 10, flushInterval: 100,
-      maxRetries: 0, ...processor,
+      eventDispatcher: dispatcher,
+      closingEventDispatcher: dispatcher,
+      batchSize: 10,
+      flushInterval: 100,
+      maxRetries: 0,
+      ...processor,
     }),
   });
   return { client };
@@ -45,7 +49,10 @@ function v6Client(dispatcher, processor = {}) {
 
 function v5Client(dispatcher) {
   const client = v5.createInstance({
-    datafile: JSON.parse(DATAFILE), eventDispatcher: dispatcher, eventBatchSize: 10, eventFlushInterval: 100,
+    datafile: JSON.parse(DATAFILE),
+    eventDispatcher: dispatcher,
+    eventBatchSize: 10,
+    eventFlushInterval: 100,
     logger: { log() {} },
   });
   return { client };
@@ -75,7 +82,9 @@ function expectUsers(c, users, prefix, keys = ['campaign_activated', 'purchase']
       }
     }
   }
-  const expected = new Map(Array.from({ length: users }, (_, i) => [`${prefix}-${i}`, [...keys].sort()]));
+  const expected = new Map(
+    Array.from({ length: users }, (_, i) => [`${prefix}-${i}`, [...keys].sort()]),
+  );
   expect(byUser).toEqual(expected);
   expect(uuids.size).toBe(users * keys.length);
 }
@@ -89,7 +98,13 @@ test('SDK v6: N decisions and conversions reach the collector, every uuid, nothi
   const summary = await closeOptimizely(client, d);
   expectUsers(c, 150, 'v6');
   // Requests (SDK batches of 10) at the top, events (visitors) inside.
-  expect(summary).toEqual({ delivered: 30, spooled: 0, lost: 0, failed: 0, events: { delivered: 300, spooled: 0, lost: 0, failed: 0 } });
+  expect(summary).toEqual({
+    delivered: 30,
+    spooled: 0,
+    lost: 0,
+    failed: 0,
+    events: { delivered: 300, spooled: 0, lost: 0, failed: 0 },
+  });
   // Each user appears twice: one decision, one conversion.
   const visitors = c.requests.flatMap((r) => r.batch.visitors.map((v) => v.visitor_id));
   expect(new Set(visitors).size).toBe(150);
@@ -138,7 +153,8 @@ test('SDK v6 shutdown with a spool: a batch that arrives after the dispatcher cl
   expect(c.received.size).toBe(0);
   const next = createDispatcher(local(c, { spoolDir: dir }));
   later(() => next.close());
-  for (let i = 0; i < 500 && next.stats().delivered < 1; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 500 && next.stats().delivered < 1; i++)
+    await new Promise((r) => setTimeout(r, 10));
   expectUsers(c, 3, 'after', ['campaign_activated']);
 });
 

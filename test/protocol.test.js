@@ -8,7 +8,9 @@ const { backend: fallback, PROFILE_DEFAULTS } = require('./helpers/fallback');
 
 const decoded = (args) => {
   const out = [];
-  decodeBatch(...args, (id, statusCode, bytesSent, outcome) => out.push({ id, statusCode, bytesSent, outcome }));
+  decodeBatch(...args, (id, statusCode, bytesSent, outcome) =>
+    out.push({ id, statusCode, bytesSent, outcome }),
+  );
   return out;
 };
 
@@ -24,10 +26,27 @@ test('the JS encoder round-trips plain, detailed and response completions, spans
   expect(args[0].length).toBe(5 * STRIDE + 3 * 3);
   expect(batch.count).toBe(0);
   const out = decoded(args);
-  expect(out.map((r) => [r.id, r.statusCode, r.bytesSent])).toEqual([[1, 200, 10], [2, 404, 0], [3, 0, 0], [4, 204, 5], [5, 200, 5]]);
+  expect(out.map((r) => [r.id, r.statusCode, r.bytesSent])).toEqual([
+    [1, 200, 10],
+    [2, 404, 0],
+    [3, 0, 0],
+    [4, 204, 5],
+    [5, 200, 5],
+  ]);
   expect(out[0].outcome).toBeUndefined();
-  expect(out[1].outcome).toEqual({ statusCode: 404, retryAfterMs: undefined, failure: undefined, headers: 'a: 1\r\n', body: 'not found', truncated: false, timings: undefined });
-  expect(out[2].outcome).toMatchObject({ retryAfterMs: 2000, failure: { code: 'ECONNREFUSED', curlCode: 7, message: 'no', statusCode: undefined } });
+  expect(out[1].outcome).toEqual({
+    statusCode: 404,
+    retryAfterMs: undefined,
+    failure: undefined,
+    headers: 'a: 1\r\n',
+    body: 'not found',
+    truncated: false,
+    timings: undefined,
+  });
+  expect(out[2].outcome).toMatchObject({
+    retryAfterMs: 2000,
+    failure: { code: 'ECONNREFUSED', curlCode: 7, message: 'no', statusCode: undefined },
+  });
   expect(out[3].outcome).toMatchObject({ headers: 'b: 2\r\nc: 3\r\n', body: '' });
   expect(out[4].outcome.body).toEqual(Buffer.from([1, 2]));
 });
@@ -71,13 +90,23 @@ describe('the addon and the fallback encode the same completions the same way', 
       const results = new Map();
       const kinds = new Set();
       backend.setCompletionSink((numbers, details, headerText, count) => {
-        for (let i = 0; i < count * STRIDE; i += STRIDE) kinds.add(numbers[i + 3] === -1 ? 0 : Math.sign(numbers[i + 3] + 0.5));
+        for (let i = 0; i < count * STRIDE; i += STRIDE)
+          kinds.add(numbers[i + 3] === -1 ? 0 : Math.sign(numbers[i + 3] + 0.5));
         for (const r of decoded([numbers, details, headerText, count])) results.set(r.id, r);
-        if (results.size === CASES.length) resolve({ results: CASES.map((_, i) => results.get(i + 1)), kinds });
+        if (results.size === CASES.length)
+          resolve({ results: CASES.map((_, i) => results.get(i + 1)), kinds });
       });
       CASES.forEach(([verb, query, flags], i) => {
         const url = query === 'refused' ? 'http://127.0.0.1:9/' : `${server.origin}/?${query}`;
-        backend.submit(i + 1, VERBS[verb], url, verb === 'GET' || verb === 'HEAD' ? undefined : '{"n":1}', profile, undefined, flags);
+        backend.submit(
+          i + 1,
+          VERBS[verb],
+          url,
+          verb === 'GET' || verb === 'HEAD' ? undefined : '{"n":1}',
+          profile,
+          undefined,
+          flags,
+        );
       });
     });
   }
@@ -88,31 +117,55 @@ describe('the addon and the fallback encode the same completions the same way', 
     bytesSent,
     outcome: outcome && {
       ...outcome,
-      headers: outcome.headers && outcome.headers.split('\r\n').filter((line) => /^(x-case|retry-after|content-length):/.test(line)).sort(),
-      failure: outcome.failure && { ...outcome.failure, message: outcome.failure.message.replace(/ \(.*$/, '') },
+      headers:
+        outcome.headers &&
+        outcome.headers
+          .split('\r\n')
+          .filter((line) => /^(x-case|retry-after|content-length):/.test(line))
+          .sort(),
+      failure: outcome.failure && {
+        ...outcome.failure,
+        message: outcome.failure.message.replace(/ \(.*$/, ''),
+      },
     },
   });
 
   test('every kind of completion decodes to the same result from both encoders', async () => {
     const binding = require('../lib/binding');
-    const native = binding.kind === 'native' ? binding
-      : (() => {
-        const addon = require(require('node-gyp-build').resolve(path.join(__dirname, '..')));
-        addon.setup(require('../lib/transport/protocol').addonSetup());
-        return addon;
-      })();
-    native.configure({ maxHostConnections: 8, maxTotalConnections: 8, maxInFlight: 64, initial: false });
+    const native =
+      binding.kind === 'native'
+        ? binding
+        : (() => {
+            const addon = require(require('node-gyp-build').resolve(path.join(__dirname, '..')));
+            addon.setup(require('../lib/transport/protocol').addonSetup());
+            return addon;
+          })();
+    native.configure({
+      maxHostConnections: 8,
+      maxTotalConnections: 8,
+      maxInFlight: 64,
+      initial: false,
+    });
     const fromNative = await run(native);
     const fromFallback = await run(fallback);
     // All three encodings were used by both: span (d ≤ -2), plain (d = -1) and detail (d ≥ 0).
     expect([...fromNative.kinds].sort()).toEqual([-1, 0, 1]);
     expect([...fromFallback.kinds].sort()).toEqual([-1, 0, 1]);
     expect(fromFallback.results.map(comparable)).toEqual(fromNative.results.map(comparable));
-    const byCase = Object.fromEntries(CASES.map(([, query], i) => [query.replace(/^case=|&.*$/g, ''), fromNative.results[i]]));
+    const byCase = Object.fromEntries(
+      CASES.map(([, query], i) => [query.replace(/^case=|&.*$/g, ''), fromNative.results[i]]),
+    );
     expect(byCase.plain.outcome).toBeUndefined();
     expect(byCase.retry.outcome).toMatchObject({ statusCode: 503, retryAfterMs: 7000 });
-    expect(byCase.response.outcome).toMatchObject({ statusCode: 200, body: 'hello', truncated: false });
+    expect(byCase.response.outcome).toMatchObject({
+      statusCode: 200,
+      body: 'hello',
+      truncated: false,
+    });
     expect(byCase.binary.outcome.body).toEqual(Buffer.from('bytes'));
-    expect(byCase.refused).toMatchObject({ statusCode: 0, outcome: { failure: { code: 'ECONNREFUSED', curlCode: 7 } } });
+    expect(byCase.refused).toMatchObject({
+      statusCode: 0,
+      outcome: { failure: { code: 'ECONNREFUSED', curlCode: 7 } },
+    });
   });
 });

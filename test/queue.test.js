@@ -210,12 +210,14 @@ describe('DeliveryQueue', () => {
       const r = random();
       if (r < 0.45) {
         const e = entry(origins[Math.floor(random() * origins.length)], `n${added++}`);
-        if (random() < 0.3) q.defer(e, now + Math.floor(random() * 50)); else q.add(e, random() < 0.2);
+        if (random() < 0.3) q.defer(e, now + Math.floor(random() * 50));
+        else q.add(e, random() < 0.2);
         live.push(e);
       } else if (r < 0.8) {
         const e = q.take();
         if (e !== undefined) {
-          if (q.isPaused(e.origin, now)) wrong.push(`step ${step}: ${e.name} taken from a paused origin`);
+          if (q.isPaused(e.origin, now))
+            wrong.push(`step ${step}: ${e.name} taken from a paused origin`);
           taken.set(e.name, (taken.get(e.name) || 0) + 1);
         }
       } else if (r < 0.85) {

@@ -4,12 +4,31 @@
 const { isSecretName, redactText, redactHeaderText, redactHeader } = require('../lib/redact');
 
 test.each([
-  ['authorization', true], ['Proxy-Authorization', true], ['Cookie', true], ['set-cookie', true],
-  ['x-api-key', true], ['X-Auth-Token', true], ['x-amz-security-token', true], ['private-token', true],
-  ['apikey', true], ['api_key', true], ['access_token', true], ['client_secret', true], ['password', true],
-  ['passwd', true], ['sig', true], ['signature', true], ['sessionid', true], ['x-session', true],
-  ['content-type', false], ['user-agent', false], ['accept', false], ['keep-alive', false],
-  ['x-request-id', false], ['visitor_id', false], ['x-app', false],
+  ['authorization', true],
+  ['Proxy-Authorization', true],
+  ['Cookie', true],
+  ['set-cookie', true],
+  ['x-api-key', true],
+  ['X-Auth-Token', true],
+  ['x-amz-security-token', true],
+  ['private-token', true],
+  ['apikey', true],
+  ['api_key', true],
+  ['access_token', true],
+  ['client_secret', true],
+  ['password', true],
+  ['passwd', true],
+  ['sig', true],
+  ['signature', true],
+  ['sessionid', true],
+  ['x-session', true],
+  ['content-type', false],
+  ['user-agent', false],
+  ['accept', false],
+  ['keep-alive', false],
+  ['x-request-id', false],
+  ['visitor_id', false],
+  ['x-app', false],
 ])('%s is a credential name: %s', (name, secret) => {
   expect(isSecretName(name)).toBe(secret);
 });
@@ -22,7 +41,10 @@ test.each([
   ['http://host/x?key=', 'http://host/x?key='], // nothing to hide
   ['user:pw@proxy:3128', 'user:***@proxy:3128'], // a proxy without a scheme, as libcurl takes it
   ['socks5://u:p@h:1080', 'socks5://u:***@h:1080'],
-  ['see http://a:b@h/ and https://c:d@e/?sig=1', 'see http://a:***@h/ and https://c:***@e/?sig=***'],
+  [
+    'see http://a:b@h/ and https://c:d@e/?sig=1',
+    'see http://a:***@h/ and https://c:***@e/?sig=***',
+  ],
   ['http://host/path', 'http://host/path'],
   ['not a url', 'not a url'],
 ])('redactText(%j) → %j', (text, shown) => {
@@ -30,10 +52,13 @@ test.each([
 });
 
 test('header blocks: credential values masked, the scheme word kept, line ends kept', () => {
-  const block = 'POST /x?access_token=abc HTTP/1.1\r\nHost: h\r\nAuthorization: Basic dXM6cHc=\r\n'
-    + 'x-api-key: k\r\nCookie: a=b; c=d\r\nContent-Type: application/json\r\n\r\n';
-  expect(redactHeaderText(block)).toBe('POST /x?access_token=*** HTTP/1.1\r\nHost: h\r\nAuthorization: Basic ***\r\n'
-    + 'x-api-key: ***\r\nCookie: ***\r\nContent-Type: application/json\r\n\r\n');
+  const block =
+    'POST /x?access_token=abc HTTP/1.1\r\nHost: h\r\nAuthorization: Basic dXM6cHc=\r\n' +
+    'x-api-key: k\r\nCookie: a=b; c=d\r\nContent-Type: application/json\r\n\r\n';
+  expect(redactHeaderText(block)).toBe(
+    'POST /x?access_token=*** HTTP/1.1\r\nHost: h\r\nAuthorization: Basic ***\r\n' +
+      'x-api-key: ***\r\nCookie: ***\r\nContent-Type: application/json\r\n\r\n',
+  );
   expect(redactHeader('Authorization', 'Bearer abc')).toBe('Bearer ***');
   expect(redactHeader('x-app', 'shop')).toBe('shop');
 });

@@ -4,7 +4,10 @@
 // http-date.test.js). The decision as a whole: retry.decide.test.js.
 const { classify, backoffMs, decide, deliveryPolicy } = require('../lib/retry');
 
-const POLICY = deliveryPolicy({ maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 30000, maxRetryAfterMs: 60000 }, () => 0);
+const POLICY = deliveryPolicy(
+  { maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 30000, maxRetryAfterMs: 60000 },
+  () => 0,
+);
 
 describe('classify', () => {
   test.each([200, 201, 202, 204, 299])('HTTP %i is delivered', (status) => {
@@ -15,19 +18,33 @@ describe('classify', () => {
     expect(classify(status, undefined, POLICY)).toBe('retry');
   });
 
-  test.each([100, 199, 300, 301, 304, 400, 401, 403, 404, 409, 413, 422, 501, 505, 599])('HTTP %i is the server\'s final word: failed', (status) => {
-    expect(classify(status, undefined, POLICY)).toBe('fail');
-  });
-
-  test.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPROXY', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EPROTO', 'ETLS'])(
-    'no response with %s: retry', (code) => {
-      expect(classify(0, code, POLICY)).toBe('retry');
+  test.each([100, 199, 300, 301, 304, 400, 401, 403, 404, 409, 413, 422, 501, 505, 599])(
+    "HTTP %i is the server's final word: failed",
+    (status) => {
+      expect(classify(status, undefined, POLICY)).toBe('fail');
     },
   );
 
-  test.each(['ECERT', 'EABORTED', 'ENOMEM', 'EINVAL', 'ECURL', 'ESOMETHINGNEW'])('no response with %s: failed', (code) => {
-    expect(classify(0, code, POLICY)).toBe('fail');
+  test.each([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'EPROXY',
+    'ENOTFOUND',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'EPROTO',
+    'ETLS',
+  ])('no response with %s: retry', (code) => {
+    expect(classify(0, code, POLICY)).toBe('retry');
   });
+
+  test.each(['ECERT', 'EABORTED', 'ENOMEM', 'EINVAL', 'ECURL', 'ESOMETHINGNEW'])(
+    'no response with %s: failed',
+    (code) => {
+      expect(classify(0, code, POLICY)).toBe('fail');
+    },
+  );
 
   test('a failure code decides even beside a status', () => {
     expect(classify(200, 'ECERT', POLICY)).toBe('fail');
@@ -39,16 +56,19 @@ describe('backoffMs: full jitter, a uniform draw from [0, min(cap, base·2^(atte
   const almostOne = () => 1 - Number.EPSILON;
 
   test('the lowest draw is 0 at every attempt', () => {
-    for (let attempt = 0; attempt <= 40; attempt++) expect(backoffMs(attempt, 250, 30000, () => 0)).toBe(0);
+    for (let attempt = 0; attempt <= 40; attempt++)
+      expect(backoffMs(attempt, 250, 30000, () => 0)).toBe(0);
   });
 
   test('the highest draw stays under the exponential ceiling', () => {
-    expect([1, 2, 3, 4, 5, 6, 7].map((attempt) => backoffMs(attempt, 250, 30000, almostOne)))
-      .toEqual([249, 499, 999, 1999, 3999, 7999, 15999]);
+    expect(
+      [1, 2, 3, 4, 5, 6, 7].map((attempt) => backoffMs(attempt, 250, 30000, almostOne)),
+    ).toEqual([249, 499, 999, 1999, 3999, 7999, 15999]);
   });
 
   test('the ceiling stops at the cap, however many attempts', () => {
-    for (const attempt of [8, 9, 20, 60, 1100]) expect(backoffMs(attempt, 250, 30000, almostOne)).toBe(29999);
+    for (const attempt of [8, 9, 20, 60, 1100])
+      expect(backoffMs(attempt, 250, 30000, almostOne)).toBe(29999);
     expect(backoffMs(3, 250, 600, almostOne)).toBe(599);
   });
 
@@ -71,7 +91,10 @@ describe('backoffMs: full jitter, a uniform draw from [0, min(cap, base·2^(atte
 
   test('the random source is called once a draw', () => {
     let calls = 0;
-    backoffMs(4, 250, 30000, () => { calls += 1; return 0.5; });
+    backoffMs(4, 250, 30000, () => {
+      calls += 1;
+      return 0.5;
+    });
     expect(calls).toBe(1);
   });
 
@@ -86,7 +109,18 @@ describe('backoffMs: full jitter, a uniform draw from [0, min(cap, base·2^(atte
 });
 
 describe('which statuses pause the whole origin (a Retry-After on them)', () => {
-  const pauseOf = (statusCode) => decide({ statusCode, code: undefined, retryAfterMs: 7000, attempts: 1, msLeft: Infinity, pausedMs: 0 }, POLICY).pauseMs;
+  const pauseOf = (statusCode) =>
+    decide(
+      {
+        statusCode,
+        code: undefined,
+        retryAfterMs: 7000,
+        attempts: 1,
+        msLeft: Infinity,
+        pausedMs: 0,
+      },
+      POLICY,
+    ).pauseMs;
 
   test('429 and 503 pause the whole origin for the Retry-After', () => {
     expect(pauseOf(429)).toBe(7000);

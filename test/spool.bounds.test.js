@@ -50,24 +50,27 @@ test('a 1 MiB spool through 4 rounds of 1,000 ~1 KB events acked after each roun
   expect(refused).toBe(0);
 });
 
-test.each([64 * KiB, 100 * KiB + 17, 512 * KiB])('a steady healthy load (ack shortly after append, in any order) never refuses: maxBytes %i', (maxBytes) => {
-  const rand = random(maxBytes);
-  const spool = open(tempRoot(later), maxBytes);
-  const largest = 3000;
-  // A window of unacknowledged records that uses at most half of the cap.
-  const window = Math.floor(maxBytes / 2 / largest);
-  const live = [];
-  let refused = 0;
-  for (let i = 0; i < 4000; i++) {
-    const r = spool.append(request(200 + Math.floor(rand() * (largest - 200)), i));
-    if (r) live.push(r);
-    else refused += 1;
-    while (live.length > window) spool.ack(live.splice(Math.floor(rand() * live.length), 1)[0]);
-    expectWithinBound(spool, maxBytes, largest, i % 25 === 0);
-  }
-  expect(refused).toBe(0);
-  expect(spool.stats().liveRecords).toBe(live.length);
-});
+test.each([64 * KiB, 100 * KiB + 17, 512 * KiB])(
+  'a steady healthy load (ack shortly after append, in any order) never refuses: maxBytes %i',
+  (maxBytes) => {
+    const rand = random(maxBytes);
+    const spool = open(tempRoot(later), maxBytes);
+    const largest = 3000;
+    // A window of unacknowledged records that uses at most half of the cap.
+    const window = Math.floor(maxBytes / 2 / largest);
+    const live = [];
+    let refused = 0;
+    for (let i = 0; i < 4000; i++) {
+      const r = spool.append(request(200 + Math.floor(rand() * (largest - 200)), i));
+      if (r) live.push(r);
+      else refused += 1;
+      while (live.length > window) spool.ack(live.splice(Math.floor(rand() * live.length), 1)[0]);
+      expectWithinBound(spool, maxBytes, largest, i % 25 === 0);
+    }
+    expect(refused).toBe(0);
+    expect(spool.stats().liveRecords).toBe(live.length);
+  },
+);
 
 test('flapping (a random 20% stays live for a while): refused only when live records fill the cap, never over the bound', () => {
   const maxBytes = 128 * KiB;
@@ -88,7 +91,10 @@ test('flapping (a random 20% stays live for a while): refused only when live rec
     const r = spool.append(request(size, step));
     if (r) {
       accepted += 1;
-      due.set(r, step + (rand() < 0.2 ? 300 + Math.floor(rand() * 600) : 1 + Math.floor(rand() * 5)));
+      due.set(
+        r,
+        step + (rand() < 0.2 ? 300 + Math.floor(rand() * 600) : 1 + Math.floor(rand() * 5)),
+      );
     } else {
       refused += 1;
       // Refused: everything reclaimable was reclaimed, and the live records leave no room.
@@ -112,7 +118,8 @@ test('acknowledgements never grow a file; segments rotate at maxBytes/8 and go o
   for (let i = 0; i < 200; i++) records.push(spool.append(request(1000, i)));
   const names = segments(spool);
   expect(names.length).toBeGreaterThanOrEqual(6);
-  for (const name of names) expect(fs.statSync(path.join(spool.dir, name)).size).toBeLessThanOrEqual(maxBytes / 8);
+  for (const name of names)
+    expect(fs.statSync(path.join(spool.dir, name)).size).toBeLessThanOrEqual(maxBytes / 8);
   let bytes = spool.stats().bytes;
   for (const r of records.reverse()) {
     spool.ack(r);
@@ -138,7 +145,8 @@ test('compaction keeps every live record, with its bytes, and reclaims the rest'
     expectWithinBound(spool, maxBytes, 700, i % 10 === 0);
   }
   expect(spool.stats().liveRecords).toBe(keep.size);
-  for (const [r, req] of keep) expect(spool.read(r)).toMatchObject({ body: req.body, href: req.href, json: true });
+  for (const [r, req] of keep)
+    expect(spool.read(r)).toMatchObject({ body: req.body, href: req.href, json: true });
 });
 
 test('records inherited past the cap are kept, never deleted; appends are refused until they drain', () => {
@@ -156,5 +164,6 @@ test('records inherited past the cap are kept, never deleted; appends are refuse
   for (const r of records.slice(0, 50)) small.ack(r);
   expect(small.append(request(1000))).not.toBeNull();
   expectWithinBound(small, 16 * KiB, 1000);
-  for (const r of records.slice(50)) expect(small.read(r).body).toMatch(/^\{"tag":\d+,"pad":"x+"\}$/);
+  for (const r of records.slice(50))
+    expect(small.read(r).body).toMatch(/^\{"tag":\d+,"pad":"x+"\}$/);
 });

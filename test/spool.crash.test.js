@@ -37,12 +37,17 @@ test('SIGKILL at random moments, compaction included (tiny maxBytes): the live s
   expect(reclaims).toBeGreaterThan(0); // compaction did run while the workers were being killed
 
   const logs = [];
-  const spool = new Spool(root, { maxBytes: 12 * 1024, log: (level, message) => logs.push(`${level}: ${message}`) });
+  const spool = new Spool(root, {
+    maxBytes: 12 * 1024,
+    log: (level, message) => logs.push(`${level}: ${message}`),
+  });
   later(() => spool.close());
   const live = drainParked(spool);
   const liveIds = new Set(live.map((r) => r.id));
   expect(liveIds.size).toBe(live.length); // no id twice
-  const missing = [...appended].filter((id) => !acked.has(id) && !ackInProgress.has(id) && !liveIds.has(id));
+  const missing = [...appended].filter(
+    (id) => !acked.has(id) && !ackInProgress.has(id) && !liveIds.has(id),
+  );
   expect({ seed, missing }).toEqual({ seed, missing: [] });
   const resurrected = [...acked].filter((id) => liveIds.has(id));
   expect({ seed, resurrected }).toEqual({ seed, resurrected: [] });
@@ -54,7 +59,9 @@ test('SIGKILL at random moments, compaction included (tiny maxBytes): the live s
 test('an I/O failure (EFBIG under ulimit -f) throws ERR_SPOOL_IO and leaves no torn line: every returned record survives', async () => {
   const root = tempRoot(later);
   // 16 KiB per file: the first segment fills up long before maxBytes (1 MiB, 128 KiB segments).
-  const worker = startWorker(later, ['fill', root, String(1024 * 1024)], { shell: 'ulimit -f 16;' });
+  const worker = startWorker(later, ['fill', root, String(1024 * 1024)], {
+    shell: 'ulimit -f 16;',
+  });
   const { code, stderr } = await worker.exited;
   expect(stderr).toBe('');
   expect(code).toBe(0);

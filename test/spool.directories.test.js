@@ -17,7 +17,10 @@ const SPOOL = path.join(__dirname, '..', 'lib', 'spool', 'index.js');
 async function inChild(code, options) {
   const run = options ? spawnWith(code, options) : spawnNode(code);
   const timer = setTimeout(() => run.child.kill('SIGKILL'), 10000);
-  later(() => { clearTimeout(timer); run.child.kill('SIGKILL'); });
+  later(() => {
+    clearTimeout(timer);
+    run.child.kill('SIGKILL');
+  });
   const result = await run.exited;
   clearTimeout(timer);
   expect(result).toMatchObject({ signal: null, stderr: '' });
@@ -25,12 +28,21 @@ async function inChild(code, options) {
 }
 
 function spawnWith(code, options) {
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  const child = spawn(process.execPath, ['-e', code], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...options,
+  });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => child.on('close', (c, signal) => resolve({ code: c, signal, stdout, stderr })));
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise((resolve) =>
+    child.on('close', (c, signal) => resolve({ code: c, signal, stdout, stderr })),
+  );
   return { child, exited };
 }
 
@@ -73,11 +85,13 @@ test('a file, a path below a file, /proc, /sys, /dev: ERR_SPOOL_IO at once with 
   expect(fs.existsSync('/dev/x')).toBe(false);
 });
 
-test.each(['000', '022', '277'])('directories 0700 and files 0600 under umask %s, intermediate directories included', async (umask) => {
-  const base = tempRoot(later);
-  const root = path.join(base, 'created', 'by', 'spool');
-  // Modes are taken at each stage: the first slot is adopted (renamed away) by the second.
-  const modes = await inChild(`
+test.each(['000', '022', '277'])(
+  'directories 0700 and files 0600 under umask %s, intermediate directories included',
+  async (umask) => {
+    const base = tempRoot(later);
+    const root = path.join(base, 'created', 'by', 'spool');
+    // Modes are taken at each stage: the first slot is adopted (renamed away) by the second.
+    const modes = await inChild(`
     const fs = require('node:fs');
     const path = require('node:path');
     const { Spool } = require(${JSON.stringify(SPOOL)});
@@ -99,48 +113,62 @@ test.each(['000', '022', '277'])('directories 0700 and files 0600 under umask %s
     take(root); take(second.dir);
     second.close();
     process.stdout.write(JSON.stringify(out));`);
-  const kind = (m) => m & 0o170000;
-  const dirs = Object.entries(modes).filter(([, m]) => kind(m) === 0o040000);
-  const files = Object.entries(modes).filter(([, m]) => kind(m) === 0o100000);
-  const names = Object.keys(modes).map((p) => path.basename(p));
-  expect(names).toEqual(expect.arrayContaining(['created', 'by', 'spool', 'owner.json', 'released.json']));
-  expect(names.filter((n) => n.startsWith('late-'))).toHaveLength(1);
-  expect(names.filter((n) => n.startsWith('seg-adopted-'))).toHaveLength(1);
-  expect(names.filter((n) => /^seg-\d{12}\.jsonl$/.test(n)).length).toBeGreaterThanOrEqual(2);
-  expect(dirs.length).toBeGreaterThanOrEqual(5); // created, by, spool, two slots
-  for (const [p, m] of dirs) expect([p, (m & 0o777).toString(8)]).toEqual([p, '700']);
-  for (const [p, m] of files) expect([p, (m & 0o777).toString(8)]).toEqual([p, '600']);
-});
+    const kind = (m) => m & 0o170000;
+    const dirs = Object.entries(modes).filter(([, m]) => kind(m) === 0o040000);
+    const files = Object.entries(modes).filter(([, m]) => kind(m) === 0o100000);
+    const names = Object.keys(modes).map((p) => path.basename(p));
+    expect(names).toEqual(
+      expect.arrayContaining(['created', 'by', 'spool', 'owner.json', 'released.json']),
+    );
+    expect(names.filter((n) => n.startsWith('late-'))).toHaveLength(1);
+    expect(names.filter((n) => n.startsWith('seg-adopted-'))).toHaveLength(1);
+    expect(names.filter((n) => /^seg-\d{12}\.jsonl$/.test(n)).length).toBeGreaterThanOrEqual(2);
+    expect(dirs.length).toBeGreaterThanOrEqual(5); // created, by, spool, two slots
+    for (const [p, m] of dirs) expect([p, (m & 0o777).toString(8)]).toEqual([p, '700']);
+    for (const [p, m] of files) expect([p, (m & 0o777).toString(8)]).toEqual([p, '600']);
+  },
+);
 
-test.each(['777', '770', '703'])('a root others can write to (mode %s) is refused, ssh style', (octalMode) => {
-  const mode = parseInt(octalMode, 8);
-  const root = tempRoot(later);
-  fs.chmodSync(root, mode);
-  const attemptsToUse = [
-    () => new Spool(root, { maxBytes: 65536 }),
-    () => Spool.appendLate(root, request(300)),
-  ];
-  for (const use of attemptsToUse) {
-    let error;
-    try {
-      use();
-    } catch (err) {
-      error = err;
+test.each(['777', '770', '703'])(
+  'a root others can write to (mode %s) is refused, ssh style',
+  (octalMode) => {
+    const mode = parseInt(octalMode, 8);
+    const root = tempRoot(later);
+    fs.chmodSync(root, mode);
+    const attemptsToUse = [
+      () => new Spool(root, { maxBytes: 65536 }),
+      () => Spool.appendLate(root, request(300)),
+    ];
+    for (const use of attemptsToUse) {
+      let error;
+      try {
+        use();
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toMatchObject({ name: 'SpoolError', code: 'ERR_SPOOL_PERMISSIONS' });
+      expect(error.message).toBe(
+        `bad permissions: ${root} is writable by others (mode 0${mode.toString(8)}); use a directory only this user can write, e.g. chmod 700 ${root}`,
+      );
     }
-    expect(error).toMatchObject({ name: 'SpoolError', code: 'ERR_SPOOL_PERMISSIONS' });
-    expect(error.message).toBe(`bad permissions: ${root} is writable by others (mode 0${mode.toString(8)}); use a directory only this user can write, e.g. chmod 700 ${root}`);
-  }
-  expect(fs.readdirSync(root)).toEqual([]);
-});
+    expect(fs.readdirSync(root)).toEqual([]);
+  },
+);
 
 test('an existing root of ours that others can read (0755) is made private, and the change logged', () => {
   const root = tempRoot(later);
   fs.chmodSync(root, 0o755);
   const logs = [];
-  const spool = new Spool(root, { maxBytes: 65536, log: (level, message) => logs.push({ level, message }) });
+  const spool = new Spool(root, {
+    maxBytes: 65536,
+    log: (level, message) => logs.push({ level, message }),
+  });
   later(() => spool.close());
   expect(fs.statSync(root).mode & 0o777).toBe(0o700);
-  expect(logs).toContainEqual({ level: 'info', message: `made ${root} private: mode 0755 → 0700 (the spool holds user data)` });
+  expect(logs).toContainEqual({
+    level: 'info',
+    message: `made ${root} private: mode 0755 → 0700 (the spool holds user data)`,
+  });
 });
 
 test('a root owned by another user is refused when we are not root', async () => {
@@ -160,6 +188,8 @@ test('a root owned by another user is refused when we are not root', async () =>
   const out = await inChild(attempts([root]), options);
   for (const result of out[root]) {
     expect(result.code).toBe('ERR_SPOOL_PERMISSIONS');
-    expect(result.message).toMatch(new RegExp(`^bad permissions: ${root} is owned by uid \\d+, not by this user \\(uid \\d+\\)`));
+    expect(result.message).toMatch(
+      new RegExp(`^bad permissions: ${root} is owned by uid \\d+, not by this user \\(uid \\d+\\)`),
+    );
   }
 });

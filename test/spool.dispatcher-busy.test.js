@@ -28,7 +28,7 @@ function events(url, n, visitors = 2) {
 // A next run on `dir` (against `c`, or a healthy collector): its summary matches `summary`, and it
 // delivered each of `uuids` exactly once.
 async function nextRunDelivers(dir, uuids, summary, c) {
-  const to = c || await collector();
+  const to = c || (await collector());
   const next = dispatcher({ spoolDir: dir, endpoint: to.url });
   await next.flush();
   expect(await next.close()).toMatchObject(summary);
@@ -59,16 +59,24 @@ test('the reproduction: 1 MiB spool, healthy collector, 4 rounds of 1,000 events
 test.each([
   ['64 KiB (the smallest cap the guarantee covers)', 64 * 1024, 25],
   ['256 KiB', 256 * 1024, 100],
-])('%s spool under a steady healthy load: never refuses, and the directory never crosses the cap', async (_, cap, burst) => {
-  const dir = tempDir();
-  const c = await collector();
-  const d = dispatcher({ spoolDir: dir, spoolMaxBytes: cap });
-  for (let i = 0; i < 40; i++) {
-    await sendAll(d, events(c.url, burst));
-    expect(treeBytes(dir)).toBeLessThanOrEqual(cap + 2048);
-  }
-  expect(d.stats()).toMatchObject({ accepted: 40 * burst, delivered: 40 * burst, notJournaled: 0 });
-}, 60000);
+])(
+  '%s spool under a steady healthy load: never refuses, and the directory never crosses the cap',
+  async (_, cap, burst) => {
+    const dir = tempDir();
+    const c = await collector();
+    const d = dispatcher({ spoolDir: dir, spoolMaxBytes: cap });
+    for (let i = 0; i < 40; i++) {
+      await sendAll(d, events(c.url, burst));
+      expect(treeBytes(dir)).toBeLessThanOrEqual(cap + 2048);
+    }
+    expect(d.stats()).toMatchObject({
+      accepted: 40 * burst,
+      delivered: 40 * burst,
+      notJournaled: 0,
+    });
+  },
+  60000,
+);
 
 test('when live events really fill the cap, the rest is kept in memory (counted), and journaling resumes as they drain', async () => {
   const dir = tempDir();
@@ -96,7 +104,9 @@ test('when live events really fill the cap, the rest is kept in memory (counted)
 test('a flapping endpoint: retries and replays keep only live events on disk; nothing is refused or lost', async () => {
   const dir = tempDir();
   // Every third request fails (503 or a reset before the answer).
-  const c = await collector((n) => [undefined, undefined, { status: 503 }, undefined, undefined, 'reset'][n % 6]);
+  const c = await collector(
+    (n) => [undefined, undefined, { status: 503 }, undefined, undefined, 'reset'][n % 6],
+  );
   const cap = 256 * 1024;
   const d = dispatcher({ spoolDir: dir, spoolMaxBytes: cap, maxAttempts: 2, spoolRetryMs: 0 });
   const all = [];
@@ -167,7 +177,13 @@ test('an endpoint still down: close() keeps the inherited events spooled (none l
   const dir = tempDir();
   const uuids = await spoolSome(dir, 10);
   const down = await collector(() => ({ status: 503 }));
-  const d = createDispatcher({ ...FAST, spoolDir: dir, endpoint: down.url, maxAttempts: 2, spoolRetryMs: 600000 });
+  const d = createDispatcher({
+    ...FAST,
+    spoolDir: dir,
+    endpoint: down.url,
+    maxAttempts: 2,
+    spoolRetryMs: 600000,
+  });
   await d.flush(); // each was tried; they failed again and went back to the spool
   expect(d.stats()).toMatchObject({ spooled: 10, pending: 0, lost: 0 });
   expect(await d.close()).toMatchObject({ spooled: 10, lost: 0, delivered: 0 });
@@ -204,36 +220,68 @@ describe('events kept in memory only because the journal was full', () => {
   const cap = 64 * 1024;
 
   test.each([
-    ['retries run out while the journal is still full: they wait in memory, then go to disk at close', 2],
+    [
+      'retries run out while the journal is still full: they wait in memory, then go to disk at close',
+      2,
+    ],
     ['a single attempt', 1],
-  ])('%s (maxAttempts %d); the next run delivers every one, once', async (_, maxAttempts) => {
-    const dir = tempDir();
-    const down = await collector(() => ({ status: 503 }));
-    const d = dispatcher({ spoolDir: dir, spoolMaxBytes: cap, maxAttempts, spoolRetryMs: 600000, endpoint: down.url });
-    const batch = events(down.url, 150);
-    const results = batch.map((e) => d.dispatchEvent(e.event));
-    const inMemory = d.stats().notJournaled;
-    expect(inMemory).toBeGreaterThan(50);
-    await new Promise((r) => setTimeout(r, 300)); // every attempt has been made by now
-    expect(d.stats().lost).toBe(0); // 0.1: `inMemory` lost, 'retries-exhausted'
-    const summary = await d.close({ timeoutMs: 500 });
-    expect(summary).toMatchObject({ spooled: 150, lost: 0 });
-    expect((await Promise.all(results)).every((r) => r.spooled === true)).toBe(true);
-    await nextRunDelivers(dir, batch.flatMap((e) => e.uuids), { delivered: 150, lost: 0, spooled: 0 });
-  }, 30000);
+  ])(
+    '%s (maxAttempts %d); the next run delivers every one, once',
+    async (_, maxAttempts) => {
+      const dir = tempDir();
+      const down = await collector(() => ({ status: 503 }));
+      const d = dispatcher({
+        spoolDir: dir,
+        spoolMaxBytes: cap,
+        maxAttempts,
+        spoolRetryMs: 600000,
+        endpoint: down.url,
+      });
+      const batch = events(down.url, 150);
+      const results = batch.map((e) => d.dispatchEvent(e.event));
+      const inMemory = d.stats().notJournaled;
+      expect(inMemory).toBeGreaterThan(50);
+      await new Promise((r) => setTimeout(r, 300)); // every attempt has been made by now
+      expect(d.stats().lost).toBe(0); // 0.1: `inMemory` lost, 'retries-exhausted'
+      const summary = await d.close({ timeoutMs: 500 });
+      expect(summary).toMatchObject({ spooled: 150, lost: 0 });
+      expect((await Promise.all(results)).every((r) => r.spooled === true)).toBe(true);
+      await nextRunDelivers(
+        dir,
+        batch.flatMap((e) => e.uuids),
+        { delivered: 150, lost: 0, spooled: 0 },
+      );
+    },
+    30000,
+  );
 
   test('an inherited spool over the cap: new events fail, and go to the journal once the inherited ones are delivered', async () => {
     const dir = tempDir();
     const down = await collector(() => ({ status: 503 }));
-    const first = dispatcher({ spoolDir: dir, spoolMaxBytes: 1024 * 1024, maxAttempts: 1, endpoint: down.url });
+    const first = dispatcher({
+      spoolDir: dir,
+      spoolMaxBytes: 1024 * 1024,
+      maxAttempts: 1,
+      endpoint: down.url,
+    });
     const inherited = events(down.url, 150, 4);
     await sendAll(first, inherited);
     await first.close();
     // Old events are answered, new ones refused for a while (503).
     const old = new Set(inherited.flatMap((e) => e.uuids));
     let refuseNew = true;
-    const c = await collector((n, r) => (refuseNew && !old.has(r.batch.visitors[0].snapshots[0].events[0].uuid) ? { status: 503 } : 'ok'));
-    const d = dispatcher({ spoolDir: dir, spoolMaxBytes: cap, maxAttempts: 3, spoolRetryMs: 600000, endpoint: c.url });
+    const c = await collector((n, r) =>
+      refuseNew && !old.has(r.batch.visitors[0].snapshots[0].events[0].uuid)
+        ? { status: 503 }
+        : 'ok',
+    );
+    const d = dispatcher({
+      spoolDir: dir,
+      spoolMaxBytes: cap,
+      maxAttempts: 3,
+      spoolRetryMs: 600000,
+      endpoint: c.url,
+    });
     const fresh = events(c.url, 20);
     const results = fresh.map((e) => d.dispatchEvent(e.event));
     expect(d.stats().notJournaled).toBe(20); // the inherited events fill the cap
@@ -242,10 +290,15 @@ describe('events kept in memory only because the journal was full', () => {
     expect((await Promise.all(results)).every((r) => r.spooled === true)).toBe(true); // 0.1: 20 dropped
     await d.close();
     refuseNew = false;
-    await nextRunDelivers(dir, [...old, ...fresh.flatMap((e) => e.uuids)], { delivered: 20, lost: 0 }, c);
+    await nextRunDelivers(
+      dir,
+      [...old, ...fresh.flatMap((e) => e.uuids)],
+      { delivered: 20, lost: 0 },
+      c,
+    );
   }, 30000);
 
-  test('2,000 of them at close()\'s deadline, the endpoint hung: one late file, the deadline kept, the next run delivers each once', async () => {
+  test("2,000 of them at close()'s deadline, the endpoint hung: one late file, the deadline kept, the next run delivers each once", async () => {
     const dir = tempDir();
     const hung = await collector(() => 'hang');
     const d = dispatcher({ spoolDir: dir, spoolMaxBytes: cap, timeoutMs: 600000 });
@@ -258,7 +311,11 @@ describe('events kept in memory only because the journal was full', () => {
     expect(Date.now() - started).toBeLessThan(1500 + 1000);
     expect(summary).toMatchObject({ spooled: 2000, lost: 0 });
     for (const res of hung.hanging.splice(0)) res.destroy();
-    await nextRunDelivers(dir, batch.flatMap((e) => e.uuids), { delivered: 2000, lost: 0, spooled: 0 });
+    await nextRunDelivers(
+      dir,
+      batch.flatMap((e) => e.uuids),
+      { delivered: 2000, lost: 0, spooled: 0 },
+    );
   }, 60000);
 
   test('handed over while close() runs with the journal full: spooled (a file of their own), delivered by the next run', async () => {
@@ -274,6 +331,10 @@ describe('events kept in memory only because the journal was full', () => {
     expect(results.every((r) => r.spooled === true)).toBe(true); // 0.1: dropped, "the spool is full"
     expect(await closing).toMatchObject({ spooled: 125, lost: 0 });
     for (const res of c.hanging.splice(0)) res.destroy();
-    await nextRunDelivers(dir, [...early, ...during].flatMap((e) => e.uuids), { delivered: 125, lost: 0 });
+    await nextRunDelivers(
+      dir,
+      [...early, ...during].flatMap((e) => e.uuids),
+      { delivered: 125, lost: 0 },
+    );
   }, 30000);
 });

@@ -17,25 +17,33 @@ const ROOT = JSON.stringify(path.join(__dirname, '..'));
 test('a spoolDir that is a file: ERR_SPOOL_IO saying it is not a directory (0.1: a raw EEXIST from mkdir)', () => {
   const file = path.join(tempDir(), 'not-a-dir');
   fs.writeFileSync(file, 'x');
-  expect(() => createDispatcher({ spoolDir: file })).toThrow(expect.objectContaining({
-    code: 'ERR_SPOOL_IO', message: expect.stringMatching(/not a directory/),
-  }));
-  expect(() => createDispatcher({ spoolDir: path.join(file, 'below') })).toThrow(expect.objectContaining({ code: 'ERR_SPOOL_IO' }));
+  expect(() => createDispatcher({ spoolDir: file })).toThrow(
+    expect.objectContaining({
+      code: 'ERR_SPOOL_IO',
+      message: expect.stringMatching(/not a directory/),
+    }),
+  );
+  expect(() => createDispatcher({ spoolDir: path.join(file, 'below') })).toThrow(
+    expect.objectContaining({ code: 'ERR_SPOOL_IO' }),
+  );
 });
 
-test.each(['/proc/self/ned-spool', '/proc/ned/spool/dir', '/sys/ned-spool'])('spoolDir %s: a clear error at once, never a hang', async (dir) => {
-  // In a child with a time limit: 0.1's recursive mkdir spun at 100% CPU forever under /proc.
-  const { child, exited } = spawnNode(`
+test.each(['/proc/self/ned-spool', '/proc/ned/spool/dir', '/sys/ned-spool'])(
+  'spoolDir %s: a clear error at once, never a hang',
+  async (dir) => {
+    // In a child with a time limit: 0.1's recursive mkdir spun at 100% CPU forever under /proc.
+    const { child, exited } = spawnNode(`
     const { createDispatcher } = require(${ROOT});
     try { createDispatcher({ spoolDir: ${JSON.stringify(dir)} }); console.log('created'); }
     catch (e) { console.log(e.code + ' ' + e.message); }
   `);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-  const r = await exited;
-  clearTimeout(timer);
-  expect(r.signal).toBeNull();
-  expect(r.stdout).toMatch(/^ERR_SPOOL_IO /);
-});
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+    const r = await exited;
+    clearTimeout(timer);
+    expect(r.signal).toBeNull();
+    expect(r.stdout).toMatch(/^ERR_SPOOL_IO /);
+  },
+);
 
 test('the spool is private: directories 0700, files 0600, whatever the umask', async () => {
   const base = tempDir();
@@ -59,14 +67,17 @@ test('the spool is private: directories 0700, files 0600, whatever the umask', a
   expect(fs.statSync(path.join(base, 'spool')).mode & 0o777).toBe(0o700);
   walk(path.join(base, 'spool'));
   expect(modes.filter(([k]) => k === 'file').length).toBeGreaterThan(0);
-  for (const [kind, mode] of modes) expect([kind, mode]).toEqual([kind, kind === 'dir' ? 0o700 : 0o600]);
+  for (const [kind, mode] of modes)
+    expect([kind, mode]).toEqual([kind, kind === 'dir' ? 0o700 : 0o600]);
 });
 
 test('a spoolDir others can write to is refused, as ssh does with key files; one others can read is tightened', () => {
   const open = path.join(tempDir(), 'open');
   fs.mkdirSync(open);
   fs.chmodSync(open, 0o777);
-  expect(() => createDispatcher({ spoolDir: open })).toThrow(expect.objectContaining({ code: 'ERR_SPOOL_PERMISSIONS' }));
+  expect(() => createDispatcher({ spoolDir: open })).toThrow(
+    expect.objectContaining({ code: 'ERR_SPOOL_PERMISSIONS' }),
+  );
   const readable = path.join(tempDir(), 'readable');
   fs.mkdirSync(readable);
   fs.chmodSync(readable, 0o755);
@@ -93,7 +104,12 @@ test('tampered journal lines (a file: URL, a verb events never use, broken JSON)
   fs.writeFileSync(file, lines.join('\n'));
   const c = await collector();
   const warnings = [];
-  const logger = { debug() {}, info() {}, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) };
+  const logger = {
+    debug() {},
+    info() {},
+    warn: (m) => warnings.push(m),
+    error: (m) => warnings.push(m),
+  };
   const next = createDispatcher({ spoolDir: dir, logger, endpoint: c.url });
   await next.flush();
   const summary = await next.close();

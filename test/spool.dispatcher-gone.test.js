@@ -22,10 +22,17 @@ async function downDispatcher(spoolDir, options = {}) {
   const url = `http://127.0.0.1:${await closedPort()}/v1/events`;
   const logs = [];
   const logger = {
-    debug() {}, info() {}, warn: (m) => logs.push(`warn: ${m}`), error: (m) => logs.push(`error: ${m}`),
+    debug() {},
+    info() {},
+    warn: (m) => logs.push(`warn: ${m}`),
+    error: (m) => logs.push(`error: ${m}`),
   };
   const dispatcher = createDispatcher({
-    spoolDir, maxAttempts: 1, spoolRetryMs: 600000, logger, ...options,
+    spoolDir,
+    maxAttempts: 1,
+    spoolRetryMs: 600000,
+    logger,
+    ...options,
   });
   later(() => dispatcher.close({ timeoutMs: 0 }));
   return { dispatcher, url, logs };
@@ -54,12 +61,18 @@ function balanced(stats) {
 }
 
 function deletedWarnings(logs) {
-  return logs.filter((m) => /^warn: \[native-event-dispatcher\] the spool's files were deleted while in use/.test(m));
+  return logs.filter((m) =>
+    /^warn: \[native-event-dispatcher\] the spool's files were deleted while in use/.test(m),
+  );
 }
 
 test('the reproduction: rm -rf spoolDir while it runs (events in retries), then close(): the next run finds exactly what close() counted as spooled', async () => {
   const spoolDir = path.join(tempDir(), 'spool');
-  const { dispatcher, url, logs } = await downDispatcher(spoolDir, { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 40 });
+  const { dispatcher, url, logs } = await downDispatcher(spoolDir, {
+    maxAttempts: 3,
+    baseDelayMs: 20,
+    maxDelayMs: 40,
+  });
   const events = Array.from({ length: 200 }, () => logEvent(url, 1));
   const settled = Promise.all(events.map((e) => dispatcher.dispatchEvent(e.event)));
   fs.rmSync(spoolDir, { recursive: true, force: true }); // accepted and journaled; most still retrying
@@ -71,7 +84,8 @@ test('the reproduction: rm -rf spoolDir while it runs (events in retries), then 
   expect(next.inherited).toBe(summary.spooled); // 0.2: 0, with close() saying 200
   expect(deletedWarnings(logs)).toHaveLength(1);
   expect(next.summary).toMatchObject({ delivered: 200, spooled: 0, lost: 0 });
-  for (const uuid of events.flatMap((e) => e.uuids)) expect([uuid, next.received.get(uuid)]).toEqual([uuid, 1]);
+  for (const uuid of events.flatMap((e) => e.uuids))
+    expect([uuid, next.received.get(uuid)]).toEqual([uuid, 1]);
 });
 
 test('deleted right before close(), everything parked: the same', async () => {
@@ -95,7 +109,10 @@ test('one segment file deleted alone: its live records are written back; the nex
   const { dispatcher, url, logs } = await downDispatcher(spoolDir, { spoolMaxBytes: 256 * 1024 });
   const { uuids } = await dispatch(dispatcher, url, 200);
   const slot = fs.readdirSync(spoolDir).find((n) => n.startsWith('slot-'));
-  const segments = fs.readdirSync(path.join(spoolDir, slot)).filter((n) => n.startsWith('seg-')).sort();
+  const segments = fs
+    .readdirSync(path.join(spoolDir, slot))
+    .filter((n) => n.startsWith('seg-'))
+    .sort();
   expect(segments.length).toBeGreaterThanOrEqual(3);
   fs.unlinkSync(path.join(spoolDir, slot, segments[0]));
   const summary = await dispatcher.close();
@@ -109,20 +126,28 @@ test('one segment file deleted alone: its live records are written back; the nex
 test.each([
   ['a 32 KiB segment (the journal rotates after the deletion)', 256 * 1024],
   ['the default bound (the open segment takes them all)', undefined],
-])('deleted while events keep coming, %s: those accepted after the deletion are on disk too', async (what, spoolMaxBytes) => {
-  const spoolDir = path.join(tempDir(), 'spool');
-  const { dispatcher, url } = await downDispatcher(spoolDir, spoolMaxBytes ? { spoolMaxBytes } : {});
-  const before = await dispatch(dispatcher, url, 100);
-  fs.rmSync(spoolDir, { recursive: true, force: true });
-  const after = await dispatch(dispatcher, url, 100);
-  expect(after.results.every((r) => r.spooled)).toBe(true);
-  expect(dispatcher.stats()).toMatchObject({ notJournaled: 0 });
-  const summary = await dispatcher.close();
-  expect(summary).toMatchObject({ spooled: 200, lost: 0 });
-  const next = await nextRun(spoolDir);
-  expect(next.inherited).toBe(200);
-  expect([...before.uuids, ...after.uuids].filter((u) => next.received.get(u) === 1)).toHaveLength(200);
-});
+])(
+  'deleted while events keep coming, %s: those accepted after the deletion are on disk too',
+  async (what, spoolMaxBytes) => {
+    const spoolDir = path.join(tempDir(), 'spool');
+    const { dispatcher, url } = await downDispatcher(
+      spoolDir,
+      spoolMaxBytes ? { spoolMaxBytes } : {},
+    );
+    const before = await dispatch(dispatcher, url, 100);
+    fs.rmSync(spoolDir, { recursive: true, force: true });
+    const after = await dispatch(dispatcher, url, 100);
+    expect(after.results.every((r) => r.spooled)).toBe(true);
+    expect(dispatcher.stats()).toMatchObject({ notJournaled: 0 });
+    const summary = await dispatcher.close();
+    expect(summary).toMatchObject({ spooled: 200, lost: 0 });
+    const next = await nextRun(spoolDir);
+    expect(next.inherited).toBe(200);
+    expect(
+      [...before.uuids, ...after.uuids].filter((u) => next.received.get(u) === 1),
+    ).toHaveLength(200);
+  },
+);
 
 test('cannot be recreated (the spoolDir path is now a regular file): counted lost with the cause, never spooled; the counts still balance', async () => {
   const spoolDir = path.join(tempDir(), 'spool');
@@ -147,19 +172,39 @@ test('cannot be recreated (the spoolDir path is now a regular file): counted los
   expect(drops).toHaveLength(220);
   const spoolLost = drops.filter((d) => d.reason === 'spool-lost');
   expect(spoolLost.length).toBeGreaterThanOrEqual(200);
-  for (const d of spoolLost) expect(d).toMatchObject({ cause: 'ERR_SPOOL_IO', error: expect.objectContaining({ code: 'ERR_SPOOL_IO' }) });
+  for (const d of spoolLost)
+    expect(d).toMatchObject({
+      cause: 'ERR_SPOOL_IO',
+      error: expect.objectContaining({ code: 'ERR_SPOOL_IO' }),
+    });
   for (const d of drops) expect(typeof d.cause).toBe('string');
-  expect(late.results.filter((r) => r.dropped)).toHaveLength(late.results.filter((r) => !r.spooled).length);
-  expect(errors.some((e) => /the spool's files were deleted while in use .* and could not be recreated/.test(e.message)
-    && /is not a directory/.test(e.message))).toBe(true);
-  expect(logs.some((m) => /^warn: \[native-event-dispatcher\] dropped 220 spooled event\(s\): the spool's files were deleted/.test(m))).toBe(true);
+  expect(late.results.filter((r) => r.dropped)).toHaveLength(
+    late.results.filter((r) => !r.spooled).length,
+  );
+  expect(
+    errors.some(
+      (e) =>
+        /the spool's files were deleted while in use .* and could not be recreated/.test(
+          e.message,
+        ) && /is not a directory/.test(e.message),
+    ),
+  ).toBe(true);
+  expect(
+    logs.some((m) =>
+      /^warn: \[native-event-dispatcher\] dropped 220 spooled event\(s\): the spool's files were deleted/.test(
+        m,
+      ),
+    ),
+  ).toBe(true);
   expect(fs.readFileSync(spoolDir, 'utf8')).toBe('not a directory');
 });
 
 test('a child SIGKILLed after the spool was recreated: the next run delivers every event', async () => {
   const spoolDir = path.join(tempDir(), 'spool');
   const url = `http://127.0.0.1:${await closedPort()}/v1/events`;
-  const child = lineProcess(later, process.execPath, ['-e', `
+  const child = lineProcess(later, process.execPath, [
+    '-e',
+    `
     const { createDispatcher } = require(${JSON.stringify(ROOT)});
     const { logEvent } = require(${JSON.stringify(path.join(__dirname, 'helpers', 'events'))});
     const say = (line) => require('node:fs').writeSync(1, line + '\\n');
@@ -173,14 +218,19 @@ test('a child SIGKILLed after the spool was recreated: the next run delivers eve
     };
     batch('FIRST');
     process.stdin.on('data', () => batch('SECOND'));
-  `]);
+  `,
+  ]);
   await child.until((lines) => lines.some((l) => l.startsWith('FIRST ')));
   fs.rmSync(spoolDir, { recursive: true, force: true });
   child.send('more');
   const lines = await child.until((l) => l.some((x) => x.startsWith('SECOND ')));
   expect(lines).toContain('FIRST 100');
   expect(lines).toContain('SECOND 100');
-  expect(lines.filter((l) => l.startsWith('WARN [native-event-dispatcher] the spool\'s files were deleted while in use'))).toHaveLength(1);
+  expect(
+    lines.filter((l) =>
+      l.startsWith("WARN [native-event-dispatcher] the spool's files were deleted while in use"),
+    ),
+  ).toHaveLength(1);
   child.proc.kill('SIGKILL');
   expect((await child.exited).signal).toBe('SIGKILL');
   const uuids = lines.filter((l) => l.startsWith('U ')).map((l) => l.slice(2));

@@ -25,7 +25,9 @@ function dispatcher(options) {
 }
 
 function child(mode, url, dir) {
-  const proc = spawn(process.execPath, [CHILD, mode, url, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CHILD, mode, url, dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines = [];
   let rest = '';
   let stderr = '';
@@ -38,13 +40,20 @@ function child(mode, url, dir) {
       for (const l of listeners) l();
     }
   });
-  proc.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => proc.on('close', (code, signal) => resolve({ code, signal, stderr })));
-  const until = (predicate) => new Promise((resolve) => {
-    const check = () => { if (predicate(lines)) resolve(lines); };
-    listeners.push(check);
-    check();
+  proc.stderr.on('data', (d) => {
+    stderr += d;
   });
+  const exited = new Promise((resolve) =>
+    proc.on('close', (code, signal) => resolve({ code, signal, stderr })),
+  );
+  const until = (predicate) =>
+    new Promise((resolve) => {
+      const check = () => {
+        if (predicate(lines)) resolve(lines);
+      };
+      listeners.push(check);
+      check();
+    });
   return { proc, lines, exited, until };
 }
 
@@ -94,13 +103,27 @@ test('a torn last line is skipped, never fatal; the rest is delivered', async ()
   await first.close();
   // A crash in the middle of a write leaves half a line (in the slot the closed dispatcher left).
   const slot = fs.readdirSync(dir).find((n) => n.startsWith('slot-'));
-  const segment = fs.readdirSync(path.join(dir, slot)).filter((n) => n.endsWith('.jsonl')).sort().pop();
-  fs.appendFileSync(path.join(dir, slot, segment), '{"a":0,"id":"torn","t":1,"m":"POST","u":"http://127.0.0.1:1/","e":"json","b":{"visi');
+  const segment = fs
+    .readdirSync(path.join(dir, slot))
+    .filter((n) => n.endsWith('.jsonl'))
+    .sort()
+    .pop();
+  fs.appendFileSync(
+    path.join(dir, slot, segment),
+    '{"a":0,"id":"torn","t":1,"m":"POST","u":"http://127.0.0.1:1/","e":"json","b":{"visi',
+  );
 
   const c = await collector();
   const logs = [];
-  const second = dispatcher({ spoolDir: dir, endpoint: c.url, logger: { debug() {}, info() {}, warn: (m) => logs.push(m), error: (m) => logs.push(m) } });
-  await waitFor(() => second.stats().parked === 0 && second.stats().queued === 0 && second.stats().inFlight === 0);
+  const second = dispatcher({
+    spoolDir: dir,
+    endpoint: c.url,
+    logger: { debug() {}, info() {}, warn: (m) => logs.push(m), error: (m) => logs.push(m) },
+  });
+  await waitFor(
+    () =>
+      second.stats().parked === 0 && second.stats().queued === 0 && second.stats().inFlight === 0,
+  );
   expect(second.stats()).toMatchObject({ replayed: 5, delivered: 5 });
   expect(logs.some((m) => /torn/.test(m))).toBe(true);
   const missing = events.flatMap((e) => e.uuids).filter((u) => !c.received.has(u));

@@ -61,7 +61,9 @@ test('the heartbeat finds the root deleted (rm -rf) and writes the live records 
   expect(logs.filter((m) => /deleted while in use/.test(m))).toHaveLength(1);
   spool.close();
   const next = open(root);
-  expect(drainParked(next).map((r) => next.read(r).body)).toEqual(live.slice(0, 30).map((r) => bodies.get(r)));
+  expect(drainParked(next).map((r) => next.read(r).body)).toEqual(
+    live.slice(0, 30).map((r) => bodies.get(r)),
+  );
 });
 
 test('the heartbeat finds one segment deleted (the slot still there): its live records go to a new segment of the slot', () => {
@@ -71,17 +73,28 @@ test('the heartbeat finds one segment deleted (the slot still there): its live r
   const spool = open(root, { maxBytes: 64 * 1024, log: (level, m) => logs.push(`${level}: ${m}`) });
   const { live, bodies } = journal(spool, 40, 0);
   const dir = spool.dir;
-  const first = fs.readdirSync(dir).filter((n) => n.startsWith('seg-')).sort()[0];
+  const first = fs
+    .readdirSync(dir)
+    .filter((n) => n.startsWith('seg-'))
+    .sort()[0];
   fs.unlinkSync(path.join(dir, first));
   jest.advanceTimersByTime(HEARTBEAT_MS);
   expect(spool.dir).toBe(dir);
   expect(logs.filter((m) => /deleted while in use/.test(m))).toEqual([
-    expect.stringMatching(new RegExp(`^warn: the spool's files were deleted while in use \\(1 segment file\\(s\\) in ${dir}\\)`)),
+    expect.stringMatching(
+      new RegExp(
+        `^warn: the spool's files were deleted while in use \\(1 segment file\\(s\\) in ${dir}\\)`,
+      ),
+    ),
   ]);
   expect(spool.stats().liveRecords).toBe(40);
   spool.close();
   const next = open(root);
-  expect(drainParked(next).map((r) => next.read(r).body).sort()).toEqual(live.map((r) => bodies.get(r)).sort());
+  expect(
+    drainParked(next)
+      .map((r) => next.read(r).body)
+      .sort(),
+  ).toEqual(live.map((r) => bodies.get(r)).sort());
 });
 
 test('close() finds the root replaced by a file: the live records are handed to onLost, no longer live; close() itself does not throw', () => {
@@ -96,7 +109,9 @@ test('close() finds the root replaced by a file: the live records are handed to 
   expect(lost).toHaveLength(1);
   expect(new Set(lost[0].records)).toEqual(new Set(live));
   expect(lost[0].error).toMatchObject({ name: 'SpoolError', code: 'ERR_SPOOL_IO' });
-  expect(lost[0].error.message).toBe(`the spool's files were deleted while in use (the slot ${spool.dir}) and could not be recreated; 8 record(s) are on disk no more: cannot use ${root} as a spool directory: ${root} is not a directory`);
+  expect(lost[0].error.message).toBe(
+    `the spool's files were deleted while in use (the slot ${spool.dir}) and could not be recreated; 8 record(s) are on disk no more: cannot use ${root} as a spool directory: ${root} is not a directory`,
+  );
   expect(live.every((r) => !r.live)).toBe(true);
   expect(spool.stats()).toMatchObject({ liveRecords: 0, parked: 0 });
   expect(fs.readFileSync(root, 'utf8')).toBe('a file');

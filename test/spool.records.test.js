@@ -19,7 +19,12 @@ function open(root, log) {
 
 const bytes = new Uint8Array(Buffer.from([9, 0, 1, 2, 254, 255, 128, 9]).buffer, 1, 6); // a view
 const cases = [
-  { method: 'POST', href: HREF, body: JSON.stringify({ é: '😀', s: 'a\nb', lone: '\ud800' }), json: true },
+  {
+    method: 'POST',
+    href: HREF,
+    body: JSON.stringify({ é: '😀', s: 'a\nb', lone: '\ud800' }),
+    json: true,
+  },
   { method: 'PUT', href: `${HREF}?q=1#f`, body: '{\n  "pretty": true\n}', json: true }, // a newline in JSON text
   { method: 'PATCH', href: HREF, body: 'plain text\nwith "quotes" and \u2028', json: false },
   { method: 'POST', href: HREF, body: '', json: false },
@@ -29,7 +34,10 @@ const cases = [
 ];
 
 function expectSame(read, req, acceptedAt) {
-  const body = req.body instanceof Uint8Array ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength) : req.body;
+  const body =
+    req.body instanceof Uint8Array
+      ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength)
+      : req.body;
   expect(read).toEqual({ method: req.method, href: req.href, body, json: req.json, acceptedAt });
 }
 
@@ -56,7 +64,8 @@ test('lines are validated on load: tampered or corrupt ones are skipped, counted
   const good = lineOf(request(300));
   const goodId = JSON.parse(good).id;
   const valid = JSON.parse(good);
-  const tamper = (changes) => `${JSON.stringify({ ...valid, id: crypto.randomUUID(), ...changes })}\n`;
+  const tamper = (changes) =>
+    `${JSON.stringify({ ...valid, id: crypto.randomUUID(), ...changes })}\n`;
   const bad = [
     tamper({ m: 'DELETE' }),
     tamper({ u: 'file:///etc/passwd' }),
@@ -78,11 +87,18 @@ test('lines are validated on load: tampered or corrupt ones are skipped, counted
     '\n',
   ];
   const logs = [];
-  makeSlot(root, { owner: { pid: 1 }, released: true, segments: [[...bad.slice(0, 9), good, ...bad.slice(9)]] });
+  makeSlot(root, {
+    owner: { pid: 1 },
+    released: true,
+    segments: [[...bad.slice(0, 9), good, ...bad.slice(9)]],
+  });
   const spool = open(root, (level, message) => logs.push({ level, message }));
   expect(drainParked(spool).map((r) => r.id)).toEqual([goodId]);
   expect(spool.stats()).toMatchObject({ skipped: bad.length, adopted: 1, liveRecords: 1 });
-  expect(logs).toContainEqual({ level: 'warn', message: `skipped 0 torn last line(s) and ${bad.length} invalid line(s) in the spool ${root}; they are not replayed` });
+  expect(logs).toContainEqual({
+    level: 'warn',
+    message: `skipped 0 torn last line(s) and ${bad.length} invalid line(s) in the spool ${root}; they are not replayed`,
+  });
 });
 
 test('a torn last line (a write cut short) is skipped, counted and logged; the rest is live', () => {
@@ -100,10 +116,15 @@ test('a torn last line (a write cut short) is skipped, counted and logged; the r
 test('a line changed on disk after load: read() throws ERR_SPOOL_CORRUPT', () => {
   const spool = open(tempRoot(later));
   const r = spool.append(request(300));
-  const seg = path.join(spool.dir, fs.readdirSync(spool.dir).find((n) => n.startsWith('seg-')));
+  const seg = path.join(
+    spool.dir,
+    fs.readdirSync(spool.dir).find((n) => n.startsWith('seg-')),
+  );
   const text = fs.readFileSync(seg, 'utf8');
   fs.writeFileSync(seg, text.replace('https://collector.test', 'ftp://elsewhere.test/'));
-  expect(() => spool.read(r)).toThrow(expect.objectContaining({ name: 'SpoolError', code: 'ERR_SPOOL_CORRUPT' }));
+  expect(() => spool.read(r)).toThrow(
+    expect.objectContaining({ name: 'SpoolError', code: 'ERR_SPOOL_CORRUPT' }),
+  );
 });
 
 test('two copies of one id (a compaction cut short) are merged on open; acknowledged once, neither comes back', () => {
@@ -146,7 +167,9 @@ test('close(): idempotent; append and read throw ERR_SPOOL_CLOSED; ack() still l
   const [a, b] = [spool.append(request(300)), spool.append(request(300))];
   spool.close();
   spool.close();
-  expect(() => spool.append(request(300))).toThrow(expect.objectContaining({ code: 'ERR_SPOOL_CLOSED' }));
+  expect(() => spool.append(request(300))).toThrow(
+    expect.objectContaining({ code: 'ERR_SPOOL_CLOSED' }),
+  );
   expect(() => spool.read(a)).toThrow(expect.objectContaining({ code: 'ERR_SPOOL_CLOSED' }));
   spool.ack(a); // e.g. a transfer that completed after the close deadline
   const next = open(root);
@@ -155,19 +178,47 @@ test('close(): idempotent; append and read throw ERR_SPOOL_CLOSED; ack() still l
 
 test('invalid arguments: TypeError/RangeError with a code, "Expected X for Y but received Z"', () => {
   const root = tempRoot(later);
-  expect(() => new Spool('', { maxBytes: 1 })).toThrow(expect.objectContaining({
-    name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: 'Expected a directory path for root but received ""' }));
-  expect(() => new Spool(root, { maxBytes: 0 })).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
-  expect(() => new Spool(root, {})).toThrow(expect.objectContaining({
-    name: 'TypeError', message: 'Expected an integer for options.maxBytes but received undefined' }));
+  expect(() => new Spool('', { maxBytes: 1 })).toThrow(
+    expect.objectContaining({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: 'Expected a directory path for root but received ""',
+    }),
+  );
+  expect(() => new Spool(root, { maxBytes: 0 })).toThrow(
+    expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }),
+  );
+  expect(() => new Spool(root, {})).toThrow(
+    expect.objectContaining({
+      name: 'TypeError',
+      message: 'Expected an integer for options.maxBytes but received undefined',
+    }),
+  );
   const spool = open(root);
-  expect(() => spool.append({ method: 'DELETE', href: HREF })).toThrow(expect.objectContaining({
-    name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: 'Expected one of GET, POST, PUT, PATCH for request.method but received "DELETE"' }));
-  expect(() => spool.append({ method: 'POST', href: HREF, body: 5 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-  expect(() => spool.append({ method: 'POST', href: HREF, body: new Uint8Array(1), json: true })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-  expect(() => spool.append(request(300), NaN)).toThrow(expect.objectContaining({ name: 'RangeError' }));
-  expect(() => spool.ack({ id: 'x' })).toThrow(expect.objectContaining({ message: 'Expected a record of this spool for record but received an object' }));
+  expect(() => spool.append({ method: 'DELETE', href: HREF })).toThrow(
+    expect.objectContaining({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: 'Expected one of GET, POST, PUT, PATCH for request.method but received "DELETE"',
+    }),
+  );
+  expect(() => spool.append({ method: 'POST', href: HREF, body: 5 })).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+  );
+  expect(() =>
+    spool.append({ method: 'POST', href: HREF, body: new Uint8Array(1), json: true }),
+  ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  expect(() => spool.append(request(300), NaN)).toThrow(
+    expect.objectContaining({ name: 'RangeError' }),
+  );
+  expect(() => spool.ack({ id: 'x' })).toThrow(
+    expect.objectContaining({
+      message: 'Expected a record of this spool for record but received an object',
+    }),
+  );
   const other = open(root);
-  expect(() => spool.park(other.append(request(300)))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  expect(() => spool.park(other.append(request(300)))).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+  );
   expect(spool.stats().liveRecords).toBe(0);
 });

@@ -8,7 +8,15 @@ const OldSpool = require('./fixtures/spool-0.1.0.js').Spool; // 0.1.0's journal,
 const { useCleanup } = require('./helpers/cleanup');
 const { spawnNode } = require('./helpers/processes');
 const {
-  HREF, tempRoot, request, lineOf, makeSlot, ownIdentity, startWorker, ids, drainParked,
+  HREF,
+  tempRoot,
+  request,
+  lineOf,
+  makeSlot,
+  ownIdentity,
+  startWorker,
+  ids,
+  drainParked,
 } = require('./helpers/spool');
 
 const { later } = useCleanup();
@@ -20,12 +28,18 @@ function open(root, options = {}) {
 }
 
 function slotNames(root) {
-  return fs.readdirSync(root).filter((n) => n.startsWith('slot-')).sort();
+  return fs
+    .readdirSync(root)
+    .filter((n) => n.startsWith('slot-'))
+    .sort();
 }
 
 // The files of a directory and their sizes: to show a slot was not touched.
 function listing(dir) {
-  return fs.readdirSync(dir).sort().map((n) => `${n}:${fs.statSync(path.join(dir, n)).size}`);
+  return fs
+    .readdirSync(dir)
+    .sort()
+    .map((n) => `${n}:${fs.statSync(path.join(dir, n)).size}`);
 }
 
 test('Spools in one process share a root; a closed one is adopted, exactly, by the next', () => {
@@ -82,19 +96,44 @@ test('whose slot is gone: a dead or reused pid here; elsewhere, a heartbeat olde
   const mine = slot(me); // this very process: live
   const reused = slot({ ...me, startTime: '1' }); // our pid, another start time: the pid was reused
   const otherHostFresh = slot({ ...me, pid: 1, bootId: 'another-boot' });
-  const otherHostStale = slot({ ...me, pid: 1, bootId: 'another-boot' }, { mtimeMs: Date.now() - 120000 });
+  const otherHostStale = slot(
+    { ...me, pid: 1, bootId: 'another-boot' },
+    { mtimeMs: Date.now() - 120000 },
+  );
   const otherNsFresh = slot({ ...me, pid: 1, pidNs: 'pid:[1]' });
   const beingCreated = makeSlot(root, { segments: [] }); // no owner file yet
   const abandoned = slot(null, { mtimeMs: Date.now() - 120000 }); // its creator died before the owner file
   const spool = open(root);
-  expect(drainParked(spool).map((r) => r.id).sort()).toEqual([reused.id, otherHostStale.id, abandoned.id].sort());
-  expect(slotNames(root)).toEqual([mine.name, otherHostFresh.name, otherNsFresh.name, beingCreated.name, path.basename(spool.dir)].sort());
+  expect(
+    drainParked(spool)
+      .map((r) => r.id)
+      .sort(),
+  ).toEqual([reused.id, otherHostStale.id, abandoned.id].sort());
+  expect(slotNames(root)).toEqual(
+    [
+      mine.name,
+      otherHostFresh.name,
+      otherNsFresh.name,
+      beingCreated.name,
+      path.basename(spool.dir),
+    ].sort(),
+  );
 });
 
 test('late records: appendLate writes a private, durable file that exactly one next Spool adopts', () => {
   const root = path.join(tempRoot(later), 'missing', 'root');
-  const first = Spool.appendLate(root, { method: 'POST', href: HREF, body: '{"late":1}', json: true });
-  const second = Spool.appendLate(root, { method: 'PUT', href: HREF, body: Buffer.from([1, 2, 3]), json: false });
+  const first = Spool.appendLate(root, {
+    method: 'POST',
+    href: HREF,
+    body: '{"late":1}',
+    json: true,
+  });
+  const second = Spool.appendLate(root, {
+    method: 'PUT',
+    href: HREF,
+    body: Buffer.from([1, 2, 3]),
+    json: false,
+  });
   expect(fs.statSync(root).mode & 0o777).toBe(0o700);
   const lateFiles = fs.readdirSync(root).filter((n) => n.startsWith('late-'));
   expect(lateFiles).toHaveLength(2);
@@ -124,8 +163,11 @@ function legacyJournal(dir, holder) {
   fs.writeFileSync(path.join(dir, 'lock'), String(holder));
   return {
     live: [
-      { body: '{"n":2}', json: true }, { body: '{"n":3}', json: true }, { body: '{"n":5}', json: true },
-      { body: 'plain\ntext', json: false }, { body: Buffer.from([0, 255, 7]), json: false },
+      { body: '{"n":2}', json: true },
+      { body: '{"n":3}', json: true },
+      { body: '{"n":5}', json: true },
+      { body: 'plain\ntext', json: false },
+      { body: Buffer.from([0, 255, 7]), json: false },
     ],
     lateBody: '{"late":true}',
     ids: [records[1], records[2], records[4], text, bytes].map((r) => r.id),
@@ -143,8 +185,17 @@ test('a 0.1.0 directory whose process is gone is adopted: its live records, with
   const spool = open(root, { log: (level, message) => logs.push(`${level}: ${message}`) });
   const adopted = drainParked(spool);
   expect(adopted.map((r) => r.id).slice(0, 5)).toEqual(legacy.ids);
-  expect(adopted.slice(0, 5).map((r) => { const { body, json } = spool.read(r); return { body, json }; })).toEqual(legacy.live);
-  expect(spool.read(adopted[5])).toMatchObject({ method: 'PATCH', body: legacy.lateBody, json: true });
+  expect(
+    adopted.slice(0, 5).map((r) => {
+      const { body, json } = spool.read(r);
+      return { body, json };
+    }),
+  ).toEqual(legacy.live);
+  expect(spool.read(adopted[5])).toMatchObject({
+    method: 'PATCH',
+    body: legacy.lateBody,
+    json: true,
+  });
   expect(adopted).toHaveLength(6);
   // The 0.1.0 files are gone; the root is private now.
   expect(fs.readdirSync(root)).toEqual([path.basename(spool.dir)]);
@@ -190,8 +241,9 @@ test('a 0.1.0 journal whose process still runs is left alone', () => {
   const before = fs.readdirSync(root).sort();
   const spool = open(root);
   expect(spool.stats().adopted).toBe(1); // only the late file, which no running 0.1.0 dispatcher reads
-  expect(fs.readdirSync(root).filter((n) => !n.startsWith('slot-') && !n.startsWith('late-')))
-    .toEqual(before.filter((n) => !n.startsWith('late-')));
+  expect(
+    fs.readdirSync(root).filter((n) => !n.startsWith('slot-') && !n.startsWith('late-')),
+  ).toEqual(before.filter((n) => !n.startsWith('late-')));
 });
 
 test('4 processes on one root; 2 SIGKILLed with live records; 2 started at once adopt each of them exactly once; the survivors are untouched', async () => {
@@ -217,7 +269,12 @@ test('4 processes on one root; 2 SIGKILLed with live records; 2 started at once 
   const survivorIds = [...liveOf(alive1), ...liveOf(alive2)];
   expect(adopted.filter((id) => survivorIds.includes(id))).toEqual([]);
   // The dead slots are gone: four live slots remain, and the survivors close cleanly.
-  expect(slotNames(root).sort()).toEqual([...survivors.map((s) => path.basename(s.dir)), ...starters.map((w) => path.basename(slotOf(w)))].sort());
+  expect(slotNames(root).sort()).toEqual(
+    [
+      ...survivors.map((s) => path.basename(s.dir)),
+      ...starters.map((w) => path.basename(slotOf(w))),
+    ].sort(),
+  );
   for (const w of [alive1, alive2, ...starters]) w.send('close');
   for (const w of [alive1, alive2, ...starters]) expect((await w.exited).code).toBe(0);
 }, 20000);
@@ -244,7 +301,9 @@ test('adopted segments keep their order: events accepted in the same millisecond
   const at = 1_700_000_000_000;
   const first = new Spool(root, { maxBytes: 64 * 1024 });
   const live = Array.from({ length: 40 }, (_, i) => first.append(request(1000, i), at).id);
-  expect(fs.readdirSync(first.dir).filter((n) => n.startsWith('seg-')).length).toBeGreaterThanOrEqual(4);
+  expect(
+    fs.readdirSync(first.dir).filter((n) => n.startsWith('seg-')).length,
+  ).toBeGreaterThanOrEqual(4);
   first.close();
   for (let generation = 0; generation < 3; generation++) {
     const next = new Spool(root, { maxBytes: 1024 * 1024 });
@@ -257,17 +316,27 @@ test('adopted segments keep their order: events accepted in the same millisecond
 
 test('a merge cut short (an adopt-… directory and an import file inside an orphan slot) is finished by the next adopter', () => {
   const root = tempRoot(later);
-  const outer = makeSlot(root, { owner: { pid: 1 }, released: true, segments: [[lineOf(request(300))]] });
+  const outer = makeSlot(root, {
+    owner: { pid: 1 },
+    released: true,
+    segments: [[lineOf(request(300))]],
+  });
   // What a process that died in the middle of adopting leaves: the orphan it was merging, nested.
-  const inner = makeSlot(root, { owner: { pid: 1 }, released: true, segments: [[lineOf(request(300)), lineOf(request(300))]] });
+  const inner = makeSlot(root, {
+    owner: { pid: 1 },
+    released: true,
+    segments: [[lineOf(request(300)), lineOf(request(300))]],
+  });
   fs.renameSync(inner.dir, path.join(outer.dir, `adopt-${inner.name}`));
-  fs.writeFileSync(path.join(outer.dir, 'import-late-1-x.jsonl'), lineOf(request(300)), { mode: 0o600 });
+  fs.writeFileSync(path.join(outer.dir, 'import-late-1-x.jsonl'), lineOf(request(300)), {
+    mode: 0o600,
+  });
   const spool = open(root);
   expect(spool.stats()).toMatchObject({ adopted: 4, liveRecords: 4, skipped: 0 });
   expect(fs.readdirSync(spool.dir).filter((n) => !n.startsWith('seg-'))).toEqual(['owner.json']);
 });
 
-test('the heartbeat: the owner file is touched every 10 s by an unref\'d timer, and by append() when due', () => {
+test("the heartbeat: the owner file is touched every 10 s by an unref'd timer, and by append() when due", () => {
   const start = Date.now();
   jest.useFakeTimers({ now: start, doNotFake: ['nextTick', 'setImmediate'] });
   later(() => jest.useRealTimers());
@@ -337,7 +406,11 @@ test('an owner that is a zombie (dead, not yet reaped) is gone', async () => {
   };
   const { pid, text } = await stat();
   const zombie = makeSlot(root, {
-    owner: { ...ownIdentity(), pid, startTime: text.slice(text.lastIndexOf(')') + 2).split(' ')[19] },
+    owner: {
+      ...ownIdentity(),
+      pid,
+      startTime: text.slice(text.lastIndexOf(')') + 2).split(' ')[19],
+    },
     segments: [[lineOf(request(300))]],
   });
   const spool = open(root);
@@ -365,19 +438,30 @@ test('an owner file that is JSON but not an object (null, a number) is judged li
 
 test('entries of an orphan slot that are not ours (a stray file, directories named like journal files) are set aside once, never carried from run to run', () => {
   const root = tempRoot(later);
-  const orphan = makeSlot(root, { owner: { pid: 1 }, released: true, segments: [[lineOf(request(300)), lineOf(request(300))]] });
+  const orphan = makeSlot(root, {
+    owner: { pid: 1 },
+    released: true,
+    segments: [[lineOf(request(300)), lineOf(request(300))]],
+  });
   fs.writeFileSync(path.join(orphan.dir, 'notes.txt'), 'kept by an operator');
   fs.mkdirSync(path.join(orphan.dir, 'seg-000000000997.jsonl'));
   fs.mkdirSync(path.join(orphan.dir, 'import-late-1-x.jsonl'));
   fs.mkdirSync(path.join(root, 'late-123-abc.jsonl')); // a directory named like a late file, in the root
   const logs = [];
-  const first = new Spool(root, { maxBytes: 1024 * 1024, log: (level, m) => logs.push(`${level}: ${m}`) });
+  const first = new Spool(root, {
+    maxBytes: 1024 * 1024,
+    log: (level, m) => logs.push(`${level}: ${m}`),
+  });
   expect(first.stats()).toMatchObject({ adopted: 2, liveRecords: 2 });
   for (const r of drainParked(first)) first.ack(r);
   first.close();
   expect(fs.existsSync(first.dir)).toBe(false); // nothing of its own left: removed, not released
   const aside = fs.readdirSync(path.join(root, 'unrecognised'));
-  expect(aside.map((n) => n.slice(9)).sort()).toEqual(['import-late-1-x.jsonl', 'notes.txt', 'seg-000000000997.jsonl']);
+  expect(aside.map((n) => n.slice(9)).sort()).toEqual([
+    'import-late-1-x.jsonl',
+    'notes.txt',
+    'seg-000000000997.jsonl',
+  ]);
   expect(logs.filter((m) => /is not a spool file; moved to/.test(m))).toHaveLength(3);
   // Ten more runs: each starts, nothing is adopted, nothing nests.
   for (let i = 0; i < 10; i++) {

@@ -11,7 +11,10 @@ beforeAll(async () => {
     const u = new URL(req.url, 'http://x');
     if (u.pathname === '/status') {
       const code = Number(u.searchParams.get('code'));
-      res.writeHead(code, { location: '/elsewhere', ...(u.searchParams.has('retry') ? { 'retry-after': u.searchParams.get('retry') } : {}) });
+      res.writeHead(code, {
+        location: '/elsewhere',
+        ...(u.searchParams.has('retry') ? { 'retry-after': u.searchParams.get('retry') } : {}),
+      });
       res.end(`status ${code}`);
       return;
     }
@@ -19,8 +22,19 @@ beforeAll(async () => {
       // Its own header and body for each request: n decides the body (none, ASCII, UTF-8) and a
       // Latin-1 header byte (obs-text), so responses handed back together cannot be mixed up.
       const n = Number(u.searchParams.get('n'));
-      res.writeHead(n % 4 === 0 ? 204 : 200, [['x-n', String(n)], ['x-latin', Buffer.from(`caf\xe9 ${n}`, 'latin1').toString('latin1')]]);
-      res.end(n % 4 === 0 ? undefined : n % 4 === 1 ? '' : n % 4 === 2 ? `body ${n}` : `bödy ${'€'.repeat(n)}`);
+      res.writeHead(n % 4 === 0 ? 204 : 200, [
+        ['x-n', String(n)],
+        ['x-latin', Buffer.from(`caf\xe9 ${n}`, 'latin1').toString('latin1')],
+      ]);
+      res.end(
+        n % 4 === 0
+          ? undefined
+          : n % 4 === 1
+            ? ''
+            : n % 4 === 2
+              ? `body ${n}`
+              : `bödy ${'€'.repeat(n)}`,
+      );
       return;
     }
     if (u.pathname === '/big') {
@@ -46,8 +60,11 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
 
   test('POST sends exactly the JSON.stringify bytes, with multi-byte UTF-8 intact', async () => {
     const params = {
-      visitors: [{ visitor_id: 'ünïcödé-用户-🚀', attributes: [{ value: 'Grüße, 世界 — “quotes”' }] }],
-      n: 1.5, nested: { empty: [], nil: null, t: true },
+      visitors: [
+        { visitor_id: 'ünïcödé-用户-🚀', attributes: [{ value: 'Grüße, 世界 — “quotes”' }] },
+      ],
+      n: 1.5,
+      nested: { empty: [], nil: null, t: true },
     };
     const res = await dispatchEvent('POST', server.url, params);
     const expected = Buffer.from(JSON.stringify(params), 'utf8');
@@ -74,24 +91,36 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     for (const name of Object.keys(res.headers)) expect(name).toBe(name.toLowerCase());
   });
 
-  test.each([120, 700])('%i responses handed back together each keep their own headers and body (empty, ASCII, UTF-8)', async (n) => {
-    const all = await Promise.all(Array.from({ length: n }, (_, i) => dispatchEvent('POST', new URL(`/each?n=${i}`, server.url).href, { i })));
-    all.forEach((res, i) => {
-      expect(res.statusCode).toBe(i % 4 === 0 ? 204 : 200);
-      expect(res.headers['x-n']).toBe(String(i));
-      // A Latin-1 byte (obs-text) in a header value: libcurl hands the byte over, undici decodes the
-      // value as UTF-8 and gets U+FFFD — a difference the README's list does not name yet.
-      expect(res.headers['x-latin']).toBe(per(kind, { native: `caf\u00e9 ${i}`, fallback: `caf\ufffd ${i}` }));
-      expect(res.body).toBe(i % 4 < 2 ? '' : i % 4 === 2 ? `body ${i}` : `bödy ${'€'.repeat(i)}`);
-    });
-  });
+  test.each([120, 700])(
+    '%i responses handed back together each keep their own headers and body (empty, ASCII, UTF-8)',
+    async (n) => {
+      const all = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          dispatchEvent('POST', new URL(`/each?n=${i}`, server.url).href, { i }),
+        ),
+      );
+      all.forEach((res, i) => {
+        expect(res.statusCode).toBe(i % 4 === 0 ? 204 : 200);
+        expect(res.headers['x-n']).toBe(String(i));
+        // A Latin-1 byte (obs-text) in a header value: libcurl hands the byte over, undici decodes the
+        // value as UTF-8 and gets U+FFFD — a difference the README's list does not name yet.
+        expect(res.headers['x-latin']).toBe(
+          per(kind, { native: `caf\u00e9 ${i}`, fallback: `caf\ufffd ${i}` }),
+        );
+        expect(res.body).toBe(i % 4 < 2 ? '' : i % 4 === 2 ? `body ${i}` : `bödy ${'€'.repeat(i)}`);
+      });
+    },
+  );
 
-  test.each([200, 201, 204, 301, 302, 307, 400, 404, 429, 500, 503])('resolves on HTTP %i (no redirect is followed)', async (code) => {
-    const before = server.requests.length;
-    const res = await dispatchEvent('POST', `${server.origin}/status?code=${code}`, {});
-    expect(res.statusCode).toBe(code);
-    expect(server.requests.length).toBe(before + 1);
-  });
+  test.each([200, 201, 204, 301, 302, 307, 400, 404, 429, 500, 503])(
+    'resolves on HTTP %i (no redirect is followed)',
+    async (code) => {
+      const before = server.requests.length;
+      const res = await dispatchEvent('POST', `${server.origin}/status?code=${code}`, {});
+      expect(res.statusCode).toBe(code);
+      expect(server.requests.length).toBe(before + 1);
+    },
+  );
 
   test('strings, Buffers, Uint8Arrays and ArrayBuffers are sent byte for byte', async () => {
     const text = '{"already":"json","ü":"✓"}';
@@ -141,7 +170,14 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   });
 
   test('GET turns a flat params object into the query string and sends no body', async () => {
-    await dispatchEvent('GET', `${server.url}?fixed=1`, { a: 'x y', b: 2, c: true, d: ['1', '2'], e: null, f: undefined });
+    await dispatchEvent('GET', `${server.url}?fixed=1`, {
+      a: 'x y',
+      b: 2,
+      c: true,
+      d: ['1', '2'],
+      e: null,
+      f: undefined,
+    });
     expect(last().method).toBe('GET');
     expect(last().url).toBe('/v1/events?fixed=1&a=x+y&b=2&c=true&d=1&d=2&e=');
     expect(last().body.length).toBe(0);
@@ -151,9 +187,19 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   });
 
   test('custom headers are sent; they can replace content-type and the user agent', async () => {
-    await dispatchEvent('POST', server.url, {}, {
-      headers: { 'X-Api-Key': 'secret', 'x-count': 3, 'X-Empty': '', 'Content-Type': 'application/vnd.custom+json' },
-    });
+    await dispatchEvent(
+      'POST',
+      server.url,
+      {},
+      {
+        headers: {
+          'X-Api-Key': 'secret',
+          'x-count': 3,
+          'X-Empty': '',
+          'Content-Type': 'application/vnd.custom+json',
+        },
+      },
+    );
     expect(last().headers['x-api-key']).toBe('secret');
     expect(last().headers['x-count']).toBe('3');
     expect(last().headers['x-empty']).toBe('');
@@ -165,10 +211,11 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   });
 
   // The fallback has no libcurl to name.
-  const defaultAgent = () => per(kind, {
-    native: `native-event-dispatcher/${require('../package.json').version} libcurl/${versions().libcurl}`,
-    fallback: `native-event-dispatcher/${require('../package.json').version}`,
-  });
+  const defaultAgent = () =>
+    per(kind, {
+      native: `native-event-dispatcher/${require('../package.json').version} libcurl/${versions().libcurl}`,
+      fallback: `native-event-dispatcher/${require('../package.json').version}`,
+    });
 
   test('the default user agent names the package, its version and libcurl', async () => {
     await dispatchEvent('POST', server.url, {});
@@ -200,9 +247,19 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     expect(sent(last())).toEqual(['upper/1']);
     await dispatchEvent('POST', server.url, {}, { headers: { 'User-Agent': '' } });
     expect(sent(last())).toEqual(['']);
-    await dispatchEvent('POST', server.url, {}, { userAgent: 'option/1', headers: { 'X-Other': 'y' } });
+    await dispatchEvent(
+      'POST',
+      server.url,
+      {},
+      { userAgent: 'option/1', headers: { 'X-Other': 'y' } },
+    );
     expect(sent(last())).toEqual(['option/1']);
-    await dispatchEvent('POST', server.url, {}, { userAgent: 'option/1', headers: { 'User-Agent': 'header/1' } });
+    await dispatchEvent(
+      'POST',
+      server.url,
+      {},
+      { userAgent: 'option/1', headers: { 'User-Agent': 'header/1' } },
+    );
     expect(sent(last())).toEqual(['header/1']);
   });
 
@@ -233,8 +290,11 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     ];
     for (const headers of headerSets) {
       await dispatchEvent('POST', server.url, {}, { headers });
-      for (const [name, value] of Object.entries(headers)) expect(last().headers[name]).toBe(String(value));
-      expect(Object.keys(last().headers).filter((n) => n.startsWith('x-'))).toEqual(Object.keys(headers));
+      for (const [name, value] of Object.entries(headers))
+        expect(last().headers[name]).toBe(String(value));
+      expect(Object.keys(last().headers).filter((n) => n.startsWith('x-'))).toEqual(
+        Object.keys(headers),
+      );
     }
     // The same value with another type is another options object: the bad one is refused every time.
     for (const [good, bad] of [
@@ -246,7 +306,9 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     ]) {
       for (let i = 0; i < 2; i++) {
         expect((await dispatchEvent('POST', server.url, {}, good)).statusCode).toBe(200);
-        await expect(dispatchEvent('POST', server.url, {}, bad)).rejects.toMatchObject({ name: 'TypeError' });
+        await expect(dispatchEvent('POST', server.url, {}, bad)).rejects.toMatchObject({
+          name: 'TypeError',
+        });
       }
     }
   });
@@ -255,19 +317,31 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     const big = await dispatchEvent('GET', `${server.origin}/big`, { n: 200000 });
     expect(big.statusCode).toBe(200);
     expect(big.body.length).toBe(64 * 1024);
-    const small = await dispatchEvent('GET', `${server.origin}/big`, { n: 5000 }, { maxResponseBytes: 100 });
+    const small = await dispatchEvent(
+      'GET',
+      `${server.origin}/big`,
+      { n: 5000 },
+      { maxResponseBytes: 100 },
+    );
     expect(small.body).toBe('x'.repeat(100));
-    const none = await dispatchEvent('GET', `${server.origin}/big`, { n: 10 }, { maxResponseBytes: 0 });
+    const none = await dispatchEvent(
+      'GET',
+      `${server.origin}/big`,
+      { n: 10 },
+      { maxResponseBytes: 0 },
+    );
     expect(none.body).toBe('');
     // The connection was drained, so the next request reuses it and is answered normally.
-    expect((await dispatchEvent('GET', `${server.origin}/big`, { n: 3 }, { maxResponseBytes: 100 })).body).toBe('xxx');
+    expect(
+      (await dispatchEvent('GET', `${server.origin}/big`, { n: 3 }, { maxResponseBytes: 100 }))
+        .body,
+    ).toBe('xxx');
   });
 
   test('a binary response body comes back byte for byte (fetch().arrayBuffer())', async () => {
     const res = await createFetch()(`${server.origin}/bytes`);
     expect([...new Uint8Array(await res.arrayBuffer())]).toEqual([0x00, 0xff, 0xfe, 0x80, 0x0a]);
   });
-
 
   test('versions() names the transport, libcurl (native) or undici (fallback), TLS, nghttp2 and the addon', () => {
     const v = versions();
@@ -323,7 +397,16 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
 // header block, Retry-After as given), the profile's libcurl header syntax, argument checks and the
 // verbose trace — what the public API above does not show.
 describe('the fallback backend, driven directly', () => {
-  const { backend, profile, submit, send, sinkCalls, completedInsideSubmit, RESPONSE, BINARY } = require('./helpers/fallback');
+  const {
+    backend,
+    profile,
+    submit,
+    send,
+    sinkCalls,
+    completedInsideSubmit,
+    RESPONSE,
+    BINARY,
+  } = require('./helpers/fallback');
 
   afterAll(() => backend.halt());
 
@@ -331,14 +414,18 @@ describe('the fallback backend, driven directly', () => {
     const text = JSON.stringify({ visitor: 'ünïcödé-用户-🚀', quote: '“Grüße, 世界”' });
     const bytes = Buffer.from(text, 'utf8');
     const done = await send('POST', server.url, text);
-    expect(done).toEqual({ id: expect.any(Number), statusCode: 200, bytesSent: bytes.length, detail: undefined });
+    expect(done).toEqual({
+      id: expect.any(Number),
+      statusCode: 200,
+      bytesSent: bytes.length,
+      detail: undefined,
+    });
     expect(last().method).toBe('POST');
     expect(last().body.equals(bytes)).toBe(true);
     expect(Number(last().headers['content-length'])).toBe(bytes.length);
     expect(bytes.length).toBeGreaterThan(text.length); // multi-byte characters really sent
     expect((await send('POST', server.url, '')).bytesSent).toBe(0);
   });
-
 
   test('GET and HEAD send no body; DELETE sends one only when given', async () => {
     await send('GET', `${server.url}?a=1&b=x+y`, 'ignored');
@@ -379,33 +466,44 @@ describe('the fallback backend, driven directly', () => {
   });
 
   test('BINARY gives the body as a Buffer, byte for byte', async () => {
-    const done = await send('GET', `${server.origin}/bytes`, undefined, { flags: RESPONSE | BINARY });
+    const done = await send('GET', `${server.origin}/bytes`, undefined, {
+      flags: RESPONSE | BINARY,
+    });
     expect(Buffer.isBuffer(done.detail.body)).toBe(true);
     expect([...done.detail.body]).toEqual([0x00, 0xff, 0xfe, 0x80, 0x0a]);
     const text = await send('GET', `${server.origin}/bytes`, undefined, { flags: RESPONSE });
     expect(typeof text.detail.body).toBe('string');
   });
 
-  test.each([201, 204, 301, 302, 307, 400, 404, 500, 503])('HTTP %i is an answer: no redirect is followed', async (code) => {
-    const before = server.requests.length;
-    const done = await send('POST', `${server.origin}/status?code=${code}`, '{}');
-    expect(done.statusCode).toBe(code);
-    expect(server.requests.length).toBe(before + 1);
-    if (code >= 300) expect(done.detail).toEqual({}); // not 2xx: always a detail, even an empty one
-    else expect(done.detail).toBeUndefined();
-  });
+  test.each([201, 204, 301, 302, 307, 400, 404, 500, 503])(
+    'HTTP %i is an answer: no redirect is followed',
+    async (code) => {
+      const before = server.requests.length;
+      const done = await send('POST', `${server.origin}/status?code=${code}`, '{}');
+      expect(done.statusCode).toBe(code);
+      expect(server.requests.length).toBe(before + 1);
+      if (code >= 300)
+        expect(done.detail).toEqual({}); // not 2xx: always a detail, even an empty one
+      else expect(done.detail).toBeUndefined();
+    },
+  );
 
   test('Retry-After comes with the result, also on a 2xx without RESPONSE', async () => {
     const limited = await send('POST', `${server.origin}/status?code=429&retry=7`, '{}');
     expect(limited).toMatchObject({ statusCode: 429, detail: { retryAfterMs: 7000 } });
     const date = 'Wed, 21 Oct 2037 07:28:00 GMT';
-    const unavailable = await send('POST', `${server.origin}/status?code=503&retry=${encodeURIComponent(date)}`, '{}');
-    expect(Math.abs(unavailable.detail.retryAfterMs - (Date.parse(date) - Date.now()))).toBeLessThan(60000);
+    const unavailable = await send(
+      'POST',
+      `${server.origin}/status?code=503&retry=${encodeURIComponent(date)}`,
+      '{}',
+    );
+    expect(
+      Math.abs(unavailable.detail.retryAfterMs - (Date.parse(date) - Date.now())),
+    ).toBeLessThan(60000);
     const ok = await send('POST', `${server.origin}/status?code=202&retry=1`, '{}');
     expect(ok).toMatchObject({ statusCode: 202, detail: { retryAfterMs: 1000 } });
     expect(ok.detail.headers).toBeUndefined();
   });
-
 
   test("the profile's headers: defaults like libcurl's, 'Name: value' adds, 'Name:' removes, 'Name;' sends it empty", async () => {
     await send('POST', server.url, '{}');
@@ -416,7 +514,14 @@ describe('the fallback backend, driven directly', () => {
 
     const custom = profile({
       userAgent: 'my-app/2.0',
-      bodyHeaders: ['X-Api-Key: secret', 'X-Empty;', 'Accept:', 'X-Twice: 1', 'X-Twice: 2', 'not a header line'],
+      bodyHeaders: [
+        'X-Api-Key: secret',
+        'X-Empty;',
+        'Accept:',
+        'X-Twice: 1',
+        'X-Twice: 2',
+        'not a header line',
+      ],
       getHeaders: ['User-Agent: mine/1.0', 'X-Get: yes'],
     });
     await send('POST', server.url, '{}', { profile: custom });
@@ -438,7 +543,10 @@ describe('the fallback backend, driven directly', () => {
 
   test("headers given to one request replace the profile's, in the same syntax", async () => {
     const p = profile({ bodyHeaders: ['X-Profile: 1', 'Content-Type: application/json'] });
-    await send('POST', server.url, '{}', { profile: p, headers: ['X-Request: 2', 'Content-Type: text/plain', 'User-Agent:'] });
+    await send('POST', server.url, '{}', {
+      profile: p,
+      headers: ['X-Request: 2', 'Content-Type: text/plain', 'User-Agent:'],
+    });
     expect(last().headers['x-request']).toBe('2');
     expect(last().headers['x-profile']).toBeUndefined();
     expect(last().headers['content-type']).toBe('text/plain');
@@ -480,7 +588,12 @@ describe('the fallback backend, driven directly', () => {
     // A failure found while submitting (an unusable CA file) is still reported later.
     const unusable = profile({ caFile: '/nonexistent/ca.pem' });
     let reported = false;
-    const pending = submit('POST', 'https://127.0.0.1:1/', '{}', { profile: unusable }).result.then((r) => { reported = true; return r; });
+    const pending = submit('POST', 'https://127.0.0.1:1/', '{}', { profile: unusable }).result.then(
+      (r) => {
+        reported = true;
+        return r;
+      },
+    );
     expect(reported).toBe(false);
     expect((await pending).detail.code).toBe('ECERT');
     expect(completedInsideSubmit()).toBe(false);
@@ -490,22 +603,53 @@ describe('the fallback backend, driven directly', () => {
     const before = backend.stats();
     await send('POST', server.url, '{}');
     const after = backend.stats();
-    expect(after).toEqual({ submitted: before.submitted + 1, settled: before.settled + 1, pending: 0, pumpRuns: 0, batches: before.settled + 1, wakeups: 0, rings: 0, buffersReused: 0, bufferBytesKept: 0, pumpRunning: false, transport: 'fallback' });
+    expect(after).toEqual({
+      submitted: before.submitted + 1,
+      settled: before.settled + 1,
+      pending: 0,
+      pumpRuns: 0,
+      batches: before.settled + 1,
+      wakeups: 0,
+      rings: 0,
+      buffersReused: 0,
+      bufferBytesKept: 0,
+      pumpRunning: false,
+      transport: 'fallback',
+    });
     // versions(): in the contract above, through the public API.
   });
 
   test('junk arguments throw TypeError or RangeError with a code; nothing is sent', () => {
     const p = profile();
     const before = backend.stats().submitted;
-    const call = (...args) => () => backend.submit(...args);
-    expect(call(0, 1, server.url, '', p, undefined, 0)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
-    expect(call(1e9, 9, server.url, '', p, undefined, 0)).toThrow(expect.objectContaining({ name: 'RangeError' }));
-    expect(call(1e9, 1, 'not a url', '', p, undefined, 0)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_URL' }));
-    expect(call(1e9, 1, server.url, 42, p, undefined, 0)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(call(1e9, 1, server.url, '', {}, undefined, 0)).toThrow(expect.objectContaining({ message: expect.stringContaining('compileProfile') }));
-    expect(call(1e9, 1, server.url, '', p, ['X: a\r\nY: b'], 0)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CHAR' }));
-    expect(call(1e9, 1, server.url, '', p, undefined, 8)).toThrow(expect.objectContaining({ name: 'RangeError' }));
-    expect(() => backend.compileProfile({ ...p, timeoutMs: 0 })).toThrow(expect.objectContaining({ name: 'TypeError' }));
+    const call =
+      (...args) =>
+      () =>
+        backend.submit(...args);
+    expect(call(0, 1, server.url, '', p, undefined, 0)).toThrow(
+      expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }),
+    );
+    expect(call(1e9, 9, server.url, '', p, undefined, 0)).toThrow(
+      expect.objectContaining({ name: 'RangeError' }),
+    );
+    expect(call(1e9, 1, 'not a url', '', p, undefined, 0)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_URL' }),
+    );
+    expect(call(1e9, 1, server.url, 42, p, undefined, 0)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    expect(call(1e9, 1, server.url, '', {}, undefined, 0)).toThrow(
+      expect.objectContaining({ message: expect.stringContaining('compileProfile') }),
+    );
+    expect(call(1e9, 1, server.url, '', p, ['X: a\r\nY: b'], 0)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_CHAR' }),
+    );
+    expect(call(1e9, 1, server.url, '', p, undefined, 8)).toThrow(
+      expect.objectContaining({ name: 'RangeError' }),
+    );
+    expect(() => backend.compileProfile({ ...p, timeoutMs: 0 })).toThrow(
+      expect.objectContaining({ name: 'TypeError' }),
+    );
     expect(backend.stats().submitted).toBe(before);
   });
 
@@ -514,8 +658,9 @@ describe('the fallback backend, driven directly', () => {
     const holding = await start((req, res) => held.push(res));
     try {
       const { id, result } = submit('POST', holding.url, '{}');
-      expect(() => backend.submit(id, 1, holding.url, '', profile(), undefined, 0))
-        .toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_INVALID_ARG_VALUE' }));
+      expect(() => backend.submit(id, 1, holding.url, '', profile(), undefined, 0)).toThrow(
+        expect.objectContaining({ name: 'RangeError', code: 'ERR_INVALID_ARG_VALUE' }),
+      );
       while (held.length === 0) await new Promise((r) => setTimeout(r, 5));
       held[0].end();
       expect((await result).statusCode).toBe(200);
@@ -525,7 +670,11 @@ describe('the fallback backend, driven directly', () => {
   });
 
   test('options the fallback cannot honour are refused at compileProfile with ERR_OPTION_UNSUPPORTED', () => {
-    for (const proxy of ['socks5://127.0.0.1:1080', 'socks5h://user:secret@127.0.0.1:1080', 'socks4://127.0.0.1:1080']) {
+    for (const proxy of [
+      'socks5://127.0.0.1:1080',
+      'socks5h://user:secret@127.0.0.1:1080',
+      'socks4://127.0.0.1:1080',
+    ]) {
       let err;
       try {
         profile({ httpsProxy: proxy });
@@ -537,20 +686,31 @@ describe('the fallback backend, driven directly', () => {
       expect(err.message).toContain('native transport supports it');
       expect(err.message).not.toContain('secret'); // proxy credentials stay out of messages
     }
-    expect(() => profile({ bodyHeaders: ['Expect: 100-continue'] })).toThrow(expect.objectContaining({ code: 'ERR_OPTION_UNSUPPORTED' }));
+    expect(() => profile({ bodyHeaders: ['Expect: 100-continue'] })).toThrow(
+      expect.objectContaining({ code: 'ERR_OPTION_UNSUPPORTED' }),
+    );
   });
 
-  test('verbose: the request line and headers, the answer\'s status and headers, and the outcome on stderr (libcurl\'s own trace is native only)', async () => {
+  test("verbose: the request line and headers, the answer's status and headers, and the outcome on stderr (libcurl's own trace is native only)", async () => {
     const lines = [];
-    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => { lines.push(String(chunk)); return true; });
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
     try {
-      const done = await send('POST', `${server.origin}/status?code=503`, '{}', { profile: profile({ verbose: true }) });
+      const done = await send('POST', `${server.origin}/status?code=503`, '{}', {
+        profile: profile({ verbose: true }),
+      });
       expect(done.statusCode).toBe(503);
     } finally {
       spy.mockRestore();
     }
-    expect(lines.every((line) => /^\* native-event-dispatcher \(fallback\) #\d+ .*\n$/.test(line))).toBe(true);
-    const said = lines.map((line) => line.replace(/^\* native-event-dispatcher \(fallback\) #\d+ /, '').trimEnd());
+    expect(
+      lines.every((line) => /^\* native-event-dispatcher \(fallback\) #\d+ .*\n$/.test(line)),
+    ).toBe(true);
+    const said = lines.map((line) =>
+      line.replace(/^\* native-event-dispatcher \(fallback\) #\d+ /, '').trimEnd(),
+    );
     expect(said[0]).toMatch(/^> POST http:\/\/127\.0\.0\.1:\d+\/status\?code=503$/);
     expect(said).toContain('> Content-Type: application/json');
     expect(said).toContain('< 503');

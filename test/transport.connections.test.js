@@ -21,7 +21,10 @@ async function startCounting(delayMs) {
   const server = await start((req, res) => {
     open += 1;
     peak = Math.max(peak, open);
-    const answer = () => { open -= 1; res.end(); };
+    const answer = () => {
+      open -= 1;
+      res.end();
+    };
     if (holding > 0) {
       held.push(answer);
       if (held.length >= holding) {
@@ -34,7 +37,18 @@ async function startCounting(delayMs) {
       setImmediate(answer);
     }
   });
-  return { server, get peak() { return peak; }, resetPeak() { peak = 0; }, holdUntil(n) { holding = n; } };
+  return {
+    server,
+    get peak() {
+      return peak;
+    },
+    resetPeak() {
+      peak = 0;
+    },
+    holdUntil(n) {
+      holding = n;
+    },
+  };
 }
 
 // The default maxConnectionsPerHost: a burst of this many, held until all are open, leaves as many
@@ -69,7 +83,8 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
       res.end();
     });
     try {
-      for (let i = 0; i < 12; i++) expect((await dispatchEvent('POST', server.url, { i })).statusCode).toBe(200);
+      for (let i = 0; i < 12; i++)
+        expect((await dispatchEvent('POST', server.url, { i })).statusCode).toBe(200);
       expect(server.requests.length).toBe(12);
       expect(server.connections).toBeLessThanOrEqual(3);
     } finally {
@@ -84,11 +99,15 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     let open = 0;
     let maxOpen = 0;
     let allHeld;
-    const everyoneHeld = new Promise((resolve) => { allHeld = resolve; });
+    const everyoneHeld = new Promise((resolve) => {
+      allHeld = resolve;
+    });
     const server = await start((req, res) => {
       open += 1;
       maxOpen = Math.max(maxOpen, open);
-      res.on('finish', () => { open -= 1; });
+      res.on('finish', () => {
+        open -= 1;
+      });
       held.push(res);
       if (held.length === N) allHeld();
     });
@@ -97,11 +116,21 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
       await everyoneHeld;
       // Every request is parked in the server now; the pump holds at most one threadpool thread,
       // so file system and crypto work (also threadpool) must still complete.
-      const files = await Promise.all(Array.from({ length: 16 }, () => fs.promises.readFile(__filename, 'utf8')));
+      const files = await Promise.all(
+        Array.from({ length: 16 }, () => fs.promises.readFile(__filename, 'utf8')),
+      );
       expect(files.every((f) => f.includes('everyoneHeld'))).toBe(true);
-      const keys = await Promise.all(Array.from({ length: 8 }, () => new Promise((resolve, reject) => {
-        crypto.pbkdf2('pw', 'salt', 1000, 32, 'sha256', (err, key) => (err ? reject(err) : resolve(key)));
-      })));
+      const keys = await Promise.all(
+        Array.from(
+          { length: 8 },
+          () =>
+            new Promise((resolve, reject) => {
+              crypto.pbkdf2('pw', 'salt', 1000, 32, 'sha256', (err, key) =>
+                err ? reject(err) : resolve(key),
+              );
+            }),
+        ),
+      );
       expect(keys).toHaveLength(8);
       expect(open).toBe(N); // nothing was answered while we waited
       for (const res of held) res.end('done');
@@ -119,7 +148,9 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     const counting = await startCounting(0);
     const { server } = counting;
     try {
-      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => dispatchEvent('POST', server.url, { i })));
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => dispatchEvent('POST', server.url, { i })),
+      );
       expect(results.every((r) => r.statusCode === 200)).toBe(true);
       expect(server.requests.length).toBe(200);
       expect(server.connections).toBeLessThanOrEqual(4);
@@ -136,13 +167,20 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     ['maxConnectionsPerHost', { maxConnectionsPerHost: 2 }, {}],
     ['maxConnections', { maxConnections: 2 }, {}],
     // http2 asked for, HTTP/1.1 spoken (plain http; or a server whose ALPN picks http/1.1)
-    ['maxConnectionsPerHost, requests with http2: true', { maxConnectionsPerHost: 2 }, { http2: true }],
+    [
+      'maxConnectionsPerHost, requests with http2: true',
+      { maxConnectionsPerHost: 2 },
+      { http2: true },
+    ],
   ];
   const loweredWithIdle = async (lowered, options) => {
     const counting = await startCounting(20);
     const { server } = counting;
     try {
-      const burst = (n) => Promise.all(Array.from({ length: n }, (_, i) => dispatchEvent('POST', server.url, { i }, options)));
+      const burst = (n) =>
+        Promise.all(
+          Array.from({ length: n }, (_, i) => dispatchEvent('POST', server.url, { i }, options)),
+        );
       counting.holdUntil(WARM);
       await burst(WARM);
       expect(counting.peak).toBeGreaterThan(32); // warm: many connections open, idle now
@@ -175,43 +213,52 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     ['with none running, a burst to another origin', false, 'b'],
     ['while requests wait, a burst to another origin', true, 'b'],
     ['while requests wait, a burst to the same origin', true, 'a'],
-  ])('maxConnections lowered to 1 under 64 idle connections %s: all complete, never more than 1 at once', async (_, running, next) => {
-    const a = await startCounting(20);
-    const b = await startCounting(20);
-    let open = 0;
-    let peak = 0;
-    const track = ({ server }) => server.server.prependListener('request', (req, res) => {
-      open += 1;
-      peak = Math.max(peak, open);
-      res.on('finish', () => { open -= 1; });
-    });
-    track(a);
-    track(b);
-    const burst = (url, n) => Array.from({ length: n }, (_i, i) => dispatchEvent('POST', url, { i }));
-    const target = (next === 'a' ? a : b).server.url;
-    try {
-      a.holdUntil(WARM);
-      expect((await Promise.all(burst(a.server.url, WARM))).every((r) => r.statusCode === 200)).toBe(true);
-      expect(a.peak).toBeGreaterThan(32); // warm: many connections open, idle now
-      let before = [];
-      if (running) {
-        setConnectionLimits({ maxConnections: 4 });
-        before = burst(a.server.url, 20); // 4 run on the cap of 4, the rest wait
-        await settle(() => open > 0);
+  ])(
+    'maxConnections lowered to 1 under 64 idle connections %s: all complete, never more than 1 at once',
+    async (_, running, next) => {
+      const a = await startCounting(20);
+      const b = await startCounting(20);
+      let open = 0;
+      let peak = 0;
+      const track = ({ server }) =>
+        server.server.prependListener('request', (req, res) => {
+          open += 1;
+          peak = Math.max(peak, open);
+          res.on('finish', () => {
+            open -= 1;
+          });
+        });
+      track(a);
+      track(b);
+      const burst = (url, n) =>
+        Array.from({ length: n }, (_i, i) => dispatchEvent('POST', url, { i }));
+      const target = (next === 'a' ? a : b).server.url;
+      try {
+        a.holdUntil(WARM);
+        expect(
+          (await Promise.all(burst(a.server.url, WARM))).every((r) => r.statusCode === 200),
+        ).toBe(true);
+        expect(a.peak).toBeGreaterThan(32); // warm: many connections open, idle now
+        let before = [];
+        if (running) {
+          setConnectionLimits({ maxConnections: 4 });
+          before = burst(a.server.url, 20); // 4 run on the cap of 4, the rest wait
+          await settle(() => open > 0);
+        }
+        peak = 0;
+        setConnectionLimits({ maxConnections: 1 }); // those running finish; nothing more starts beside them
+        const results = await Promise.all([...before, ...burst(target, 40)]);
+        expect(results.every((r) => r.statusCode === 200)).toBe(true);
+        expect(peak).toBeLessThanOrEqual(running ? 4 : 1);
+        peak = 0;
+        const again = await Promise.all(burst(target, 20));
+        expect(again.every((r) => r.statusCode === 200)).toBe(true);
+        expect(peak).toBeLessThanOrEqual(1);
+      } finally {
+        await Promise.all([a.server.close(), b.server.close()]);
       }
-      peak = 0;
-      setConnectionLimits({ maxConnections: 1 }); // those running finish; nothing more starts beside them
-      const results = await Promise.all([...before, ...burst(target, 40)]);
-      expect(results.every((r) => r.statusCode === 200)).toBe(true);
-      expect(peak).toBeLessThanOrEqual(running ? 4 : 1);
-      peak = 0;
-      const again = await Promise.all(burst(target, 20));
-      expect(again.every((r) => r.statusCode === 200)).toBe(true);
-      expect(peak).toBeLessThanOrEqual(1);
-    } finally {
-      await Promise.all([a.server.close(), b.server.close()]);
-    }
-  });
+    },
+  );
 
   test('one origin however its URL is written (userinfo, case): a lowered cap holds across the forms', async () => {
     setConnectionLimits({ maxConnectionsPerHost: 4 });
@@ -222,7 +269,12 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
       setConnectionLimits({ maxConnectionsPerHost: 1 });
       counting.resetPeak();
       const { port } = server;
-      const forms = [`http://127.0.0.1:${port}/a`, `http://u1@127.0.0.1:${port}/b`, `http://u2:x@127.0.0.1:${port}/c`, `HTTP://127.0.0.1:${port}/d`];
+      const forms = [
+        `http://127.0.0.1:${port}/a`,
+        `http://u1@127.0.0.1:${port}/b`,
+        `http://u2:x@127.0.0.1:${port}/c`,
+        `HTTP://127.0.0.1:${port}/d`,
+      ];
       const results = await Promise.all(forms.map((url) => dispatchEvent('GET', url, {})));
       expect(results.map((r) => r.statusCode)).toEqual([200, 200, 200, 200]);
       expect(counting.peak).toBe(1); // 0.1: 3 — userinfo made each form an origin of its own
@@ -236,9 +288,13 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     const hung = await start(() => {}); // never answers
     const ok = await start((req, res) => res.end('ok'));
     try {
-      const stuck = Array.from({ length: 50 }, (_, i) => dispatchEvent('POST', hung.url, { i }, { timeoutMs: 600000 }).catch((e) => e.code));
+      const stuck = Array.from({ length: 50 }, (_, i) =>
+        dispatchEvent('POST', hung.url, { i }, { timeoutMs: 600000 }).catch((e) => e.code),
+      );
       while (hung.requests.length < 2) await new Promise((r) => setTimeout(r, 5));
-      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => dispatchEvent('POST', ok.url, { i })));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => dispatchEvent('POST', ok.url, { i })),
+      );
       expect(results.map((r) => r.statusCode)).toEqual(Array(10).fill(200));
       expect(hung.requests).toHaveLength(2); // the cap held for the hung origin all along
       await hung.close(); // its connections reset: the 2 in flight fail, the 48 waiting then fail too
@@ -249,7 +305,7 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     }
   });
 
-  test('requests waiting behind their origin\'s cap can be aborted, on several origins at once, and the pump goes on', async () => {
+  test("requests waiting behind their origin's cap can be aborted, on several origins at once, and the pump goes on", async () => {
     setConnectionLimits({ maxConnectionsPerHost: 1 });
     const fetch = createFetch({ timeoutMs: 600000 });
     const a = await start(() => {});
@@ -261,9 +317,15 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
       for (const server of [a, b, a, b]) {
         const c = new AbortController();
         controllers.push(c);
-        pending.push(fetch(server.url, { method: 'POST', body: '{}', signal: c.signal }).then(() => 'answered', (e) => e.name));
+        pending.push(
+          fetch(server.url, { method: 'POST', body: '{}', signal: c.signal }).then(
+            () => 'answered',
+            (e) => e.name,
+          ),
+        );
       }
-      while (a.requests.length < 1 || b.requests.length < 1) await new Promise((r) => setTimeout(r, 5));
+      while (a.requests.length < 1 || b.requests.length < 1)
+        await new Promise((r) => setTimeout(r, 5));
       controllers[2].abort(); // a's second, waiting behind a's cap
       expect(await pending[2]).toBe('AbortError');
       // Another origin goes on; so does b's waiting request once b has room (its first is aborted).
@@ -271,7 +333,12 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
       controllers[1].abort();
       while (b.requests.length < 2) await new Promise((r) => setTimeout(r, 5));
       for (const c of controllers) c.abort();
-      expect(await Promise.all(pending)).toEqual(['AbortError', 'AbortError', 'AbortError', 'AbortError']);
+      expect(await Promise.all(pending)).toEqual([
+        'AbortError',
+        'AbortError',
+        'AbortError',
+        'AbortError',
+      ]);
       expect(a.requests).toHaveLength(1); // a's aborted waiter never went out
     } finally {
       await a.close();
@@ -284,8 +351,12 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     setConnectionLimits({ maxInFlight: 1 });
     const server = await start((req, res) => res.end());
     try {
-      await Promise.all(Array.from({ length: 30 }, (_, i) => dispatchEvent('POST', server.url, { i })));
-      expect(server.requests.map((r) => JSON.parse(r.body).i)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) => dispatchEvent('POST', server.url, { i })),
+      );
+      expect(server.requests.map((r) => JSON.parse(r.body).i)).toEqual(
+        Array.from({ length: 30 }, (_, i) => i),
+      );
       expect(server.connections).toBe(1);
     } finally {
       await server.close();
@@ -298,15 +369,22 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     const b = await startCounting(0);
     let open = 0;
     let maxOpen = 0;
-    const track = ({ server }) => server.server.prependListener('request', (req, res) => {
-      open += 1;
-      maxOpen = Math.max(maxOpen, open);
-      res.on('finish', () => { open -= 1; });
-    });
+    const track = ({ server }) =>
+      server.server.prependListener('request', (req, res) => {
+        open += 1;
+        maxOpen = Math.max(maxOpen, open);
+        res.on('finish', () => {
+          open -= 1;
+        });
+      });
     track(a);
     track(b);
     try {
-      const results = await Promise.all(Array.from({ length: 60 }, (_, i) => dispatchEvent('POST', (i % 2 ? a : b).server.url, { i })));
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          dispatchEvent('POST', (i % 2 ? a : b).server.url, { i }),
+        ),
+      );
       expect(results.every((r) => r.statusCode === 200)).toBe(true);
       expect(maxOpen).toBeLessThanOrEqual(3);
       expect(maxOpen).toBeGreaterThan(1);
@@ -326,17 +404,32 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
       setConnectionLimits({ maxInFlight: 5 }); // the four waiting ones start now
       while (held.length < 5) await new Promise((r) => setTimeout(r, 5));
       for (const res of held) res.end();
-      expect((await Promise.all(results)).map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200]);
+      expect((await Promise.all(results)).map((r) => r.statusCode)).toEqual([
+        200, 200, 200, 200, 200,
+      ]);
     } finally {
       await server.close();
     }
   });
 
   test('setConnectionLimits validates its input', () => {
-    expect(() => setConnectionLimits({ maxConnectionsPerHost: 0 })).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
-    expect(() => setConnectionLimits({ maxConnections: '5' })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => setConnectionLimits({ perHost: 5 })).toThrow(expect.objectContaining({ code: 'ERR_UNKNOWN_OPTION', message: expect.stringContaining('perHost') }));
-    expect(setConnectionLimits({ maxInFlight: 10 })).toEqual({ maxConnectionsPerHost: 64, maxConnections: 256, maxInFlight: 10 });
+    expect(() => setConnectionLimits({ maxConnectionsPerHost: 0 })).toThrow(
+      expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }),
+    );
+    expect(() => setConnectionLimits({ maxConnections: '5' })).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    expect(() => setConnectionLimits({ perHost: 5 })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_UNKNOWN_OPTION',
+        message: expect.stringContaining('perHost'),
+      }),
+    );
+    expect(setConnectionLimits({ maxInFlight: 10 })).toEqual({
+      maxConnectionsPerHost: 64,
+      maxConnections: 256,
+      maxInFlight: 10,
+    });
   });
 });
 
@@ -347,7 +440,9 @@ describe('the native pump', () => {
     const server = await start((req, res) => res.end());
     try {
       const before = pumpStats();
-      await Promise.all(Array.from({ length: 64 }, (_, i) => dispatchEvent('POST', server.url, { i })));
+      await Promise.all(
+        Array.from({ length: 64 }, (_, i) => dispatchEvent('POST', server.url, { i })),
+      );
       const after = pumpStats();
       expect(after.settled - before.settled).toBe(64);
       // One wake-up of this thread per batch; never more batches than completions.
@@ -362,7 +457,9 @@ describe('the native pump', () => {
 
   test('a pump asleep with a request in flight is woken by one ring for the next request', async () => {
     const held = [];
-    const server = await start((req, res) => { held.push(res); });
+    const server = await start((req, res) => {
+      held.push(res);
+    });
     try {
       const first = dispatchEvent('POST', server.url, { i: 1 });
       for (let i = 0; i < 500 && held.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
@@ -386,7 +483,8 @@ describe('the native pump', () => {
     try {
       await dispatchEvent('POST', server.url, {});
       const waitIdle = async () => {
-        for (let i = 0; i < 200 && pumpStats().pumpRunning; i++) await new Promise((r) => setTimeout(r, 10));
+        for (let i = 0; i < 200 && pumpStats().pumpRunning; i++)
+          await new Promise((r) => setTimeout(r, 10));
       };
       await waitIdle();
       const idle = pumpStats();
@@ -423,7 +521,9 @@ describe('the native pump', () => {
       const hanging = dispatchEvent('POST', `${server.origin}/hang`, {});
       hanging.catch(() => {}); // awaited below; a failed assertion before must not leave it unhandled
       for (let i = 0; i < 500 && held.length < 1; i++) await sleep(10);
-      const first = await Promise.all(Array.from({ length: 5 }, (_, i) => dispatchEvent('POST', server.url, { i })));
+      const first = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => dispatchEvent('POST', server.url, { i })),
+      );
       expect(first.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200]);
       const opened = server.connections;
       for (const socket of resting) socket.end(); // FIN on each resting connection
@@ -434,7 +534,9 @@ describe('the native pump', () => {
       expect(after.pumpRunning).toBe(true);
       // A pump woken by the same closed sockets again and again would spend about all of it.
       expect(after.cpuMs - before.cpuMs).toBeLessThan(300);
-      const again = await Promise.all(Array.from({ length: 5 }, (_, i) => dispatchEvent('POST', server.url, { i })));
+      const again = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => dispatchEvent('POST', server.url, { i })),
+      );
       expect(again.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200]);
       expect(server.connections).toBeGreaterThan(opened); // new connections for the closed ones
       held[0].end();
@@ -456,8 +558,12 @@ describe('the fallback backend, driven directly', () => {
   afterAll(() => backend.halt());
 
   test('configure() checks its input', () => {
-    expect(() => backend.configure({ ...DEFAULT_LIMITS, maxInFlight: 0 })).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
-    expect(() => backend.configure({ ...DEFAULT_LIMITS, maxHostConnections: '4' })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => backend.configure({ ...DEFAULT_LIMITS, maxInFlight: 0 })).toThrow(
+      expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }),
+    );
+    expect(() => backend.configure({ ...DEFAULT_LIMITS, maxHostConnections: '4' })).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }),
+    );
   });
 
   // maxTotalConnections bounds every connection, idle ones included: the least recently used idle
@@ -466,7 +572,9 @@ describe('the fallback backend, driven directly', () => {
   // connected again when needed.
   describe('maxTotalConnections bounds the open connections', () => {
     let certs;
-    beforeAll(() => { certs = makeCertificates('events.test'); });
+    beforeAll(() => {
+      certs = makeCertificates('events.test');
+    });
     afterAll(() => certs.remove());
 
     // `n` TLS servers for events.test (HTTP/2 with `h2`), and the connect-to rules that reach them,
@@ -476,19 +584,34 @@ describe('the fallback backend, driven directly', () => {
       const servers = [];
       const hops = [];
       for (let i = 0; i < n; i++) {
-        const server = await start((req, res) => res.end(`over ${req.httpVersion}`), { tls: { key: certs.key, cert: certs.cert }, h2, hostname: 'events.test' });
+        const server = await start((req, res) => res.end(`over ${req.httpVersion}`), {
+          tls: { key: certs.key, cert: certs.cert },
+          h2,
+          hostname: 'events.test',
+        });
         servers.push(server);
         if (!direct) hops.push(await forwarder(server.port, tally));
       }
-      const connectTo = servers.map((s, i) => `events.test:${s.port}:127.0.0.1:${direct ? s.port : hops[i].port}`);
-      return { servers, tally, connectTo, close: () => Promise.all([...hops, ...servers].map((s) => s.close())) };
+      const connectTo = servers.map(
+        (s, i) => `events.test:${s.port}:127.0.0.1:${direct ? s.port : hops[i].port}`,
+      );
+      return {
+        servers,
+        tally,
+        connectTo,
+        close: () => Promise.all([...hops, ...servers].map((s) => s.close())),
+      };
     }
 
     // Rounds of `perOrigin` requests to every server at once; the statuses (or failure codes).
     async function bursts(servers, p, rounds, perOrigin) {
       const statuses = [];
       for (let round = 0; round < rounds; round++) {
-        const results = await Promise.all(servers.flatMap((s) => Array.from({ length: perOrigin }, () => send('POST', s.url, '{}', { profile: p }))));
+        const results = await Promise.all(
+          servers.flatMap((s) =>
+            Array.from({ length: perOrigin }, () => send('POST', s.url, '{}', { profile: p })),
+          ),
+        );
         statuses.push(...results.map((r) => (r.detail && r.detail.code) || r.statusCode));
       }
       return statuses;
@@ -502,14 +625,19 @@ describe('the fallback backend, driven directly', () => {
         countSockets(servers[i].server, tally);
       }
       try {
-        for (const server of servers) expect((await send('POST', server.url, '{}')).statusCode).toBe(200);
+        for (const server of servers)
+          expect((await send('POST', server.url, '{}')).statusCode).toBe(200);
         expect(tally.open).toBe(10);
         backend.configure({ ...DEFAULT_LIMITS, maxTotalConnections: 3 });
         await settle(() => tally.open <= 3);
         expect(tally.open).toBe(3); // 0.1: 10, until undici's keep-alive timeout
         expect(servers.map((s) => s.openSockets)).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1, 1]);
         // The others connect again when next used, within the bound.
-        expect((await Promise.all(servers.map((s) => send('POST', s.url, '{}')))).every((r) => r.statusCode === 200)).toBe(true);
+        expect(
+          (await Promise.all(servers.map((s) => send('POST', s.url, '{}')))).every(
+            (r) => r.statusCode === 200,
+          ),
+        ).toBe(true);
         expect(tally.peak).toBeLessThanOrEqual(10);
         expect(tally.open).toBeLessThanOrEqual(3);
       } finally {
@@ -524,7 +652,11 @@ describe('the fallback backend, driven directly', () => {
         const p = profile({ connectTo: o.connectTo, caFile: certs.caFile, http2: true });
         const statuses = await bursts(o.servers, p, 3, 2);
         expect(statuses).toEqual(Array(48).fill(200));
-        expect(o.servers.every((s) => s.requests.length === 6 && s.requests.every((r) => r.httpVersion === '2.0'))).toBe(true);
+        expect(
+          o.servers.every(
+            (s) => s.requests.length === 6 && s.requests.every((r) => r.httpVersion === '2.0'),
+          ),
+        ).toBe(true);
         expect(o.tally.peak).toBeLessThanOrEqual(3); // 0.1: 8 or more
         expect(o.tally.accepted).toBeGreaterThan(8); // connections were closed and made again
       } finally {
@@ -539,7 +671,11 @@ describe('the fallback backend, driven directly', () => {
       const tally = counts();
       const hop = await forwarder(proxy.port, tally); // each tunnel is one connection to the proxy
       try {
-        const p = profile({ httpsProxy: `http://127.0.0.1:${hop.port}`, connectTo: o.connectTo, caFile: certs.caFile });
+        const p = profile({
+          httpsProxy: `http://127.0.0.1:${hop.port}`,
+          connectTo: o.connectTo,
+          caFile: certs.caFile,
+        });
         const statuses = await bursts(o.servers, p, 3, 2);
         expect(statuses).toEqual(Array(48).fill(200));
         expect(proxy.seen.filter((r) => r.method === 'CONNECT').length).toBe(tally.accepted);

@@ -14,7 +14,9 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   // Asserts a DispatchError with the given code and returns it.
   async function failure(promise, code) {
     const err = await promise.then(
-      (res) => { throw new Error(`expected ${code}, got HTTP ${res.statusCode}`); },
+      (res) => {
+        throw new Error(`expected ${code}, got HTTP ${res.statusCode}`);
+      },
       (e) => e,
     );
     expect(err).toBeInstanceOf(DispatchError);
@@ -45,10 +47,14 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     expect(err.message).toContain("Couldn't connect to server"); // curl_easy_strerror(7)
     expect(err.message).toContain(`POST http://127.0.0.1:${port}/v1/events`);
     // The fallback adds Node's detail to libcurl's words.
-    expect(err.detail).toMatch(per(kind, {
-      native: /^Couldn't connect to server \(/,
-      fallback: new RegExp(`^Couldn't connect to server \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)$`),
-    }));
+    expect(err.detail).toMatch(
+      per(kind, {
+        native: /^Couldn't connect to server \(/,
+        fallback: new RegExp(
+          `^Couldn't connect to server \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)$`,
+        ),
+      }),
+    );
     expect(await bytesSentBy('POST', url, '{"a":1}')).toBe(0);
   });
 
@@ -80,7 +86,10 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   });
 
   test('no route to the network → ENETUNREACH, libcurl 7 (TCP to a multicast address: refused locally)', async () => {
-    const err = await failure(dispatchEvent('POST', 'http://224.0.0.1:9/v1/events', {}), 'ENETUNREACH');
+    const err = await failure(
+      dispatchEvent('POST', 'http://224.0.0.1:9/v1/events', {}),
+      'ENETUNREACH',
+    );
     expect(err.curlCode).toBe(7);
   });
 
@@ -89,10 +98,12 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     const host = `${'x'.repeat(70)}.invalid`;
     const err = await failure(dispatchEvent('POST', `http://${host}/v1/events`, {}), 'ENOTFOUND');
     expect(err.curlCode).toBe(6);
-    expect(err.detail).toMatch(per(kind, {
-      native: /^Couldn't resolve host name/,
-      fallback: /^Couldn't resolve host name \(getaddrinfo/,
-    }));
+    expect(err.detail).toMatch(
+      per(kind, {
+        native: /^Couldn't resolve host name/,
+        fallback: /^Couldn't resolve host name \(getaddrinfo/,
+      }),
+    );
   });
 
   test('a reset before any response → ECONNRESET (52, 55 or 56)', async () => {
@@ -132,15 +143,21 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   });
 
   test('a response that ends before its Content-Length → ECONNRESET 18, in words about a response, not a file', async () => {
-    const raw = await startRaw((socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial'));
+    const raw = await startRaw((socket) =>
+      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial'),
+    );
     try {
       const err = await failure(dispatchEvent('POST', raw.url, { a: 1 }), 'ECONNRESET');
       expect(err.curlCode).toBe(18);
       // libcurl's words: "Transferred a partial file".
-      expect(err.detail).toMatch(per(kind, {
-        native: /^Received a partial response \(transfer closed with 993 bytes remaining to read\)$/,
-        fallback: /^Received a partial response \(transfer closed with outstanding read data remaining/,
-      }));
+      expect(err.detail).toMatch(
+        per(kind, {
+          native:
+            /^Received a partial response \(transfer closed with 993 bytes remaining to read\)$/,
+          fallback:
+            /^Received a partial response \(transfer closed with outstanding read data remaining/,
+        }),
+      );
     } finally {
       await raw.close();
     }
@@ -160,13 +177,19 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     const held = [];
     const server = await start((req, res) => held.push(res));
     try {
-      const err = await failure(dispatchEvent('POST', server.url, {}, { timeoutMs: 200 }), 'ETIMEDOUT');
+      const err = await failure(
+        dispatchEvent('POST', server.url, {}, { timeoutMs: 200 }),
+        'ETIMEDOUT',
+      );
       expect(err.curlCode).toBe(28);
       expect(err.message).toContain('Timeout was reached');
-      expect(err.detail).toMatch(per(kind, {
-        native: /^Timeout was reached \(/,
-        fallback: /^Timeout was reached \(Operation timed out after 200 milliseconds with 0 bytes received\)$/,
-      }));
+      expect(err.detail).toMatch(
+        per(kind, {
+          native: /^Timeout was reached \(/,
+          fallback:
+            /^Timeout was reached \(Operation timed out after 200 milliseconds with 0 bytes received\)$/,
+        }),
+      );
       expect(held.length).toBe(1); // it did reach the server
     } finally {
       for (const res of held) res.destroy();
@@ -180,10 +203,18 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
       res.write('x'.repeat(10));
     });
     try {
-      const err = await failure(dispatchEvent('GET', server.url, undefined, { timeoutMs: 300 }), 'ETIMEDOUT');
+      const err = await failure(
+        dispatchEvent('GET', server.url, undefined, { timeoutMs: 300 }),
+        'ETIMEDOUT',
+      );
       expect(err.curlCode).toBe(28);
       // libcurl says how many of the announced bytes came.
-      expect(err.detail).toContain(per(kind, { native: 'with 10 out of 100 bytes received', fallback: 'with 10 bytes received' }));
+      expect(err.detail).toContain(
+        per(kind, {
+          native: 'with 10 out of 100 bytes received',
+          fallback: 'with 10 bytes received',
+        }),
+      );
       expect(err.statusCode).toBe(200);
     } finally {
       await server.close();
@@ -194,11 +225,17 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     const port = await closedPort();
     const server = await start((req, res) => res.end('ok'));
     try {
-      const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => (i % 3 === 0
-        ? dispatchEvent('POST', `http://127.0.0.1:${port}/`, { i })
-        : dispatchEvent('POST', server.url, { i }))));
+      const results = await Promise.allSettled(
+        Array.from({ length: 60 }, (_, i) =>
+          i % 3 === 0
+            ? dispatchEvent('POST', `http://127.0.0.1:${port}/`, { i })
+            : dispatchEvent('POST', server.url, { i }),
+        ),
+      );
       const ok = results.filter((r) => r.status === 'fulfilled' && r.value.statusCode === 200);
-      const refused = results.filter((r) => r.status === 'rejected' && r.reason.code === 'ECONNREFUSED');
+      const refused = results.filter(
+        (r) => r.status === 'rejected' && r.reason.code === 'ECONNREFUSED',
+      );
       expect(ok.length).toBe(40);
       expect(refused.length).toBe(20);
       expect(server.requests.length).toBe(40);
@@ -209,7 +246,9 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
 
   test('an HTTP/1.1 server that answers early (413) and closes without reading the body: its answer wins', async () => {
     const raw = await startRaw((socket) => {
-      socket.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large');
+      socket.write(
+        'HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large',
+      );
       setImmediate(() => socket.destroy());
     });
     try {
@@ -274,7 +313,11 @@ describe('the fallback backend, driven directly', () => {
   async function failure(result, code, curlCodes) {
     const done = await result;
     expect(done.statusCode).toBe(0);
-    expect(done.detail).toMatchObject({ code, curlCode: expect.any(Number), message: expect.any(String) });
+    expect(done.detail).toMatchObject({
+      code,
+      curlCode: expect.any(Number),
+      message: expect.any(String),
+    });
     expect(curlCodes).toContain(done.detail.curlCode);
     return done;
   }
@@ -295,7 +338,9 @@ describe('the fallback backend, driven directly', () => {
 
   test('abort() of a request in flight → EABORTED 42, and the server sees the connection go', async () => {
     let closed;
-    const gone = new Promise((resolve) => { closed = resolve; });
+    const gone = new Promise((resolve) => {
+      closed = resolve;
+    });
     const arrived = [];
     const server = await start((req, res) => {
       arrived.push(res);

@@ -12,9 +12,12 @@ beforeAll(() => {
 });
 afterAll(() => certs.remove());
 
-const startTls = (handler, more = {}) => start(handler, {
-  tls: { key: certs.key, cert: certs.cert }, hostname: 'events.test', ...more,
-});
+const startTls = (handler, more = {}) =>
+  start(handler, {
+    tls: { key: certs.key, cert: certs.cert },
+    hostname: 'events.test',
+    ...more,
+  });
 
 describe.each(TRANSPORTS)('%s transport', (kind) => {
   const { dispatchEvent, pumpStats } = load(kind);
@@ -40,7 +43,12 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   });
 
   test('caFile makes it trusted → 2xx; resolve keeps the name for SNI, the certificate check and Host', async () => {
-    const res = await dispatchEvent('POST', url, { over: 'tls' }, { resolve, caFile: certs.caFile });
+    const res = await dispatchEvent(
+      'POST',
+      url,
+      { over: 'tls' },
+      { resolve, caFile: certs.caFile },
+    );
     expect(res.statusCode).toBe(200);
     expect(res.body).toBe('hello over 1.1');
     const last = server.requests[server.requests.length - 1];
@@ -50,11 +58,15 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
 
   test('a host name the certificate does not cover → ECERT 60, naming it', async () => {
     const wrong = url.replace('events.test', 'other.test');
-    const err = await dispatchEvent('POST', wrong, {}, { resolve, caFile: certs.caFile }).catch((e) => e);
+    const err = await dispatchEvent('POST', wrong, {}, { resolve, caFile: certs.caFile }).catch(
+      (e) => e,
+    );
     expect(err.code).toBe('ECERT');
     expect(err.curlCode).toBe(60);
     expect(err.message).toMatch(/other\.test|subject alt|certificate/i);
-    expect(err.detail).toMatch(per(kind, { native: /other\.test|subject alt|certificate/i, fallback: /other\.test/ }));
+    expect(err.detail).toMatch(
+      per(kind, { native: /other\.test|subject alt|certificate/i, fallback: /other\.test/ }),
+    );
   });
 
   test('an unreadable or certificate-less caFile → ECERT 77 for https:, and http: does not care', async () => {
@@ -63,7 +75,9 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     expect(err.code).toBe('ECERT');
     expect(err.curlCode).toBe(77);
     expect(err.detail).toContain('/nonexistent/ca.pem');
-    const notPem = await dispatchEvent('POST', url, {}, { resolve, caFile: __filename }).catch((e) => e);
+    const notPem = await dispatchEvent('POST', url, {}, { resolve, caFile: __filename }).catch(
+      (e) => e,
+    );
     expect([notPem.code, notPem.curlCode]).toEqual(['ECERT', 77]);
     const plain = await start((req, res) => res.end('plain'));
     try {
@@ -81,7 +95,9 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   test('TLS to a port that speaks plain HTTP → ETLS 35', async () => {
     const plain = await start((req, res) => res.end('plain'));
     try {
-      const err = await dispatchEvent('POST', `https://127.0.0.1:${plain.port}/`, {}).catch((e) => e);
+      const err = await dispatchEvent('POST', `https://127.0.0.1:${plain.port}/`, {}).catch(
+        (e) => e,
+      );
       expect([err.code, err.curlCode]).toEqual(['ETLS', 35]);
       expect(err.detail).toMatch(/^SSL connect error \(/);
     } finally {
@@ -93,12 +109,19 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     const silent = await startRaw(() => {}); // takes the ClientHello and says nothing
     try {
       const options = { connectTimeoutMs: 200, timeoutMs: 60000 };
-      const err = await dispatchEvent('POST', `https://127.0.0.1:${silent.port}/`, {}, options).catch((e) => e);
+      const err = await dispatchEvent(
+        'POST',
+        `https://127.0.0.1:${silent.port}/`,
+        {},
+        options,
+      ).catch((e) => e);
       expect([err.code, err.curlCode]).toEqual(['ETIMEDOUT', 28]);
-      expect(err.detail).toMatch(per(kind, {
-        native: /^Timeout was reached \(/,
-        fallback: /^Timeout was reached \(Connection timed out after 200 milliseconds\)$/,
-      }));
+      expect(err.detail).toMatch(
+        per(kind, {
+          native: /^Timeout was reached \(/,
+          fallback: /^Timeout was reached \(Connection timed out after 200 milliseconds\)$/,
+        }),
+      );
     } finally {
       await silent.close();
     }
@@ -108,9 +131,15 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     const h1 = await dispatchEvent('POST', url, { v: 1 }, { resolve, caFile: certs.caFile });
     expect(h1.body).toBe('hello over 1.1');
     // A fresh server: libcurl would reuse the HTTP/1.1 connection above for the same host.
-    const fresh = await startTls((req, res) => res.end(`hello over ${req.httpVersion}`), { h2: true });
+    const fresh = await startTls((req, res) => res.end(`hello over ${req.httpVersion}`), {
+      h2: true,
+    });
     try {
-      const options = { resolve: [`events.test:${fresh.port}:127.0.0.1`], caFile: certs.caFile, http2: true };
+      const options = {
+        resolve: [`events.test:${fresh.port}:127.0.0.1`],
+        caFile: certs.caFile,
+        http2: true,
+      };
       const h2 = await dispatchEvent('POST', fresh.url, { v: 2 }, options);
       expect(h2.body).toBe('hello over 2.0');
       expect(fresh.requests[0].httpVersion).toBe('2.0');
@@ -118,9 +147,16 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
 
       // 90 requests at once (up to 100 streams per connection) multiplex over the one connection
       // and all arrive intact.
-      const results = await Promise.all(Array.from({ length: 90 }, (_, i) => dispatchEvent('POST', fresh.url, { i, text: 'ü✓' }, options)));
+      const results = await Promise.all(
+        Array.from({ length: 90 }, (_, i) =>
+          dispatchEvent('POST', fresh.url, { i, text: 'ü✓' }, options),
+        ),
+      );
       expect(results.every((r) => r.statusCode === 200 && r.body === 'hello over 2.0')).toBe(true);
-      const seen = fresh.requests.slice(1).map((r) => JSON.parse(r.body.toString()).i).sort((a, b) => a - b);
+      const seen = fresh.requests
+        .slice(1)
+        .map((r) => JSON.parse(r.body.toString()).i)
+        .sort((a, b) => a - b);
       expect(seen).toEqual(Array.from({ length: 90 }, (_, i) => i));
       expect(fresh.connections).toBe(1);
     } finally {
@@ -139,7 +175,11 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
       setImmediate(() => stream.close(http2.constants.NGHTTP2_NO_ERROR));
     });
     try {
-      const options = { resolve: [`events.test:${early.port}:127.0.0.1`], caFile: certs.caFile, http2: true };
+      const options = {
+        resolve: [`events.test:${early.port}:127.0.0.1`],
+        caFile: certs.caFile,
+        http2: true,
+      };
       for (let i = 0; i < 5; i++) {
         const res = await dispatchEvent('POST', early.url, { blob: 'x'.repeat(200000) }, options);
         expect(res.statusCode).toBe(204);
@@ -152,7 +192,11 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   test('timings over TLS: DNS, connect and TLS for a new connection, in order', async () => {
     const fresh = await startTls((req, res) => res.end('ok'));
     try {
-      const options = { resolve: [`events.test:${fresh.port}:127.0.0.1`], caFile: certs.caFile, timings: true };
+      const options = {
+        resolve: [`events.test:${fresh.port}:127.0.0.1`],
+        caFile: certs.caFile,
+        timings: true,
+      };
       const { timings } = await dispatchEvent('POST', fresh.url, {}, options);
       expect(timings.dnsMs).toBeGreaterThanOrEqual(0);
       expect(timings.connectMs).toBeGreaterThanOrEqual(timings.dnsMs);
@@ -164,17 +208,22 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     }
   });
 
-  test('libcurl\'s big per-request buffers are reused from one request to the next, and given back when the pump goes idle (the fallback has no pump)', async () => {
+  test("libcurl's big per-request buffers are reused from one request to the next, and given back when the pump goes idle (the fallback has no pump)", async () => {
     const before = pumpStats();
     for (let round = 0; round < 5; round++) {
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => dispatchEvent('POST', url, { round, i }, { resolve, caFile: certs.caFile })));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          dispatchEvent('POST', url, { round, i }, { resolve, caFile: certs.caFile }),
+        ),
+      );
       expect(results.map((r) => r.statusCode)).toEqual(Array(20).fill(200));
     }
     // Each request takes an upload and a download buffer; after the first round, kept ones.
     const reused = pumpStats().buffersReused - before.buffersReused;
     if (kind === 'native') expect(reused).toBeGreaterThanOrEqual(80);
     else expect(reused).toBe(0);
-    for (let i = 0; i < 300 && pumpStats().pumpRunning; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 300 && pumpStats().pumpRunning; i++)
+      await new Promise((r) => setTimeout(r, 10));
     const idle = pumpStats();
     expect(idle.pumpRunning).toBe(false);
     expect(idle.bufferBytesKept).toBe(0);

@@ -16,9 +16,11 @@ async function holdingServer() {
     for (const w of waiters) if (held.length >= w.n) w.resolve();
   });
   server.held = held;
-  server.arrived = (n) => new Promise((resolve) => {
-    if (held.length >= n) resolve(); else waiters.push({ n, resolve });
-  });
+  server.arrived = (n) =>
+    new Promise((resolve) => {
+      if (held.length >= n) resolve();
+      else waiters.push({ n, resolve });
+    });
   return server;
 }
 
@@ -29,10 +31,13 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   test('an idle process exits by itself once its requests have settled', async () => {
     const server = await start((req, res) => res.end('ok'));
     try {
-      const { exited } = spawnNode(`
+      const { exited } = spawnNode(
+        `
         const { dispatchEvent } = require(${ROOT});
         dispatchEvent('POST', ${JSON.stringify(server.url)}, { a: 1 }).then((r) => console.log('status', r.statusCode));
-      `, env);
+      `,
+        env,
+      );
       const result = await exited;
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
@@ -52,13 +57,18 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   test('a process stays alive while a request is in flight, and exits after it settles', async () => {
     const server = await holdingServer();
     try {
-      const { exited } = spawnNode(`
+      const { exited } = spawnNode(
+        `
         const { dispatchEvent } = require(${ROOT});
         dispatchEvent('POST', ${JSON.stringify(server.url)}, { a: 1 }).then((r) => console.log('answered', r.body));
         console.log('sent');
-      `, env);
+      `,
+        env,
+      );
       let done = false;
-      exited.then(() => { done = true; });
+      exited.then(() => {
+        done = true;
+      });
       await server.arrived(1);
       // The child's script finished long ago; only the request in flight keeps it alive. Let the
       // child's loop run dry several times over before answering.
@@ -76,12 +86,15 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   test('process.exit() with 50 requests in flight exits cleanly (no crash in exit handlers)', async () => {
     const server = await holdingServer();
     try {
-      const { child, exited } = spawnNode(`
+      const { child, exited } = spawnNode(
+        `
         const { dispatchEvent } = require(${ROOT});
         // Long timeouts: if exit waited for these, the test would time out instead of passing.
         for (let i = 0; i < 50; i++) dispatchEvent('POST', ${JSON.stringify(server.url)}, { i }, { timeoutMs: 600000 }).then(() => console.log('settled'), () => console.log('settled'));
         process.stdin.once('data', () => process.exit(3));
-      `, env);
+      `,
+        env,
+      );
       await server.arrived(50);
       child.stdin.write('exit now\n');
       const result = await exited;
@@ -109,17 +122,30 @@ test('works inside worker_threads, each worker with its own pump, alongside the 
   const { dispatchEvent } = require('..');
   const server = await start((req, res) => res.end('ok'));
   try {
-    const runWorker = (id) => new Promise((resolve, reject) => {
-      const worker = new Worker(WORKER, { eval: true, workerData: { url: server.url, n: 40, id } });
-      worker.on('message', (m) => { if (m.codes) resolve(m.codes); });
-      worker.on('error', reject);
-    });
+    const runWorker = (id) =>
+      new Promise((resolve, reject) => {
+        const worker = new Worker(WORKER, {
+          eval: true,
+          workerData: { url: server.url, n: 40, id },
+        });
+        worker.on('message', (m) => {
+          if (m.codes) resolve(m.codes);
+        });
+        worker.on('error', reject);
+      });
     const [a, b, main] = await Promise.all([
-      runWorker(1), runWorker(2),
-      Promise.all(Array.from({ length: 40 }, (_, i) => dispatchEvent('POST', server.url, { worker: 0, i }).then((r) => r.statusCode))),
+      runWorker(1),
+      runWorker(2),
+      Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          dispatchEvent('POST', server.url, { worker: 0, i }).then((r) => r.statusCode),
+        ),
+      ),
     ]);
     expect([...a, ...b, ...main]).toEqual(Array(120).fill(200));
-    const byWorker = [0, 1, 2].map((id) => server.requests.filter((r) => JSON.parse(r.body).worker === id).length);
+    const byWorker = [0, 1, 2].map(
+      (id) => server.requests.filter((r) => JSON.parse(r.body).worker === id).length,
+    );
     expect(byWorker).toEqual([40, 40, 40]);
   } finally {
     await server.close();
@@ -129,7 +155,10 @@ test('works inside worker_threads, each worker with its own pump, alongside the 
 test('terminating a worker with requests in flight does not crash, and the process carries on', async () => {
   const server = await holdingServer();
   try {
-    const worker = new Worker(WORKER, { eval: true, workerData: { url: server.url, n: 30, id: 7 } });
+    const worker = new Worker(WORKER, {
+      eval: true,
+      workerData: { url: server.url, n: 30, id: 7 },
+    });
     const exitCode = new Promise((resolve) => worker.on('exit', resolve));
     await server.arrived(30);
     await worker.terminate();
@@ -138,7 +167,11 @@ test('terminating a worker with requests in flight does not crash, and the proce
 
     // A new worker and the main thread still work.
     const again = new Worker(WORKER, { eval: true, workerData: { url: server.url, n: 5, id: 8 } });
-    const codes = new Promise((resolve) => again.on('message', (m) => { if (m.codes) resolve(m.codes); }));
+    const codes = new Promise((resolve) =>
+      again.on('message', (m) => {
+        if (m.codes) resolve(m.codes);
+      }),
+    );
     await server.arrived(35);
     for (const res of server.held.slice(30)) res.end('ok');
     expect(await codes).toEqual(Array(5).fill(200));
@@ -182,10 +215,18 @@ test('without a usable libcurl, NATIVE_EVENT_DISPATCHER_TRANSPORT=native says so
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-nolib-'));
   fs.writeFileSync(path.join(dir, 'libcurl.so.4'), 'not a library');
   try {
-    const { exited } = spawnNode(`try { require(${ROOT}); } catch (e) { console.log(e.code + ' ' + e.message); }`,
-      { LD_LIBRARY_PATH: dir, NATIVE_EVENT_DISPATCHER_TRANSPORT: 'native', NATIVE_EVENT_DISPATCHER_ADDON: undefined });
+    const { exited } = spawnNode(
+      `try { require(${ROOT}); } catch (e) { console.log(e.code + ' ' + e.message); }`,
+      {
+        LD_LIBRARY_PATH: dir,
+        NATIVE_EVENT_DISPATCHER_TRANSPORT: 'native',
+        NATIVE_EVENT_DISPATCHER_ADDON: undefined,
+      },
+    );
     const out = (await exited).stdout;
-    expect(out).toMatch(/^ERR_NATIVE_TRANSPORT NATIVE_EVENT_DISPATCHER_TRANSPORT=native, but the native transport cannot load: libcurl\.so\.4 is missing or cannot be loaded/);
+    expect(out).toMatch(
+      /^ERR_NATIVE_TRANSPORT NATIVE_EVENT_DISPATCHER_TRANSPORT=native, but the native transport cannot load: libcurl\.so\.4 is missing or cannot be loaded/,
+    );
     expect(out).toContain('apt-get install libcurl4');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -199,11 +240,12 @@ test('request ids are never reused: an abort() for a request that already ended 
   const { profileFor } = require('../lib/transport/options');
   const server = await holdingServer();
   try {
-    const send = (i) => new Promise((resolve) => {
-      const id = completions.submit(prepare('POST', server.url, { i }), profileFor(), {
-        onTransportResult: (statusCode) => resolve({ id, statusCode }),
+    const send = (i) =>
+      new Promise((resolve) => {
+        const id = completions.submit(prepare('POST', server.url, { i }), profileFor(), {
+          onTransportResult: (statusCode) => resolve({ id, statusCode }),
+        });
       });
-    });
     const first = send(1);
     await server.arrived(1);
     server.held[0].end();
@@ -238,10 +280,15 @@ test('completions of a burst are held back for the rest of it only briefly: 7 an
   try {
     const before = pumpStats();
     const settled = [];
-    const sends = Array.from({ length: 8 }, (_, i) => dispatchEvent('POST', server.url, { i }).then((r) => {
-      settled.push(i);
-      return r.statusCode;
-    }, (err) => err.code));
+    const sends = Array.from({ length: 8 }, (_, i) =>
+      dispatchEvent('POST', server.url, { i }).then(
+        (r) => {
+          settled.push(i);
+          return r.statusCode;
+        },
+        (err) => err.code,
+      ),
+    );
     await server.arrived(8);
     for (const res of server.held.slice(0, 7)) res.end();
     // They would not settle before the 8th is answered if the pump waited for the whole burst.

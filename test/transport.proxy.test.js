@@ -5,7 +5,13 @@
 const path = require('node:path');
 const { execFile } = require('node:child_process');
 const { promisify } = require('node:util');
-const { start, startProxy, closedPort, makeCertificates, headerValues } = require('./helpers/servers');
+const {
+  start,
+  startProxy,
+  closedPort,
+  makeCertificates,
+  headerValues,
+} = require('./helpers/servers');
 const { TRANSPORTS, load, per } = require('./helpers/transports');
 
 const run = promisify(execFile);
@@ -19,7 +25,10 @@ beforeAll(async () => {
   target = await start((req, res) => res.end(`direct:${req.headers['x-proxied'] || 'no'}`));
   proxy = await startProxy();
   certs = makeCertificates('events.test');
-  tlsTarget = await start((req, res) => res.end('tls ok'), { tls: { key: certs.key, cert: certs.cert }, hostname: 'events.test' });
+  tlsTarget = await start((req, res) => res.end('tls ok'), {
+    tls: { key: certs.key, cert: certs.cert },
+    hostname: 'events.test',
+  });
 });
 afterAll(async () => {
   await Promise.all([target.close(), proxy.close(), tlsTarget.close()]);
@@ -42,10 +51,21 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     const before = proxy.seen.length;
     // `resolve` pins events.test to 127.0.0.1, so the tunnel is asked for the literal address and
     // nobody looks the name up; the certificate is still checked against events.test.
-    const res = await dispatchEvent('POST', tlsTarget.url, {}, { proxy: proxy.url, caFile: certs.caFile, resolve: [`events.test:${tlsTarget.port}:127.0.0.1`] });
+    const res = await dispatchEvent(
+      'POST',
+      tlsTarget.url,
+      {},
+      {
+        proxy: proxy.url,
+        caFile: certs.caFile,
+        resolve: [`events.test:${tlsTarget.port}:127.0.0.1`],
+      },
+    );
     expect(res.statusCode).toBe(200);
     expect(res.body).toBe('tls ok');
-    expect(proxy.seen.slice(before)).toEqual([{ method: 'CONNECT', url: `127.0.0.1:${tlsTarget.port}` }]);
+    expect(proxy.seen.slice(before)).toEqual([
+      { method: 'CONNECT', url: `127.0.0.1:${tlsTarget.port}` },
+    ]);
   });
 
   test('the user agent reaches the proxy, once: on a proxied request and on the CONNECT of a tunnel', async () => {
@@ -59,36 +79,66 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     await dispatchEvent('POST', target.url, {}, { proxy: proxy.url, userAgent: 'via-proxy/1' });
     expect(sent(target.requests[target.requests.length - 1])).toEqual(['via-proxy/1']);
     // A target of its own: a tunnel kept from another test would not be asked for again.
-    const fresh = await start((req, res) => res.end('tls ok'), { tls: { key: certs.key, cert: certs.cert }, hostname: 'events.test' });
+    const fresh = await start((req, res) => res.end('tls ok'), {
+      tls: { key: certs.key, cert: certs.cert },
+      hostname: 'events.test',
+    });
     try {
-      await dispatchEvent('POST', fresh.url, {}, { proxy: proxy.url, caFile: certs.caFile, resolve: [`events.test:${fresh.port}:127.0.0.1`] });
+      await dispatchEvent(
+        'POST',
+        fresh.url,
+        {},
+        {
+          proxy: proxy.url,
+          caFile: certs.caFile,
+          resolve: [`events.test:${fresh.port}:127.0.0.1`],
+        },
+      );
       expect(sent(fresh.requests[0])).toEqual([agent]);
     } finally {
       await fresh.close();
     }
     // The fallback's CONNECT (undici's ProxyAgent) carries no User-Agent: a difference the README's
     // list does not name yet.
-    expect(proxy.agents.slice(before)).toEqual(['via-proxy/1', per(kind, { native: agent, fallback: undefined })]);
+    expect(proxy.agents.slice(before)).toEqual([
+      'via-proxy/1',
+      per(kind, { native: agent, fallback: undefined }),
+    ]);
   });
 
   test('proxy: false ignores the environment; noProxy skips the proxy for listed hosts', async () => {
     const before = proxy.seen.length;
     const direct = await dispatchEvent('POST', target.url, {}, { proxy: false });
     expect(direct.body).toBe('direct:no');
-    const skipped = await dispatchEvent('POST', target.url, {}, { proxy: proxy.url, noProxy: '127.0.0.1' });
+    const skipped = await dispatchEvent(
+      'POST',
+      target.url,
+      {},
+      { proxy: proxy.url, noProxy: '127.0.0.1' },
+    );
     expect(skipped.body).toBe('direct:no');
     expect(proxy.seen.length).toBe(before);
   });
 
   test('noProxy (curl syntax: *, suffixes, CIDR, spaces) sends listed hosts direct', async () => {
     const before = proxy.seen.length;
-    for (const noProxy of ['127.0.0.1', '*', 'example.com, 127.0.0.0/8', ' .example.com,127.0.0.1 ']) {
+    for (const noProxy of [
+      '127.0.0.1',
+      '*',
+      'example.com, 127.0.0.0/8',
+      ' .example.com,127.0.0.1 ',
+    ]) {
       const res = await dispatchEvent('POST', target.url, {}, { proxy: proxy.url, noProxy });
       expect([noProxy, res.headers['x-proxied']]).toEqual([noProxy, undefined]);
     }
     expect(proxy.seen.length).toBe(before);
     // A list that does not name the host leaves it proxied.
-    const res = await dispatchEvent('POST', target.url, {}, { proxy: proxy.url, noProxy: 'example.com,10.0.0.0/8' });
+    const res = await dispatchEvent(
+      'POST',
+      target.url,
+      {},
+      { proxy: proxy.url, noProxy: 'example.com,10.0.0.0/8' },
+    );
     expect(res.headers['x-proxied']).toBe('1');
     expect(proxy.seen.length).toBe(before + 1);
   });
@@ -96,13 +146,23 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   test('a proxy that is down → EPROXY 7, for http: and https:', async () => {
     const port = await closedPort();
     for (const url of [target.url, tlsTarget.url]) {
-      const err = await dispatchEvent('POST', url, {}, { proxy: `http://127.0.0.1:${port}`, caFile: certs.caFile }).catch((e) => e);
+      const err = await dispatchEvent(
+        'POST',
+        url,
+        {},
+        { proxy: `http://127.0.0.1:${port}`, caFile: certs.caFile },
+      ).catch((e) => e);
       expect([url, err.code, err.curlCode]).toEqual([url, 'EPROXY', 7]);
     }
   });
 
   test('a proxy name that does not resolve → EPROXY 5', async () => {
-    const err = await dispatchEvent('POST', target.url, {}, { proxy: `http://${'y'.repeat(70)}.invalid:3128` }).catch((e) => e);
+    const err = await dispatchEvent(
+      'POST',
+      target.url,
+      {},
+      { proxy: `http://${'y'.repeat(70)}.invalid:3128` },
+    ).catch((e) => e);
     expect([err.code, err.curlCode]).toEqual(['EPROXY', 5]);
     expect(err.detail).toMatch(/^Couldn't resolve proxy name/);
   });
@@ -111,7 +171,12 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     const refusing = await start((req, res) => res.end());
     refusing.server.on('connect', (req, socket) => socket.end('HTTP/1.1 403 Forbidden\r\n\r\n'));
     try {
-      const err = await dispatchEvent('POST', tlsTarget.url, {}, { proxy: refusing.origin, caFile: certs.caFile }).catch((e) => e);
+      const err = await dispatchEvent(
+        'POST',
+        tlsTarget.url,
+        {},
+        { proxy: refusing.origin, caFile: certs.caFile },
+      ).catch((e) => e);
       expect(err.code).toBe('EPROXY');
       expect(err.message).toMatch(/CONNECT|proxy|403/i);
       expect(err.curlCode).toBe(56);
@@ -143,9 +208,16 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     // libcurl hands a 407 to an absolute-form request back as the answer; undici's ProxyAgent turns
     // it into an error, so the fallback reports a proxy failure with the status in its message
     // (README, "The fallback transport").
-    const demanding = await start((req, res) => res.writeHead(407, { 'proxy-authenticate': 'Basic realm="p"' }).end());
+    const demanding = await start((req, res) =>
+      res.writeHead(407, { 'proxy-authenticate': 'Basic realm="p"' }).end(),
+    );
     try {
-      const outcome = await dispatchEvent('POST', target.url, {}, { proxy: demanding.origin }).catch((e) => e);
+      const outcome = await dispatchEvent(
+        'POST',
+        target.url,
+        {},
+        { proxy: demanding.origin },
+      ).catch((e) => e);
       if (kind === 'native') {
         expect(outcome.statusCode).toBe(407);
       } else {
@@ -163,12 +235,22 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
       const skipped = await dispatchEvent('POST', target.url, {}, { proxy: proxy.url, noProxy });
       expect(skipped.headers['x-proxied']).toBeUndefined();
     }
-    const viaProxy = await dispatchEvent('POST', target.url, {}, { proxy: proxy.url, noProxy: '10.0.0.0/8,127.0.0.1.example.com' });
+    const viaProxy = await dispatchEvent(
+      'POST',
+      target.url,
+      {},
+      { proxy: proxy.url, noProxy: '10.0.0.0/8,127.0.0.1.example.com' },
+    );
     expect(viaProxy.headers['x-proxied']).toBe('1');
     expect(proxy.seen.length).toBe(before + 1);
     const port = await closedPort();
     const down = `http://127.0.0.1:${await closedPort()}`;
-    const err = await dispatchEvent('POST', `http://127.0.0.1:${port}/`, {}, { proxy: down, noProxy: '127.0.0.0/24' }).catch((e) => e);
+    const err = await dispatchEvent(
+      'POST',
+      `http://127.0.0.1:${port}/`,
+      {},
+      { proxy: down, noProxy: '127.0.0.0/24' },
+    ).catch((e) => e);
     expect(err.code).toBe('ECONNREFUSED');
   });
 
@@ -177,7 +259,17 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     const script = `require(${JSON.stringify(ROOT)}).dispatchEvent('POST', ${JSON.stringify(url)}, { from: 'child' })
       .then((r) => console.log(r.headers['x-proxied'] ? 'proxied' : 'direct'), (e) => { console.log(e.code); process.exitCode = 1; });`;
     const clean = { ...process.env, NATIVE_EVENT_DISPATCHER_TRANSPORT: kind };
-    for (const name of ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY']) delete clean[name];
+    for (const name of [
+      'http_proxy',
+      'HTTP_PROXY',
+      'https_proxy',
+      'HTTPS_PROXY',
+      'all_proxy',
+      'ALL_PROXY',
+      'no_proxy',
+      'NO_PROXY',
+    ])
+      delete clean[name];
     const { stdout } = await run(process.execPath, ['-e', script], { env: { ...clean, ...env } });
     return stdout.trim();
   }
@@ -186,7 +278,9 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
     const before = proxy.seen.length;
     expect(await inChild({ http_proxy: proxy.url }, target.url)).toBe('proxied');
     expect(proxy.seen.length).toBe(before + 1);
-    expect(await inChild({ http_proxy: proxy.url, no_proxy: 'localhost,127.0.0.1' }, target.url)).toBe('direct');
+    expect(
+      await inChild({ http_proxy: proxy.url, no_proxy: 'localhost,127.0.0.1' }, target.url),
+    ).toBe('direct');
     expect(await inChild({ ALL_PROXY: proxy.url }, target.url)).toBe('proxied');
     // Upper-case HTTP_PROXY is ignored for http: URLs, as libcurl does (CGI "httpoxy").
     expect(await inChild({ HTTP_PROXY: proxy.url }, target.url)).toBe('direct');

@@ -11,17 +11,34 @@ const ROOT = require('node:path').join(__dirname, '..');
 const cleanup = useCleanup();
 
 // Every secret planted below, and the Basic credentials made of them, as they would be printed.
-const SECRETS = ['PROXYPASS', 'URLPASS', 'TOKENUSER', 'QUERYTOKEN', 'HEADERTOKEN', 'COOKIEVALUE', 'APIKEYVALUE',
-  'SESSIONVALUE', 'FETCHQUERYKEY', 'FETCHAPIKEY', 'FETCHBEARER', 'SERVERCOOKIE'];
-const BASIC = ['puser:PROXYPASS', 'alice:URLPASS', 'TOKENUSER:'].map((pair) => Buffer.from(pair).toString('base64'));
+const SECRETS = [
+  'PROXYPASS',
+  'URLPASS',
+  'TOKENUSER',
+  'QUERYTOKEN',
+  'HEADERTOKEN',
+  'COOKIEVALUE',
+  'APIKEYVALUE',
+  'SESSIONVALUE',
+  'FETCHQUERYKEY',
+  'FETCHAPIKEY',
+  'FETCHBEARER',
+  'SERVERCOOKIE',
+];
+const BASIC = ['puser:PROXYPASS', 'alice:URLPASS', 'TOKENUSER:'].map((pair) =>
+  Buffer.from(pair).toString('base64'),
+);
 
 async function traced(transport, trace = true) {
-  const server = await start((req, res) => res.writeHead(200, { 'set-cookie': 'sid=SERVERCOOKIE', 'x-answer': 'plain-answer' }).end('ok'));
+  const server = await start((req, res) =>
+    res.writeHead(200, { 'set-cookie': 'sid=SERVERCOOKIE', 'x-answer': 'plain-answer' }).end('ok'),
+  );
   const proxy = await startProxy();
   cleanup.later(() => server.close());
   cleanup.later(() => proxy.close());
   const origin = `127.0.0.1:${server.port}`;
-  const { exited } = spawnNode(`
+  const { exited } = spawnNode(
+    `
     const ned = require(${JSON.stringify(ROOT)});
     const proxy = 'http://puser:PROXYPASS@127.0.0.1:${proxy.port}';
     (async () => {
@@ -36,7 +53,12 @@ async function traced(transport, trace = true) {
       const fetch = ned.createFetch({ proxy, headers: { Authorization: 'Bearer FETCHBEARER' } });
       await fetch('http://${origin}/v1/flags?api_key=FETCHQUERYKEY', { headers: { 'X-Api-Key': 'FETCHAPIKEY', 'X-Plain': 'plain-value' } });
     })();
-  `, { NATIVE_EVENT_DISPATCHER_TRANSPORT: transport, NATIVE_EVENT_DISPATCHER_TRACE: trace ? '1' : undefined });
+  `,
+    {
+      NATIVE_EVENT_DISPATCHER_TRANSPORT: transport,
+      NATIVE_EVENT_DISPATCHER_TRACE: trace ? '1' : undefined,
+    },
+  );
   const { code, stderr } = await exited;
   expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
   return { stderr, server, proxy };
@@ -46,9 +68,16 @@ describe.each(['native', 'fallback'])('the trace on the %s transport', (transpor
   test('shows every request line and plain header, and none of the secrets', async () => {
     const { stderr, server, proxy } = await traced(transport);
     // The requests went out as they were, credentials and all: only the trace masks them.
-    expect(server.requests.map((r) => r.url)).toEqual(['/v1/events?token=QUERYTOKEN&page=2', '/v1/events', '/v1/events',
-      '/v1/flags?api_key=FETCHQUERYKEY']);
-    expect(server.requests[0].headers).toMatchObject({ authorization: 'Bearer HEADERTOKEN', 'x-api-key': 'APIKEYVALUE' });
+    expect(server.requests.map((r) => r.url)).toEqual([
+      '/v1/events?token=QUERYTOKEN&page=2',
+      '/v1/events',
+      '/v1/events',
+      '/v1/flags?api_key=FETCHQUERYKEY',
+    ]);
+    expect(server.requests[0].headers).toMatchObject({
+      authorization: 'Bearer HEADERTOKEN',
+      'x-api-key': 'APIKEYVALUE',
+    });
     expect(server.requests[1].headers.authorization).toBe(`Basic ${BASIC[1]}`);
     expect(proxy.seen.length).toBe(4);
 
@@ -57,9 +86,18 @@ describe.each(['native', 'fallback'])('the trace on the %s transport', (transpor
     // Still a trace worth reading: each request line, plain headers both ways, the masked ones named.
     expect(stderr).toMatch(/> POST http:\/\/127\.0\.0\.1:\d+\/v1\/events\?token=\*\*\*&page=/);
     expect(stderr).toMatch(/> GET http:\/\/127\.0\.0\.1:\d+\/v1\/flags\?api_key=\*\*\*/);
-    for (const line of ['x-request-id: visible-id', 'X-Plain: plain-value', 'x-answer: plain-answer',
-      'Authorization: Bearer ***', 'Authorization: Basic ***', 'Cookie: ***', 'x-api-key: ***', 'X-Session-Id: ***',
-      'X-Api-Key: ***', 'set-cookie: ***']) {
+    for (const line of [
+      'x-request-id: visible-id',
+      'X-Plain: plain-value',
+      'x-answer: plain-answer',
+      'Authorization: Bearer ***',
+      'Authorization: Basic ***',
+      'Cookie: ***',
+      'x-api-key: ***',
+      'X-Session-Id: ***',
+      'X-Api-Key: ***',
+      'set-cookie: ***',
+    ]) {
       expect({ line, found: stderr.includes(line) }).toEqual({ line, found: true });
     }
     if (transport === 'native') {

@@ -29,12 +29,13 @@ async function runChild(code, env) {
 }
 
 describe.each(['dispatchEvent', 'dispatcher'])('%s', (client) => {
-  test('sending on a 5 ms timer: completions come back with the timer\'s own wake-ups, not one more each, and no ring a tick', async () => {
+  test("sending on a 5 ms timer: completions come back with the timer's own wake-ups, not one more each, and no ring a tick", async () => {
     const server = await start((req, res) => res.end());
     try {
       // 100 ticks of a 5 ms timer without requests, then 100 sending 10 each: the loop wakes for
       // the timer either way; completions (back within the tick) add no wake-ups of their own.
-      const out = await runChild(`
+      const out = await runChild(
+        `
         const ticks = (n) => new Promise((resolve) => {
           const all = [];
           let count = 0;
@@ -56,7 +57,9 @@ describe.each(['dispatchEvent', 'dispatcher'])('%s', (client) => {
           await report({ idle: idle.woke, busy: busy.woke, batches: busy.batches, wakeups: busy.wakeups, rings: busy.rings,
             ok: busy.results.filter((r) => r === 200).length, count: busy.results.length });
         })();
-      `, { URL: server.url, CLIENT: client });
+      `,
+        { URL: server.url, CLIENT: client },
+      );
       expect(out.count).toBe(1000);
       expect(out.ok).toBe(1000);
       expect(server.requests).toHaveLength(2000);
@@ -83,7 +86,8 @@ describe.each(['dispatchEvent', 'dispatcher'])('%s', (client) => {
     try {
       // The application waits on the answer to send again: holding it for the timer's wake-up
       // would make every request wait for a tick.
-      const out = await runChild(`
+      const out = await runChild(
+        `
         (async () => {
           const timer = setInterval(() => {}, 2);
           await send();
@@ -95,7 +99,9 @@ describe.each(['dispatchEvent', 'dispatcher'])('%s', (client) => {
           await report({ wakeups: p1.wakeups - p0.wakeups, settled: p1.settled - p0.settled,
             ok: results.filter((r) => r === 200).length });
         })();
-      `, { URL: server.url, CLIENT: client });
+      `,
+        { URL: server.url, CLIENT: client },
+      );
       expect(out.settled).toBe(100);
       expect(out.ok).toBe(100);
       expect(out.wakeups).toBeGreaterThanOrEqual(50);
@@ -108,14 +114,17 @@ describe.each(['dispatchEvent', 'dispatcher'])('%s', (client) => {
 test('a loop that sleeps with no timer due is woken for its completions', async () => {
   const server = await start((req, res) => setTimeout(() => res.end(), 20));
   try {
-    const out = await runChild(`
+    const out = await runChild(
+      `
       (async () => {
         const p0 = pumpStats();
         const statuses = await Promise.all([send(), send(), send()]);
         const p1 = pumpStats();
         await report({ statuses, wakeups: p1.wakeups - p0.wakeups });
       })();
-    `, { URL: server.url, CLIENT: 'dispatchEvent' });
+    `,
+      { URL: server.url, CLIENT: 'dispatchEvent' },
+    );
     expect(out.statuses).toEqual([200, 200, 200]);
     expect(out.wakeups).toBeGreaterThanOrEqual(1);
   } finally {

@@ -27,10 +27,22 @@ const SECRETS = {
 
 async function servers() {
   const ok = await start((req, res) => res.end('ok'));
-  const failing = await start((req, res) => { res.writeHead(503, { 'retry-after': '0' }); res.end(); });
-  const rejecting = await start((req, res) => { res.writeHead(400); res.end('bad'); });
+  const failing = await start((req, res) => {
+    res.writeHead(503, { 'retry-after': '0' });
+    res.end();
+  });
+  const rejecting = await start((req, res) => {
+    res.writeHead(400);
+    res.end('bad');
+  });
   for (const s of [ok, failing, rejecting]) later(() => s.close());
-  return { ok, failing, rejecting, down: `http://127.0.0.1:${await closedPort()}/v1/events`, deadProxy: `127.0.0.1:${await closedPort()}` };
+  return {
+    ok,
+    failing,
+    rejecting,
+    down: `http://127.0.0.1:${await closedPort()}/v1/events`,
+    deadProxy: `127.0.0.1:${await closedPort()}`,
+  };
 }
 
 function run(code, env) {
@@ -40,10 +52,25 @@ function run(code, env) {
 function doctor(args, env) {
   return new Promise((resolve) => {
     const clean = { ...process.env };
-    for (const n of ['http_proxy', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY', 'HTTP_PROXY']) delete clean[n];
-    execFile(process.execPath, [CLI_BIN, 'doctor', ...args], { env: { ...clean, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? err.code : 0, stdout, stderr });
-    });
+    for (const n of [
+      'http_proxy',
+      'https_proxy',
+      'HTTPS_PROXY',
+      'all_proxy',
+      'ALL_PROXY',
+      'no_proxy',
+      'NO_PROXY',
+      'HTTP_PROXY',
+    ])
+      delete clean[n];
+    execFile(
+      process.execPath,
+      [CLI_BIN, 'doctor', ...args],
+      { env: { ...clean, ...env } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? err.code : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -51,8 +78,13 @@ describe.each(['native', 'fallback'])('on the %s transport', (transport) => {
   test('every output channel of the failure paths, the trace included, is free of the planted secrets', async () => {
     const s = await servers();
     const config = {
-      ok: s.ok.url, failing: s.failing.url, rejecting: s.rejecting.url, down: s.down, deadProxy: s.deadProxy,
-      spoolDir: path.join(tempDir(), 'spool'), secrets: SECRETS,
+      ok: s.ok.url,
+      failing: s.failing.url,
+      rejecting: s.rejecting.url,
+      down: s.down,
+      deadProxy: s.deadProxy,
+      spoolDir: path.join(tempDir(), 'spool'),
+      secrets: SECRETS,
     };
     const r = await run(`require(${JSON.stringify(CHILD)})`, {
       SECRETS_CONFIG: JSON.stringify(config),
@@ -60,17 +92,41 @@ describe.each(['native', 'fallback'])('on the %s transport', (transport) => {
       NATIVE_EVENT_DISPATCHER_TRACE: '1',
     });
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const channels = new Set(lines.map((l) => l.channel));
     // The paths were taken: retries, a failure for good, a pause, spooling, a loss, close, bad input.
-    for (const channel of ['dispatcher.retry', 'dispatcher.failed', 'dispatcher.spool', 'dispatcher.pause', 'viaProxy.drop',
-      'log.warn', 'close.result', 'late.result', 'proxied.error', 'direct.error', 'fetch.error', 'bad0.error', 'bad3.error',
-      'bad6.error', 'stats', 'versions', 'done']) {
+    for (const channel of [
+      'dispatcher.retry',
+      'dispatcher.failed',
+      'dispatcher.spool',
+      'dispatcher.pause',
+      'viaProxy.drop',
+      'log.warn',
+      'close.result',
+      'late.result',
+      'proxied.error',
+      'direct.error',
+      'fetch.error',
+      'bad0.error',
+      'bad3.error',
+      'bad6.error',
+      'stats',
+      'versions',
+      'done',
+    ]) {
       expect(channels).toContain(channel);
     }
     // The server got the credentials: they were sent, only never shown.
     const seen = s.ok.requests.concat(s.failing.requests, s.rejecting.requests);
-    expect(seen.some((q) => q.headers.authorization === `Bearer ${SECRETS.bearer}` && q.url.includes(SECRETS.token))).toBe(true);
+    expect(
+      seen.some(
+        (q) =>
+          q.headers.authorization === `Bearer ${SECRETS.bearer}` && q.url.includes(SECRETS.token),
+      ),
+    ).toBe(true);
     // Masked where they were.
     expect(r.stdout).toContain('user:***@');
     expect(r.stdout).toContain('api_key=***');
@@ -85,7 +141,11 @@ describe.each(['native', 'fallback'])('on the %s transport', (transport) => {
     const s = await servers();
     const url = `${s.ok.url.replace('//', `//user:${SECRETS.password}@`)}?token=${SECRETS.token}`;
     const proxy = `http://pu:${SECRETS.proxyPassword}@${s.deadProxy}`;
-    const env = { NATIVE_EVENT_DISPATCHER_TRANSPORT: transport, http_proxy: proxy, https_proxy: proxy };
+    const env = {
+      NATIVE_EVENT_DISPATCHER_TRANSPORT: transport,
+      http_proxy: proxy,
+      https_proxy: proxy,
+    };
     const viaProxy = await doctor([url, '--proxy', proxy], env);
     expect(viaProxy.code).toBe(1); // the proxy is down
     expect(viaProxy.stdout).toMatch(/EPROXY/);
@@ -98,5 +158,5 @@ describe.each(['native', 'fallback'])('on the %s transport', (transport) => {
       expect(r.stdout).toMatch(/http_proxy=http:\/\/pu:\*\*\*@/);
     }
     for (const r of [viaProxy, direct, usage]) expect(r.stdout + r.stderr).not.toContain(MARKER);
-}, 60000);
+  }, 60000);
 });

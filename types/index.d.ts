@@ -430,7 +430,11 @@ export class Dispatcher extends EventEmitter {
   /** The Optimizely interface: v6 uses the promise, v4/v5 the callback (called exactly once). */
   dispatchEvent(event: DispatcherEvent, callback?: DispatchCallback): Promise<DispatchResult>;
   /** The same delivery with a plain signature. */
-  send(httpVerb: HttpVerb | Lowercase<HttpVerb>, url: string | URL, params: EventParams): Promise<DispatchResult>;
+  send(
+    httpVerb: HttpVerb | Lowercase<HttpVerb>,
+    url: string | URL,
+    params: EventParams,
+  ): Promise<DispatchResult>;
   /**
    * Resolves once every event accepted before the call is delivered, failed, spooled or lost, and —
    * when the spool's replay is due — once the spooled events waiting at the call have each been
@@ -502,7 +506,10 @@ export type MetricAttributeValues = Record<string, string | number | boolean>;
  */
 export interface MetricsMeter {
   createCounter(name: string, options?: object): { add(value: number, attributes?: object): void };
-  createHistogram(name: string, options?: object): { record(value: number, attributes?: object): void };
+  createHistogram(
+    name: string,
+    options?: object,
+  ): { record(value: number, attributes?: object): void };
   createObservableCounter(name: string, options?: object): object;
   createObservableUpDownCounter(name: string, options?: object): object;
   // `any`: the API's BatchObservableResult is generic over attribute types this file does not import.
@@ -526,10 +533,11 @@ interface InstrumentOptionsBase {
  * Where the instruments are made: a `meterProvider`, a `meter`, or neither (the global
  * MeterProvider of @opentelemetry/api, which must then be installed: ERR_PEER_MISSING otherwise).
  */
-export type InstrumentOptions = InstrumentOptionsBase & (
-  | { meterProvider?: MetricsMeterProvider; meter?: undefined }
-  | { meter?: MetricsMeter; meterProvider?: undefined }
-);
+export type InstrumentOptions = InstrumentOptionsBase &
+  (
+    | { meterProvider?: MetricsMeterProvider; meter?: undefined }
+    | { meter?: MetricsMeter; meterProvider?: undefined }
+  );
 
 export interface DispatcherInstrumentation {
   /** Removes the listeners and the collection callback. */
@@ -542,7 +550,10 @@ export interface DispatcherInstrumentation {
  * `<prefix>.delivery.latency` (ms), and the current values `<prefix>.queue.bytes`,
  * `<prefix>.requests.in_flight`, `<prefix>.spool.bytes`, `<prefix>.spool.parked`.
  */
-export function instrumentDispatcher(dispatcher: Dispatcher, options?: InstrumentOptions): DispatcherInstrumentation;
+export function instrumentDispatcher(
+  dispatcher: Dispatcher,
+  options?: InstrumentOptions,
+): DispatcherInstrumentation;
 
 // ---- fetch and the adapters for other event SDKs -------------------------------------------------
 
@@ -572,7 +583,10 @@ export interface FetchHeaders extends Iterable<[string, string]> {
   entries(): IterableIterator<[string, string]>;
   keys(): IterableIterator<string>;
   values(): IterableIterator<string>;
-  forEach(callback: (value: string, name: string, headers: FetchHeaders) => void, thisArg?: unknown): void;
+  forEach(
+    callback: (value: string, name: string, headers: FetchHeaders) => void,
+    thisArg?: unknown,
+  ): void;
 }
 
 /** The Response-like answer: the body arrived whole (up to maxResponseBytes), so `body` is null. */
@@ -651,24 +665,41 @@ export interface OtlpTransportOptions extends Omit<FetchOptions, 'headers'> {
   /** The OTLP endpoint, e.g. http://collector:4318/v1/traces. */
   url: string;
   /** Sent with every export (a function: called per export). Content-Type defaults to application/json. */
-  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+  headers?:
+    Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
   /** Retries of a retryable export, as the SDK's own RetryingTransport (0..100). Default 5. */
   retries?: number;
 }
 
 /** For createOtlpNetworkExportDelegate(options, serializer, metrics, transport). */
-export function createOtlpTransport(options: OtlpTransportOptions | ({ url: string } & DurableOptions)): OtlpExporterTransport;
+export function createOtlpTransport(
+  options: OtlpTransportOptions | ({ url: string } & DurableOptions),
+): OtlpExporterTransport;
 
 /** Amplitude's Response, built from the body's `code` as its own Node transport builds it. */
 export type AmplitudeResponse =
-  | { status: 'success'; statusCode: number; body: { eventsIngested: number; payloadSizeBytes: number; serverUploadTime: number } }
-  | { status: 'invalid' | 'payload_too_large' | 'rate_limit'; statusCode: number; body: Record<string, any> & { error: string } }
+  | {
+      status: 'success';
+      statusCode: number;
+      body: { eventsIngested: number; payloadSizeBytes: number; serverUploadTime: number };
+    }
+  | {
+      status: 'invalid' | 'payload_too_large' | 'rate_limit';
+      statusCode: number;
+      body: Record<string, any> & { error: string };
+    }
   | { status: 'Timeout' | 'failed' | 'unknown'; statusCode: number };
 
 /**
  * Amplitude's `transportProvider`. `R` lets a TypeScript consumer name the SDK's own Response type
  * (its Status is an enum, which a string literal type cannot match): `createAmplitudeTransport<Types.Response>()`.
  */
-export function createAmplitudeTransport<R = AmplitudeResponse>(options?: FetchOptions): {
-  send(serverUrl: string, payload: object, enableRequestBodyCompression?: boolean): Promise<R | null>;
+export function createAmplitudeTransport<R = AmplitudeResponse>(
+  options?: FetchOptions,
+): {
+  send(
+    serverUrl: string,
+    payload: object,
+    enableRequestBodyCompression?: boolean,
+  ): Promise<R | null>;
 };

@@ -20,7 +20,8 @@ const ENDPOINT = process.env.EVENT_ENDPOINT ?? 'http://127.0.0.1:8080/v1/events'
 
 if (cluster.isPrimary) {
   // Checked once, here: without it every worker would fail at start, be replaced, and fail again.
-  if (!process.env.EVENT_SPOOL_DIR) throw new Error('Set EVENT_SPOOL_DIR: the spool root every worker shares');
+  if (!process.env.EVENT_SPOOL_DIR)
+    throw new Error('Set EVENT_SPOOL_DIR: the spool root every worker shares');
   let stopping = false;
   for (let i = 0; i < WORKERS; i++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
@@ -44,12 +45,21 @@ if (cluster.isPrimary) {
       res.writeHead(404).end();
       return;
     }
-    const event = { event: 'signup', uuid: randomUUID(), worker: process.pid, at: new Date().toISOString() };
+    const event = {
+      event: 'signup',
+      uuid: randomUUID(),
+      worker: process.pid,
+      at: new Date().toISOString(),
+    };
     dispatcher.send('POST', ENDPOINT, event); // after the dispatcher closed: spooled for the next worker
-    res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ uuid: event.uuid, worker: process.pid }));
+    res
+      .writeHead(202, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ uuid: event.uuid, worker: process.pid }));
   });
   server.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? '127.0.0.1', () => {
-    console.log(`worker ${process.pid} listening on port ${server.address().port}; adopted ${dispatcher.stats().inherited} spooled event(s)`);
+    console.log(
+      `worker ${process.pid} listening on port ${server.address().port}; adopted ${dispatcher.stats().inherited} spooled event(s)`,
+    );
   });
   // Stops taking connections and lets go of the primary's channel; handleProcessExit closes the
   // dispatcher meanwhile, and the worker ends once both are done.

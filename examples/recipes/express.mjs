@@ -23,17 +23,21 @@ const dispatcher = createDispatcher({
   spoolDir: process.env.EVENT_SPOOL_DIR, // optional: what is not delivered by the deadline waits on disk
 });
 dispatcher.on('drop', (drop) => console.warn(`event lost (${drop.reason}: ${drop.cause})`));
-const optimizely = await createOptimizely(createBatchEventProcessor({
-  eventDispatcher: dispatcher,
-  closingEventDispatcher: dispatcher,
-  maxRetries: 0, // the dispatcher retries
-}));
+const optimizely = await createOptimizely(
+  createBatchEventProcessor({
+    eventDispatcher: dispatcher,
+    closingEventDispatcher: dispatcher,
+    maxRetries: 0, // the dispatcher retries
+  }),
+);
 
 const app = express();
 app.use(express.json());
 
 app.get('/checkout', (req, res) => {
-  const decision = optimizely.createUserContext(String(req.query.user ?? 'anonymous')).decide('checkout_flow');
+  const decision = optimizely
+    .createUserContext(String(req.query.user ?? 'anonymous'))
+    .decide('checkout_flow');
   res.json({ variation: decision.variationKey });
 });
 

@@ -24,14 +24,18 @@ const dispatcher = createDispatcher({
   spoolDir: process.env.EVENT_SPOOL_DIR, // optional: what is not delivered by the deadline waits on disk
   logger: app.log, // Fastify's pino: retries given up, losses and spool trouble are logged with the rest
 });
-const optimizely = await createOptimizely(createBatchEventProcessor({
-  eventDispatcher: dispatcher,
-  closingEventDispatcher: dispatcher,
-  maxRetries: 0, // the dispatcher retries
-}));
+const optimizely = await createOptimizely(
+  createBatchEventProcessor({
+    eventDispatcher: dispatcher,
+    closingEventDispatcher: dispatcher,
+    maxRetries: 0, // the dispatcher retries
+  }),
+);
 
 app.get('/checkout', async (request) => {
-  const decision = optimizely.createUserContext(String(request.query.user ?? 'anonymous')).decide('checkout_flow');
+  const decision = optimizely
+    .createUserContext(String(request.query.user ?? 'anonymous'))
+    .decide('checkout_flow');
   return { variation: decision.variationKey };
 });
 
@@ -41,7 +45,9 @@ const purchase = {
   properties: { user: { type: 'string' }, revenue: { type: 'integer' } },
 };
 app.post('/purchase', { schema: { body: purchase } }, async (request, reply) => {
-  optimizely.createUserContext(request.body.user).trackEvent('purchase', { revenue: request.body.revenue });
+  optimizely
+    .createUserContext(request.body.user)
+    .trackEvent('purchase', { revenue: request.body.revenue });
   reply.code(204);
 });
 
@@ -50,7 +56,10 @@ app.addHook('onClose', async () => {
   console.log('closed', JSON.stringify(summary));
 });
 
-const address = await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' });
+const address = await app.listen({
+  port: Number(process.env.PORT ?? 3000),
+  host: process.env.HOST ?? '127.0.0.1',
+});
 console.log(`listening on ${address}`);
 
 for (const signal of ['SIGTERM', 'SIGINT']) {

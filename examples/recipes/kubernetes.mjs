@@ -30,7 +30,8 @@ const dispatcher = createDispatcher({
   logger: console, // says what it delivered, spooled or lost when it closes
 });
 const inherited = dispatcher.stats().inherited;
-if (inherited > 0) console.log(`${inherited} event(s) spooled by an earlier run: delivering them first`);
+if (inherited > 0)
+  console.log(`${inherited} event(s) spooled by an earlier run: delivering them first`);
 
 const server = http.createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/healthz') {
@@ -43,8 +44,12 @@ const server = http.createServer((req, res) => {
   }
   const job = { event: 'job_completed', uuid: randomUUID(), at: new Date().toISOString() };
   // Refused only once closed without a spool (a request that outlives the shutdown): say so.
-  dispatcher.send('POST', ENDPOINT, job).catch((err) => console.warn(`event not recorded: ${err.message}`));
-  res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ uuid: job.uuid }));
+  dispatcher
+    .send('POST', ENDPOINT, job)
+    .catch((err) => console.warn(`event not recorded: ${err.message}`));
+  res
+    .writeHead(202, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ uuid: job.uuid }));
 });
 server.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? '127.0.0.1', () => {
   const { address, port } = server.address();

@@ -30,7 +30,12 @@ export const handler = async (event, context) => {
   const decision = user.decide('checkout_flow');
   if (Number.isInteger(event.revenue)) user.trackEvent('purchase', { revenue: event.revenue });
 
-  const { settled, pending } = await dispatcher.flush({ timeoutMs: Math.max(0, context.getRemainingTimeInMillis() - MARGIN_MS) });
-  if (!settled) console.warn(`${pending} event request(s) still pending at the deadline; the next invocation sends them`);
+  const { settled, pending } = await dispatcher.flush({
+    timeoutMs: Math.max(0, context.getRemainingTimeInMillis() - MARGIN_MS),
+  });
+  if (!settled)
+    console.warn(
+      `${pending} event request(s) still pending at the deadline; the next invocation sends them`,
+    );
   return { variation: decision.variationKey, eventsSettled: settled };
 };

@@ -36,7 +36,8 @@ const checkout = (globalThis.checkoutExperiment ??= setUp());
 
 export async function POST(request) {
   const body = await request.json().catch(() => null);
-  if (typeof body?.user !== 'string') return Response.json({ error: 'expected { user: string }' }, { status: 400 });
+  if (typeof body?.user !== 'string')
+    return Response.json({ error: 'expected { user: string }' }, { status: 400 });
   const optimizely = await checkout.optimizely;
   const decision = optimizely.createUserContext(body.user).decide('checkout_flow');
   waitUntil(checkout.dispatcher.flush({ timeoutMs: FLUSH_MS }));

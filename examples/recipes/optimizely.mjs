@@ -7,8 +7,14 @@ import { readFile } from 'node:fs/promises';
 import { createInstance, createStaticProjectConfigManager } from '@optimizely/optimizely-sdk';
 
 export async function createOptimizely(eventProcessor) {
-  const datafile = await readFile(process.env.OPTIMIZELY_DATAFILE ?? new URL('../datafile.json', import.meta.url), 'utf8');
-  const client = createInstance({ projectConfigManager: createStaticProjectConfigManager({ datafile }), eventProcessor });
+  const datafile = await readFile(
+    process.env.OPTIMIZELY_DATAFILE ?? new URL('../datafile.json', import.meta.url),
+    'utf8',
+  );
+  const client = createInstance({
+    projectConfigManager: createStaticProjectConfigManager({ datafile }),
+    eventProcessor,
+  });
   await client.onReady();
   return client;
 }

@@ -35,9 +35,12 @@ async function flushed() {
 export function createRelay({ waitUntil: extend } = {}) {
   return async function relay(request) {
     const batch = await request.json().catch(() => null);
-    if (!Array.isArray(batch?.visitors)) return new Response('expected an Optimizely event batch', { status: 400 });
+    if (!Array.isArray(batch?.visitors))
+      return new Response('expected an Optimizely event batch', { status: 400 });
     // Rejects only for a body it cannot send (or a closed dispatcher): nothing to wait for then.
-    dispatcher.send('POST', ENDPOINT, batch).catch((err) => console.error(`event batch refused: ${err.message}`));
+    dispatcher
+      .send('POST', ENDPOINT, batch)
+      .catch((err) => console.error(`event batch refused: ${err.message}`));
     if (extend) extend(flushed());
     else await flushed();
     return new Response(null, { status: 202 });

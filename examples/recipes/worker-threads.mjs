@@ -15,15 +15,29 @@ import { createDispatcher } from 'native-event-dispatcher';
 const ENDPOINT = process.env.EVENT_ENDPOINT ?? 'http://127.0.0.1:8080/v1/events';
 
 const dispatcher = createDispatcher({ endpoint: ENDPOINT });
-const record = (event) => dispatcher.send('POST', ENDPOINT, { event, uuid: randomUUID(), thread: threadId, at: new Date().toISOString() });
+const record = (event) =>
+  dispatcher.send('POST', ENDPOINT, {
+    event,
+    uuid: randomUUID(),
+    thread: threadId,
+    at: new Date().toISOString(),
+  });
 
 if (isMainThread) {
   record('batch_started');
-  const workers = [['invoices', 3], ['reports', 2]].map(([queue, jobs]) => new Worker(new URL(import.meta.url), { workerData: { queue, jobs } }));
-  const done = await Promise.all(workers.map((worker) => new Promise((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  })));
+  const workers = [
+    ['invoices', 3],
+    ['reports', 2],
+  ].map(([queue, jobs]) => new Worker(new URL(import.meta.url), { workerData: { queue, jobs } }));
+  const done = await Promise.all(
+    workers.map(
+      (worker) =>
+        new Promise((resolve, reject) => {
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+    ),
+  );
   for (const { queue, summary } of done) console.log(`${queue}: ${JSON.stringify(summary)}`);
   record('batch_finished');
   console.log(`main: ${JSON.stringify(await dispatcher.close())}`);

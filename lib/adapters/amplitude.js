@@ -11,21 +11,34 @@ const { invalid, isPlainObject } = require('../errors');
 // The Response bodies of @amplitude/analytics-core's BaseTransport.buildResponse: field, wire
 // name, and the empty value it defaults to (a fresh one per Response).
 const BODIES = {
-  success: [['eventsIngested', 'events_ingested', 0], ['payloadSizeBytes', 'payload_size_bytes', 0],
-    ['serverUploadTime', 'server_upload_time', 0]],
-  invalid: [['error', 'error', ''], ['missingField', 'missing_field', ''],
+  success: [
+    ['eventsIngested', 'events_ingested', 0],
+    ['payloadSizeBytes', 'payload_size_bytes', 0],
+    ['serverUploadTime', 'server_upload_time', 0],
+  ],
+  invalid: [
+    ['error', 'error', ''],
+    ['missingField', 'missing_field', ''],
     ['eventsWithInvalidFields', 'events_with_invalid_fields', 'object'],
     ['eventsWithMissingFields', 'events_with_missing_fields', 'object'],
     ['eventsWithInvalidIdLengths', 'events_with_invalid_id_lengths', 'object'],
-    ['epsThreshold', 'eps_threshold', 0], ['exceededDailyQuotaDevices', 'exceeded_daily_quota_devices', 'object'],
-    ['silencedDevices', 'silenced_devices', 'array'], ['silencedEvents', 'silenced_events', 'array'],
-    ['throttledDevices', 'throttled_devices', 'object'], ['throttledEvents', 'throttled_events', 'array']],
+    ['epsThreshold', 'eps_threshold', 0],
+    ['exceededDailyQuotaDevices', 'exceeded_daily_quota_devices', 'object'],
+    ['silencedDevices', 'silenced_devices', 'array'],
+    ['silencedEvents', 'silenced_events', 'array'],
+    ['throttledDevices', 'throttled_devices', 'object'],
+    ['throttledEvents', 'throttled_events', 'array'],
+  ],
   payload_too_large: [['error', 'error', '']],
-  rate_limit: [['error', 'error', ''], ['epsThreshold', 'eps_threshold', 0],
-    ['throttledDevices', 'throttled_devices', 'object'], ['throttledUsers', 'throttled_users', 'object'],
+  rate_limit: [
+    ['error', 'error', ''],
+    ['epsThreshold', 'eps_threshold', 0],
+    ['throttledDevices', 'throttled_devices', 'object'],
+    ['throttledUsers', 'throttled_users', 'object'],
     ['exceededDailyQuotaDevices', 'exceeded_daily_quota_devices', 'object'],
     ['exceededDailyQuotaUsers', 'exceeded_daily_quota_users', 'object'],
-    ['throttledEvents', 'throttled_events', 'array']],
+    ['throttledEvents', 'throttled_events', 'array'],
+  ],
 };
 
 // Amplitude's Status values (analytics-core's enum, by value).
@@ -45,6 +58,7 @@ function emptyOf(kind) {
   return kind;
 }
 
+/** @returns {import('../../types').AmplitudeResponse} (its body is built from BODIES) */
 function buildResponse(json) {
   const statusCode = json.code || 0;
   const status = statusOf(statusCode);
@@ -65,7 +79,9 @@ class AmplitudeFetchTransport {
     let response;
     try {
       response = await this.fetch(serverUrl, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(payload),
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(payload),
       });
     } catch (err) {
       const code = err.cause && err.cause.code;
@@ -80,7 +96,9 @@ class AmplitudeFetchTransport {
     } catch {
       json = undefined;
     }
-    return buildResponse(json !== null && typeof json === 'object' ? json : { code: response.status });
+    return buildResponse(
+      json !== null && typeof json === 'object' ? json : { code: response.status },
+    );
   }
 }
 

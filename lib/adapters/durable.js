@@ -10,8 +10,18 @@ const { FETCH_OPTIONS } = require('../fetch');
 const ACCEPTED = Symbol('accepted');
 
 function checkDispatcher(dispatcher, what) {
-  if (dispatcher === null || typeof dispatcher !== 'object' || typeof dispatcher.send !== 'function') {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a dispatcher from createDispatcher()', dispatcher);
+  if (
+    dispatcher === null ||
+    typeof dispatcher !== 'object' ||
+    typeof dispatcher.send !== 'function'
+  ) {
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      what,
+      'a dispatcher from createDispatcher()',
+      dispatcher,
+    );
   }
   return dispatcher;
 }
@@ -33,10 +43,17 @@ function checkAdapterOptions(options, own, withDispatcher) {
   const names = [...new Set([...own, ...FETCH_OPTIONS])];
   for (const key of Object.keys(options)) if (!names.includes(key)) throw unknownOption(key, names);
   if (options.dispatcher === undefined) return;
-  const extra = Object.keys(options).find((key) => !withDispatcher.includes(key) && options[key] !== undefined);
+  const extra = Object.keys(options).find(
+    (key) => !withDispatcher.includes(key) && options[key] !== undefined,
+  );
   if (extra !== undefined) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_VALUE', 'options',
-      'either a dispatcher or transport options (the dispatcher has its own)', extra);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      'options',
+      'either a dispatcher or transport options (the dispatcher has its own)',
+      extra,
+    );
   }
 }
 

@@ -23,7 +23,9 @@ const { checkDispatcher, checkAdapterOptions, handOver } = require('./durable');
 // capped at 5 s; a Retry-After replaces it, uncapped; no origin pauses.
 const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
 // The codes the SDK's HTTP transport retries (http-transport-utils.js), in our vocabulary.
-const RETRYABLE_CODES = new Set(errorCodes('ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH'));
+const RETRYABLE_CODES = new Set(
+  errorCodes('ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH'),
+);
 const DEFAULT_RETRIES = 5;
 const INITIAL_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 5000;
@@ -69,7 +71,10 @@ async function headersOf(headers) {
 async function attempt(fetch, url, headers, data, timeoutMillis) {
   try {
     const response = await fetch(url, {
-      method: 'POST', headers: await headersOf(headers), body: data, signal: AbortSignal.timeout(Math.max(1, timeoutMillis)),
+      method: 'POST',
+      headers: await headersOf(headers),
+      body: data,
+      signal: AbortSignal.timeout(Math.max(1, timeoutMillis)),
     });
     return { response };
   } catch (error) {
@@ -80,7 +85,8 @@ async function attempt(fetch, url, headers, data, timeoutMillis) {
 
 // What the exporter hears of the last attempt, as the SDK's transport says it.
 async function exportResult({ response, error }, action, retryInMillis) {
-  if (!response) return { status: action === 'fail' ? 'failure' : 'retryable', error };
+  if (!response)
+    return /** @type {const} */ ({ status: action === 'fail' ? 'failure' : 'retryable', error });
   if (action === 'deliver') {
     let body;
     try {
@@ -88,19 +94,25 @@ async function exportResult({ response, error }, action, retryInMillis) {
     } catch {
       body = undefined; // delivered all the same; the SDK reads partial-success details only
     }
-    return { status: 'success', data: body };
+    return /** @type {const} */ ({ status: 'success', data: body });
   }
-  if (action !== 'fail') return { status: 'retryable', retryInMillis };
+  if (action !== 'fail') return /** @type {const} */ ({ status: 'retryable', retryInMillis });
   let text = '';
   try {
     text = await response.text();
   } catch {
     // the status says enough
   }
-  return { status: 'failure', error: new OtlpHttpError(response.status, text) };
+  return /** @type {const} */ ({
+    status: 'failure',
+    error: new OtlpHttpError(response.status, text),
+  });
 }
 
-const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+const sleep = (ms) =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
 
 class OtlpFetchTransport {
   constructor(fetch, url, headers, retries) {
@@ -113,15 +125,28 @@ class OtlpFetchTransport {
   async send(data, timeoutMillis) {
     const deadline = Date.now() + timeoutMillis;
     for (let attempts = 1; ; attempts++) {
-      const outcome = await attempt(this.fetch, this.url, this.headers, data, attempts === 1 ? timeoutMillis : deadline - Date.now());
+      const outcome = await attempt(
+        this.fetch,
+        this.url,
+        this.headers,
+        data,
+        attempts === 1 ? timeoutMillis : deadline - Date.now(),
+      );
       const { response } = outcome;
       const header = response ? response.headers.get('retry-after') : null;
       const retryInMillis = header === null ? undefined : retryAfterMs(header);
       // The export's deadline comes first, as in the SDK.
-      const decision = decide({
-        statusCode: response ? response.status : 0, code: outcome.code, retryAfterMs: retryInMillis,
-        attempts, msLeft: deadline - Date.now(), pausedMs: 0,
-      }, this.policy);
+      const decision = decide(
+        {
+          statusCode: response ? response.status : 0,
+          code: outcome.code,
+          retryAfterMs: retryInMillis,
+          attempts,
+          msLeft: deadline - Date.now(),
+          pausedMs: 0,
+        },
+        this.policy,
+      );
       if (decision.action !== 'retry') return exportResult(outcome, decision.action, retryInMillis);
       await sleep(decision.delayMs);
     }
@@ -142,18 +167,25 @@ class OtlpDispatcherTransport {
     try {
       await handOver(this.dispatcher, 'POST', this.url, data);
     } catch (error) {
-      return { status: 'failure', error };
+      return /** @type {const} */ ({ status: 'failure', error });
     }
-    return { status: 'success' };
+    return /** @type {const} */ ({ status: 'success' });
   }
 
   shutdown() {}
 }
 
-// createOtlpTransport({ url, headers?, retries?, dispatcher? | fetch options }) → IExporterTransport
+// createOtlpTransport({ url, headers?, retries?, dispatcher? | fetch options })
+//   → IExporterTransport
 function createOtlpTransport(options) {
   if (!isPlainObject(options)) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'a plain object with a url', options);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'options',
+      'a plain object with a url',
+      options,
+    );
   }
   checkAdapterOptions(options, ['url', 'headers', 'retries', 'dispatcher'], ['url', 'dispatcher']);
   const { url, headers, retries = DEFAULT_RETRIES, dispatcher, ...fetchOptions } = options;
@@ -163,8 +195,13 @@ function createOtlpTransport(options) {
     return new OtlpDispatcherTransport(dispatcher, target);
   }
   if (headers !== undefined && typeof headers !== 'function' && !isPlainObject(headers)) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.headers',
-      'a plain object or a function returning one (a promise of one)', headers);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'options.headers',
+      'a plain object or a function returning one (a promise of one)',
+      headers,
+    );
   }
   integerIn(retries, 'options.retries', 0, 100);
   return new OtlpFetchTransport(createFetch(fetchOptions), target, headers, retries);

@@ -49,10 +49,17 @@ function dispatcherExecutor(dispatcher, transportOptions) {
   const { url } = transportOptions;
   // A spooled event keeps its URL and body only; headers are the dispatcher's, for every event.
   // The SDK's own User-Agent is informational: the dispatcher's userAgent goes instead.
-  const own = Object.keys(transportOptions.headers || {}).filter((name) => name.toLowerCase() !== 'user-agent');
+  const own = Object.keys(transportOptions.headers || {}).filter(
+    (name) => name.toLowerCase() !== 'user-agent',
+  );
   if (own.length > 0) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_VALUE', `Sentry's transportOptions.headers[${JSON.stringify(own[0])}]`,
-      'no header but User-Agent with a dispatcher (give them to createDispatcher({ headers }))', transportOptions.headers[own[0]]);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      `Sentry's transportOptions.headers[${JSON.stringify(own[0])}]`,
+      'no header but User-Agent with a dispatcher (give them to createDispatcher({ headers }))',
+      transportOptions.headers[own[0]],
+    );
   }
   return async function makeRequest(request) {
     await handOver(dispatcher, 'POST', url, request.body);
@@ -63,8 +70,13 @@ function dispatcherExecutor(dispatcher, transportOptions) {
 // createSentryTransport(createTransport, { dispatcher } | fetch options) → Sentry's `transport`.
 function createSentryTransport(createTransport, options) {
   if (typeof createTransport !== 'function') {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'createTransport',
-      "Sentry's createTransport (from @sentry/node or @sentry/core)", createTransport);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'createTransport',
+      "Sentry's createTransport (from @sentry/node or @sentry/core)",
+      createTransport,
+    );
   }
   if (options !== undefined && options !== null && !isPlainObject(options)) {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'a plain object', options);
@@ -73,10 +85,12 @@ function createSentryTransport(createTransport, options) {
   const { dispatcher, ...fetchOptions } = options || {};
   if (dispatcher !== undefined) {
     checkDispatcher(dispatcher, 'options.dispatcher');
-    return (transportOptions) => createTransport(transportOptions, dispatcherExecutor(dispatcher, transportOptions));
+    return (transportOptions) =>
+      createTransport(transportOptions, dispatcherExecutor(dispatcher, transportOptions));
   }
   const fetch = createFetch(fetchOptions);
-  return (transportOptions) => createTransport(transportOptions, fetchExecutor(fetch, transportOptions));
+  return (transportOptions) =>
+    createTransport(transportOptions, fetchExecutor(fetch, transportOptions));
 }
 
 module.exports = { createSentryTransport };

@@ -7,7 +7,8 @@
 // ones adopted from earlier runs (`inherited`). The same is kept for events: the visitors inside
 // Optimizely batches (one per request for other payloads).
 const LATENCY_SAMPLES = 1024;
-const STATES = ['pending', 'spooled', 'delivered', 'failed', 'lost'];
+const STATES = /** @type {const} */ (['pending', 'spooled', 'delivered', 'failed', 'lost']);
+/** @typedef {Record<'accepted' | (typeof STATES)[number], number>} Counts a Tally's fields */
 
 class Tally {
   constructor() {
@@ -90,7 +91,8 @@ class Accounting {
     this.replayed += 1;
   }
 
-  // An event kept in memory only (the spool had no room, or could not be written) → how many so far.
+  // An event kept in memory only (the spool had no room, or could not be written) → how many so
+  // far.
   notJournaledOne() {
     this.notJournaled += 1;
     return this.notJournaled;
@@ -103,7 +105,11 @@ class Accounting {
   latencyMs() {
     const n = Math.min(this.latencyCount, LATENCY_SAMPLES);
     const sorted = Array.from(this.latencies.subarray(0, n)).sort((a, b) => a - b);
-    return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) };
+    return {
+      p50: percentile(sorted, 50),
+      p95: percentile(sorted, 95),
+      p99: percentile(sorted, 99),
+    };
   }
 
   // close()'s answer: requests at the top level, events inside.
@@ -111,7 +117,10 @@ class Accounting {
     const { delivered, spooled, lost, failed } = this.requests;
     const e = this.events;
     return {
-      delivered, spooled, lost, failed,
+      delivered,
+      spooled,
+      lost,
+      failed,
       events: { delivered: e.delivered, spooled: e.spooled, lost: e.lost, failed: e.failed },
     };
   }
@@ -131,7 +140,7 @@ class Accounting {
       replayed: this.replayed,
       bytesSent: this.bytesSent,
       notJournaled: this.notJournaled,
-      events: { ...this.events },
+      events: /** @type {Counts} */ ({ ...this.events }),
     };
   }
 }

@@ -10,8 +10,8 @@ class Delivery {
     this.seq = seq;
     this.request = request;
     this.origin = request.origin;
-    // The event's bytes (what goes out: UTF-8), which is also about what it has in memory in memory (V8
-    // keeps ASCII text one byte per character, other text two, which UTF-8 never undercounts).
+    // The event's bytes (what goes out: UTF-8), which is also about what it has in memory
+    // (V8 keeps ASCII text one byte per character, other text two, which UTF-8 never undercounts).
     // -1 until counted: an event that goes straight out is counted by the pump's copy of it
     // (Dispatcher#sendEntry).
     this.bytes = uncounted ? -1 : bytesOf(request.body);

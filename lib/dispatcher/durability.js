@@ -10,7 +10,11 @@ const { Replay } = require('./replay');
 // Why the spool could not take an event: the system's code ("ENOSPC", "EACCES") when the disk
 // refused, else the spool's own.
 function spoolCause(err) {
-  return (err && err.cause && typeof err.cause.code === 'string' && err.cause.code) || (err && err.code) || 'spool';
+  return (
+    (err && err.cause && typeof err.cause.code === 'string' && err.cause.code) ||
+    (err && err.code) ||
+    'spool'
+  );
 }
 
 class Durability {
@@ -55,7 +59,8 @@ class Durability {
     this.trouble = failure ? spoolCause(failure) : 'spoolMaxBytes';
     const n = this.host.notJournaled();
     if (n === 1 || n % 1000 === 0) {
-      const why = failure ? `the spool cannot be written (${failure.cause ? failure.cause.code || failure.cause.message : failure.message})`
+      const why = failure
+        ? `the spool cannot be written (${failure.cause ? failure.cause.code || failure.cause.message : failure.message})`
         : `the spool is full (spoolMaxBytes ${this.maxBytes})`;
       this.host.log('warn', `${why}; ${n} event(s) kept in memory only`);
     }
@@ -100,7 +105,10 @@ class Durability {
   writeLate(entries) {
     if (entries.length === 0) return true;
     try {
-      Spool.appendLateAll(this.spool.root, entries.map((e) => ({ request: e.request, acceptedAt: e.acceptedAt })));
+      Spool.appendLateAll(
+        this.spool.root,
+        entries.map((e) => ({ request: e.request, acceptedAt: e.acceptedAt })),
+      );
       return true;
     } catch (err) {
       this.trouble = spoolCause(err);

@@ -5,8 +5,9 @@
 //   delivered (2xx; 'delivered' event) · failed (a final answer such as 400; 'failed' event) ·
 //   spooled (on disk, delivered later in this run or by the next one; 'spool' event) · lost
 //   ('drop' event, with why)
-// The flow of one event: accept() journals it and keeps it in memory → sendDue() sends it → onResult() →
-// decide(): settle it, retry it later, park it in the spool, or drop it. close() bounds it all.
+// The flow of one event: accept() journals it and keeps it in memory → sendDue() sends it →
+// onResult() → decide(): settle it, retry it later, park it in the spool, or drop it. close()
+// bounds it all.
 const { EventEmitter } = require('node:events');
 const { performance } = require('node:perf_hooks');
 const completions = require('../transport/completions');
@@ -51,14 +52,22 @@ class Dispatcher extends EventEmitter {
     this.countEvents = this.options.eventCount || oneEvent;
     this.policy = deliveryPolicy(this.options);
     // The facts decide() reads, filled in place for each answer.
-    this.attemptResult = { statusCode: 0, code: undefined, retryAfterMs: undefined, attempts: 0, msLeft: 0, pausedMs: 0 };
+    this.attemptResult = {
+      statusCode: 0,
+      code: undefined,
+      retryAfterMs: undefined,
+      attempts: 0,
+      msLeft: 0,
+      pausedMs: 0,
+    };
     this.queue = new DeliveryQueue();
     this.inMemory = new LinkedList('agePrev', 'ageNext'); // in memory, oldest first (by seq)
     this.memoryBytes = 0;
     this.inFlight = 0;
     this.flyingBytes = 0; // of the events in memory that are in flight (never evicted)
     this.seq = 0;
-    this.shutdown = new Shutdown(this, this.options.closeTimeoutMs); // open → closing → closed, and deadlines
+    // open → closing → closed, and deadlines
+    this.shutdown = new Shutdown(this, this.options.closeTimeoutMs);
     this.accounting = new Accounting();
     this.flushWaiters = new FlushWaiters();
     this.timer = null;
@@ -78,7 +87,11 @@ class Dispatcher extends EventEmitter {
       // are counted when each is read back.)
       const inherited = this.durable.parkedCount;
       for (let i = 0; i < inherited; i++) this.accounting.enter('spooled', 0, true);
-      if (inherited > 0) this.reports.log('info', `${inherited} spooled event(s) to deliver first from ${this.durable.root}`);
+      if (inherited > 0)
+        this.reports.log(
+          'info',
+          `${inherited} spooled event(s) to deliver first from ${this.durable.root}`,
+        );
     }
     if (this.options.handleProcessExit) this.removeExitHandlers = installExitHandlers(this);
     this.sendDue();
@@ -116,7 +129,13 @@ class Dispatcher extends EventEmitter {
   eventsOf(params) {
     const n = this.countEvents(params);
     if (!Number.isInteger(n) || n < 0) {
-      throw invalid(TypeError, 'ERR_INVALID_RETURN_VALUE', 'options.eventCount(params)', 'an integer ≥ 0', n);
+      throw invalid(
+        TypeError,
+        'ERR_INVALID_RETURN_VALUE',
+        'options.eventCount(params)',
+        'an integer ≥ 0',
+        n,
+      );
     }
     return n;
   }
@@ -135,22 +154,42 @@ class Dispatcher extends EventEmitter {
     // waits its turn) send the bytes it handed over.
     const { body } = request;
     if (body !== undefined && typeof body !== 'string') {
-      request = { ...request, body: Buffer.from(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)) };
+      request = {
+        ...request,
+        body: Buffer.from(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)),
+      };
     }
     let resolve;
-    const promise = new Promise((r) => { resolve = r; });
+    const promise = new Promise((r) => {
+      resolve = r;
+    });
     const now = clock();
-    const straight = this.queue.size === 0 && this.inFlight < this.options.maxInFlight
-      && !this.queue.isPaused(request.origin, now) && !this.replayDue(now);
+    const straight =
+      this.queue.size === 0 &&
+      this.inFlight < this.options.maxInFlight &&
+      !this.queue.isPaused(request.origin, now) &&
+      !this.replayDue(now);
     // Text that fits even at 3 bytes a character and goes straight out is counted by the pump's
     // copy of it, not by a pass of our own over it first.
-    const uncounted = straight && typeof body === 'string'
-      && this.memoryBytes + 3 * body.length <= this.options.maxQueueBytes;
-    const entry = new Delivery(this, ++this.seq, request, Date.now(), now, now + this.options.deadlineMs, events, uncounted);
+    const uncounted =
+      straight &&
+      typeof body === 'string' &&
+      this.memoryBytes + 3 * body.length <= this.options.maxQueueBytes;
+    const entry = new Delivery(
+      this,
+      ++this.seq,
+      request,
+      Date.now(),
+      now,
+      now + this.options.deadlineMs,
+      events,
+      uncounted,
+    );
     entry.resolve = resolve;
     entry.callback = callback;
     this.accounting.accepted(events);
-    if (this.durable !== null) entry.record = this.durable.journal(request, entry.acceptedAt, events);
+    if (this.durable !== null)
+      entry.record = this.durable.journal(request, entry.acceptedAt, events);
     if (uncounted) {
       this.inMemory.push(entry);
       this.sendEntry(entry);
@@ -160,7 +199,10 @@ class Dispatcher extends EventEmitter {
     this.keepInMemory(entry);
     if (!room) {
       if (entry.record) this.park(entry, 'queue-full');
-      else this.drop(entry, 'queue-full', { cause: this.durable ? this.durable.trouble : 'maxQueueBytes' });
+      else
+        this.drop(entry, 'queue-full', {
+          cause: this.durable ? this.durable.trouble : 'maxQueueBytes',
+        });
     } else if (straight) {
       this.sendEntry(entry); // nothing waits before it: straight out
     } else {
@@ -188,8 +230,22 @@ class Dispatcher extends EventEmitter {
       result = { statusCode: 0, dropped: true, reason: 'closed' };
     }
     callOnce(callback, result, this.reportError);
-    if (failure) this.reports.drop({ reason: 'closed', request, attempts: 0, events, error: failure, cause: spoolCause(failure) });
-    else this.reports.notify('spool', { reason: 'closed', url: redactUrl(request.href), attempts: 0, events });
+    if (failure)
+      this.reports.drop({
+        reason: 'closed',
+        request,
+        attempts: 0,
+        events,
+        error: failure,
+        cause: spoolCause(failure),
+      });
+    else
+      this.reports.notify('spool', {
+        reason: 'closed',
+        url: redactUrl(request.href),
+        attempts: 0,
+        events,
+      });
     return Promise.resolve(result);
   }
 
@@ -208,7 +264,8 @@ class Dispatcher extends EventEmitter {
   }
 
   // Entries kept in memory only, at a deadline: one file of their own for all of them (one write,
-  // one fsync), then parked; false if it could not be written (reported; the durability's trouble says why).
+  // one fsync), then parked; false if it could not be written (reported; the durability's trouble
+  // says why).
   writeLate(entries) {
     if (entries.length === 0) return true;
     if (!this.durable.writeLate(entries)) return false;
@@ -222,7 +279,8 @@ class Dispatcher extends EventEmitter {
     const limit = this.options.maxQueueBytes;
     if (this.memoryBytes + bytes <= limit) return true;
     if (this.durable) return false;
-    // If evicting every waiting event would not make room, none is evicted (the new one is not taken).
+    // If evicting every waiting event would not make room, none is evicted (the new one is not
+    // taken).
     if (this.flyingBytes + bytes > limit) return false;
     for (let e = this.inMemory.head; e && this.memoryBytes + bytes > limit;) {
       const next = e.ageNext;
@@ -244,7 +302,13 @@ class Dispatcher extends EventEmitter {
 
   sendDue() {
     // Nothing waits, nothing to replay, no timer to move: the common case after a delivery.
-    if (this.queue.size === 0 && this.durable === null && this.timer === null && this.flushWaiters.size === 0) return;
+    if (
+      this.queue.size === 0 &&
+      this.durable === null &&
+      this.timer === null &&
+      this.flushWaiters.size === 0
+    )
+      return;
     if (this.sendingDue) return;
     this.sendingDue = true;
     try {
@@ -286,7 +350,10 @@ class Dispatcher extends EventEmitter {
       return completions.submit(entry.request, this.options.profile, entry);
     } catch (err) {
       // Junk that validation should have caught: the event cannot be sent, now or later.
-      this.onResult(entry, 0, 0, { statusCode: 0, failure: { code: err.code || 'EINVAL', message: err.message, curlCode: 0 } });
+      this.onResult(entry, 0, 0, {
+        statusCode: 0,
+        failure: { code: err.code || 'EINVAL', message: err.message, curlCode: 0 },
+      });
       return 0;
     }
   }
@@ -322,13 +389,15 @@ class Dispatcher extends EventEmitter {
     if (entry.settled) {
       // Settled while in flight (a deadline gave up on it and aborted it), yet an answer came:
       // the journal and the counts follow the server. Our own abort is no answer.
-      if (action === 'deliver' || (action === 'fail' && statusCode > 0)) this.settledLate(entry, action === 'deliver' ? 'delivered' : 'failed');
+      if (action === 'deliver' || (action === 'fail' && statusCode > 0))
+        this.settledLate(entry, action === 'deliver' ? 'delivered' : 'failed');
       return;
     }
     if (action === 'deliver') {
       if (entry.record) this.durable.ack(entry.record);
       this.accounting.delivered(entry.events);
-      if (this.durable !== null) this.durable.resume(); // the endpoint answers: spooled events may come back
+      // The endpoint answers: spooled events may come back.
+      if (this.durable !== null) this.durable.resume();
       const latencyMs = entry.replayed ? undefined : now - entry.since;
       if (!entry.replayed) this.accounting.latency(latencyMs);
       this.settle(entry, { statusCode, attempts: entry.attempts });
@@ -341,11 +410,22 @@ class Dispatcher extends EventEmitter {
       this.accounting.move('pending', 'failed', entry.events);
       const error = failure && completions.errorOf(failure, entry.request);
       this.settle(entry, {
-        statusCode, attempts: entry.attempts, failed: true, ...(error ? { error } : {}),
+        statusCode,
+        attempts: entry.attempts,
+        failed: true,
+        ...(error ? { error } : {}),
       });
-      this.reports.notify('failed', this.reports.dropInfo({
-        reason: 'rejected', request: entry.request, attempts: entry.attempts, events: entry.events, statusCode, error,
-      }));
+      this.reports.notify(
+        'failed',
+        this.reports.dropInfo({
+          reason: 'rejected',
+          request: entry.request,
+          attempts: entry.attempts,
+          events: entry.events,
+          statusCode,
+          error,
+        }),
+      );
       return;
     }
     this.retryLater(entry, statusCode, failure, now, decision);
@@ -355,9 +435,12 @@ class Dispatcher extends EventEmitter {
   // an earlier run, whose clock is gone: its wall-clock age, never below 0.
   notifyDelivered(entry, statusCode, latencyMs) {
     this.reports.notify('delivered', {
-      url: redactUrl(entry.request.href), statusCode, attempts: entry.attempts,
+      url: redactUrl(entry.request.href),
+      statusCode,
+      attempts: entry.attempts,
       latencyMs: entry.replayed ? Math.max(0, Date.now() - entry.acceptedAt) : latencyMs,
-      events: entry.events, replayed: entry.replayed,
+      events: entry.events,
+      replayed: entry.replayed,
     });
   }
 
@@ -390,8 +473,11 @@ class Dispatcher extends EventEmitter {
     this.queue.defer(entry, now + delay);
     if (pause) this.reports.notify('pause', pause);
     this.reports.notify('retry', {
-      url: redactUrl(entry.request.href), attempt: entry.attempts, delayMs: delay,
-      statusCode: statusCode || undefined, code: failure && failure.code,
+      url: redactUrl(entry.request.href),
+      attempt: entry.attempts,
+      delayMs: delay,
+      statusCode: statusCode || undefined,
+      code: failure && failure.code,
     });
   }
 
@@ -420,11 +506,14 @@ class Dispatcher extends EventEmitter {
     if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.timerAt = Infinity;
-      this.sendDue();
-    }, Math.max(0, at - now));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.timerAt = Infinity;
+        this.sendDue();
+      },
+      Math.max(0, at - now),
+    );
     if (this.queue.size === 0) this.timer.unref();
   }
 
@@ -446,7 +535,15 @@ class Dispatcher extends EventEmitter {
         this.discard(record, next.error, events);
         continue;
       }
-      const entry = new Delivery(this, ++this.seq, request, record.acceptedAt, now, now + this.options.deadlineMs, events);
+      const entry = new Delivery(
+        this,
+        ++this.seq,
+        request,
+        record.acceptedAt,
+        now,
+        now + this.options.deadlineMs,
+        events,
+      );
       entry.record = record;
       entry.replayed = true;
       this.accounting.replay();
@@ -460,8 +557,16 @@ class Dispatcher extends EventEmitter {
   discard(record, err, events) {
     this.durable.ackOrReport(record);
     this.accounting.move('spooled', 'lost', events);
-    const reason = err.code === 'ERR_SPOOL_CORRUPT' || err.code === 'ERR_SPOOL_IO' ? 'unreadable' : 'invalid';
-    this.reports.drop({ reason, request: undefined, attempts: 0, events, error: err, cause: reason === 'unreadable' ? spoolCause(err) : err.code });
+    const reason =
+      err.code === 'ERR_SPOOL_CORRUPT' || err.code === 'ERR_SPOOL_IO' ? 'unreadable' : 'invalid';
+    this.reports.drop({
+      reason,
+      request: undefined,
+      attempts: 0,
+      events,
+      error: err,
+      cause: reason === 'unreadable' ? spoolCause(err) : err.code,
+    });
   }
 
   // ---- endings ----------------------------------------------------------------------------------
@@ -493,8 +598,12 @@ class Dispatcher extends EventEmitter {
       this.settle(entry, { spooled: true, attempts: entry.attempts });
     }
     this.reports.notify('spool', {
-      reason, url: redactUrl(entry.request.href), attempts: entry.attempts, events: entry.events,
-      statusCode: last.statusCode || undefined, code: last.failure && last.failure.code,
+      reason,
+      url: redactUrl(entry.request.href),
+      attempts: entry.attempts,
+      events: entry.events,
+      statusCode: last.statusCode || undefined,
+      code: last.failure && last.failure.code,
     });
   }
 
@@ -504,18 +613,32 @@ class Dispatcher extends EventEmitter {
     // A status that came with a failure is not an answer: only delivered results carry a 2xx.
     const statusCode = last.statusCode >= 300 ? last.statusCode : 0;
     this.settle(entry, {
-      statusCode, dropped: true, reason, attempts: entry.attempts, ...(error ? { error } : {}),
+      statusCode,
+      dropped: true,
+      reason,
+      attempts: entry.attempts,
+      ...(error ? { error } : {}),
     });
-    this.reports.drop({
-      reason, request: entry.request, attempts: entry.attempts, events: entry.events, statusCode: last.statusCode, error, cause: last.cause,
-    }, quiet);
+    this.reports.drop(
+      {
+        reason,
+        request: entry.request,
+        attempts: entry.attempts,
+        events: entry.events,
+        statusCode: last.statusCode,
+        error,
+        cause: last.cause,
+      },
+      quiet,
+    );
   }
 
   // ---- the spool's files deleted ---------------------------------------------------------------
 
   // Records the spool could not write back after their files were deleted (lib/spool/index.js): on
   // disk no more. Those parked were counted spooled: lost now, each a 'drop' with the cause. Those
-  // of events still in memory are journaled again if the events leave it (keepOnDisk(), writeLate()).
+  // of events still in memory are journaled again if the events leave it (keepOnDisk(),
+  // writeLate()).
   spoolLost(records, err) {
     const lost = new Set(records);
     for (let e = this.inMemory.head; e; e = e.ageNext) {
@@ -525,9 +648,20 @@ class Dispatcher extends EventEmitter {
     for (const record of lost) {
       const events = this.durable.eventsOf(record);
       this.accounting.move('spooled', 'lost', events);
-      this.reports.drop({ reason: 'spool-lost', request: undefined, attempts: 0, events, error: err, cause: spoolCause(err) }, true);
+      this.reports.drop(
+        {
+          reason: 'spool-lost',
+          request: undefined,
+          attempts: 0,
+          events,
+          error: err,
+          cause: spoolCause(err),
+        },
+        true,
+      );
     }
-    if (lost.size > 0) this.reports.log('warn', `dropped ${lost.size} spooled event(s): ${err.message}`);
+    if (lost.size > 0)
+      this.reports.log('warn', `dropped ${lost.size} spooled event(s): ${err.message}`);
   }
 
   // ---- flush and close --------------------------------------------------------------------------
@@ -542,7 +676,10 @@ class Dispatcher extends EventEmitter {
     let deadline = null;
     if (options !== undefined) {
       try {
-        deadline = { timeoutMs: readCloseTimeout(options, Infinity), pendingOf: (waiter) => this.flushPending(waiter) };
+        deadline = {
+          timeoutMs: readCloseTimeout(options, Infinity),
+          pendingOf: (waiter) => this.flushPending(waiter),
+        };
       } catch (err) {
         return Promise.reject(err);
       }
@@ -565,10 +702,15 @@ class Dispatcher extends EventEmitter {
 
   checkFlush() {
     const head = this.inMemory.head;
-    this.flushWaiters.resolveDone(head ? head.seq : Infinity, this.durable ? this.durable.taken : 0, this.replayDue(clock()));
+    this.flushWaiters.resolveDone(
+      head ? head.seq : Infinity,
+      this.durable ? this.durable.taken : 0,
+      this.replayDue(clock()),
+    );
   }
 
-  // At `deadline` (ms since the epoch) everything in memory is settled; it stays open (./shutdown.js).
+  // At `deadline` (ms since the epoch) everything in memory is settled; it stays open
+  // (./shutdown.js).
   settleBy(deadline) {
     this.shutdown.settleBy(deadline);
   }
@@ -578,8 +720,8 @@ class Dispatcher extends EventEmitter {
     return this.shutdown.settleWithin(options);
   }
 
-  // Settles everything in memory — spooled, or lost without a spool — aborting what is in flight: at a
-  // deadline (settleBy, or close()'s).
+  // Settles everything in memory — spooled, or lost without a spool — aborting what is in flight:
+  // at a deadline (settleBy, or close()'s).
   expire() {
     if (this.durable) this.durable.stopReplay(); // nothing more comes back from the spool
     // A snapshot: listeners may accept or settle events meanwhile.
@@ -620,8 +762,8 @@ class Dispatcher extends EventEmitter {
     this.checkFlush();
   }
 
-  // Stops accepting, delivers what is in memory until the deadline, then settles the rest and closes
-  // (./shutdown.js).
+  // Stops accepting, delivers what is in memory until the deadline, then settles the rest and
+  // closes (./shutdown.js).
   close(options) {
     return this.shutdown.close(options);
   }
@@ -677,9 +819,16 @@ class Dispatcher extends EventEmitter {
       } catch (err) {
         this.reports.log('error', `could not close the spool at exit: ${err.message}`);
       }
-      if (inMemory > 0) this.reports.log('warn', `exit with ${inMemory} event(s) not yet delivered; they are in the spool`);
+      if (inMemory > 0)
+        this.reports.log(
+          'warn',
+          `exit with ${inMemory} event(s) not yet delivered; they are in the spool`,
+        );
     } else if (inMemory > 0 && this.shutdown.state !== 'closed') {
-      this.reports.log('error', `exit with ${inMemory} event(s) not delivered and no spoolDir: they are lost`);
+      this.reports.log(
+        'error',
+        `exit with ${inMemory} event(s) not delivered and no spoolDir: they are lost`,
+      );
     }
   }
 

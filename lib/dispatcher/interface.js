@@ -8,16 +8,32 @@ const { invalid } = require('../errors');
 // Reads an SDK event; `endpoint` (when set) replaces event.url.
 function readLogEvent(event, endpoint) {
   if (event === null || typeof event !== 'object') {
-    throw invalid(TypeError, 'ERR_INVALID_EVENT', 'event', 'an object { url, httpVerb, params }', event);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_EVENT',
+      'event',
+      'an object { url, httpVerb, params }',
+      event,
+    );
   }
   const url = endpoint || event.url;
   if (typeof url !== 'string' && !(url instanceof URL)) {
     throw invalid(TypeError, 'ERR_INVALID_EVENT', 'event.url', 'a URL string', event.url);
   }
   if (event.params === undefined) {
-    throw invalid(TypeError, 'ERR_INVALID_EVENT', 'event.params', 'the event payload', event.params);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_EVENT',
+      'event.params',
+      'the event payload',
+      event.params,
+    );
   }
-  return { httpVerb: event.httpVerb === undefined ? 'POST' : event.httpVerb, url, params: event.params };
+  return {
+    httpVerb: event.httpVerb === undefined ? 'POST' : event.httpVerb,
+    url,
+    params: event.params,
+  };
 }
 
 // v4/v5 type their callback as ({ statusCode: number }) => void: a number it is, 0 when the event

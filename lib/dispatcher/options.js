@@ -21,7 +21,8 @@ const DEFAULTS = Object.freeze({
   handleProcessExit: false,
   closeTimeoutMs: 10000,
   logger: undefined,
-  eventCount: undefined, // (params) → the user events a request carries; createDispatcher's counts visitors
+  // (params) → the user events a request carries; createDispatcher's counts visitors
+  eventCount: undefined,
 });
 const LIMITS = Object.freeze({
   maxAttempts: [1, 1000],
@@ -37,14 +38,17 @@ const LIMITS = Object.freeze({
 });
 // The transport's options, but the per-call ones (the dispatcher reports no timings and its
 // results carry no stack).
-const TRANSPORT_OPTIONS = new Set(OPTION_NAMES.filter((name) => name !== 'timings' && name !== 'captureStack'));
+const TRANSPORT_OPTIONS = new Set(
+  OPTION_NAMES.filter((name) => name !== 'timings' && name !== 'captureStack'),
+);
 const ALL_NAMES = [...Object.keys(DEFAULTS), ...TRANSPORT_OPTIONS];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
 function integerOption(key, value) {
   const [min, max] = LIMITS[key];
   const what = `options.${key}`;
-  if (typeof value !== 'number') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'an integer', value);
+  if (typeof value !== 'number')
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'an integer', value);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw invalid(RangeError, 'ERR_OUT_OF_RANGE', what, `an integer from ${min} to ${max}`, value);
   }
@@ -53,7 +57,12 @@ function integerOption(key, value) {
 
 // The method each of our levels is logged with: its own name, or the name a logger's level set
 // gives it (winston with syslog's levels has `warning`, no `warn`).
-const LEVEL_METHODS = Object.freeze({ debug: ['debug'], info: ['info'], warn: ['warn', 'warning'], error: ['error'] });
+const LEVEL_METHODS = Object.freeze({
+  debug: ['debug'],
+  info: ['info'],
+  warn: ['warn', 'warning'],
+  error: ['error'],
+});
 // The Optimizely v4/v5 SDK's LogLevel numbers, which its loggers' log(level, message) takes.
 const V5_LEVELS = Object.freeze({ debug: 1, info: 2, warn: 3, error: 4 });
 
@@ -87,12 +96,18 @@ function loggerOf(value, what) {
     }
     if (typeof value.log === 'function') {
       const out = {};
-      for (const level of LOG_LEVELS) out[level] = (message) => value.log(V5_LEVELS[level], message);
+      for (const level of LOG_LEVELS)
+        out[level] = (message) => value.log(V5_LEVELS[level], message);
       return Object.freeze(out);
     }
   }
-  throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what,
-    'a logger: console, pino, winston, an object with debug, info, warn and error methods, or an Optimizely SDK logger', value);
+  throw invalid(
+    TypeError,
+    'ERR_INVALID_ARG_TYPE',
+    what,
+    'a logger: console, pino, winston, an object with debug, info, warn and error methods, or an Optimizely SDK logger',
+    value,
+  );
 }
 
 // close()'s, closeOptimizely's and flush()'s deadline: undefined (`defaultMs`: the dispatcher's
@@ -103,18 +118,33 @@ function readCloseTimeout(options, defaultMs, what = 'options') {
   if (options === undefined) return defaultMs;
   if (typeof options === 'number') return closeMs(options, what);
   if (!isPlainObject(options)) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a number of ms or { timeoutMs }', options);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      what,
+      'a number of ms or { timeoutMs }',
+      options,
+    );
   }
   for (const key of Object.keys(options)) {
     if (!CLOSE_OPTIONS.includes(key)) throw unknownOption(key, CLOSE_OPTIONS);
   }
-  return options.timeoutMs === undefined ? defaultMs : closeMs(options.timeoutMs, `${what}.timeoutMs`);
+  return options.timeoutMs === undefined
+    ? defaultMs
+    : closeMs(options.timeoutMs, `${what}.timeoutMs`);
 }
 
 function closeMs(value, what) {
-  if (typeof value !== 'number') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'an integer', value);
+  if (typeof value !== 'number')
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'an integer', value);
   if (!Number.isInteger(value) || value < 0 || value > LIMITS.closeTimeoutMs[1]) {
-    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', what, `an integer from 0 to ${LIMITS.closeTimeoutMs[1]}`, value);
+    throw invalid(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      what,
+      `an integer from 0 to ${LIMITS.closeTimeoutMs[1]}`,
+      value,
+    );
   }
   return value;
 }
@@ -145,9 +175,17 @@ function readOptions(options) {
         throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a directory path', value);
       }
     } else if (key === 'eventCount') {
-      if (typeof value !== 'function') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a function (params) → a number of events', value);
+      if (typeof value !== 'function')
+        throw invalid(
+          TypeError,
+          'ERR_INVALID_ARG_TYPE',
+          what,
+          'a function (params) → a number of events',
+          value,
+        );
     } else if (key === 'handleProcessExit') {
-      if (typeof value !== 'boolean') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a boolean', value);
+      if (typeof value !== 'boolean')
+        throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'a boolean', value);
     } else if (key === 'logger') {
       o.logger = loggerOf(value, what);
       continue;
@@ -155,8 +193,13 @@ function readOptions(options) {
     o[key] = value;
   }
   if (o.maxDelayMs < o.baseDelayMs) {
-    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'options.maxDelayMs',
-      `an integer no smaller than baseDelayMs (${o.baseDelayMs})`, o.maxDelayMs);
+    throw invalid(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      'options.maxDelayMs',
+      `an integer no smaller than baseDelayMs (${o.baseDelayMs})`,
+      o.maxDelayMs,
+    );
   }
   if (o.endpoint !== undefined) o.endpoint = targetOf(o.endpoint, 'options.endpoint').href;
   o.profile = profileFor(transportOptions);

@@ -23,7 +23,9 @@ class Replay {
   // When replay would next be due, for a timer: Infinity when it is due now, stopped or has
   // nothing to take.
   wakeAt(now) {
-    return this.spool.parkedCount > 0 && !this.stopped && this.notBefore > now ? this.notBefore : Infinity;
+    return this.spool.parkedCount > 0 && !this.stopped && this.notBefore > now
+      ? this.notBefore
+      : Infinity;
   }
 
   // The endpoint answers: what is spooled may come back at once.

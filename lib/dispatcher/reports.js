@@ -41,15 +41,20 @@ class Reports {
       try {
         emitter.emit('error', err);
       } catch (thrown) {
-        this.log('error', `an 'error' listener threw: ${thrown && thrown.stack ? thrown.stack : thrown}`);
+        this.log(
+          'error',
+          `an 'error' listener threw: ${thrown && thrown.stack ? thrown.stack : thrown}`,
+        );
       }
       return;
     }
     this.log('error', err && err.stack ? err.stack : String(err));
     if (!this.warned) {
       this.warned = true;
-      process.emitWarning(`native-event-dispatcher: ${redactText(err && err.message ? err.message : String(err))} (listen for 'error' on the dispatcher to handle these)`,
-        { code: 'NED_DISPATCHER_ERROR' });
+      process.emitWarning(
+        `native-event-dispatcher: ${redactText(err && err.message ? err.message : String(err))} (listen for 'error' on the dispatcher to handle these)`,
+        { code: 'NED_DISPATCHER_ERROR' },
+      );
     }
   }
 
@@ -68,8 +73,16 @@ class Reports {
   // the last answer's. The URL is shown with its credentials masked.
   dropInfo({ reason, request, attempts, events, statusCode, error, cause }) {
     return {
-      reason, httpVerb: request && request.method, url: request && redactUrl(request.href), body: request && request.body, attempts, events,
-      statusCode: statusCode || undefined, code: error && error.code, cause: cause ?? causeOf(statusCode, error), error,
+      reason,
+      httpVerb: request && request.method,
+      url: request && redactUrl(request.href),
+      body: request && request.body,
+      attempts,
+      events,
+      statusCode: statusCode || undefined,
+      code: error && error.code,
+      cause: cause ?? causeOf(statusCode, error),
+      error,
     };
   }
 
@@ -80,10 +93,16 @@ class Reports {
     if (!quiet) this.log('warn', `dropped ${what} after ${info.attempts} attempt(s)`);
     // A loss is never silent: with nobody listening and no logger, the first one is a process
     // warning (the counts in stats() and close() hold the rest).
-    if (!this.lossWarned && !this.logger && !this.emitter.listeners('drop').some((listener) => !listener[COUNTS_ONLY])) {
+    if (
+      !this.lossWarned &&
+      !this.logger &&
+      !this.emitter.listeners('drop').some((listener) => !listener[COUNTS_ONLY])
+    ) {
       this.lossWarned = true;
-      process.emitWarning(`native-event-dispatcher lost ${what}; listen for 'drop' or pass a logger to hear of every loss`,
-        { code: 'NED_EVENT_LOST' });
+      process.emitWarning(
+        `native-event-dispatcher lost ${what}; listen for 'drop' or pass a logger to hear of every loss`,
+        { code: 'NED_EVENT_LOST' },
+      );
     }
     this.notify('drop', info);
   }

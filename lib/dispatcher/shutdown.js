@@ -2,9 +2,9 @@
 // close() and deadlines: the dispatcher's state (open → closing → closed), the deadline at which
 // everything in memory is settled (settleBy, settleWithin, and close()'s own), and the part of a
 // deadline kept for its end. It owns its timers and the close promise; the dispatcher (`host`)
-// settles and counts the events: host.expire() settles all it has in memory, host.flush(), host.inFlight,
-// host.memoryCosts() → { inMemory, late, lateBytes, spooled } for the reserve, host.letGo() lets go of
-// its timers, spool and connections, host.summary().
+// settles and counts the events: host.expire() settles all it has in memory, host.flush(),
+// host.inFlight, host.memoryCosts() → { inMemory, late, lateBytes, spooled } for the reserve,
+// host.letGo() lets go of its timers, spool and connections, host.summary().
 const { performance } = require('node:perf_hooks');
 const { invalid } = require('../errors');
 const { MAX_MS } = require('../transport/protocol');
@@ -16,10 +16,10 @@ const clock = () => performance.now();
 // The part of a deadline (close()'s, settleWithin()'s) kept for its end, so that it happens within
 // the deadline, not after: transfers it aborts come back (what was delivered after all is
 // acknowledged, not sent again by the next run) and whoever waits on the events hears of them (an
-// SDK's close()), every event still in memory is settled (SETTLE_US each, measured ~6 here), those in memory
-// in memory only are written to a late file (LATE_US each plus LATE_BYTES_PER_MS, a slow disk's
-// pace with its fsync; measured ~17 µs each), and the journal is synced (SYNC_MS). A tenth of
-// timeoutMs, at most GRACE_MS, for the first; all of timeoutMs at most (then the end starts at
+// SDK's close()), every event still in memory is settled (SETTLE_US each, measured ~6 here), those
+// in memory only are written to a late file (LATE_US each plus LATE_BYTES_PER_MS, a slow
+// disk's pace with its fsync; measured ~17 µs each), and the journal is synced (SYNC_MS). A tenth
+// of timeoutMs, at most GRACE_MS, for the first; all of timeoutMs at most (then the end starts at
 // once: there is no time to deliver anything). One formula, reserveMs(), for every deadline.
 const GRACE_MS = 250;
 const SETTLE_US = 15;
@@ -31,6 +31,7 @@ class Shutdown {
   constructor(host, closeTimeoutMs) {
     this.host = host;
     this.closeTimeoutMs = closeTimeoutMs;
+    /** @type {'open' | 'closing' | 'closed'} */
     this.state = 'open';
     this.timer = null; // settles everything in memory at `at`
     this.at = Infinity;
@@ -43,7 +44,13 @@ class Shutdown {
   // earliest deadline set wins: a later one never extends it.
   settleBy(deadline) {
     if (typeof deadline !== 'number' || Number.isNaN(deadline)) {
-      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'deadline', 'a time in ms since the epoch (Date.now() + ms)', deadline);
+      throw invalid(
+        TypeError,
+        'ERR_INVALID_ARG_TYPE',
+        'deadline',
+        'a time in ms since the epoch (Date.now() + ms)',
+        deadline,
+      );
     }
     // The epoch time is read once, here; from now on the clock is monotonic.
     const at = clock() + Math.max(0, deadline - Date.now());
@@ -52,17 +59,20 @@ class Shutdown {
       clearTimeout(this.timer);
     }
     this.at = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.at = Infinity;
-      this.host.expire();
-    }, Math.min(MAX_MS, at - clock()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.at = Infinity;
+        this.host.expire();
+      },
+      Math.min(MAX_MS, at - clock()),
+    );
     this.timer.unref();
   }
 
   // For a deadline `options` away (as close() reads them: ms, { timeoutMs }, or by default
-  // closeTimeoutMs), settles what is in memory early enough that the settling — and whoever waits on
-  // the events hearing of it — ends by the deadline: settleBy() then, less reserveMs. Returns
+  // closeTimeoutMs), settles what is in memory early enough that the settling — and whoever waits
+  // on the events hearing of it — ends by the deadline: settleBy() then, less reserveMs. Returns
   // { timeoutMs, reserveMs }. closeOptimizely() uses it.
   settleWithin(options) {
     const timeoutMs = readCloseTimeout(options, this.closeTimeoutMs);
@@ -74,8 +84,11 @@ class Shutdown {
   // Milliseconds of a deadline `timeoutMs` away to keep for settling what is still in memory then.
   reserveMs(timeoutMs) {
     const { inMemory, late, lateBytes, spooled } = this.host.memoryCosts();
-    const reserve = Math.min(GRACE_MS, Math.floor(timeoutMs / 10)) + (spooled ? SYNC_MS : 0)
-      + Math.ceil((inMemory * SETTLE_US + late * LATE_US) / 1000) + Math.ceil(lateBytes / LATE_BYTES_PER_MS);
+    const reserve =
+      Math.min(GRACE_MS, Math.floor(timeoutMs / 10)) +
+      (spooled ? SYNC_MS : 0) +
+      Math.ceil((inMemory * SETTLE_US + late * LATE_US) / 1000) +
+      Math.ceil(lateBytes / LATE_BYTES_PER_MS);
     return Math.min(reserve, timeoutMs);
   }
 
@@ -109,7 +122,9 @@ class Shutdown {
     this.end = clock() + timeoutMs;
     const grace = this.reserveMs(timeoutMs);
     let timer;
-    const deadline = new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs - grace); });
+    const deadline = new Promise((resolve) => {
+      timer = setTimeout(resolve, timeoutMs - grace);
+    });
     await Promise.race([host.flush(), deadline]);
     clearTimeout(timer);
     host.expire();

@@ -1,9 +1,9 @@
 'use strict';
 // The undici agents of the fallback transport: one per distinct set of connection settings, and one
-// per proxy on top, shared by every profile with those settings (libcurl shares one connection cache
-// in the same way). undici does the work: keep-alive, TLS, ALPN, proxies and CONNECT tunnels; this
-// file only adds what libcurl does and undici does not: connect-to pins, HTTP/2 multiplexing of
-// POSTs, connection times for `timings`, and one bound on open connections across all agents
+// per proxy on top, shared by every profile with those settings (libcurl shares one connection
+// cache in the same way). undici does the work: keep-alive, TLS, ALPN, proxies and CONNECT tunnels;
+// this file only adds what libcurl does and undici does not: connect-to pins, HTTP/2 multiplexing
+// of POSTs, connection times for `timings`, and one bound on open connections across all agents
 // (connections.js).
 const net = require('node:net');
 const { performance } = require('node:perf_hooks');
@@ -21,7 +21,9 @@ const kTimes = Symbol('native-event-dispatcher connection times');
 // Where a connection for `o` (undici's connect parameters) really goes: the first connect-to rule
 // that matches its host and port. TLS still checks the certificate against the URL's host name.
 function pinned(o, rules) {
-  const host = String(o.hostname).replace(/^\[|\]$/g, '').toLowerCase();
+  const host = String(o.hostname)
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase();
   const port = Number(o.port) || (o.protocol === 'https:' ? 443 : 80);
   for (const rule of rules) {
     if ((rule.host === '' || rule.host === host) && (rule.port === 0 || rule.port === port)) {
@@ -39,14 +41,17 @@ function pinned(o, rules) {
   return o;
 }
 
-// undici's Agent keeps one pool per origin and looks a pool's bookkeeping up by origin when the pool
-// reports a connect or disconnect. A pool it has already retired (its last connection closed) still
-// reports them while it finishes, and those reports then count against its successor, which the
-// Agent closes in turn: every later request opens a new connection (nodejs/undici#5022, still in
-// 7.30.2). A retired pool keeps its reports to itself here.
+// undici's Agent keeps one pool per origin and looks a pool's bookkeeping up by origin when the
+// pool reports a connect or disconnect. A pool it has already retired (its last connection closed)
+// still reports them while it finishes, and those reports then count against its successor, which
+// the Agent closes in turn: every later request opens a new connection (nodejs/undici#5022, still
+// in 7.30.2). A retired pool keeps its reports to itself here.
 class OriginPool extends Pool {
   emit(event, ...args) {
-    if ((this.closed || this.destroyed) && (event === 'connect' || event === 'disconnect' || event === 'connectionError')) {
+    if (
+      (this.closed || this.destroyed) &&
+      (event === 'connect' || event === 'disconnect' || event === 'connectionError')
+    ) {
       return false;
     }
     return super.emit(event, ...args);
@@ -110,13 +115,21 @@ function poolFactory(settings, connections) {
   const clientFactory = (origin, options) => {
     let h2 = false;
     let client = null;
-    const connect = (o, callback) => connections.connect(client, (done) => options.connect(pinned(o, settings.connectTo), done), (err, socket) => {
-      h2 = !err && socket.alpnProtocol === 'h2';
-      if (!err && !h2) countReads(socket);
-      callback(err, socket);
-    });
+    const connect = (o, callback) =>
+      connections.connect(
+        client,
+        (done) => options.connect(pinned(o, settings.connectTo), done),
+        (err, socket) => {
+          h2 = !err && socket.alpnProtocol === 'h2';
+          if (!err && !h2) countReads(socket);
+          callback(err, socket);
+        },
+      );
     client = new BoundedClient(origin, { ...options, connect });
-    if (settings.http2) client.on('connect', () => { client.pipelining = h2 ? H2_STREAMS : 1; });
+    if (settings.http2)
+      client.on('connect', () => {
+        client.pipelining = h2 ? H2_STREAMS : 1;
+      });
     return client;
   };
   return (origin, options) => new OriginPool(origin, { ...options, factory: clientFactory });
@@ -128,9 +141,15 @@ function timedConnector(connector) {
     const times = { start: performance.now(), lookup: -1, connect: -1, secure: -1 };
     const socket = connector(o, callback);
     socket[kTimes] = times;
-    socket.once('lookup', () => { times.lookup = performance.now(); });
-    socket.once('connect', () => { times.connect = performance.now(); });
-    socket.once('secureConnect', () => { times.secure = performance.now(); });
+    socket.once('lookup', () => {
+      times.lookup = performance.now();
+    });
+    socket.once('connect', () => {
+      times.connect = performance.now();
+    });
+    socket.once('secureConnect', () => {
+      times.secure = performance.now();
+    });
     return socket;
   };
 }
@@ -159,7 +178,10 @@ function targetTls(settings) {
 }
 
 function directAgent(settings, perHost, connections) {
-  return new Agent({ ...agentOptions(settings, perHost, connections), connect: timedConnector(buildConnector(targetTls(settings))) });
+  return new Agent({
+    ...agentOptions(settings, perHost, connections),
+    connect: timedConnector(buildConnector(targetTls(settings))),
+  });
 }
 
 // Like libcurl: http: URLs go to the proxy as absolute-form requests, https: through a CONNECT
@@ -190,11 +212,20 @@ class Agents {
     const proxy = https ? profile.httpsProxy : profile.httpProxy;
     const viaProxy = proxy !== '' && !direct && profile.noProxy(host) === null;
     // With connect-to pins, a tunnel's TLS name is the host's own: one proxy agent per host then.
-    const servername = viaProxy && https && profile.connection.connectTo.length > 0 && !net.isIP(host.replace(/^\[|\]$/g, '')) ? host : '';
-    const key = viaProxy ? `${proxy}\n${servername}\n${profile.connectionKey}` : profile.connectionKey;
+    const servername =
+      viaProxy &&
+      https &&
+      profile.connection.connectTo.length > 0 &&
+      !net.isIP(host.replace(/^\[|\]$/g, ''))
+        ? host
+        : '';
+    const key = viaProxy
+      ? `${proxy}\n${servername}\n${profile.connectionKey}`
+      : profile.connectionKey;
     let agent = this.byKey.get(key);
     if (agent === undefined) {
-      agent = viaProxy ? proxyAgent(proxy, profile.connection, this.perHost, this.connections, servername)
+      agent = viaProxy
+        ? proxyAgent(proxy, profile.connection, this.perHost, this.connections, servername)
         : directAgent(profile.connection, this.perHost, this.connections);
       if (this.byKey.size >= MAX_AGENTS) this.retire(this.byKey.keys().next().value);
       this.byKey.set(key, agent);

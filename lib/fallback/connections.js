@@ -115,7 +115,9 @@ class Connections {
   close(slot) {
     slot.closing = true;
     this.closing += 1;
-    slot.socket.destroy(new errors.InformationalError('idle connection closed by the fallback transport'));
+    slot.socket.destroy(
+      new errors.InformationalError('idle connection closed by the fallback transport'),
+    );
   }
 
   closeLeastRecentIdle() {

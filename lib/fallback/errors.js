@@ -8,36 +8,67 @@ const { CURL_TEXTS } = require('../transport/failures');
 // OpenSSL's X.509 verification results as Node names them (tls docs, "X509 certificate error
 // codes"), plus Node's own host name check.
 const CERTIFICATE_CODES = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_CRL', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECRYPT_CRL_SIGNATURE', 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'CERT_SIGNATURE_FAILURE',
-  'CRL_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'CRL_NOT_YET_VALID',
-  'CRL_HAS_EXPIRED', 'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD',
-  'ERROR_IN_CRL_LAST_UPDATE_FIELD', 'ERROR_IN_CRL_NEXT_UPDATE_FIELD', 'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED', 'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE',
-  'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
   'UND_ERR_PRX_TLS',
 ]);
 const RESOLVE_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME']);
 const TIMEOUT_CODES = new Set([
-  'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
 ]);
 // Refusals of the request itself by undici or Node (a header undici will not send, and the like).
 const ARGUMENT_CODES = new Set([
-  'UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE',
-  'ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN',
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'ERR_INVALID_ARG_TYPE',
+  'ERR_INVALID_ARG_VALUE',
+  'ERR_INVALID_CHAR',
+  'ERR_INVALID_HTTP_TOKEN',
 ]);
 
 // A response the package cannot read (the native transport's words, src/request.cc): libcurl's
 // limit on a head (CURL_MAX_HTTP_HEADER), and RFC 9112 section 6.3's unframeable bodies.
 const MAX_HEAD_BYTES = 100 * 1024;
 const HEAD_TOO_LARGE = `the response's status line and headers are over ${MAX_HEAD_BYTES} bytes`;
-const BAD_CONTENT_LENGTH = "the response's Content-Length is not one number (RFC 9112, section 6.3)";
-const BOTH_FRAMINGS = 'the response has both Transfer-Encoding and Content-Length (RFC 9112, section 6.3)';
+const BAD_CONTENT_LENGTH =
+  "the response's Content-Length is not one number (RFC 9112, section 6.3)";
+const BOTH_FRAMINGS =
+  'the response has both Transfer-Encoding and Content-Length (RFC 9112, section 6.3)';
 // llhttp's reasons (undici gives no code with them) for a status line that is not HTTP's, and for a
 // body whose chunked encoding cannot be read: libcurl's CURLE_UNSUPPORTED_PROTOCOL and RECV_ERROR.
-const NOT_A_STATUS_LINE = /Expected HTTP\/|HTTP version|major version|minor version|Expected dot|after version|response status|status code|response line|after start line/;
-const BOTH_FRAMINGS_REASON = /Content-Length can't be present with Transfer-Encoding|Transfer-Encoding can't be present with Content-Length/;
+const NOT_A_STATUS_LINE =
+  /Expected HTTP\/|HTTP version|major version|minor version|Expected dot|after version|response status|status code|response line|after start line/;
+const BOTH_FRAMINGS_REASON =
+  /Content-Length can't be present with Transfer-Encoding|Transfer-Encoding can't be present with Content-Length/;
 
 function failure(code, curlCode, detail) {
   const text = CURL_TEXTS[curlCode] || 'Unexpected failure in the fallback transport';
@@ -65,12 +96,17 @@ function classify(err, how) {
     return failure('EPROXY', 97, detail);
   }
   if (TIMEOUT_CODES.has(code)) {
-    const what = code === 'UND_ERR_CONNECT_TIMEOUT' ? `Connection timed out after ${how.connectTimeoutMs} milliseconds` : detail;
+    const what =
+      code === 'UND_ERR_CONNECT_TIMEOUT'
+        ? `Connection timed out after ${how.connectTimeoutMs} milliseconds`
+        : detail;
     return failure('ETIMEDOUT', 28, what);
   }
   if (CERTIFICATE_CODES.has(code)) return failure('ECERT', 60, detail);
-  if ((typeof code === 'string' && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')))
-    || err.library === 'SSL routines') {
+  if (
+    (typeof code === 'string' && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) ||
+    err.library === 'SSL routines'
+  ) {
     return failure('ETLS', 35, detail);
   }
   if (RESOLVE_CODES.has(code) || err.syscall === 'getaddrinfo') {
@@ -83,30 +119,47 @@ function classify(err, how) {
     return failure('ECONNREFUSED', 7, detail);
   }
   // A connection that ends before the TLS handshake completes is a handshake failure for libcurl.
-  if (how.https && !how.started && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE')) {
+  if (
+    how.https &&
+    !how.started &&
+    (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE')
+  ) {
     return failure('ETLS', 35, detail);
   }
   if (code === 'UND_ERR_HEADERS_OVERFLOW') return headTooLarge();
   // undici joins every Content-Length value and finds the body's length is not that "number".
-  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return failure('EPROTO', 8, BAD_CONTENT_LENGTH);
+  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH')
+    return failure('EPROTO', 8, BAD_CONTENT_LENGTH);
   if (code === 'UND_ERR_SOCKET') {
     // An interim answer (1xx) is no response: the connection closed before one, as libcurl says.
-    return how.statusCode >= 200 ? failure('ECONNRESET', 18, `transfer closed with outstanding read data remaining: ${detail}`)
+    return how.statusCode >= 200
+      ? failure('ECONNRESET', 18, `transfer closed with outstanding read data remaining: ${detail}`)
       : failure('ECONNRESET', 52, detail);
   }
   if (code === 'EPIPE' || err.syscall === 'write') return failure('ECONNRESET', 55, detail);
-  if (code === 'ECONNRESET' || code === 'ECONNABORTED' || err.syscall === 'read' || code === 'UND_ERR_INFO') {
+  if (
+    code === 'ECONNRESET' ||
+    code === 'ECONNABORTED' ||
+    err.syscall === 'read' ||
+    code === 'UND_ERR_INFO'
+  ) {
     return failure('ECONNRESET', 56, detail);
   }
-  if ((err && err.name === 'HTTPParserError') || (typeof code === 'string' && code.startsWith('HPE_'))) {
+  if (
+    (err && err.name === 'HTTPParserError') ||
+    (typeof code === 'string' && code.startsWith('HPE_'))
+  ) {
     if (/chunk/i.test(detail)) return failure('EPROTO', 56, detail);
     if (NOT_A_STATUS_LINE.test(detail)) return failure('EPROTO', 1, detail);
     if (BOTH_FRAMINGS_REASON.test(detail)) return failure('EPROTO', 8, BOTH_FRAMINGS);
-    if (/Duplicate Content-Length|Content-Length overflow/.test(detail)) return failure('EPROTO', 8, BAD_CONTENT_LENGTH);
+    if (/Duplicate Content-Length|Content-Length overflow/.test(detail))
+      return failure('EPROTO', 8, BAD_CONTENT_LENGTH);
     return failure('EPROTO', 8, detail);
   }
-  if (code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_STREAM_CANCEL') return failure('EPROTO', 92, detail);
-  if (typeof code === 'string' && code.startsWith('ERR_HTTP2_')) return failure('EPROTO', 16, detail);
+  if (code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_STREAM_CANCEL')
+    return failure('EPROTO', 92, detail);
+  if (typeof code === 'string' && code.startsWith('ERR_HTTP2_'))
+    return failure('EPROTO', 16, detail);
   if (ARGUMENT_CODES.has(code)) return failure('EINVAL', 43, detail);
   // No libcurl situation matches: no libcurl number either (0), and the whole story in the message.
   return failure('ECURL', 0, `${err && err.name ? `${err.name}: ` : ''}${detail}`);
@@ -115,8 +168,22 @@ function classify(err, how) {
 const headTooLarge = () => failure('EPROTO', 8, HEAD_TOO_LARGE);
 // libcurl reads a status from 100 to 999 only (undici trips over an assertion below 100).
 const unsupportedStatus = () => failure('EPROTO', 1, 'Unsupported response code in HTTP response');
-const timedOut = (ms, bytes) => failure('ETIMEDOUT', 28, `Operation timed out after ${ms} milliseconds with ${bytes} bytes received`);
+const timedOut = (ms, bytes) =>
+  failure(
+    'ETIMEDOUT',
+    28,
+    `Operation timed out after ${ms} milliseconds with ${bytes} bytes received`,
+  );
 const aborted = () => failure('EABORTED', 42, 'abort() was called');
-const caFileUnusable = (file, reason) => failure('ECERT', 77, `cannot use caFile ${file}: ${reason}`);
+const caFileUnusable = (file, reason) =>
+  failure('ECERT', 77, `cannot use caFile ${file}: ${reason}`);
 
-module.exports = { classify, timedOut, aborted, caFileUnusable, headTooLarge, unsupportedStatus, MAX_HEAD_BYTES };
+module.exports = {
+  classify,
+  timedOut,
+  aborted,
+  caFileUnusable,
+  headTooLarge,
+  unsupportedStatus,
+  MAX_HEAD_BYTES,
+};

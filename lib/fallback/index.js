@@ -1,8 +1,8 @@
 'use strict';
 // The fallback transport: the backend interface of the native addon (compileProfile, submit,
-// abort, setCompletionSink, configure, closeIdle, versions, stats, halt) on undici, for wherever the native
-// binary cannot load. Requests beyond the in-flight cap wait here in order; completions reach the
-// sink in batches, once per turn of the event loop, never inside submit().
+// abort, setCompletionSink, configure, closeIdle, versions, stats, halt) on undici, for wherever
+// the native binary cannot load. Requests beyond the in-flight cap wait here in order; completions
+// reach the sink in batches, once per turn of the event loop, never inside submit().
 const { invalid } = require('../errors');
 const { version } = require('../../package.json');
 const { version: undiciVersion } = require('undici/package.json');
@@ -12,7 +12,8 @@ const { Transfer } = require('./transfer');
 const { METHODS, VERBS, FLAGS, MAX_LIMIT, BatchEncoder } = require('../transport/protocol');
 
 const { GET, DELETE, HEAD } = VERBS;
-// Set by configure(): lib/transport applies its defaults when it loads, so until then nothing starts.
+// Set by configure(): lib/transport applies its defaults when it loads, so until then nothing
+// starts.
 const LIMIT_NAMES = ['maxHostConnections', 'maxTotalConnections', 'maxInFlight'];
 
 const state = {
@@ -49,7 +50,13 @@ function targetOf(url) {
   }
   const https = parsed.protocol === 'https:';
   const host = parsed.hostname;
-  const target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, https, host, auth: '' };
+  const target = {
+    origin: parsed.origin,
+    path: `${parsed.pathname}${parsed.search}`,
+    https,
+    host,
+    auth: '',
+  };
   // libcurl sends the URL's credentials as Basic authentication; undici ignores them.
   if (parsed.username || parsed.password) {
     const decode = (text) => {
@@ -71,8 +78,15 @@ function targetOf(url) {
 function bodyOf(body, verb) {
   if (verb === GET || verb === HEAD || body === undefined) return null;
   if (typeof body === 'string') return Buffer.from(body, 'utf8');
-  if (ArrayBuffer.isView(body)) return Buffer.from(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
-  throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'body', 'a string, an ArrayBufferView or undefined', body);
+  if (ArrayBuffer.isView(body))
+    return Buffer.from(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+  throw invalid(
+    TypeError,
+    'ERR_INVALID_ARG_TYPE',
+    'body',
+    'a string, an ArrayBufferView or undefined',
+    body,
+  );
 }
 
 function headersOf(profile, verb, lines, body, auth) {
@@ -86,7 +100,8 @@ function headersOf(profile, verb, lines, body, auth) {
     headers = verb === DELETE && body === null ? profile.headers.bodyless : profile.headers.body;
   }
   const copy = { ...headers };
-  if (auth !== '' && !Object.keys(copy).some((name) => name.toLowerCase() === 'authorization')) copy.Authorization = auth;
+  if (auth !== '' && !Object.keys(copy).some((name) => name.toLowerCase() === 'authorization'))
+    copy.Authorization = auth;
   return copy;
 }
 
@@ -108,8 +123,12 @@ function pump() {
       transfer.running = true;
       let route;
       try {
-        route = state.agents.route(transfer.profile, transfer.target.https, transfer.target.host,
-          (transfer.flags & FLAGS.DIRECT) !== 0);
+        route = state.agents.route(
+          transfer.profile,
+          transfer.target.https,
+          transfer.target.host,
+          (transfer.flags & FLAGS.DIRECT) !== 0,
+        );
       } catch (err) {
         transfer.onResponseError(null, err);
         continue;
@@ -158,7 +177,8 @@ function handBack() {
   if (connections.due()) connections.look();
   pump();
   if (state.batch.count === 0 || state.halted) return;
-  state.sink(...state.batch.take()); // a throwing sink is an uncaught exception, like the native one
+  // A throwing sink is an uncaught exception, like the native one.
+  state.sink(...state.batch.take());
 }
 
 // ---- the backend interface ----------------------------------------------------------------------
@@ -166,16 +186,38 @@ function handBack() {
 // The addon's eighth argument (traceSecrets, the headers its trace masks) is not needed here: the
 // fallback's trace masks with lib/redact.js itself.
 function submit(id, verb, url, body, profile, headers, flags) {
-  if (!Number.isSafeInteger(id) || id <= 0) throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'id', 'a positive integer', id);
-  if (state.pending.has(id)) throw invalid(RangeError, 'ERR_INVALID_ARG_VALUE', 'id', 'an id no pending request has', id);
+  if (!Number.isSafeInteger(id) || id <= 0)
+    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'id', 'a positive integer', id);
+  if (state.pending.has(id))
+    throw invalid(RangeError, 'ERR_INVALID_ARG_VALUE', 'id', 'an id no pending request has', id);
   if (!Number.isInteger(verb) || verb < 0 || verb >= METHODS.length) {
-    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'verb', `an integer from 0 to ${METHODS.length - 1}`, verb);
+    throw invalid(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      'verb',
+      `an integer from 0 to ${METHODS.length - 1}`,
+      verb,
+    );
   }
-  if (typeof url !== 'string' || url === '') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'url', 'a URL string', url);
-  if (!isProfile(profile)) throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'profile', 'a profile from compileProfile()', profile);
+  if (typeof url !== 'string' || url === '')
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'url', 'a URL string', url);
+  if (!isProfile(profile))
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'profile',
+      'a profile from compileProfile()',
+      profile,
+    );
   const allFlags = FLAGS.RESPONSE | FLAGS.BINARY | FLAGS.DIRECT;
   if (!Number.isInteger(flags) || flags < 0 || flags > allFlags) {
-    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'flags', `an integer from 0 to ${allFlags}`, flags);
+    throw invalid(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      'flags',
+      `an integer from 0 to ${allFlags}`,
+      flags,
+    );
   }
   if (state.sink === null) {
     const err = new Error('submit() needs setCompletionSink() first');
@@ -184,8 +226,16 @@ function submit(id, verb, url, body, profile, headers, flags) {
   }
   const target = targetOf(url);
   const bytes = bodyOf(body, verb);
-  const transfer = new Transfer(id, verb, target, bytes, profile, headersOf(profile, verb, headers, bytes, target.auth),
-    flags, onSettled);
+  const transfer = new Transfer(
+    id,
+    verb,
+    target,
+    bytes,
+    profile,
+    headersOf(profile, verb, headers, bytes, target.auth),
+    flags,
+    onSettled,
+  );
   state.pending.set(id, transfer);
   state.submitted += 1;
   // After halt() nothing starts: the request is abandoned with the rest, as the native pump does.
@@ -200,7 +250,8 @@ function abort(id) {
 }
 
 function setCompletionSink(fn) {
-  if (typeof fn !== 'function') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'sink', 'a function', fn);
+  if (typeof fn !== 'function')
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'sink', 'a function', fn);
   state.sink = fn;
 }
 
@@ -211,9 +262,16 @@ function configure(limits) {
   const next = {};
   for (const key of LIMIT_NAMES) {
     const value = limits[key];
-    if (typeof value !== 'number') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', `limits.${key}`, 'an integer', value);
+    if (typeof value !== 'number')
+      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', `limits.${key}`, 'an integer', value);
     if (!Number.isInteger(value) || value < 1 || value > MAX_LIMIT) {
-      throw invalid(RangeError, 'ERR_OUT_OF_RANGE', `limits.${key}`, `an integer from 1 to ${MAX_LIMIT}`, value);
+      throw invalid(
+        RangeError,
+        'ERR_OUT_OF_RANGE',
+        `limits.${key}`,
+        `an integer from 1 to ${MAX_LIMIT}`,
+        value,
+      );
     }
     next[key] = value;
   }
@@ -271,7 +329,8 @@ const backend = {
   // Process exit: everything pending is abandoned now; no completion is delivered after this.
   halt() {
     state.halted = true;
-    if (state.handBackScheduled !== null && state.handBackScheduled !== true) clearImmediate(state.handBackScheduled);
+    if (state.handBackScheduled !== null && state.handBackScheduled !== true)
+      clearImmediate(state.handBackScheduled);
     state.handBackScheduled = null;
     for (const transfer of state.pending.values()) transfer.halt();
     state.pending.clear();

@@ -1,7 +1,7 @@
 'use strict';
 // compileProfile() of the fallback transport: a complete options object (validated by the JS layer)
-// becomes what each request needs: its header lists in curl's syntax turned into undici headers, the
-// proxy decision, and the connection settings that pick an undici agent. Options undici cannot
+// becomes what each request needs: its header lists in curl's syntax turned into undici headers,
+// the proxy decision, and the connection settings that pick an undici agent. Options undici cannot
 // honour are refused here, loudly, instead of being ignored.
 const fs = require('node:fs');
 const { X509Certificate } = require('node:crypto');
@@ -17,30 +17,46 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE
 const compiled = new WeakSet();
 
 function unsupported(what, why) {
-  const err = new TypeError(`The fallback transport cannot honour ${what}: ${why}. The native transport `
-    + 'supports it; `npx native-event-dispatcher doctor` says why it is not in use here.');
+  const err = new TypeError(
+    `The fallback transport cannot honour ${what}: ${why}. The native transport ` +
+      'supports it; `npx native-event-dispatcher doctor` says why it is not in use here.',
+  );
   err.code = 'ERR_OPTION_UNSUPPORTED';
   return err;
 }
 
 function integerIn(p, key, min, max) {
   const value = p[key];
-  if (typeof value !== 'number') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', `profile.${key}`, 'an integer', value);
+  if (typeof value !== 'number')
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', `profile.${key}`, 'an integer', value);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', `profile.${key}`, `an integer from ${min} to ${max}`, value);
+    throw invalid(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      `profile.${key}`,
+      `an integer from ${min} to ${max}`,
+      value,
+    );
   }
   return value;
 }
 
 function booleanOf(p, key) {
-  if (typeof p[key] !== 'boolean') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', `profile.${key}`, 'a boolean', p[key]);
+  if (typeof p[key] !== 'boolean')
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', `profile.${key}`, 'a boolean', p[key]);
   return p[key];
 }
 
 function stringOf(p, key) {
   const value = p[key] === undefined || p[key] === null ? '' : p[key];
   if (typeof value !== 'string' || value.includes('\0')) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', `profile.${key}`, 'a string without NUL', value);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `profile.${key}`,
+      'a string without NUL',
+      value,
+    );
   }
   return value;
 }
@@ -48,10 +64,13 @@ function stringOf(p, key) {
 // An array of header or connect-to lines; CR, LF or NUL could smuggle a header or a request.
 function linesOf(value, what) {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'an array of strings', value);
+  if (!Array.isArray(value))
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'an array of strings', value);
   for (const line of value) {
-    if (typeof line !== 'string') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'an array of strings', line);
-    if (BAD_CHARS.test(line)) throw invalid(TypeError, 'ERR_INVALID_CHAR', what, 'lines without CR, LF or NUL', line);
+    if (typeof line !== 'string')
+      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, 'an array of strings', line);
+    if (BAD_CHARS.test(line))
+      throw invalid(TypeError, 'ERR_INVALID_CHAR', what, 'lines without CR, LF or NUL', line);
   }
   return value;
 }
@@ -98,17 +117,25 @@ function headerObject(parsed, defaults) {
 }
 
 function defaultHeaders(userAgent, withBody) {
-  const defaults = [['User-Agent', userAgent], ['Accept', '*/*']];
+  const defaults = [
+    ['User-Agent', userAgent],
+    ['Accept', '*/*'],
+  ];
   if (withBody) defaults.push(['Content-Type', 'application/x-www-form-urlencoded']);
   return defaults;
 }
 
-// undici refuses these headers outright (it has no Expect: 100-continue over HTTP/1.1, and keeps the
-// connection headers to itself); a profile with one would fail every request.
+// undici refuses these headers outright (it has no Expect: 100-continue over HTTP/1.1, and keeps
+// the connection headers to itself); a profile with one would fail every request.
 function refuseHeaders(parsed, what) {
   for (const [name] of parsed.add) {
     const lower = name.toLowerCase();
-    if (lower === 'expect' || lower === 'upgrade' || lower === 'keep-alive' || lower === 'transfer-encoding') {
+    if (
+      lower === 'expect' ||
+      lower === 'upgrade' ||
+      lower === 'keep-alive' ||
+      lower === 'transfer-encoding'
+    ) {
       throw unsupported(`the header "${name}" in ${what}`, 'undici does not let a request set it');
     }
   }
@@ -137,15 +164,18 @@ function proxyOf(p, key) {
     throw invalid(TypeError, 'ERR_INVALID_URL', `profile.${key}`, 'a proxy URL', value);
   }
   if (!PROXY_SCHEMES.has(url.protocol)) {
-    throw unsupported(`the proxy ${withoutCredentials(value)}`,
-      `only http:// and https:// proxies are supported (undici has no SOCKS4, and its SOCKS5 is experimental)`);
+    throw unsupported(
+      `the proxy ${withoutCredentials(value)}`,
+      `only http:// and https:// proxies are supported (undici has no SOCKS4, and its SOCKS5 is experimental)`,
+    );
   }
   return value;
 }
 
 // ---- connect-to (curl's CURLOPT_CONNECT_TO) ---------------------------------------------------
 
-const CONNECT_TO = /^(\[[0-9A-Fa-f:.]*\]|[^:[\]]*):(\d{0,5}):(\[[0-9A-Fa-f:.]*\]|[^:[\]]*):(\d{0,5})$/;
+const CONNECT_TO =
+  /^(\[[0-9A-Fa-f:.]*\]|[^:[\]]*):(\d{0,5}):(\[[0-9A-Fa-f:.]*\]|[^:[\]]*):(\d{0,5})$/;
 const bare = (host) => host.replace(/^\[|\]$/g, '').toLowerCase();
 
 // "host:port:address:port"; an empty host or port matches any, an empty address or port keeps the
@@ -154,7 +184,13 @@ function connectToOf(lines) {
   return lines.map((entry) => {
     const m = CONNECT_TO.exec(entry);
     if (!m || Number(m[2]) > 65535 || Number(m[4]) > 65535) {
-      throw invalid(TypeError, 'ERR_INVALID_ARG_VALUE', 'profile.connectTo', "'host:port:address:port' entries", entry);
+      throw invalid(
+        TypeError,
+        'ERR_INVALID_ARG_VALUE',
+        'profile.connectTo',
+        "'host:port:address:port' entries",
+        entry,
+      );
     }
     return { host: bare(m[1]), port: Number(m[2]), address: bare(m[3]), toPort: Number(m[4]) };
   });
@@ -184,7 +220,8 @@ function caOf(file) {
 }
 
 function compileProfile(p) {
-  if (p === null || typeof p !== 'object') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'profile', 'an options object', p);
+  if (p === null || typeof p !== 'object')
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'profile', 'an options object', p);
   const userAgent = stringOf(p, 'userAgent');
   const bodyLines = parseHeaderLines(linesOf(p.bodyHeaders, 'profile.bodyHeaders'));
   const getLines = parseHeaderLines(linesOf(p.getHeaders, 'profile.getHeaders'));
@@ -220,8 +257,13 @@ function compileProfile(p) {
     connection: Object.freeze(connection),
     // Which agent serves this profile: one per distinct set of connection settings, so profiles
     // that differ only in headers or timeouts share connections, as libcurl's one cache does.
-    connectionKey: JSON.stringify([connection.connectTimeoutMs, connection.insecure, connection.http2,
-      caFile, connection.connectTo]),
+    connectionKey: JSON.stringify([
+      connection.connectTimeoutMs,
+      connection.insecure,
+      connection.http2,
+      caFile,
+      connection.connectTo,
+    ]),
   });
   compiled.add(profile);
   return profile;

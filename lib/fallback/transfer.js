@@ -9,7 +9,7 @@ const { redactUrl, redactText, redactHeader } = require('../redact');
 const { kTimes, bytesRead, headEnd } = require('./agents');
 const { METHODS, FLAGS } = require('../transport/protocol');
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/; // any UTF-16 unit past ASCII
 // A whole-request timer this late (ms) says the event loop was busy elsewhere (see timeOut()).
 const LATE_MS = 10;
 
@@ -26,11 +26,13 @@ diagnostics.subscribe('undici:client:sendHeaders', ({ socket }) => {
 });
 
 // undici hands header values over as latin1 strings; libcurl's bytes are read as UTF-8.
-const utf8 = (value) => (NON_ASCII.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value);
+const utf8 = (value) =>
+  NON_ASCII.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
 const valuesOf = (value) => (Array.isArray(value) ? value : [value]);
 
 class Transfer {
-  // target: { origin, path, https, host }; body: a Buffer or null; headers: an undici headers object.
+  // target: { origin, path, https, host }; body: a Buffer or null; headers: an undici headers
+  // object.
   constructor(id, verb, target, body, profile, headers, flags, onSettled) {
     this.id = id;
     this.target = target;
@@ -53,7 +55,8 @@ class Transfer {
     this.controller = null;
     this.started = false;
     this.socket = null;
-    this.headStart = -1; // where its answer's head begins, in bytes read from the socket (-1: not counted)
+    // Where its answer's head begins, in bytes read from the socket (-1: not counted).
+    this.headStart = -1;
     this.timer = null;
     this.status = 0;
     this.headers = null;
@@ -72,7 +75,9 @@ class Transfer {
     this.viaProxy = viaProxy;
     this.t0 = performance.now();
     if (this.profile.verbose) {
-      this.trace(`> ${this.options.method} ${redactUrl(`${this.target.origin}${this.target.path}`)}${viaProxy ? ' (via proxy)' : ''}`);
+      this.trace(
+        `> ${this.options.method} ${redactUrl(`${this.target.origin}${this.target.path}`)}${viaProxy ? ' (via proxy)' : ''}`,
+      );
       this.traceHeaders('>', this.options.headers);
     }
     if (this.target.https && this.profile.caError !== undefined) {
@@ -145,13 +150,15 @@ class Transfer {
 
   onResponseError(controller, err) {
     if (this.settled) return;
-    this.finish(errors.classify(err, {
-      https: this.target.https,
-      viaProxy: this.viaProxy,
-      started: this.started,
-      statusCode: this.status,
-      connectTimeoutMs: this.profile.connection.connectTimeoutMs,
-    }));
+    this.finish(
+      errors.classify(err, {
+        https: this.target.https,
+        viaProxy: this.viaProxy,
+        started: this.started,
+        statusCode: this.status,
+        connectTimeoutMs: this.profile.connection.connectTimeoutMs,
+      }),
+    );
   }
 
   // ---- ways to end early ----
@@ -203,7 +210,8 @@ class Transfer {
   stop() {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    if (this.controller !== null && !this.controller.aborted) this.controller.abort(new Error('stopped'));
+    if (this.controller !== null && !this.controller.aborted)
+      this.controller.abort(new Error('stopped'));
   }
 
   // Whether the head of the answer undici reports now (status line, header lines, empty line) is
@@ -226,7 +234,10 @@ class Transfer {
     this.settled = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    if (this.profile.verbose) this.trace(failure ? `! ${failure.code} ${redactText(failure.message)}` : `done: HTTP ${this.status}`);
+    if (this.profile.verbose)
+      this.trace(
+        failure ? `! ${failure.code} ${redactText(failure.message)}` : `done: HTTP ${this.status}`,
+      );
     this.onSettled(this, failure);
   }
 
@@ -241,18 +252,32 @@ class Transfer {
   encode(batch, failure) {
     const response = failure === null;
     const status = response ? this.status : 0;
-    const retryAfter = this.headers && this.headers['retry-after'] !== undefined
-      ? utf8(valuesOf(this.headers['retry-after']).at(-1)) : undefined;
+    const retryAfter =
+      this.headers && this.headers['retry-after'] !== undefined
+        ? utf8(valuesOf(this.headers['retry-after']).at(-1))
+        : undefined;
     const full = (this.flags & FLAGS.RESPONSE) !== 0 && response;
     const timings = this.profile.timings;
-    if (response && status >= 200 && status < 300 && !full && retryAfter === undefined && !timings) {
+    if (
+      response &&
+      status >= 200 &&
+      status < 300 &&
+      !full &&
+      retryAfter === undefined &&
+      !timings
+    ) {
       batch.plain(this.id, status, this.bytesSent);
       return;
     }
     if (full && retryAfter === undefined && !this.truncated && !timings) {
       const body = this.responseBody();
-      batch.response(this.id, status, this.bytesSent, this.headerBlock(),
-        body.length > 0 || (this.flags & FLAGS.BINARY) !== 0 ? body : undefined);
+      batch.response(
+        this.id,
+        status,
+        this.bytesSent,
+        this.headerBlock(),
+        body.length > 0 || (this.flags & FLAGS.BINARY) !== 0 ? body : undefined,
+      );
       return;
     }
     const detail = failure ? { ...failure } : {};
@@ -298,7 +323,13 @@ class Transfer {
     if (times.start < this.t0) return [0, 0, this.target.https ? 0 : -1, firstByte, total];
     const connect = since(times.connect);
     // An address needs no lookup: name resolution ended when the connection began.
-    return [since(times.lookup < 0 ? times.start : times.lookup), connect, this.target.https ? since(times.secure) : -1, firstByte, total];
+    return [
+      since(times.lookup < 0 ? times.start : times.lookup),
+      connect,
+      this.target.https ? since(times.secure) : -1,
+      firstByte,
+      total,
+    ];
   }
 
   // The trace (NATIVE_EVENT_DISPATCHER_TRACE=1): credentials masked by lib/redact.js, bodies never.
@@ -308,7 +339,8 @@ class Transfer {
 
   traceHeaders(direction, headers) {
     for (const name of Object.keys(headers || {})) {
-      for (const value of valuesOf(headers[name])) this.trace(`${direction} ${name}: ${redactHeader(name, value)}`);
+      for (const value of valuesOf(headers[name]))
+        this.trace(`${direction} ${name}: ${redactHeader(name, value)}`);
     }
   }
 }

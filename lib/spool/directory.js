@@ -18,12 +18,26 @@ const { SpoolError, ioError } = require('./error');
 // statfs(2) f_type of filesystems that do not keep files (linux/magic.h). tmpfs is fine; devtmpfs
 // reports tmpfs's magic, so /dev is refused by path.
 const SPECIAL_FILESYSTEMS = new Map([
-  [0x9fa0, 'proc'], [0x62656572, 'sysfs'], [0x1cd1, 'devpts'], [0x27e0eb, 'cgroup'],
-  [0x63677270, 'cgroup2'], [0x64626720, 'debugfs'], [0x74726163, 'tracefs'],
-  [0x73636673, 'securityfs'], [0x6165676c, 'pstore'], [0xcafe4a11, 'bpf'], [0x62656570, 'configfs'],
-  [0xf97cff8c, 'selinuxfs'], [0x43415d53, 'smackfs'], [0xde5e81e4, 'efivarfs'],
-  [0x42494e4d, 'binfmt_misc'], [0x65735543, 'fusectl'], [0x958458f6, 'hugetlbfs'],
-  [0x19800202, 'mqueue'], [0x6e736673, 'nsfs'], [0x7655821, 'resctrl'],
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x1cd1, 'devpts'],
+  [0x27e0eb, 'cgroup'],
+  [0x63677270, 'cgroup2'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'],
+  [0x6165676c, 'pstore'],
+  [0xcafe4a11, 'bpf'],
+  [0x62656570, 'configfs'],
+  [0xf97cff8c, 'selinuxfs'],
+  [0x43415d53, 'smackfs'],
+  [0xde5e81e4, 'efivarfs'],
+  [0x42494e4d, 'binfmt_misc'],
+  [0x65735543, 'fusectl'],
+  [0x958458f6, 'hugetlbfs'],
+  [0x19800202, 'mqueue'],
+  [0x6e736673, 'nsfs'],
+  [0x7655821, 'resctrl'],
 ]);
 // Trees of the kernel's own, whatever their statfs says; /dev/shm is an ordinary tmpfs.
 const SPECIAL_TREES = ['/proc', '/sys', '/dev'];
@@ -49,11 +63,17 @@ function checkFilesystem(root, dir) {
   }
   const name = SPECIAL_FILESYSTEMS.get(type);
   if (name) {
-    throw new SpoolError(`cannot use ${root} as a spool directory: ${real} is on a ${name} filesystem, which does not keep files`, 'ERR_SPOOL_IO');
+    throw new SpoolError(
+      `cannot use ${root} as a spool directory: ${real} is on a ${name} filesystem, which does not keep files`,
+      'ERR_SPOOL_IO',
+    );
   }
   const tree = SPECIAL_TREES.find((t) => under(real, t));
   if (tree && !under(real, SHM)) {
-    throw new SpoolError(`cannot use ${root} as a spool directory: ${real} is under ${tree}, the kernel's own tree, which does not keep files`, 'ERR_SPOOL_IO');
+    throw new SpoolError(
+      `cannot use ${root} as a spool directory: ${real} is under ${tree}, the kernel's own tree, which does not keep files`,
+      'ERR_SPOOL_IO',
+    );
   }
 }
 
@@ -64,7 +84,10 @@ const MAX_LINKS = 40; // symlinks in one path, as the kernel's ELOOP
 const SUBDIRECTORY = 'native-event-dispatcher';
 
 function notADirectory(root, p) {
-  return new SpoolError(`cannot use ${root} as a spool directory: ${p} is not a directory`, 'ERR_SPOOL_IO');
+  return new SpoolError(
+    `cannot use ${root} as a spool directory: ${p} is not a directory`,
+    'ERR_SPOOL_IO',
+  );
 }
 
 function badPermissions(message) {
@@ -83,7 +106,9 @@ function isOurs(st) {
 function checkLink(root, link, st) {
   const uid = process.getuid();
   if (st.uid !== uid && st.uid !== 0) {
-    throw badPermissions(`${link} is a symbolic link owned by uid ${st.uid}, neither this user (uid ${uid}) nor root: the spool does not follow links others made; remove it, or use another path`);
+    throw badPermissions(
+      `${link} is a symbolic link owned by uid ${st.uid}, neither this user (uid ${uid}) nor root: the spool does not follow links others made; remove it, or use another path`,
+    );
   }
 }
 
@@ -91,11 +116,18 @@ function checkLink(root, link, st) {
 function checkParent(root, dir, st) {
   const uid = process.getuid();
   if (st.uid !== uid && st.uid !== 0) {
-    throw badPermissions(`${dir}, a parent of the spool directory ${root}, is owned by uid ${st.uid}, neither this user (uid ${uid}) nor root: its owner could replace the spool directory; use a spoolDir whose parent directories belong to this user or root`);
+    throw badPermissions(
+      `${dir}, a parent of the spool directory ${root}, is owned by uid ${st.uid}, neither this user (uid ${uid}) nor root: its owner could replace the spool directory; use a spoolDir whose parent directories belong to this user or root`,
+    );
   }
-  if ((st.mode & 0o022) && !(st.mode & STICKY)) {
-    const advice = st.uid === uid ? `e.g. chmod go-w ${dir}` : 'use a spoolDir whose parent directories only this user or root can write';
-    throw badPermissions(`${dir}, a parent of the spool directory ${root}, is writable by others (mode ${octal(st.mode)}) and not sticky: anyone who can write it could replace the spool directory; ${advice}`);
+  if (st.mode & 0o022 && !(st.mode & STICKY)) {
+    const advice =
+      st.uid === uid
+        ? `e.g. chmod go-w ${dir}`
+        : 'use a spoolDir whose parent directories only this user or root can write';
+    throw badPermissions(
+      `${dir}, a parent of the spool directory ${root}, is writable by others (mode ${octal(st.mode)}) and not sticky: anyone who can write it could replace the spool directory; ${advice}`,
+    );
   }
 }
 
@@ -120,7 +152,8 @@ function walk(abs) {
   while (todo.length > 0) {
     const name = todo.shift();
     if (name === '' || name === '.') continue;
-    if (name === '..') { // from a link's target
+    if (name === '..') {
+      // from a link's target
       real = path.dirname(real);
       st = lstatOf(abs, real);
       continue;
@@ -131,7 +164,8 @@ function walk(abs) {
     try {
       found = fs.lstatSync(next);
     } catch (err) {
-      if (err.code !== 'ENOENT') throw ioError(`cannot use ${abs} as a spool directory: lstat ${next}`, err);
+      if (err.code !== 'ENOENT')
+        throw ioError(`cannot use ${abs} as a spool directory: lstat ${next}`, err);
       const missing = [next];
       for (const rest of todo) {
         if (rest === '..') throw ioError(`cannot use ${abs} as a spool directory: ${next}`, err);
@@ -141,7 +175,11 @@ function walk(abs) {
     }
     if (found.isSymbolicLink()) {
       checkLink(abs, next, found);
-      if (++links > MAX_LINKS) throw new SpoolError(`cannot use ${abs} as a spool directory: too many symbolic links at ${next}`, 'ERR_SPOOL_IO');
+      if (++links > MAX_LINKS)
+        throw new SpoolError(
+          `cannot use ${abs} as a spool directory: too many symbolic links at ${next}`,
+          'ERR_SPOOL_IO',
+        );
       const target = fs.readlinkSync(next);
       todo.unshift(...target.split('/'));
       if (path.isAbsolute(target)) {
@@ -168,11 +206,15 @@ function checkWay(abs, { real, missing, passed }) {
 // ssh's rule for the root itself: ours (also when we are root), and writable by nobody else.
 function checkRootOwner(root, st) {
   const uid = process.getuid();
-  if ((st.mode & 0o022) && (st.mode & STICKY)) {
-    throw badPermissions(`${root} is a shared directory (mode ${octal(st.mode)}): use a subdirectory of it, e.g. spoolDir ${path.join(root, SUBDIRECTORY)}, which the spool creates with mode 0700`);
+  if (st.mode & 0o022 && st.mode & STICKY) {
+    throw badPermissions(
+      `${root} is a shared directory (mode ${octal(st.mode)}): use a subdirectory of it, e.g. spoolDir ${path.join(root, SUBDIRECTORY)}, which the spool creates with mode 0700`,
+    );
   }
   if (st.uid !== uid) {
-    throw badPermissions(`${root} is owned by uid ${st.uid}, not by this user (uid ${uid}); use a directory only this user can write, e.g. mkdir -m 700 on a path of your own`);
+    throw badPermissions(
+      `${root} is owned by uid ${st.uid}, not by this user (uid ${uid}); use a directory only this user can write, e.g. mkdir -m 700 on a path of your own`,
+    );
   }
 }
 
@@ -183,15 +225,19 @@ function checkRootMode(root, dir, found, log) {
   try {
     fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   } catch (err) {
-    if (err.code === 'ENOTDIR' || err.code === 'ELOOP') throw notADirectory(root, dir); // swapped meanwhile
+    // swapped meanwhile
+    if (err.code === 'ENOTDIR' || err.code === 'ELOOP') throw notADirectory(root, dir);
     throw ioError(`cannot use ${root} as a spool directory: open ${dir}`, err);
   }
   try {
     const st = fs.fstatSync(fd);
-    if (st.ino !== found.ino || st.dev !== found.dev) throw notADirectory(root, dir); // swapped meanwhile
+    // swapped meanwhile
+    if (st.ino !== found.ino || st.dev !== found.dev) throw notADirectory(root, dir);
     checkRootOwner(root, st);
     if (st.mode & 0o022) {
-      throw badPermissions(`${root} is writable by others (mode ${octal(st.mode)}); use a directory only this user can write, e.g. chmod 700 ${root}`);
+      throw badPermissions(
+        `${root} is writable by others (mode ${octal(st.mode)}); use a directory only this user can write, e.g. chmod 700 ${root}`,
+      );
     }
     if (st.mode & 0o077) {
       try {
@@ -199,7 +245,10 @@ function checkRootMode(root, dir, found, log) {
       } catch (err) {
         throw ioError(`cannot make ${root} private (chmod 700)`, err);
       }
-      log('info', `made ${root} private: mode ${octal(st.mode)} → 0700 (the spool holds user data)`);
+      log(
+        'info',
+        `made ${root} private: mode ${octal(st.mode)} → 0700 (the spool holds user data)`,
+      );
     }
   } finally {
     fs.closeSync(fd);
@@ -251,7 +300,11 @@ function ensureRoot(root, log = () => {}) {
       }
     }
     found = walk(abs);
-    if (found.missing.length > 0) throw new SpoolError(`cannot use ${abs} as a spool directory: ${found.missing[0]} was removed while it was being created`, 'ERR_SPOOL_IO');
+    if (found.missing.length > 0)
+      throw new SpoolError(
+        `cannot use ${abs} as a spool directory: ${found.missing[0]} was removed while it was being created`,
+        'ERR_SPOOL_IO',
+      );
   }
   checkWay(abs, found);
   checkRootOwner(abs, found.st);
@@ -264,7 +317,8 @@ function ensureRoot(root, log = () => {}) {
 function strangeEntry(st, kind) {
   if (st.isSymbolicLink()) return 'a symbolic link';
   if (!isOurs(st)) return `owned by uid ${st.uid}, not by this user`;
-  if (kind === 'file' ? !st.isFile() : !st.isDirectory()) return `not a ${kind === 'file' ? 'regular file' : kind}`;
+  if (kind === 'file' ? !st.isFile() : !st.isDirectory())
+    return `not a ${kind === 'file' ? 'regular file' : kind}`;
   return null;
 }
 
@@ -291,7 +345,12 @@ function openOwnDir(dir) {
   } catch (err) {
     if (err.code === 'ELOOP' || err.code === 'ENOTDIR') {
       const st = fs.lstatSync(dir, { throwIfNoEntry: false });
-      throw new Error(`${dir} is not a directory of this user's (${st ? strangeEntry(st, 'directory') || 'not a directory' : 'gone'})`);
+      // No `cause`: the message says what is there; a system code as its cause would read as a
+      // disk error.
+      // eslint-disable-next-line preserve-caught-error
+      throw new Error(
+        `${dir} is not a directory of this user's (${st ? strangeEntry(st, 'directory') || 'not a directory' : 'gone'})`,
+      );
     }
     throw err;
   }
@@ -316,5 +375,12 @@ function syncDir(dir) {
 }
 
 module.exports = {
-  ensureRoot, makePrivateDir, openPrivateFile, syncDir, strangeEntry, readOwnFile, openOwnDir, isOurs,
+  ensureRoot,
+  makePrivateDir,
+  openPrivateFile,
+  syncDir,
+  strangeEntry,
+  readOwnFile,
+  openOwnDir,
+  isOurs,
 };

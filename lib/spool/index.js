@@ -7,9 +7,9 @@
 //   append(request, acceptedAt) → record | null   ack(record)   park(record)   takeParked()
 //   parkedCount   read(record)   close()   stats()   Spool.appendLate(root, request)
 // maxBytes bounds this Spool's slot (each slot has its own bound, not the root). What a Spool
-// inherits at open — orphan slots, late files, a legacy (format 1) journal — is live and parked, oldest
-// acceptedAt first, and counts toward its slot; it is never deleted for lack of room (new appends
-// are refused instead until it drains).
+// inherits at open — orphan slots, late files, a legacy (format 1) journal — is live and parked,
+// oldest acceptedAt first, and counts toward its slot; it is never deleted for lack of room (new
+// appends are refused instead until it drains).
 // Deleted while in use (rm -rf of the root, or a segment file): found by the heartbeat, by an
 // append that finds the slot gone, and always at close(). The live records are written back from
 // the files still open, into a recreated root and slot if need be (logged); those that cannot be
@@ -29,30 +29,63 @@ const METHOD_LIST = [...record.METHODS].join(', ');
 
 function checkRequest(request) {
   if (request === null || typeof request !== 'object') {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'request', 'an object { method, href, body, json }', request);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'request',
+      'an object { method, href, body, json }',
+      request,
+    );
   }
   const { method, href, body, json } = request;
   if (!record.METHODS.has(method)) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_VALUE', 'request.method', `one of ${METHOD_LIST}`, method);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      'request.method',
+      `one of ${METHOD_LIST}`,
+      method,
+    );
   }
-  if (typeof href !== 'string') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'request.href', 'a string', href);
+  if (typeof href !== 'string')
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'request.href', 'a string', href);
   if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'request.body', 'a string, a Uint8Array or undefined', body);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'request.body',
+      'a string, a Uint8Array or undefined',
+      body,
+    );
   }
   if (json && typeof body !== 'string') {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'request.body', 'a string (request.json is true)', body);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'request.body',
+      'a string (request.json is true)',
+      body,
+    );
   }
 }
 
 function checkAcceptedAt(acceptedAt) {
-  if (typeof acceptedAt !== 'number') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'acceptedAt', 'a time in ms', acceptedAt);
+  if (typeof acceptedAt !== 'number')
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'acceptedAt', 'a time in ms', acceptedAt);
   if (!Number.isFinite(acceptedAt) || acceptedAt < 0) {
-    throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'acceptedAt', 'a finite time in ms >= 0', acceptedAt);
+    throw invalid(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      'acceptedAt',
+      'a finite time in ms >= 0',
+      acceptedAt,
+    );
   }
 }
 
 function checkRoot(root) {
-  if (typeof root !== 'string' || root === '') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'root', 'a directory path', root);
+  if (typeof root !== 'string' || root === '')
+    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'root', 'a directory path', root);
 }
 
 // A logger that throws must not break the journal.
@@ -94,36 +127,67 @@ class Spool {
   // could not be written back); they are no longer live nor parked. Without it, logged.
   constructor(root, { maxBytes, log, onLost } = {}) {
     checkRoot(root);
-    if (typeof maxBytes !== 'number') throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.maxBytes', 'an integer', maxBytes);
+    if (typeof maxBytes !== 'number')
+      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.maxBytes', 'an integer', maxBytes);
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
-      throw invalid(RangeError, 'ERR_OUT_OF_RANGE', 'options.maxBytes', 'an integer >= 1', maxBytes);
+      throw invalid(
+        RangeError,
+        'ERR_OUT_OF_RANGE',
+        'options.maxBytes',
+        'an integer >= 1',
+        maxBytes,
+      );
     }
     if (log !== undefined && typeof log !== 'function') {
-      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.log', 'a function (level, message)', log);
+      throw invalid(
+        TypeError,
+        'ERR_INVALID_ARG_TYPE',
+        'options.log',
+        'a function (level, message)',
+        log,
+      );
     }
     if (onLost !== undefined && typeof onLost !== 'function') {
-      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.onLost', 'a function (records, error)', onLost);
+      throw invalid(
+        TypeError,
+        'ERR_INVALID_ARG_TYPE',
+        'options.onLost',
+        'a function (records, error)',
+        onLost,
+      );
     }
     this.#log = safeLog(log);
     this.#onLost = onLost;
     this.#given = root;
     this.#root = directory.ensureRoot(root, this.#log);
     this.#slot = slots.createSlot(this.#root);
-    this.#journal = new Journal(this.#slot.dir, Math.max(0, maxBytes - this.#slot.ownerBytes), this.#log);
+    this.#journal = new Journal(
+      this.#slot.dir,
+      Math.max(0, maxBytes - this.#slot.ownerBytes),
+      this.#log,
+    );
     try {
       this.#open();
     } catch (err) {
       this.#abandon();
-      throw err instanceof SpoolError ? err : ioError(`cannot open the spool in ${this.#root}`, err);
+      throw err instanceof SpoolError
+        ? err
+        : ioError(`cannot open the spool in ${this.#root}`, err);
     }
     this.#heartbeat = new slots.Heartbeat(this.#slot.ownerFile, this.#log, () => this.#verify());
   }
 
-  get root() { return this.#root; }
+  get root() {
+    return this.#root;
+  }
 
-  get dir() { return this.#slot.dir; }
+  get dir() {
+    return this.#slot.dir;
+  }
 
-  get parkedCount() { return this.#parkedCount; }
+  get parkedCount() {
+    return this.#parkedCount;
+  }
 
   // Journals one accepted event → its record, or null (nothing written) when live records leave
   // no room for it. Throws SpoolError ERR_SPOOL_IO on an I/O failure (nothing half-written stays).
@@ -202,7 +266,10 @@ class Spool {
     }
     const parsed = line.length === r.bytes && record.parse(line.subarray(0, line.length - 1));
     if (!parsed || parsed.id !== r.id || parsed.acked) {
-      throw new SpoolError(`record ${r.id} in ${r.segment.file} is unreadable (corrupt or changed on disk)`, 'ERR_SPOOL_CORRUPT');
+      throw new SpoolError(
+        `record ${r.id} in ${r.segment.file} is unreadable (corrupt or changed on disk)`,
+        'ERR_SPOOL_CORRUPT',
+      );
     }
     return record.requestOf(parsed);
   }
@@ -220,7 +287,8 @@ class Spool {
       this.#journal.close();
       if (!this.#slotGone) directory.syncDir(this.#slot.dir);
     } catch (err) {
-      failure = err instanceof SpoolError ? err : ioError(`cannot make ${this.#slot.dir} durable`, err);
+      failure =
+        err instanceof SpoolError ? err : ioError(`cannot make ${this.#slot.dir} durable`, err);
     }
     try {
       if (this.#slotGone) slots.abandonSlot(this.#slot);
@@ -254,7 +322,8 @@ class Spool {
   // (what a deadline leaves in memory can be thousands). → their ids, in order.
   static appendLateAll(root, events) {
     checkRoot(root);
-    if (!Array.isArray(events)) throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'events', 'an array', events);
+    if (!Array.isArray(events))
+      throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'events', 'an array', events);
     if (events.length === 0) return [];
     const ids = [];
     const lines = events.map(({ request, acceptedAt = Date.now() }) => {
@@ -271,7 +340,8 @@ class Spool {
     try {
       const fd = directory.openPrivateFile(tmp, 'wx');
       try {
-        for (let done = 0; done < line.length;) done += fs.writeSync(fd, line, done, line.length - done);
+        for (let done = 0; done < line.length;)
+          done += fs.writeSync(fd, line, done, line.length - done);
         fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
@@ -280,7 +350,10 @@ class Spool {
       directory.syncDir(dir);
     } catch (err) {
       fs.rmSync(tmp, { force: true });
-      throw ioError(`cannot write ${events.length === 1 ? 'a late event' : `${events.length} late events`} to ${dir}`, err);
+      throw ioError(
+        `cannot write ${events.length === 1 ? 'a late event' : `${events.length} late events`} to ${dir}`,
+        err,
+      );
     }
     return ids;
   }
@@ -320,12 +393,22 @@ class Spool {
       const before = inherited.length;
       importAll(legacy.files);
       legacy.release();
-      log('info', `imported ${inherited.length - before} event(s) from the 0.1.0 journal in ${root}`);
+      log(
+        'info',
+        `imported ${inherited.length - before} event(s) from the 0.1.0 journal in ${root}`,
+      );
     }
     if (skipped + torn > 0) {
-      log('warn', `skipped ${torn} torn last line(s) and ${skipped} invalid line(s) in the spool ${root}; they are not replayed`);
+      log(
+        'warn',
+        `skipped ${torn} torn last line(s) and ${skipped} invalid line(s) in the spool ${root}; they are not replayed`,
+      );
     }
-    if (loaded.duplicates > 0) log('debug', `merged ${loaded.duplicates} duplicate record(s) left by an interrupted compaction`);
+    if (loaded.duplicates > 0)
+      log(
+        'debug',
+        `merged ${loaded.duplicates} duplicate record(s) left by an interrupted compaction`,
+      );
     this.#skipped = skipped + torn;
     this.#adopted = inherited.length;
     inherited.sort((a, b) => a.acceptedAt - b.acceptedAt); // stable: file order among equals
@@ -358,14 +441,26 @@ class Spool {
       journal.sync();
       directory.syncDir(this.#slot.dir);
     } catch (err) {
-      const lost = unlinked.filter((s) => journal.segments.has(s)).flatMap((s) => journal.forget(s));
+      const lost = unlinked
+        .filter((s) => journal.segments.has(s))
+        .flatMap((s) => journal.forget(s));
       // Nothing more lost (a retry while the root still cannot be made): said once already.
       if (lost.length === 0 && this.#slotGone) return false;
       this.#slotGone = gone && this.#slot.dir === before;
-      this.#lose(lost, new SpoolError(`the spool's files were deleted while in use (${what}) and could not be recreated; ${lost.length} record(s) are on disk no more: ${err.message}`, 'ERR_SPOOL_IO', err));
+      this.#lose(
+        lost,
+        new SpoolError(
+          `the spool's files were deleted while in use (${what}) and could not be recreated; ${lost.length} record(s) are on disk no more: ${err.message}`,
+          'ERR_SPOOL_IO',
+          err,
+        ),
+      );
       return false;
     }
-    this.#log('warn', `the spool's files were deleted while in use (${what}); recreated them in ${this.#slot.dir} with the ${live} live record(s) copied from the files still open`);
+    this.#log(
+      'warn',
+      `the spool's files were deleted while in use (${what}); recreated them in ${this.#slot.dir} with the ${live} live record(s) copied from the files still open`,
+    );
     return true;
   }
 

@@ -1,6 +1,6 @@
 'use strict';
-// One slot's journal: segment files (seg-<12 digits>.jsonl, and seg-adopted-<hex>-<n>.jsonl from adopted
-// slots) of record lines (see record.js).
+// One slot's journal: segment files (seg-<12 digits>.jsonl, and seg-adopted-<hex>-<n>.jsonl from
+// adopted slots) of record lines (see record.js).
 // - append: one positioned write at the end of the current segment, which rotates at
 //   `segmentBytes` (capacity / 8, within 4 KiB … 8 MiB) so that space comes back in small pieces.
 // - ack: one positioned write of one byte (the line's flag). A segment whose records are all
@@ -59,11 +59,17 @@ class SpoolRecord {
     this.parked = false;
   }
 
-  get id() { return this.#id; }
+  get id() {
+    return this.#id;
+  }
 
-  get acceptedAt() { return this.#acceptedAt; }
+  get acceptedAt() {
+    return this.#acceptedAt;
+  }
 
-  get bytes() { return this.#bytes; }
+  get bytes() {
+    return this.#bytes;
+  }
 }
 
 class Segment {
@@ -88,8 +94,13 @@ class Journal {
     this.dir = dir;
     this.capacity = capacity;
     this.log = log;
-    this.segmentBytes = Math.min(MAX_SEGMENT_BYTES, Math.max(MIN_SEGMENT_BYTES, Math.floor(capacity / 8)));
-    this.maxSegments = SEGMENTS_PER_FULL_SEGMENT * Math.max(1, Math.floor(capacity / this.segmentBytes)) + SEGMENTS_SLACK;
+    this.segmentBytes = Math.min(
+      MAX_SEGMENT_BYTES,
+      Math.max(MIN_SEGMENT_BYTES, Math.floor(capacity / 8)),
+    );
+    this.maxSegments =
+      SEGMENTS_PER_FULL_SEGMENT * Math.max(1, Math.floor(capacity / this.segmentBytes)) +
+      SEGMENTS_SLACK;
     this.segments = new Set();
     this.current = null;
     this.nextSeq = 1;
@@ -101,8 +112,12 @@ class Journal {
 
   // Reads the slot's segments → { records (live, in file order), byId, skipped, torn, duplicates }.
   load() {
-    const names = segmentOrder(fs.readdirSync(this.dir, { withFileTypes: true })
-      .filter((e) => e.isFile() && SEGMENT.test(e.name)).map((e) => e.name));
+    const names = segmentOrder(
+      fs
+        .readdirSync(this.dir, { withFileTypes: true })
+        .filter((e) => e.isFile() && SEGMENT.test(e.name))
+        .map((e) => e.name),
+    );
     const byId = new Map();
     const records = [];
     const counts = { skipped: 0, torn: 0, duplicates: 0 };
@@ -157,7 +172,15 @@ class Journal {
     const added = [];
     for (const e of entries) {
       if (byId.has(e.id)) continue;
-      const line = record.fromParts(0, e.id, e.acceptedAt, e.method, e.href, e.encoding, e.bodyText);
+      const line = record.fromParts(
+        0,
+        e.id,
+        e.acceptedAt,
+        e.method,
+        e.href,
+        e.encoding,
+        e.bodyText,
+      );
       const r = this.append(line, e.id, e.acceptedAt, true);
       byId.set(e.id, r);
       added.push(r);
@@ -198,8 +221,12 @@ class Journal {
       if (this.closed) this.flagByPath(s.file, r.offset);
       else this.flag(s, r.offset);
     } catch (err) {
-      if (err.code !== 'ENOENT') { // after close, the slot may have been adopted already
-        this.log('error', `could not acknowledge an event in ${s.file} (${err.message}); a later run may deliver it again`);
+      if (err.code !== 'ENOENT') {
+        // after close, the slot may have been adopted already
+        this.log(
+          'error',
+          `could not acknowledge an event in ${s.file} (${err.message}); a later run may deliver it again`,
+        );
       }
     }
     if (!this.closed && s.records.size === 0) this.remove(s);
@@ -311,7 +338,8 @@ class Journal {
   // after a partial one would be unreadable) and an ERR_SPOOL_IO is thrown.
   write(line) {
     let segment = this.current;
-    if (segment && segment.bytes > 0 && segment.bytes + line.length > this.segmentBytes) segment = null;
+    if (segment && segment.bytes > 0 && segment.bytes + line.length > this.segmentBytes)
+      segment = null;
     if (!segment) segment = this.open();
     const offset = segment.bytes;
     try {
@@ -357,7 +385,10 @@ class Journal {
       } catch {
         // the size stays as we knew it
       }
-      this.log('error', `could not cut a partly written line off ${s.file} (${err.message}); it will be skipped as torn`);
+      this.log(
+        'error',
+        `could not cut a partly written line off ${s.file} (${err.message}); it will be skipped as torn`,
+      );
     }
     if (this.current === s) this.current = null;
     if (s.records.size === 0) this.remove(s);
@@ -467,7 +498,10 @@ function isSegmentName(name) {
 // the slot's own, each kind by name. Events accepted in the same millisecond replay in this order.
 function segmentOrder(names) {
   const own = (n) => OWN_SEGMENT.test(n);
-  return names.filter((n) => !own(n)).sort().concat(names.filter(own).sort());
+  return names
+    .filter((n) => !own(n))
+    .sort()
+    .concat(names.filter(own).sort());
 }
 
 module.exports = { Journal, SpoolRecord, isSegmentName, segmentOrder };

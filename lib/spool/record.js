@@ -5,11 +5,11 @@
 // acknowledgement never grows a file and whether a line is live never depends on another file.
 // "e" says how the body is kept: json (our JSON text as is: it never holds a newline), json-string
 // (JSON text that did hold one, kept as a JSON string), text (a JSON string), b64 (bytes), none
-// (no body, "b":null). "b" comes last so the body's text can be sliced out unchanged: the bytes read
-// back are the bytes accepted. A line is accepted on load only in exactly the form we write
-// (canonical header, known fields, an http(s) URL), so a tampered or corrupt line is never replayed.
-// This is spool format 2 (SPOOL_FORMAT): these lines, in slot directories (slots.js). Format 1 —
-// the legacy journal 0.1.0 wrote in the root itself: {"id":…,"v":"POST",…} records and
+// (no body, "b":null). "b" comes last so the body's text can be sliced out unchanged: the bytes
+// read back are the bytes accepted. A line is accepted on load only in exactly the form we write
+// (canonical header, known fields, an http(s) URL), so a tampered or corrupt line is never
+// replayed. This is spool format 2 (SPOOL_FORMAT): these lines, in slot directories (slots.js).
+// Format 1 — the legacy journal 0.1.0 wrote in the root itself: {"id":…,"v":"POST",…} records and
 // {"ack":"<id>"} lines — is read for import only. ("0.1.0" is a release; the formats have numbers.)
 
 const { EVENT_METHODS } = require('../transport/protocol');
@@ -41,7 +41,9 @@ function encode(id, acceptedAt, { method, href, body, json }) {
     }
   } else {
     encoding = 'b64';
-    text = JSON.stringify(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'));
+    text = JSON.stringify(
+      Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
+    );
   }
   return fromParts(0, id, acceptedAt, method, href, encoding, text);
 }
@@ -67,18 +69,29 @@ function isHttpUrl(href) {
 
 function bodyFits(encoding, b) {
   switch (encoding) {
-    case 'none': return b === null;
+    case 'none':
+      return b === null;
     case 'text':
-    case 'json-string': return typeof b === 'string';
-    case 'b64': return typeof b === 'string' && BASE64.test(b);
-    default: return b !== undefined; // json: any JSON value (the whole line parsed)
+    case 'json-string':
+      return typeof b === 'string';
+    case 'b64':
+      return typeof b === 'string' && BASE64.test(b);
+    default:
+      return b !== undefined; // json: any JSON value (the whole line parsed)
   }
 }
 
 function validCommon(id, t, m, u) {
-  return typeof id === 'string' && id.length > 0 && id.length <= MAX_ID
-    && typeof t === 'number' && Number.isFinite(t) && t >= 0
-    && METHODS.has(m) && isHttpUrl(u);
+  return (
+    typeof id === 'string' &&
+    id.length > 0 &&
+    id.length <= MAX_ID &&
+    typeof t === 'number' &&
+    Number.isFinite(t) &&
+    t >= 0 &&
+    METHODS.has(m) &&
+    isHttpUrl(u)
+  );
 }
 
 function parseJson(text) {
@@ -101,13 +114,18 @@ function parse(line) {
   const prefix = header(v.a, v.id, v.t, v.m, v.u, v.e);
   if (!text.startsWith(prefix)) return null;
   return {
-    acked: v.a === 1, id: v.id, acceptedAt: v.t, method: v.m, href: v.u, encoding: v.e,
+    acked: v.a === 1,
+    id: v.id,
+    acceptedAt: v.t,
+    method: v.m,
+    href: v.u,
+    encoding: v.e,
     bodyText: text.slice(prefix.length, -1),
   };
 }
 
-// A line of ours or of format 1 → a record as parse() gives, { ack: id } for a format-1 acknowledgement,
-// or null.
+// A line of ours or of format 1 → a record as parse() gives, { ack: id } for a format-1
+// acknowledgement, or null.
 function parseAny(line) {
   const text = typeof line === 'string' ? line : line.toString('utf8');
   if (text.startsWith('{"a":')) return parse(text);
@@ -120,7 +138,12 @@ function parseAny(line) {
   const prefix = `${JSON.stringify({ id: v.id, t: v.t, v: v.v, u: v.u, e: v.e }).slice(0, -1)},"b":`;
   if (!text.startsWith(prefix)) return null;
   return {
-    acked: false, id: v.id, acceptedAt: v.t, method: v.v, href: v.u, encoding: v.e,
+    acked: false,
+    id: v.id,
+    acceptedAt: v.t,
+    method: v.v,
+    href: v.u,
+    encoding: v.e,
     bodyText: text.slice(prefix.length, -1),
   };
 }
@@ -133,8 +156,11 @@ function requestOf(parsed) {
   else if (encoding === 'text' || encoding === 'json-string') body = JSON.parse(bodyText);
   else if (encoding === 'b64') body = Buffer.from(JSON.parse(bodyText), 'base64');
   return {
-    method: parsed.method, href: parsed.href, body,
-    json: encoding === 'json' || encoding === 'json-string', acceptedAt: parsed.acceptedAt,
+    method: parsed.method,
+    href: parsed.href,
+    body,
+    json: encoding === 'json' || encoding === 'json-string',
+    acceptedAt: parsed.acceptedAt,
   };
 }
 
@@ -171,7 +197,17 @@ function liveEntries(buffers) {
   return { entries: [...live.values()], skipped, torn };
 }
 
-module.exports = { SPOOL_FORMAT, LEGACY_FORMAT,
-  METHODS, ACK_FLAG_OFFSET, encode, fromParts, parse, parseAny, requestOf, eachLine, liveEntries,
+module.exports = {
+  SPOOL_FORMAT,
+  LEGACY_FORMAT,
+  METHODS,
+  ACK_FLAG_OFFSET,
+  encode,
+  fromParts,
+  parse,
+  parseAny,
+  requestOf,
+  eachLine,
+  liveEntries,
   isHttpUrl,
 };

@@ -9,9 +9,10 @@
 // - a legacy journal (spool format 1, 0.1.0's) in the root itself (segment-*.jsonl, a `lock`
 //   file), claimed by creating `legacy.claim` (O_EXCL) and imported by copy.
 // Whose slot is gone: released.json instead of owner.json (closed with records left); same boot
-// and pid namespace: the pid is dead (or a zombie), or is another process (its start time differs); otherwise
-// (another host or container sharing the volume): no heartbeat for STALE_MS. The heartbeat is the
-// owner file's mtime, touched every HEARTBEAT_MS by an unref'd timer and by append().
+// and pid namespace: the pid is dead (or a zombie), or is another process (its start time differs);
+// otherwise (another host or container sharing the volume): no heartbeat for STALE_MS. The
+// heartbeat is the owner file's mtime, touched every HEARTBEAT_MS by an unref'd timer and by
+// append().
 // Only what this user made is handled: an entry that is a symlink, or another user's, is never
 // adopted, imported, read or moved through (logged, and left alone); see directory.js for the root.
 const fs = require('node:fs');
@@ -20,7 +21,11 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const { ioError } = require('./error');
 const {
-  makePrivateDir, openPrivateFile, strangeEntry, readOwnFile, openOwnDir,
+  makePrivateDir,
+  openPrivateFile,
+  strangeEntry,
+  readOwnFile,
+  openOwnDir,
 } = require('./directory');
 const { isSegmentName, segmentOrder } = require('./journal');
 // Slot holds (holds.js): a slot this process owns but no environment holds was left by a
@@ -103,7 +108,10 @@ function identity() {
     }
     const boot = readText('/proc/sys/kernel/random/boot_id');
     self = {
-      pid: process.pid, pidNs, bootId: boot ? boot.trim() : null, hostname: os.hostname(),
+      pid: process.pid,
+      pidNs,
+      bootId: boot ? boot.trim() : null,
+      hostname: os.hostname(),
       startTime: startTimeOf('self'),
     };
   }
@@ -111,8 +119,8 @@ function identity() {
 }
 
 // Whether process `pid` started after `file` was last written: then it is not the process that
-// wrote it (a format-1 lock file holds a pid only; a container's app is pid 1 in every run). Unknown
-// (not Linux, /proc hidden): false, the lock is taken as held.
+// wrote it (a format-1 lock file holds a pid only; a container's app is pid 1 in every run).
+// Unknown (not Linux, /proc hidden): false, the lock is taken as held.
 function startedAfter(pid, file) {
   const ticks = Number(startTimeOf(pid));
   const btime = /^btime (\d+)$/m.exec(readText('/proc/stat') || '');
@@ -162,7 +170,8 @@ function judge(dir, me, now) {
     if (stat.state === 'Z' || stat.state === 'X') return 'orphan'; // dead, not yet reaped
     if (owner.startTime != null && stat.startTime !== owner.startTime) return 'orphan';
     // This very process: live while an environment (the main thread, a worker) holds it.
-    if (owner.pid === me.pid && owner.held && holds.available) return holds.isHeld(dir) ? 'live' : 'orphan';
+    if (owner.pid === me.pid && owner.held && holds.available)
+      return holds.isHeld(dir) ? 'live' : 'orphan';
     return 'live';
   }
   return now - heartbeat > STALE_MS ? 'orphan' : 'live';
@@ -255,7 +264,8 @@ function adoptOrphans(root, slot, log) {
   for (const name of ownEntries(slot.dir, (n) => ADOPTED.test(n), 'directory', log)) {
     merge(slot.dir, path.join(slot.dir, name), log);
   }
-  if (adopted.length > 0) log('info', `adopted ${adopted.length} slot(s) whose owner is gone: ${adopted.join(', ')}`);
+  if (adopted.length > 0)
+    log('info', `adopted ${adopted.length} slot(s) whose owner is gone: ${adopted.join(', ')}`);
   return adopted;
 }
 
@@ -266,14 +276,20 @@ function adoptOrphans(root, slot, log) {
 function merge(into, from, log) {
   // New names: unique in `into`, in the order the owner's journal wrote its segments (events
   // accepted in the same millisecond replay in the order they were accepted).
-  const entries = fs.readdirSync(from).map((name) => ({ name, st: fs.lstatSync(path.join(from, name)) }));
-  const ours = (kind) => new Set(entries.filter((e) => strangeEntry(e.st, kind) === null).map((e) => e.name));
+  const entries = fs
+    .readdirSync(from)
+    .map((name) => ({ name, st: fs.lstatSync(path.join(from, name)) }));
+  const ours = (kind) =>
+    new Set(entries.filter((e) => strangeEntry(e.st, kind) === null).map((e) => e.name));
   const files = ours('file');
   const dirs = ours('directory');
   const base = uniqueName(into, 'seg-adopted', '-000000');
   const segments = segmentOrder([...files].filter(isSegmentName));
   segments.forEach((name, i) => {
-    fs.renameSync(path.join(from, name), path.join(into, `${base}-${String(i).padStart(6, '0')}.jsonl`));
+    fs.renameSync(
+      path.join(from, name),
+      path.join(into, `${base}-${String(i).padStart(6, '0')}.jsonl`),
+    );
   });
   const moved = new Set(segments);
   for (const { name } of entries) {
@@ -359,19 +375,32 @@ function claimLateFiles(root, slot, log) {
 
 // The files in the slot that wait to be imported (late files, and those of adopted slots).
 function importFiles(slot) {
-  return fs.readdirSync(slot.dir, { withFileTypes: true }).filter((e) => e.isFile() && IMPORT.test(e.name))
-    .map((e) => e.name).sort().map((n) => path.join(slot.dir, n));
+  return fs
+    .readdirSync(slot.dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && IMPORT.test(e.name))
+    .map((e) => e.name)
+    .sort()
+    .map((n) => path.join(slot.dir, n));
 }
 
-// A legacy journal (format 1) in the root → { files (oldest first), release() } once claimed by this slot,
-// or null (none, its dispatcher is still running, or another starter holds the claim).
+// A legacy journal (format 1) in the root → { files (oldest first), release() } once claimed by
+// this slot, or null (none, its dispatcher is still running, or another starter holds the claim).
 function claimLegacy(root, slot, log) {
-  const legacySegments = (report) => ownEntries(root, (n) => LEGACY_SEGMENT.test(n), 'file', report).sort();
+  const legacySegments = (report) =>
+    ownEntries(root, (n) => LEGACY_SEGMENT.test(n), 'file', report).sort();
   if (legacySegments(log).length === 0) return null;
   const lockFile = path.join(root, LEGACY_LOCK);
   const holder = Number(readOwnText(lockFile));
-  if (Number.isInteger(holder) && holder > 0 && pidExists(holder) && !startedAfter(holder, lockFile)) {
-    log('info', `${root} holds a 0.1.0 journal still locked by process ${holder}; it is adopted once that process is gone`);
+  if (
+    Number.isInteger(holder) &&
+    holder > 0 &&
+    pidExists(holder) &&
+    !startedAfter(holder, lockFile)
+  ) {
+    log(
+      'info',
+      `${root} holds a 0.1.0 journal still locked by process ${holder}; it is adopted once that process is gone`,
+    );
     return null;
   }
   const claimFile = path.join(root, LEGACY_CLAIM);
@@ -388,7 +417,10 @@ function claimLegacy(root, slot, log) {
       if (err.code !== 'EEXIST') throw ioError(`cannot claim the 0.1.0 journal in ${root}`, err);
     }
     const claimant = readOwnText(claimFile);
-    const live = claimant && SLOT.test(claimant) && judge(path.join(root, claimant), identity(), Date.now()) === 'live';
+    const live =
+      claimant &&
+      SLOT.test(claimant) &&
+      judge(path.join(root, claimant), identity(), Date.now()) === 'live';
     if (live || attempt > 0) return null;
     // The claimant died before it finished: its copies went with its slot (merged by id).
     fs.rmSync(claimFile, { force: true });
@@ -436,7 +468,10 @@ class Heartbeat {
     } catch (err) {
       if (!this.lost) {
         this.lost = true;
-        this.log('error', `the spool slot's owner file ${this.file} is gone (${err.code}): was the slot adopted by another host after a heartbeat stall of over ${STALE_MS / 1000} s?`);
+        this.log(
+          'error',
+          `the spool slot's owner file ${this.file} is gone (${err.code}): was the slot adopted by another host after a heartbeat stall of over ${STALE_MS / 1000} s?`,
+        );
       }
     }
   }
@@ -453,6 +488,17 @@ class Heartbeat {
 }
 
 module.exports = {
-  HEARTBEAT_MS, STALE_MS, identity, judge, createSlot, slotThere, abandonSlot, releaseSlot, adoptOrphans,
-  claimLateFiles, importFiles, claimLegacy, Heartbeat,
+  HEARTBEAT_MS,
+  STALE_MS,
+  identity,
+  judge,
+  createSlot,
+  slotThere,
+  abandonSlot,
+  releaseSlot,
+  adoptOrphans,
+  claimLateFiles,
+  importFiles,
+  claimLegacy,
+  Heartbeat,
 };

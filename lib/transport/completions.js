@@ -27,7 +27,9 @@ let pending = 0;
 function slotOf(id) {
   const slot = id % SLOTS;
   const owner = owners[slot];
-  return owner !== undefined && owner !== null && generations[slot] === (id - slot) / SLOTS ? slot : -1;
+  return owner !== undefined && owner !== null && generations[slot] === (id - slot) / SLOTS
+    ? slot
+    : -1;
 }
 
 function release(slot) {
@@ -39,7 +41,9 @@ function release(slot) {
 // A throw from an owner must not stop the others in the batch, nor escape into the addon's
 // callback: it is reported like any uncaught exception, after the batch.
 function rethrowLater(err) {
-  process.nextTick(() => { throw err; });
+  process.nextTick(() => {
+    throw err;
+  });
 }
 
 let failure;
@@ -78,14 +82,35 @@ function copiedBytes() {
 // secret names among them.
 function submit(request, profile, owner, flags = 0, headers = undefined, traceSecrets = undefined) {
   const slot = free.length > 0 ? free.pop() : owners.length;
-  if (slot >= SLOTS) throw Object.assign(new RangeError(`more than ${SLOTS} requests pending at once`), { code: 'ERR_OUT_OF_RANGE' });
+  if (slot >= SLOTS)
+    throw Object.assign(new RangeError(`more than ${SLOTS} requests pending at once`), {
+      code: 'ERR_OUT_OF_RANGE',
+    });
   if (profile.direct !== undefined && profile.direct(request.origin)) flags |= DIRECT;
   const generation = (generations[slot] || 0) + 1;
   const id = slot + SLOTS * generation;
   try {
-    copied = traceSecrets === undefined
-      ? backend.submit(id, request.verb, request.href, request.body, profile.handle, headers, flags)
-      : backend.submit(id, request.verb, request.href, request.body, profile.handle, headers, flags, traceSecrets);
+    copied =
+      traceSecrets === undefined
+        ? backend.submit(
+            id,
+            request.verb,
+            request.href,
+            request.body,
+            profile.handle,
+            headers,
+            flags,
+          )
+        : backend.submit(
+            id,
+            request.verb,
+            request.href,
+            request.body,
+            profile.handle,
+            headers,
+            flags,
+            traceSecrets,
+          );
   } catch (err) {
     if (slot < owners.length) free.push(slot);
     throw err;
@@ -100,8 +125,11 @@ function submit(request, profile, owner, flags = 0, headers = undefined, traceSe
 // anything with the request's method and display URL.
 function errorOf(failure, request) {
   return new DispatchError(failure.message, {
-    code: failure.code, curlCode: failure.curlCode, statusCode: failure.statusCode,
-    method: request.method, url: request.display,
+    code: failure.code,
+    curlCode: failure.curlCode,
+    statusCode: failure.statusCode,
+    method: request.method,
+    url: request.display,
   });
 }
 

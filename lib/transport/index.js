@@ -41,7 +41,12 @@ class DispatchResponse {
   }
 
   toJSON() {
-    return { statusCode: this.statusCode, headers: this.headers, body: this.body, ...(this.timings ? { timings: this.timings } : {}) };
+    return {
+      statusCode: this.statusCode,
+      headers: this.headers,
+      body: this.body,
+      ...(this.timings ? { timings: this.timings } : {}),
+    };
   }
 
   [inspect.custom](depth, options, insp) {
@@ -85,7 +90,9 @@ class Call {
     this.timings = profile.timings;
     this.site = undefined;
     this.resolve = undefined;
-    this.promise = new Promise((resolve) => { this.resolve = resolve; });
+    this.promise = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
   }
 
   onTransportResult(statusCode, bytesSent, outcome) {
@@ -102,8 +109,12 @@ async function settle(call) {
     if (call.timings) error.timings = timingsOf(outcome.timings);
     throw withStack(error, call.site);
   }
-  return new DispatchResponse(outcome.statusCode, outcome.headers, outcome.body,
-    call.timings ? timingsOf(outcome.timings) : undefined);
+  return new DispatchResponse(
+    outcome.statusCode,
+    outcome.headers,
+    outcome.body,
+    call.timings ? timingsOf(outcome.timings) : undefined,
+  );
 }
 
 function dispatchEvent(httpVerb, url, params, options) {
@@ -127,7 +138,11 @@ function dispatchEvent(httpVerb, url, params, options) {
 
 // Connection caps are process-wide (every environment shares the one pump and its connection
 // cache); maxInFlight is this environment's share (the main thread, or one worker).
-const LIMIT_DEFAULTS = Object.freeze({ maxConnectionsPerHost: 64, maxConnections: 256, maxInFlight: 256 });
+const LIMIT_DEFAULTS = Object.freeze({
+  maxConnectionsPerHost: 64,
+  maxConnections: 256,
+  maxInFlight: 256,
+});
 
 function toBackend(limits, initial) {
   return {
@@ -146,9 +161,10 @@ function setConnectionLimits(limits = {}) {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'limits', 'a plain object', limits);
   }
   for (const key of Object.keys(limits)) {
-    if (!Object.hasOwn(LIMIT_DEFAULTS, key)) throw unknownOption(key, Object.keys(LIMIT_DEFAULTS), { noun: 'limit' });
+    if (!Object.hasOwn(LIMIT_DEFAULTS, key))
+      throw unknownOption(key, Object.keys(LIMIT_DEFAULTS), { noun: 'limit' });
   }
-  const applied = {};
+  const applied = /** @type {{ -readonly [K in keyof LIMIT_DEFAULTS]: number }} */ ({});
   for (const key of Object.keys(LIMIT_DEFAULTS)) {
     applied[key] = integerIn(limits[key] ?? LIMIT_DEFAULTS[key], `limits.${key}`, 1, MAX_LIMIT);
   }

@@ -7,7 +7,10 @@ const net = require('node:net');
 // (host) -> the entry of `list` that sends `host` direct ('*', a name, an address or a range), or
 // null. `host` as a URL has it (an IPv6 address in brackets or not).
 function noProxyMatcher(list) {
-  const entries = list.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean);
+  const entries = list
+    .split(',')
+    .map((e) => e.trim().toLowerCase())
+    .filter(Boolean);
   if (entries.length === 0) return () => null;
   if (entries.length === 1 && entries[0] === '*') return () => '*';
   const names = [];

@@ -23,8 +23,19 @@ const DEFAULTS = Object.freeze({
   captureStack: false,
 });
 const OPTION_NAMES = [
-  'timeoutMs', 'connectTimeoutMs', 'headers', 'proxy', 'noProxy', 'caFile', 'insecure', 'http2',
-  'maxResponseBytes', 'userAgent', 'resolve', 'timings', 'captureStack',
+  'timeoutMs',
+  'connectTimeoutMs',
+  'headers',
+  'proxy',
+  'noProxy',
+  'caFile',
+  'insecure',
+  'http2',
+  'maxResponseBytes',
+  'userAgent',
+  'resolve',
+  'timings',
+  'captureStack',
 ];
 const KNOWN_OPTIONS = new Set(OPTION_NAMES);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -79,8 +90,13 @@ function headerLine(name, value, what) {
     throw invalid(TypeError, 'ERR_INVALID_HTTP_TOKEN', 'a header name', 'an HTTP token', name);
   }
   if (FRAMING_HEADERS.has(name.toLowerCase())) {
-    throw invalid(RangeError, 'ERR_INVALID_ARG_VALUE', 'a header name',
-      'a name other than Content-Length and Transfer-Encoding', name);
+    throw invalid(
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+      'a header name',
+      'a name other than Content-Length and Transfer-Encoding',
+      name,
+    );
   }
   if (typeof value === 'number' && Number.isFinite(value)) value = String(value);
   // A credential's value never appears in the message, not even cut short.
@@ -117,16 +133,37 @@ function proxyOf(value) {
   // '127.0.0.1:3128' (curl's --proxy takes it, as http://) is not a URL to Node, and
   // 'proxy.local:3128' parses with 'proxy.local:' for its scheme: either way the scheme is missing.
   const noScheme = missingScheme(value, 'http:');
-  if (noScheme) throw invalid(TypeError, 'ERR_INVALID_URL', what, 'a proxy URL such as http://host:3128', value, undefined, noScheme);
+  if (noScheme)
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_URL',
+      what,
+      'a proxy URL such as http://host:3128',
+      value,
+      undefined,
+      noScheme,
+    );
   let parsed;
   try {
     parsed = new URL(value);
   } catch (err) {
-    throw invalid(TypeError, 'ERR_INVALID_URL', what, 'a proxy URL such as http://host:3128', value, err);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_URL',
+      what,
+      'a proxy URL such as http://host:3128',
+      value,
+      err,
+    );
   }
   if (!PROXY_SCHEMES.has(parsed.protocol)) {
-    throw invalid(RangeError, 'ERR_UNSUPPORTED_PROTOCOL', what,
-      'a proxy URL with http:, https:, socks4:, socks4a:, socks5: or socks5h:', value);
+    throw invalid(
+      RangeError,
+      'ERR_UNSUPPORTED_PROTOCOL',
+      what,
+      'a proxy URL with http:, https:, socks4:, socks4a:, socks5: or socks5h:',
+      value,
+    );
   }
   return value;
 }
@@ -145,15 +182,25 @@ function proxiesFromEnvironment() {
 
 function connectToOf(resolve) {
   if (!Array.isArray(resolve)) {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'options.resolve',
-      "an array of 'host:port:address' strings", resolve);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'options.resolve',
+      "an array of 'host:port:address' strings",
+      resolve,
+    );
   }
   return resolve.map((entry, i) => {
     const what = `options.resolve[${i}]`;
     const match = typeof entry === 'string' ? RESOLVE_ENTRY.exec(entry) : null;
     if (!match || Number(match[2]) > 65535) {
-      throw invalid(TypeError, 'ERR_INVALID_ARG_VALUE', what,
-        "'host:port:address' with a literal IPv4 or [IPv6] address", entry);
+      throw invalid(
+        TypeError,
+        'ERR_INVALID_ARG_VALUE',
+        what,
+        "'host:port:address' with a literal IPv4 or [IPv6] address",
+        entry,
+      );
     }
     // CURLOPT_CONNECT_TO changes where this request connects without touching the shared DNS
     // cache, so a pin given to one request never leaks into others.
@@ -255,7 +302,11 @@ function compile(options) {
     traceSecrets: o.verbose ? secretNames([...CREDENTIAL_HEADERS, ...headers.names]) : [],
   });
   return Object.freeze({
-    handle, timings: o.timings, captureStack: o.captureStack, userAgent: o.userAgent, direct: directOf(o),
+    handle,
+    timings: o.timings,
+    captureStack: o.captureStack,
+    userAgent: o.userAgent,
+    direct: directOf(o),
   });
 }
 
@@ -355,6 +406,13 @@ function profileFor(options) {
 }
 
 module.exports = {
-  profileFor, proxiesFromEnvironment, headerLine, integerIn, unknownOption, traceSecretsOf, OPTION_NAMES,
-  DEFAULTS, DEFAULT_USER_AGENT,
+  profileFor,
+  proxiesFromEnvironment,
+  headerLine,
+  integerIn,
+  unknownOption,
+  traceSecretsOf,
+  OPTION_NAMES,
+  DEFAULTS,
+  DEFAULT_USER_AGENT,
 };

@@ -76,9 +76,15 @@ class BatchEncoder {
   // The sink's arguments for what was encoded, and a fresh batch.
   take() {
     const count = this.count;
-    const numbers = Float64Array.from(this.spans.length === 0 ? this.numbers : this.numbers.concat(this.spans));
-    const args = [numbers, this.details.length > 0 ? this.details : undefined,
-      this.spans.length > 0 ? this.headerText : undefined, count];
+    const numbers = Float64Array.from(
+      this.spans.length === 0 ? this.numbers : this.numbers.concat(this.spans),
+    );
+    const args = [
+      numbers,
+      this.details.length > 0 ? this.details : undefined,
+      this.spans.length > 0 ? this.headerText : undefined,
+      count,
+    ];
     this.reset();
     return args;
   }
@@ -94,8 +100,16 @@ function decodeBatch(numbers, details, headerText, count, visit) {
   for (let i = 0; i < end; i += STRIDE) {
     const statusCode = numbers[i + 1];
     const d = numbers[i + 3];
-    visit(numbers[i], statusCode, numbers[i + 2], d === PLAIN ? undefined
-      : d >= 0 ? outcomeOf(statusCode, details[d]) : responseOf(statusCode, numbers, end + SPAN * (-d - 2), details, headerText));
+    visit(
+      numbers[i],
+      statusCode,
+      numbers[i + 2],
+      d === PLAIN
+        ? undefined
+        : d >= 0
+          ? outcomeOf(statusCode, details[d])
+          : responseOf(statusCode, numbers, end + SPAN * (-d - 2), details, headerText),
+    );
   }
 }
 
@@ -103,8 +117,15 @@ function outcomeOf(statusCode, detail) {
   return {
     statusCode,
     retryAfterMs: detail.retryAfter === undefined ? undefined : retryAfterMs(detail.retryAfter),
-    failure: detail.code === undefined ? undefined
-      : { code: detail.code, curlCode: detail.curlCode, message: detail.message, statusCode: detail.statusCode },
+    failure:
+      detail.code === undefined
+        ? undefined
+        : {
+            code: detail.code,
+            curlCode: detail.curlCode,
+            message: detail.message,
+            statusCode: detail.statusCode,
+          },
     headers: detail.headers,
     body: detail.body,
     truncated: detail.truncated === true,
@@ -116,9 +137,13 @@ function outcomeOf(statusCode, detail) {
 function responseOf(statusCode, numbers, at, details, headerText) {
   const body = numbers[at + 2];
   return {
-    statusCode, retryAfterMs: undefined, failure: undefined,
-    headers: headerText.slice(numbers[at], numbers[at + 1]), body: body < 0 ? '' : details[body],
-    truncated: false, timings: undefined,
+    statusCode,
+    retryAfterMs: undefined,
+    failure: undefined,
+    headers: headerText.slice(numbers[at], numbers[at + 1]),
+    body: body < 0 ? '' : details[body],
+    truncated: false,
+    timings: undefined,
   };
 }
 
@@ -126,12 +151,27 @@ function responseOf(statusCode, numbers, at, details, headerText) {
 function addonSetup() {
   const { ERROR_CODES, CURL_TEXTS } = require('./failures');
   return {
-    methods: METHODS, flags: FLAGS, maxMs: MAX_MS, maxResponseBytes: MAX_RESPONSE_BYTES, maxLimit: MAX_LIMIT,
-    errorCodes: ERROR_CODES, curlTexts: CURL_TEXTS,
+    methods: METHODS,
+    flags: FLAGS,
+    maxMs: MAX_MS,
+    maxResponseBytes: MAX_RESPONSE_BYTES,
+    maxLimit: MAX_LIMIT,
+    errorCodes: ERROR_CODES,
+    curlTexts: CURL_TEXTS,
   };
 }
 
 module.exports = {
   addonSetup,
-  METHODS, VERBS, EVENT_METHODS, FLAGS, MAX_MS, MAX_RESPONSE_BYTES, MAX_LIMIT, STRIDE, SPAN, BatchEncoder, decodeBatch,
+  METHODS,
+  VERBS,
+  EVENT_METHODS,
+  FLAGS,
+  MAX_MS,
+  MAX_RESPONSE_BYTES,
+  MAX_LIMIT,
+  STRIDE,
+  SPAN,
+  BatchEncoder,
+  decodeBatch,
 };

@@ -7,11 +7,23 @@ const { VERBS, EVENT_METHODS: EVENT_VERBS } = require('./protocol');
 function verbOf(httpVerb, allowed = EVENT_VERBS, what = 'httpVerb') {
   if (httpVerb === 'POST') return 'POST'; // nearly every event: no case folding, no search
   if (typeof httpVerb !== 'string') {
-    throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', what, `one of ${allowed.join(', ')}`, httpVerb);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      what,
+      `one of ${allowed.join(', ')}`,
+      httpVerb,
+    );
   }
   const upper = httpVerb.toUpperCase();
   if (!allowed.includes(upper)) {
-    throw invalid(RangeError, 'ERR_UNSUPPORTED_METHOD', what, `one of ${allowed.join(', ')}`, httpVerb);
+    throw invalid(
+      RangeError,
+      'ERR_UNSUPPORTED_METHOD',
+      what,
+      `one of ${allowed.join(', ')}`,
+      httpVerb,
+    );
   }
   return upper;
 }
@@ -47,12 +59,29 @@ function targetOf(url, what = 'url') {
   try {
     parsed = new URL(url);
   } catch (err) {
-    throw invalid(TypeError, 'ERR_INVALID_URL', what, 'an absolute http: or https: URL', url, err, missingScheme(url));
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_URL',
+      what,
+      'an absolute http: or https: URL',
+      url,
+      err,
+      missingScheme(url),
+    );
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     // 'localhost:8080/x' parses, with 'localhost:' for its scheme.
     const noScheme = missingScheme(url);
-    if (noScheme) throw invalid(TypeError, 'ERR_INVALID_URL', what, 'an absolute http: or https: URL', url, undefined, noScheme);
+    if (noScheme)
+      throw invalid(
+        TypeError,
+        'ERR_INVALID_URL',
+        what,
+        'an absolute http: or https: URL',
+        url,
+        undefined,
+        noScheme,
+      );
     throw invalid(RangeError, 'ERR_UNSUPPORTED_PROTOCOL', what, 'an http: or https: URL', url);
   }
   if (parsed.hostname === '') {
@@ -74,8 +103,13 @@ function targetOf(url, what = 'url') {
 function queryUrl(href, params) {
   if (params === undefined || params === null) return href;
   if (!isPlainObject(params)) {
-    throw invalid(TypeError, 'ERR_INVALID_PARAMS', 'params of a GET',
-      'a flat object of query parameters', params);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_PARAMS',
+      'params of a GET',
+      'a flat object of query parameters',
+      params,
+    );
   }
   const url = new URL(href);
   for (const key of Object.keys(params)) {
@@ -84,12 +118,22 @@ function queryUrl(href, params) {
     for (const v of values) {
       if (v === undefined) continue;
       if (v !== null && typeof v === 'object') {
-        throw invalid(TypeError, 'ERR_INVALID_PARAMS', `params.${key} of a GET`,
-          'a string, number or boolean (GET params are flat)', v);
+        throw invalid(
+          TypeError,
+          'ERR_INVALID_PARAMS',
+          `params.${key} of a GET`,
+          'a string, number or boolean (GET params are flat)',
+          v,
+        );
       }
       if (typeof v === 'bigint' || typeof v === 'symbol' || typeof v === 'function') {
-        throw invalid(TypeError, 'ERR_INVALID_PARAMS', `params.${key} of a GET`,
-          'a string, number or boolean', v);
+        throw invalid(
+          TypeError,
+          'ERR_INVALID_PARAMS',
+          `params.${key} of a GET`,
+          'a string, number or boolean',
+          v,
+        );
       }
       url.searchParams.append(key, v === null ? '' : String(v));
     }
@@ -106,27 +150,47 @@ function bodyOf(params) {
     try {
       json = JSON.stringify(params);
     } catch (err) {
-      throw invalid(TypeError, 'ERR_INVALID_PARAMS', 'params',
-        `JSON-serialisable data (${err.message})`, params, err);
+      throw invalid(
+        TypeError,
+        'ERR_INVALID_PARAMS',
+        'params',
+        `JSON-serialisable data (${err.message})`,
+        params,
+        err,
+      );
     }
     if (typeof json !== 'string') {
       throw invalid(TypeError, 'ERR_INVALID_PARAMS', 'params', 'JSON-serialisable data', params);
     }
     return json;
   }
-  throw invalid(TypeError, 'ERR_INVALID_PARAMS', 'params',
-    'an object, an array, a string, a Buffer or a Uint8Array', params);
+  throw invalid(
+    TypeError,
+    'ERR_INVALID_PARAMS',
+    'params',
+    'an object, an array, a string, a Buffer or a Uint8Array',
+    params,
+  );
 }
 
 function make(method, target, href, body, json) {
-  return { verb: VERBS[method], method, href, origin: target.origin, display: target.display, body, json };
+  return {
+    verb: VERBS[method],
+    method,
+    href,
+    origin: target.origin,
+    display: target.display,
+    body,
+    json,
+  };
 }
 
 // dispatchEvent(httpVerb, url, params): throws TypeError/RangeError (with a code) for bad input.
 function prepare(httpVerb, url, params) {
   const method = verbOf(httpVerb);
   const target = targetOf(url);
-  if (method === 'GET') return make(method, target, queryUrl(target.href, params), undefined, false);
+  if (method === 'GET')
+    return make(method, target, queryUrl(target.href, params), undefined, false);
   const body = bodyOf(params);
   // A body we made with JSON.stringify: one line of valid JSON (the spool embeds it as is).
   const json = typeof body === 'string' && body !== params;
@@ -137,11 +201,17 @@ function prepare(httpVerb, url, params) {
 // corrupt or tampered journal line can never send elsewhere or otherwise. `url` may be the
 // dispatcher's endpoint, which replaces the journaled one.
 function prepareReplay(method, url, body, json) {
-  const verb = verbOf(method, EVENT_VERBS, 'a spooled event\'s method');
-  const target = targetOf(url, 'a spooled event\'s url');
+  const verb = verbOf(method, EVENT_VERBS, "a spooled event's method");
+  const target = targetOf(url, "a spooled event's url");
   if (verb === 'GET') return make(verb, target, target.href, undefined, false);
   if (typeof body !== 'string' && !ArrayBuffer.isView(body)) {
-    throw invalid(TypeError, 'ERR_INVALID_PARAMS', 'a spooled event\'s body', 'a string or bytes', body);
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_PARAMS',
+      "a spooled event's body",
+      'a string or bytes',
+      body,
+    );
   }
   return make(verb, target, target.href, body, json === true && typeof body === 'string');
 }

@@ -25,15 +25,36 @@ async function startCollector(plan = () => 'ok', { port = 0 } = {}) {
       const n = requests.length;
       const body = Buffer.concat(chunks).toString('utf8');
       let batch = null;
-      try { batch = JSON.parse(body); } catch { /* not JSON */ }
-      const record = { n, at: Date.now(), method: req.method, url: req.url, headers: req.headers, body, batch };
+      try {
+        batch = JSON.parse(body);
+      } catch {
+        /* not JSON */
+      }
+      const record = {
+        n,
+        at: Date.now(),
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        body,
+        batch,
+      };
       requests.push(record);
       let action = plan(n, record);
       if (action === 'ok' || action === undefined) action = { status: 204 };
       record.action = typeof action === 'string' ? action : action.status;
-      if (action === 'hang') { hanging.push(res); return; }
-      if (action === 'reset') { req.socket.resetAndDestroy(); return; }
-      if (action === 'close') { req.socket.destroy(); return; }
+      if (action === 'hang') {
+        hanging.push(res);
+        return;
+      }
+      if (action === 'reset') {
+        req.socket.resetAndDestroy();
+        return;
+      }
+      if (action === 'close') {
+        req.socket.destroy();
+        return;
+      }
       if (action === 'reset-mid') {
         res.writeHead(200, { 'content-length': '100' });
         res.write('partial');
@@ -48,7 +69,10 @@ async function startCollector(plan = () => 'ok', { port = 0 } = {}) {
     });
   });
   server.keepAliveTimeout = 30000;
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', resolve);

@@ -5,11 +5,29 @@ const crypto = require('node:crypto');
 
 function batch(visitors = 2) {
   return {
-    account_id: '10000001', project_id: '10000002', revision: '42', client_name: 'node-sdk',
-    client_version: '6.6.1', anonymize_ip: true, enrich_decisions: true,
+    account_id: '10000001',
+    project_id: '10000002',
+    revision: '42',
+    client_name: 'node-sdk',
+    client_version: '6.6.1',
+    anonymize_ip: true,
+    enrich_decisions: true,
     visitors: Array.from({ length: visitors }, (_, i) => ({
-      visitor_id: `user-${i}`, attributes: [],
-      snapshots: [{ decisions: [], events: [{ entity_id: '30010', key: 'purchase', timestamp: Date.now(), uuid: crypto.randomUUID() }] }],
+      visitor_id: `user-${i}`,
+      attributes: [],
+      snapshots: [
+        {
+          decisions: [],
+          events: [
+            {
+              entity_id: '30010',
+              key: 'purchase',
+              timestamp: Date.now(),
+              uuid: crypto.randomUUID(),
+            },
+          ],
+        },
+      ],
     })),
   };
 }

@@ -37,7 +37,14 @@ let nextId = 0;
 function detailOf(outcome) {
   if (outcome === undefined) return undefined;
   const { failure, retryAfterMs, headers, body, truncated, timings } = outcome;
-  const detail = { ...failure, retryAfterMs, headers, body, truncated: truncated || undefined, timings };
+  const detail = {
+    ...failure,
+    retryAfterMs,
+    headers,
+    body,
+    truncated: truncated || undefined,
+    timings,
+  };
   for (const key of Object.keys(detail)) if (detail[key] === undefined) delete detail[key];
   return detail;
 }

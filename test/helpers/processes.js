@@ -7,11 +7,18 @@ const { spawn } = require('node:child_process');
 function spawnNode(code, env = {}) {
   const merged = { ...process.env, ...env };
   for (const [name, value] of Object.entries(merged)) if (value === undefined) delete merged[name];
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'pipe', 'pipe'], env: merged });
+  const child = spawn(process.execPath, ['-e', code], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: merged,
+  });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
   // 'close', not 'exit': the child's last output may still be in the pipe when 'exit' comes.
   const exited = new Promise((resolve) => {
     child.on('close', (exitCode, signal) => resolve({ code: exitCode, signal, stdout, stderr }));
@@ -24,7 +31,10 @@ function spawnNode(code, env = {}) {
 // send(line) writes a line to its stdin. Killed after the test (later) if still running. `env` adds
 // to this process's environment.
 function lineProcess(later, command, args, env = {}) {
-  const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const proc = spawn(command, args, {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const lines = [];
   const waiters = [];
   let rest = '';
@@ -35,22 +45,37 @@ function lineProcess(later, command, args, env = {}) {
     lines.push(...parts);
     for (const w of waiters) w();
   });
-  proc.stderr.on('data', (d) => { stderr += d; });
+  proc.stderr.on('data', (d) => {
+    stderr += d;
+  });
   // 'close', not 'exit': a line the child wrote just before it exited (DONE, then exit(0)) may still
   // be in the pipe when 'exit' comes, and until() would reject as if it never came.
-  const exited = new Promise((resolve) => proc.on('close', (code, signal) => resolve({ code, signal, stderr })));
+  const exited = new Promise((resolve) =>
+    proc.on('close', (code, signal) => resolve({ code, signal, stderr })),
+  );
   let done = false;
   let how = '';
-  exited.then((r) => { done = true; how = `code ${r.code}, signal ${r.signal}`; for (const w of waiters) w(); });
-  later(() => { if (!done) proc.kill('SIGKILL'); return exited; });
-  const until = (predicate) => new Promise((resolve, reject) => {
-    const check = () => {
-      if (predicate(lines)) resolve(lines);
-      else if (done) reject(new Error(`the child exited first (${how}): ${stderr}\n${lines.slice(-5).join('\n')}`));
-    };
-    waiters.push(check);
-    check();
+  exited.then((r) => {
+    done = true;
+    how = `code ${r.code}, signal ${r.signal}`;
+    for (const w of waiters) w();
   });
+  later(() => {
+    if (!done) proc.kill('SIGKILL');
+    return exited;
+  });
+  const until = (predicate) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        if (predicate(lines)) resolve(lines);
+        else if (done)
+          reject(
+            new Error(`the child exited first (${how}): ${stderr}\n${lines.slice(-5).join('\n')}`),
+          );
+      };
+      waiters.push(check);
+      check();
+    });
   const send = (line) => proc.stdin.write(`${line}\n`);
   return { proc, lines, exited, until, send, stderr: () => stderr };
 }

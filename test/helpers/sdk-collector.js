@@ -21,7 +21,9 @@ async function startSdkCollector(plan = () => ({})) {
         body,
         // The body as the SDK meant it: gunzipped when it says gzip.
         get text() {
-          return (req.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(body) : body).toString('utf8');
+          return (
+            req.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(body) : body
+          ).toString('utf8');
         },
         get json() {
           return JSON.parse(this.text);
@@ -35,7 +37,8 @@ async function startSdkCollector(plan = () => ({})) {
         answer = { status: 500, body: String(err && err.stack) };
       }
       let payload = answer.body === undefined ? '' : answer.body;
-      if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) payload = JSON.stringify(payload);
+      if (typeof payload !== 'string' && !Buffer.isBuffer(payload))
+        payload = JSON.stringify(payload);
       const status = answer.status || 200;
       const headers = { ...(answer.headers || {}) };
       if (status !== 204 && status !== 304) headers['Content-Length'] = Buffer.byteLength(payload);

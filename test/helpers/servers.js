@@ -42,7 +42,9 @@ async function start(handler = (req, res) => res.end('ok'), options = {}) {
     server = http.createServer(onRequest);
   }
   if (server.keepAliveTimeout !== undefined) server.keepAliveTimeout = 30000;
-  server.on(options.tls ? 'secureConnection' : 'connection', () => { connections += 1; });
+  server.on(options.tls ? 'secureConnection' : 'connection', () => {
+    connections += 1;
+  });
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -57,8 +59,12 @@ async function start(handler = (req, res) => res.end('ok'), options = {}) {
     origin,
     url: `${origin}/v1/events`,
     requests,
-    get connections() { return connections; },
-    get openSockets() { return sockets.size; },
+    get connections() {
+      return connections;
+    },
+    get openSockets() {
+      return sockets.size;
+    },
     close() {
       for (const s of sockets) s.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
@@ -105,14 +111,24 @@ async function startProxy() {
     seen.push({ method: req.method, url: req.url });
     agents.push(req.headers['user-agent']);
     const target = new URL(req.url);
-    const upstream = http.request({
-      host: target.hostname, port: target.port, method: req.method, agent: false,
-      path: target.pathname + target.search, headers: req.headers,
-    }, (up) => {
-      res.writeHead(up.statusCode, { ...up.headers, 'x-proxied': '1' });
-      up.pipe(res);
+    const upstream = http.request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        agent: false,
+        path: target.pathname + target.search,
+        headers: req.headers,
+      },
+      (up) => {
+        res.writeHead(up.statusCode, { ...up.headers, 'x-proxied': '1' });
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => {
+      res.writeHead(502);
+      res.end();
     });
-    upstream.on('error', () => { res.writeHead(502); res.end(); });
     req.pipe(upstream);
   });
   server.on('connect', (req, client, head) => {
@@ -130,7 +146,10 @@ async function startProxy() {
     sockets.add(client);
     sockets.add(upstream);
   });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
   return {
@@ -151,19 +170,55 @@ function makeCertificates(hostname = 'events.test') {
   const file = (name) => path.join(dir, name);
   const run = (args) => execFileSync('openssl', args, { stdio: 'pipe' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run(['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2',
-    '-subj', '/CN=native-event-dispatcher test CA']);
-  run(['req', ...ec, '-keyout', file('server.key'), '-out', file('server.csr'),
-    '-subj', `/CN=${hostname}`]);
+  run([
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=native-event-dispatcher test CA',
+  ]);
+  run([
+    'req',
+    ...ec,
+    '-keyout',
+    file('server.key'),
+    '-out',
+    file('server.csr'),
+    '-subj',
+    `/CN=${hostname}`,
+  ]);
   fs.writeFileSync(file('ext.cnf'), `subjectAltName=DNS:${hostname}\nbasicConstraints=CA:FALSE\n`);
-  run(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'),
-    '-CAcreateserial', '-out', file('server.pem'), '-days', '2', '-extfile', file('ext.cnf')]);
+  run([
+    'x509',
+    '-req',
+    '-in',
+    file('server.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    file('server.pem'),
+    '-days',
+    '2',
+    '-extfile',
+    file('ext.cnf'),
+  ]);
   return {
     dir,
     caFile: file('ca.pem'),
     key: fs.readFileSync(file('server.key')),
     cert: fs.readFileSync(file('server.pem')),
-    remove() { fs.rmSync(dir, { recursive: true, force: true }); },
+    remove() {
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

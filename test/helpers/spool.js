@@ -32,7 +32,10 @@ function dirBytes(dir) {
 function request(lineBytes, tag = 0) {
   const base = { method: 'POST', href: HREF, body: JSON.stringify({ tag, pad: '' }), json: true };
   const overhead = lineOf(base).length;
-  return { ...base, body: JSON.stringify({ tag, pad: 'x'.repeat(Math.max(0, lineBytes - overhead)) }) };
+  return {
+    ...base,
+    body: JSON.stringify({ tag, pad: 'x'.repeat(Math.max(0, lineBytes - overhead)) }),
+  };
 }
 
 function lineOf(req, id = crypto.randomUUID(), t = Date.now()) {
@@ -46,7 +49,11 @@ function makeSlot(root, { owner, released = false, segments = [], mtimeMs } = {}
   fs.mkdirSync(dir, 0o700);
   segments.forEach((lines, i) => {
     const file = path.join(dir, `seg-${String(i + 1).padStart(12, '0')}.jsonl`);
-    fs.writeFileSync(file, Buffer.concat(lines.map((l) => (typeof l === 'string' ? Buffer.from(l) : l))), { mode: 0o600 });
+    fs.writeFileSync(
+      file,
+      Buffer.concat(lines.map((l) => (typeof l === 'string' ? Buffer.from(l) : l))),
+      { mode: 0o600 },
+    );
   });
   if (owner) {
     const file = path.join(dir, released ? 'released.json' : 'owner.json');
@@ -72,7 +79,13 @@ function ownIdentity() {
 // Runs test/fixtures/spool-worker.js (or `command` through bash) and collects its stdout lines.
 function startWorker(later, args, { shell } = {}) {
   return shell
-    ? lineProcess(later, 'bash', ['-c', `${shell} exec "$0" "$@"`, process.execPath, WORKER, ...args])
+    ? lineProcess(later, 'bash', [
+        '-c',
+        `${shell} exec "$0" "$@"`,
+        process.execPath,
+        WORKER,
+        ...args,
+      ])
     : lineProcess(later, process.execPath, [WORKER, ...args]);
 }
 
@@ -89,5 +102,15 @@ function drainParked(spool) {
 }
 
 module.exports = {
-  HREF, tempRoot, dirBytes, request, lineOf, makeSlot, ownIdentity, startWorker, ids, random, drainParked,
+  HREF,
+  tempRoot,
+  dirBytes,
+  request,
+  lineOf,
+  makeSlot,
+  ownIdentity,
+  startWorker,
+  ids,
+  random,
+  drainParked,
 };

@@ -22,7 +22,8 @@ function load(kind) {
       ned = require('../..');
     });
   } finally {
-    if (saved === undefined) delete process.env[VARIABLE]; else process.env[VARIABLE] = saved;
+    if (saved === undefined) delete process.env[VARIABLE];
+    else process.env[VARIABLE] = saved;
   }
   const transport = ned.versions().transport;
   if (transport !== kind) throw new Error(`asked for the ${kind} transport, loaded ${transport}`);

@@ -12,7 +12,11 @@ import { createDispatcher, closeOptimizely, type CloseSummary } from 'native-eve
 
 // The SDK's own logger (createLogger's opaque result) serves the dispatcher too.
 const logger = createLogger({ level: INFO });
-const dispatcher = createDispatcher({ spoolDir: '/var/spool/optimizely', handleProcessExit: true, logger });
+const dispatcher = createDispatcher({
+  spoolDir: '/var/spool/optimizely',
+  handleProcessExit: true,
+  logger,
+});
 const asSdkType: EventDispatcher = dispatcher;
 
 const client = createInstance({

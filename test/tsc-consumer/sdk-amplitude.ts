@@ -6,6 +6,8 @@ import { createAmplitudeTransport } from 'native-event-dispatcher';
 type Transport = NonNullable<Types.NodeOptions['transportProvider']>;
 type AmplitudeResponse = NonNullable<Awaited<ReturnType<Transport['send']>>>;
 
-const transportProvider: Transport = createAmplitudeTransport<AmplitudeResponse>({ timeoutMs: 10000 });
+const transportProvider: Transport = createAmplitudeTransport<AmplitudeResponse>({
+  timeoutMs: 10000,
+});
 export const client = createInstance();
 export const ready = client.init('api-key', { transportProvider }).promise;

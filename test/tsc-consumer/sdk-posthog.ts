@@ -4,4 +4,7 @@ import { createFetch } from 'native-event-dispatcher';
 
 type PostHogFetch = NonNullable<ConstructorParameters<typeof PostHog>[1]>['fetch'];
 const fetch: PostHogFetch = createFetch();
-export const posthog = new PostHog('phc_project_token', { host: 'https://eu.i.posthog.com', fetch });
+export const posthog = new PostHog('phc_project_token', {
+  host: 'https://eu.i.posthog.com',
+  fetch,
+});

@@ -6,7 +6,10 @@ const direct: Sentry.NodeOptions = {
   dsn: 'https://public@o0.ingest.sentry.io/0',
   transport: createSentryTransport(Sentry.createTransport, { timeoutMs: 5000 }),
 };
-const dispatcher = createDispatcher({ spoolDir: '/var/spool/sentry', headers: { 'content-type': 'application/x-sentry-envelope' } });
+const dispatcher = createDispatcher({
+  spoolDir: '/var/spool/sentry',
+  headers: { 'content-type': 'application/x-sentry-envelope' },
+});
 const durable: Sentry.NodeOptions = {
   dsn: 'https://public@o0.ingest.sentry.io/0',
   transport: createSentryTransport(Sentry.createTransport, { dispatcher }),

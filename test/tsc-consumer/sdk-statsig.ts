@@ -5,4 +5,7 @@ import statsig, { type NetworkOverrideFunc } from 'statsig-node';
 import { createFetch } from 'native-event-dispatcher';
 
 const networkOverrideFunc = createFetch() as unknown as NetworkOverrideFunc;
-export const ready = statsig.initialize('secret-key', { networkOverrideFunc, disableDiagnostics: true });
+export const ready = statsig.initialize('secret-key', {
+  networkOverrideFunc,
+  disableDiagnostics: true,
+});

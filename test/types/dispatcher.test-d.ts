@@ -2,13 +2,26 @@ import { expectAssignable, expectError, expectType } from 'tsd';
 import type { EventDispatcher as V6EventDispatcher } from '@optimizely/optimizely-sdk';
 import type { EventDispatcher as V5EventDispatcher } from 'optimizely-sdk-v5';
 import {
-  createDispatcher, closeOptimizely, Dispatcher, DispatchResult, CloseSummary, DispatcherStats, DropReason,
-  DeliveredInfo, FlushResult, SettleWithin,
+  createDispatcher,
+  closeOptimizely,
+  Dispatcher,
+  DispatchResult,
+  CloseSummary,
+  DispatcherStats,
+  DropReason,
+  DeliveredInfo,
+  FlushResult,
+  SettleWithin,
 } from '../..';
 
 const dispatcher = createDispatcher({
-  endpoint: 'https://logx.optimizely.com/v1/events', maxAttempts: 6, spoolDir: '/var/spool/events',
-  timeoutMs: 5000, headers: { 'x-app': 'shop' }, logger: console, handleProcessExit: true,
+  endpoint: 'https://logx.optimizely.com/v1/events',
+  maxAttempts: 6,
+  spoolDir: '/var/spool/events',
+  timeoutMs: 5000,
+  headers: { 'x-app': 'shop' },
+  logger: console,
+  handleProcessExit: true,
 });
 expectType<Dispatcher>(dispatcher);
 
@@ -16,7 +29,9 @@ expectType<Dispatcher>(dispatcher);
 expectAssignable<V6EventDispatcher>(dispatcher);
 expectAssignable<V5EventDispatcher>(dispatcher);
 
-expectType<Promise<DispatchResult>>(dispatcher.dispatchEvent({ url: 'https://x/', httpVerb: 'POST', params: {} }));
+expectType<Promise<DispatchResult>>(
+  dispatcher.dispatchEvent({ url: 'https://x/', httpVerb: 'POST', params: {} }),
+);
 dispatcher.dispatchEvent({ url: 'https://x/', httpVerb: 'POST', params: {} }, (response) => {
   expectType<number>(response.statusCode);
 });
@@ -27,7 +42,9 @@ expectType<DispatcherStats>(dispatcher.stats());
 dispatcher.on('drop', (info) => expectType<DropReason>(info.reason));
 dispatcher.on('retry', (info) => expectType<number>(info.delayMs));
 
-expectType<Promise<CloseSummary>>(closeOptimizely({ close: async () => ({ success: true }) }, dispatcher));
+expectType<Promise<CloseSummary>>(
+  closeOptimizely({ close: async () => ({ success: true }) }, dispatcher),
+);
 
 expectError(createDispatcher({ retries: 3 }));
 expectError(createDispatcher({ maxAttempts: '6' }));
@@ -52,7 +69,9 @@ expectType<number>(dispatcher.settleWithin({ timeoutMs: 2000 }).reserveMs);
 expectType<number>(dispatcher.settleWithin(2000).timeoutMs);
 expectError(dispatcher.settleWithin({ timeout: 2000 }));
 // eventCount: the events a request carries.
-createDispatcher({ eventCount: (params) => (Array.isArray((params as { events?: unknown[] }).events) ? 2 : 1) });
+createDispatcher({
+  eventCount: (params) => (Array.isArray((params as { events?: unknown[] }).events) ? 2 : 1),
+});
 expectError(createDispatcher({ eventCount: 3 }));
 expectType<number>(dispatcher.stats().pending);
 expectType<number | null>(dispatcher.stats().latencyMs.p99);
@@ -61,16 +80,39 @@ expectError(dispatcher.settleBy('soon'));
 
 // close() and closeOptimizely: { timeoutMs } or a number of ms; no other name.
 expectType<Promise<CloseSummary>>(dispatcher.close(500));
-expectType<Promise<CloseSummary>>(closeOptimizely({ close: async () => ({ success: true }) }, dispatcher, 5000));
-expectType<Promise<CloseSummary>>(closeOptimizely({ close: async () => ({ success: true }) }, dispatcher, { timeoutMs: 5000 }));
+expectType<Promise<CloseSummary>>(
+  closeOptimizely({ close: async () => ({ success: true }) }, dispatcher, 5000),
+);
+expectType<Promise<CloseSummary>>(
+  closeOptimizely({ close: async () => ({ success: true }) }, dispatcher, { timeoutMs: 5000 }),
+);
 expectError(dispatcher.close({ timeout: 500 }));
-expectError(closeOptimizely({ close: async () => ({ success: true }) }, dispatcher, { timeout: 5000 }));
+expectError(
+  closeOptimizely({ close: async () => ({ success: true }) }, dispatcher, { timeout: 5000 }),
+);
 expectError(dispatcher.close('500'));
-dispatcher.on('drop', (info) => expectType<'spool-lost' | 'closed' | 'queue-full' | 'retries-exhausted' | 'deadline' | 'unreadable' | 'invalid'>(info.reason));
+dispatcher.on('drop', (info) =>
+  expectType<
+    | 'spool-lost'
+    | 'closed'
+    | 'queue-full'
+    | 'retries-exhausted'
+    | 'deadline'
+    | 'unreadable'
+    | 'invalid'
+  >(info.reason),
+);
 
 // logger: console, the four methods, or a v4/v5 SDK logger's log(level, message).
 createDispatcher({ logger: { debug() {}, info() {}, warn() {}, error() {} } });
-createDispatcher({ logger: { log(level: number, message: string) { void level; void message; } } });
+createDispatcher({
+  logger: {
+    log(level: number, message: string) {
+      void level;
+      void message;
+    },
+  },
+});
 expectError(createDispatcher({ logger: 'console' }));
 expectError(createDispatcher({ logger: 42 }));
 
