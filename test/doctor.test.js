@@ -6,6 +6,7 @@ const path = require('node:path');
 const { execFile } = require('node:child_process');
 const { start, startRaw, closedPort, makeCertificates, startProxy } = require('./helpers/servers');
 const { TRANSPORTS, load } = require('./helpers/transports');
+const { withoutProxyVariables } = require('./helpers/processes');
 
 const CLI = path.join(__dirname, '..', 'bin', 'native-event-dispatcher.js');
 
@@ -13,20 +14,10 @@ const CLI = path.join(__dirname, '..', 'bin', 'native-event-dispatcher.js');
 // transport variables.
 function doctorOn(args, env = {}) {
   return new Promise((resolve) => {
-    const clean = { ...process.env };
-    for (const n of [
-      'http_proxy',
-      'https_proxy',
-      'HTTPS_PROXY',
-      'all_proxy',
-      'ALL_PROXY',
-      'no_proxy',
-      'NO_PROXY',
-      'HTTP_PROXY',
+    const clean = withoutProxyVariables([
       'NATIVE_EVENT_DISPATCHER_TRANSPORT',
       'NATIVE_EVENT_DISPATCHER_ADDON',
-    ])
-      delete clean[n];
+    ]);
     execFile(
       process.execPath,
       [CLI, 'doctor', ...args],

@@ -13,6 +13,7 @@ const {
   headerValues,
 } = require('./helpers/servers');
 const { TRANSPORTS, load, per } = require('./helpers/transports');
+const { withoutProxyVariables } = require('./helpers/processes');
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..');
@@ -258,18 +259,7 @@ describe.each(TRANSPORTS)('%s transport', (kind) => {
   async function inChild(env, url) {
     const script = `require(${JSON.stringify(ROOT)}).dispatchEvent('POST', ${JSON.stringify(url)}, { from: 'child' })
       .then((r) => console.log(r.headers['x-proxied'] ? 'proxied' : 'direct'), (e) => { console.log(e.code); process.exitCode = 1; });`;
-    const clean = { ...process.env, NATIVE_EVENT_DISPATCHER_TRANSPORT: kind };
-    for (const name of [
-      'http_proxy',
-      'HTTP_PROXY',
-      'https_proxy',
-      'HTTPS_PROXY',
-      'all_proxy',
-      'ALL_PROXY',
-      'no_proxy',
-      'NO_PROXY',
-    ])
-      delete clean[name];
+    const clean = { ...withoutProxyVariables(), NATIVE_EVENT_DISPATCHER_TRANSPORT: kind };
     const { stdout } = await run(process.execPath, ['-e', script], { env: { ...clean, ...env } });
     return stdout.trim();
   }

@@ -9,7 +9,7 @@ const { execFile } = require('node:child_process');
 const { useCleanup } = require('./helpers/cleanup');
 const { start, closedPort } = require('./helpers/servers');
 const { tempDirs } = require('./helpers/dirs');
-const { spawnNode } = require('./helpers/processes');
+const { spawnNode, withoutProxyVariables } = require('./helpers/processes');
 
 const { later } = useCleanup();
 const tempDir = tempDirs(later);
@@ -51,18 +51,7 @@ function run(code, env) {
 
 function doctor(args, env) {
   return new Promise((resolve) => {
-    const clean = { ...process.env };
-    for (const n of [
-      'http_proxy',
-      'https_proxy',
-      'HTTPS_PROXY',
-      'all_proxy',
-      'ALL_PROXY',
-      'no_proxy',
-      'NO_PROXY',
-      'HTTP_PROXY',
-    ])
-      delete clean[n];
+    const clean = withoutProxyVariables();
     execFile(
       process.execPath,
       [CLI_BIN, 'doctor', ...args],

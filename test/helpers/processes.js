@@ -80,4 +80,24 @@ function lineProcess(later, command, args, env = {}) {
   return { proc, lines, exited, until, send, stderr: () => stderr };
 }
 
-module.exports = { spawnNode, lineProcess };
+// The variables libcurl (and the fallback, and doctor) read a proxy from: a child started with
+// withoutProxyVariables() sees none of the caller's.
+const PROXY_VARIABLES = [
+  'http_proxy',
+  'HTTP_PROXY',
+  'https_proxy',
+  'HTTPS_PROXY',
+  'all_proxy',
+  'ALL_PROXY',
+  'no_proxy',
+  'NO_PROXY',
+];
+
+// process.env without the proxy variables and the `also` names.
+function withoutProxyVariables(also = []) {
+  const env = { ...process.env };
+  for (const name of [...PROXY_VARIABLES, ...also]) delete env[name];
+  return env;
+}
+
+module.exports = { spawnNode, lineProcess, withoutProxyVariables };
