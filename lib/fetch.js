@@ -312,7 +312,7 @@ class FetchCall {
     signal.addEventListener('abort', this.onAbort, { once: true });
   }
 
-  onTransportResult(statusCode, bytesSent, outcome) {
+  onTransportResult(_token, statusCode, bytesSent, outcome) {
     if (this.signal !== null) this.signal.removeEventListener('abort', this.onAbort);
     if (this.aborted !== null) {
       this.reject(this.aborted);
@@ -432,6 +432,7 @@ function createFetch(options) {
       request,
       profile,
       call,
+      undefined,
       completions.RESPONSE | completions.BINARY,
       lines,
       traceSecretsOf(lines),

@@ -128,8 +128,20 @@ class Origin {
   }
 }
 
-// Entries need `origin` (a string); the queue keeps `where` ('early' | 'fresh' | 'due'), the lane
-// links, `dueAt` and `heapIndex` on them.
+// What the queue keeps on each of its entries: entries are Queued (a subclass), and only the
+// queue reads or writes these fields. Kept on the entry, not in a node of the queue's own, so that
+// queueing an event allocates nothing.
+class Queued {
+  constructor() {
+    this.where = null; // 'early' | 'fresh' | 'due' | null (not queued)
+    this.lanePrev = null;
+    this.laneNext = null;
+    this.heapIndex = -1; // in the due heap
+    this.dueAt = 0;
+  }
+}
+
+// Entries are Queued and have `origin` (a string).
 class DeliveryQueue {
   constructor() {
     this.origins = new Map();
@@ -267,4 +279,4 @@ class DeliveryQueue {
   }
 }
 
-module.exports = { DeliveryQueue, LinkedList };
+module.exports = { DeliveryQueue, LinkedList, Queued };

@@ -1,12 +1,15 @@
 'use strict';
-// One event a dispatcher has in memory, from acceptance (or replay) until it is settled. The
-// links let it sit on the age list and a queue lane at once; one class keeps every event the same
-// shape for V8.
-class Delivery {
+const { Queued } = require('../queue');
+
+// One event a dispatcher has in memory, from acceptance (or replay) until it is settled. It is
+// Queued: the queue's fields (lib/queue.js) are the queue's; agePrev/ageNext are the dispatcher's
+// in-memory list. One class keeps every event the same shape for V8. The transport hands its
+// result to the dispatcher with the event as the token (lib/transport/completions.js).
+class Delivery extends Queued {
   // acceptedAt: wall time (ms since the epoch; the spool keeps it); since and deadline: the
   // dispatcher's monotonic clock.
-  constructor(dispatcher, seq, request, acceptedAt, since, deadline, events, uncounted = false) {
-    this.dispatcher = dispatcher;
+  constructor(seq, request, acceptedAt, since, deadline, events, uncounted = false) {
+    super();
     this.seq = seq;
     this.request = request;
     this.origin = request.origin;
@@ -31,16 +34,6 @@ class Delivery {
     this.transferId = 0;
     this.agePrev = null;
     this.ageNext = null;
-    this.lanePrev = null;
-    this.laneNext = null;
-    this.where = null;
-    this.heapIndex = -1;
-    this.dueAt = 0;
-  }
-
-  // The transport's completion sink calls this.
-  onTransportResult(statusCode, bytesSent, outcome) {
-    this.dispatcher.onResult(this, statusCode, bytesSent, outcome);
   }
 }
 

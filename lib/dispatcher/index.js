@@ -6,7 +6,7 @@
 //   spooled (on disk, delivered later in this run or by the next one; 'spool' event) · lost
 //   ('drop' event, with why)
 // The flow of one event: accept() journals it and keeps it in memory → sendDue() sends it →
-// onResult() → decide(): settle it, retry it later, park it in the spool, or drop it. close()
+// onTransportResult() → decide(): settle it, retry it later, park it in the spool, or drop it. close()
 // bounds it all.
 const { EventEmitter } = require('node:events');
 const { performance } = require('node:perf_hooks');
@@ -14,7 +14,8 @@ const completions = require('../transport/completions');
 const { prepare } = require('../transport/request');
 const { invalid, unreadable } = require('../errors');
 const { decide, deliveryPolicy } = require('../retry');
-const { DeliveryQueue, LinkedList } = require('../queue');
+const { DeliveryQueue } = require('../queue');
+const { InMemory } = require('./in-memory');
 const { readLogEvent, callOnce } = require('./interface');
 const { redactUrl } = require('../redact');
 const { Reports, COUNTS_ONLY, causeOf } = require('./reports');
@@ -61,10 +62,8 @@ class Dispatcher extends EventEmitter {
       pausedMs: 0,
     };
     this.queue = new DeliveryQueue();
-    this.inMemory = new LinkedList('agePrev', 'ageNext'); // in memory, oldest first (by seq)
-    this.memoryBytes = 0;
+    this.inMemory = new InMemory(); // every event not settled, oldest first, and its bytes
     this.inFlight = 0;
-    this.flyingBytes = 0; // of the events in memory that are in flight (never evicted)
     this.seq = 0;
     // open → closing → closed, and deadlines
     this.shutdown = new Shutdown(this, this.options.closeTimeoutMs);
@@ -174,9 +173,8 @@ class Dispatcher extends EventEmitter {
     const uncounted =
       straight &&
       typeof body === 'string' &&
-      this.memoryBytes + 3 * body.length <= this.options.maxQueueBytes;
+      this.inMemory.bytes + 3 * body.length <= this.options.maxQueueBytes;
     const entry = new Delivery(
-      this,
       ++this.seq,
       request,
       Date.now(),
@@ -191,12 +189,12 @@ class Dispatcher extends EventEmitter {
     if (this.durable !== null)
       entry.record = this.durable.journal(request, entry.acceptedAt, events);
     if (uncounted) {
-      this.inMemory.push(entry);
+      this.inMemory.add(entry);
       this.sendEntry(entry);
       return promise;
     }
     const room = this.makeRoom(entry.bytes);
-    this.keepInMemory(entry);
+    this.inMemory.add(entry);
     if (!room) {
       if (entry.record) this.park(entry, 'queue-full');
       else
@@ -277,25 +275,17 @@ class Dispatcher extends EventEmitter {
   // flight). With a spool nothing is evicted: the new event is parked instead (see accept).
   makeRoom(bytes) {
     const limit = this.options.maxQueueBytes;
-    if (this.memoryBytes + bytes <= limit) return true;
+    const fits = () => this.inMemory.bytes + bytes <= limit;
+    if (fits()) return true;
     if (this.durable) return false;
     // If evicting every waiting event would not make room, none is evicted (the new one is not
     // taken).
-    if (this.flyingBytes + bytes > limit) return false;
-    for (let e = this.inMemory.head; e && this.memoryBytes + bytes > limit;) {
-      const next = e.ageNext;
-      if (!e.inFlight) {
-        this.queue.remove(e);
-        this.drop(e, 'queue-full', { ...e.last, cause: 'maxQueueBytes' });
-      }
-      e = next;
+    if (!this.inMemory.couldFit(bytes, limit)) return false;
+    for (const e of this.inMemory.waiting(() => !fits())) {
+      this.queue.remove(e);
+      this.drop(e, 'queue-full', { ...e.last, cause: 'maxQueueBytes' });
     }
-    return this.memoryBytes + bytes <= limit;
-  }
-
-  keepInMemory(entry) {
-    this.inMemory.push(entry);
-    this.memoryBytes += entry.bytes;
+    return fits();
   }
 
   // ---- sending ----------------------------------------------------------------------------------
@@ -335,22 +325,20 @@ class Dispatcher extends EventEmitter {
       entry.bytes = 0; // what it counts if the submit throws (and it settles at once)
       entry.transferId = this.submit(entry);
       if (entry.transferId === 0) return;
-      entry.bytes = completions.copiedBytes();
-      this.memoryBytes += entry.bytes;
-      this.flyingBytes += entry.bytes;
+      this.inMemory.sentUncounted(entry, completions.copiedBytes());
       return;
     }
-    if (!entry.settled) this.flyingBytes += entry.bytes;
+    this.inMemory.sent(entry);
     entry.transferId = this.submit(entry);
   }
 
   // The transfer's id, or 0 when the request could not be handed over (settled as failed).
   submit(entry) {
     try {
-      return completions.submit(entry.request, this.options.profile, entry);
+      return completions.submit(entry.request, this.options.profile, this, entry);
     } catch (err) {
       // Junk that validation should have caught: the event cannot be sent, now or later.
-      this.onResult(entry, 0, 0, {
+      this.onTransportResult(entry, 0, 0, {
         statusCode: 0,
         failure: { code: err.code || 'EINVAL', message: err.message, curlCode: 0 },
       });
@@ -358,8 +346,10 @@ class Dispatcher extends EventEmitter {
     }
   }
 
-  onResult(entry, statusCode, bytesSent, outcome) {
-    if (!entry.settled) this.flyingBytes -= entry.bytes;
+  // The transport's owner callback (lib/transport/completions.js): `entry` is the token it was
+  // submitted with.
+  onTransportResult(entry, statusCode, bytesSent, outcome) {
+    this.inMemory.landed(entry);
     entry.inFlight = false;
     entry.transferId = 0;
     this.inFlight -= 1;
@@ -526,7 +516,11 @@ class Dispatcher extends EventEmitter {
   refill(now) {
     if (!this.replayDue(now)) return;
     const limit = this.options.maxQueueBytes / 2;
-    for (let budget = this.options.maxInFlight; this.memoryBytes < limit && budget > 0; budget--) {
+    for (
+      let budget = this.options.maxInFlight;
+      this.inMemory.bytes < limit && budget > 0;
+      budget--
+    ) {
       const next = this.durable.nextReplayed();
       if (!next) break;
       const { record, request, events } = next;
@@ -536,7 +530,6 @@ class Dispatcher extends EventEmitter {
         continue;
       }
       const entry = new Delivery(
-        this,
         ++this.seq,
         request,
         record.acceptedAt,
@@ -548,7 +541,7 @@ class Dispatcher extends EventEmitter {
       entry.replayed = true;
       this.accounting.replay();
       this.accounting.move('spooled', 'pending', events);
-      this.keepInMemory(entry);
+      this.inMemory.add(entry);
       this.queue.add(entry, true);
       this.flushWaiters.took(this.durable.taken, entry.seq);
     }
@@ -573,10 +566,8 @@ class Dispatcher extends EventEmitter {
 
   // The entry leaves memory; nothing more will be done with it.
   release(entry) {
-    entry.settled = true;
     this.inMemory.remove(entry);
-    this.memoryBytes -= entry.bytes;
-    if (entry.inFlight) this.flyingBytes -= entry.bytes;
+    entry.settled = true;
   }
 
   settle(entry, result) {
@@ -641,9 +632,7 @@ class Dispatcher extends EventEmitter {
   // writeLate()).
   spoolLost(records, err) {
     const lost = new Set(records);
-    for (let e = this.inMemory.head; e; e = e.ageNext) {
-      if (e.record && lost.delete(e.record)) e.record = null;
-    }
+    for (const e of this.inMemory) if (e.record && lost.delete(e.record)) e.record = null;
     this.reports.report(err);
     for (const record of lost) {
       const events = this.durable.eventsOf(record);
@@ -696,14 +685,13 @@ class Dispatcher extends EventEmitter {
   // before it, or replayed for it) and the spooled ones replay has yet to take for it.
   flushPending(waiter) {
     let waiting = 0;
-    for (let e = this.inMemory.head; e; e = e.ageNext) if (e.seq <= waiter.seq) waiting += 1;
+    for (const e of this.inMemory) if (e.seq <= waiter.seq) waiting += 1;
     return waiting + Math.max(0, waiter.takeTarget - (this.durable ? this.durable.taken : 0));
   }
 
   checkFlush() {
-    const head = this.inMemory.head;
     this.flushWaiters.resolveDone(
-      head ? head.seq : Infinity,
+      this.inMemory.oldestSeq,
       this.durable ? this.durable.taken : 0,
       this.replayDue(clock()),
     );
@@ -725,8 +713,7 @@ class Dispatcher extends EventEmitter {
   expire() {
     if (this.durable) this.durable.stopReplay(); // nothing more comes back from the spool
     // A snapshot: listeners may accept or settle events meanwhile.
-    const snapshot = [];
-    for (let e = this.inMemory.head; e; e = e.ageNext) snapshot.push(e);
+    const snapshot = this.inMemory.snapshot();
     const late = [];
     const causes = new Map(); // cause -> events lost for it
     const lose = (e, cause) => {
@@ -774,7 +761,7 @@ class Dispatcher extends EventEmitter {
     let late = 0;
     let lateBytes = 0;
     if (this.durable) {
-      for (let e = this.inMemory.head; e; e = e.ageNext) {
+      for (const e of this.inMemory) {
         if (e.record) continue;
         late += 1;
         lateBytes += e.bytes;
@@ -811,9 +798,7 @@ class Dispatcher extends EventEmitter {
     const inMemory = this.inMemory.size;
     if (this.durable && this.shutdown.state !== 'closed') {
       // Those kept in memory only (the journal was full when they came) get a file of their own.
-      const late = [];
-      for (let e = this.inMemory.head; e; e = e.ageNext) if (!e.record && !e.lateFile) late.push(e);
-      this.writeLate(late);
+      this.writeLate(this.inMemory.snapshot().filter((e) => !e.record && !e.lateFile));
       try {
         this.durable.close();
       } catch (err) {
@@ -840,7 +825,7 @@ class Dispatcher extends EventEmitter {
       state: this.shutdown.state,
       queued: this.queue.size,
       inFlight: this.inFlight,
-      queuedBytes: this.memoryBytes,
+      queuedBytes: this.inMemory.bytes,
       ...this.accounting.counts(),
       parked: spool ? spool.parked : 0,
       spoolBytes: spool ? spool.bytes : 0,

@@ -19,6 +19,7 @@ const { RESPONSE, BINARY, DIRECT } = FLAGS;
 // slot + SLOTS × generation, so a late abort() or result for an earlier use of a slot is ignored.
 const SLOTS = 2 ** 21; // requests pending at once, at most
 const owners = []; // slot -> owner, or null when free
+const tokens = []; // slot -> the owner's token for the request (what the owner needs to find it)
 const generations = []; // slot -> generation of its current (or last) use
 const free = []; // free slots
 let pending = 0;
@@ -34,6 +35,7 @@ function slotOf(id) {
 
 function release(slot) {
   owners[slot] = null;
+  tokens[slot] = undefined;
   free.push(slot);
   pending -= 1;
 }
@@ -52,9 +54,10 @@ function deliver(id, statusCode, bytesSent, outcome) {
   const slot = slotOf(id);
   if (slot < 0) return;
   const owner = owners[slot];
+  const token = tokens[slot];
   release(slot);
   try {
-    owner.onTransportResult(statusCode, bytesSent, outcome);
+    owner.onTransportResult(token, statusCode, bytesSent, outcome);
   } catch (err) {
     if (failure === undefined) failure = err;
   }
@@ -76,11 +79,20 @@ function copiedBytes() {
   return copied;
 }
 
-// Sends `request` with a compiled profile; returns its id. Throws on junk the checks above the
-// backend should have caught (never for a network failure: that is a result). `headers`: the
-// request's own header lines instead of the profile's; `traceSecrets`: with the trace on, the
-// secret names among them.
-function submit(request, profile, owner, flags = 0, headers = undefined, traceSecrets = undefined) {
+// Sends `request` with a compiled profile; returns its id. `owner` hears of the result with
+// `token` (so one owner can have many requests pending without each knowing its owner). Throws on
+// junk the checks above the backend should have caught (never for a network failure: that is a
+// result). `headers`: the request's own header lines instead of the profile's; `traceSecrets`:
+// with the trace on, the secret names among them.
+function submit(
+  request,
+  profile,
+  owner,
+  token,
+  flags = 0,
+  headers = undefined,
+  traceSecrets = undefined,
+) {
   const slot = free.length > 0 ? free.pop() : owners.length;
   if (slot >= SLOTS)
     throw Object.assign(new RangeError(`more than ${SLOTS} requests pending at once`), {
@@ -116,6 +128,7 @@ function submit(request, profile, owner, flags = 0, headers = undefined, traceSe
     throw err;
   }
   owners[slot] = owner;
+  tokens[slot] = token;
   generations[slot] = generation;
   pending += 1;
   return id;

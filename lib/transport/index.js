@@ -95,7 +95,7 @@ class Call {
     });
   }
 
-  onTransportResult(statusCode, bytesSent, outcome) {
+  onTransportResult(_token, statusCode, bytesSent, outcome) {
     this.resolve(outcome);
   }
 }
@@ -129,7 +129,7 @@ function dispatchEvent(httpVerb, url, params, options) {
       call.site = {};
       Error.captureStackTrace(call.site, dispatchEvent);
     }
-    completions.submit(request, profile, call, completions.RESPONSE);
+    completions.submit(request, profile, call, undefined, completions.RESPONSE);
   } catch (err) {
     return Promise.reject(unreadable(err, 'ERR_INVALID_ARG_VALUE', 'the request'));
   }
