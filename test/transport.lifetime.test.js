@@ -153,16 +153,32 @@ test('works inside worker_threads, each worker with its own pump, alongside the 
 });
 
 test('terminating a worker with requests in flight does not crash, and the process carries on', async () => {
+  const { pumpStats } = require('..');
   const server = await holdingServer();
+  // Each wait is bounded and named, so a hang says where it hung and what the pump was doing.
+  const step = (what, promise) => {
+    let timer;
+    const late = new Promise((resolve, reject) => {
+      timer = setTimeout(() => {
+        const held = server.held.length;
+        reject(
+          new Error(
+            `${what}: still waiting after 12 s (${held} held) ${JSON.stringify(pumpStats())}`,
+          ),
+        );
+      }, 12000);
+    });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  };
   try {
     const worker = new Worker(WORKER, {
       eval: true,
       workerData: { url: server.url, n: 30, id: 7 },
     });
     const exitCode = new Promise((resolve) => worker.on('exit', resolve));
-    await server.arrived(30);
-    await worker.terminate();
-    expect(await exitCode).toBe(1); // terminated
+    await step("the first worker's 30 requests arriving", server.arrived(30));
+    await step('terminate()', worker.terminate());
+    expect(await step('the exit event', exitCode)).toBe(1); // terminated
     for (const res of server.held) res.end('too late');
 
     // A new worker and the main thread still work.
@@ -172,14 +188,14 @@ test('terminating a worker with requests in flight does not crash, and the proce
         if (m.codes) resolve(m.codes);
       }),
     );
-    await server.arrived(35);
+    await step("the second worker's 5 requests arriving", server.arrived(35));
     for (const res of server.held.slice(30)) res.end('ok');
-    expect(await codes).toEqual(Array(5).fill(200));
-    await again.terminate();
+    expect(await step("the second worker's answers", codes)).toEqual(Array(5).fill(200));
+    await step('terminate() of the second worker', again.terminate());
   } finally {
     await server.close();
   }
-});
+}, 60000);
 
 test('a child that terminates workers mid-flight many times exits normally', async () => {
   const server = await holdingServer();
@@ -240,11 +256,21 @@ test('request ids are never reused: an abort() for a request that already ended 
   const { profileFor } = require('../lib/transport/options');
   const server = await holdingServer();
   try {
+    // One owner for every request; each result comes back with the token it was submitted with.
+    const waiting = new Map();
+    const owner = {
+      onTransportResult: (token, statusCode) => waiting.get(token)(statusCode),
+    };
     const send = (i) =>
       new Promise((resolve) => {
-        const id = completions.submit(prepare('POST', server.url, { i }), profileFor(), {
-          onTransportResult: (statusCode) => resolve({ id, statusCode }),
-        });
+        const token = { i };
+        const id = completions.submit(
+          prepare('POST', server.url, { i }),
+          profileFor(),
+          owner,
+          token,
+        );
+        waiting.set(token, (statusCode) => resolve({ id, statusCode }));
       });
     const first = send(1);
     await server.arrived(1);
@@ -261,7 +287,7 @@ test('request ids are never reused: an abort() for a request that already ended 
     let thirdId;
     const third = new Promise((resolve) => {
       thirdId = completions.submit(prepare('POST', server.url, { i: 3 }), profileFor(), {
-        onTransportResult: (code, bytesSent, outcome) => resolve(outcome.failure.code),
+        onTransportResult: (token, code, bytesSent, outcome) => resolve(outcome.failure.code),
       });
     });
     await server.arrived(3);
