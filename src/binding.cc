@@ -320,6 +320,21 @@ Napi::Value Binding::Setup(const Napi::CallbackInfo& info) {
   p.max_ms = GetNumber(o, "maxMs", 1, 9007199254740991.0);
   p.max_response_bytes = GetNumber(o, "maxResponseBytes", 0, 9007199254740991.0);
   p.max_limit = GetNumber(o, "maxLimit", 1, 9007199254740991.0);
+  Napi::Value batch = o.Get("batch");
+  if (!batch.IsObject()) throw Napi::TypeError::New(env, "batch must be an object");
+  if (GetNumber(batch.As<Napi::Object>(), "stride", 1, 64) != BatchEncoder::kStride ||
+      GetNumber(batch.As<Napi::Object>(), "span", 1, 64) != BatchEncoder::kSpan) {
+    throw Napi::RangeError::New(
+        env, "batch: this addon packs " + std::to_string(BatchEncoder::kStride) +
+                 " numbers a completion and " + std::to_string(BatchEncoder::kSpan) + " a span");
+  }
+  ResponseRules rules;
+  rules.max_head_bytes = static_cast<size_t>(GetNumber(o, "maxHeadBytes", 1024, 1 << 30));
+  Napi::Value unreadable = o.Get("unreadable");
+  if (!unreadable.IsObject()) throw Napi::TypeError::New(env, "unreadable must be an object");
+  rules.head_too_large = GetString(unreadable.As<Napi::Object>(), "headTooLarge");
+  rules.bad_content_length = GetString(unreadable.As<Napi::Object>(), "badContentLength");
+  rules.both_framings = GetString(unreadable.As<Napi::Object>(), "bothFramings");
   std::vector<std::string> codes;
   if (!CopyNames(env, o.Get("errorCodes"), &codes)) {
     throw Napi::TypeError::New(env, "errorCodes must be an array of strings");
@@ -340,6 +355,8 @@ Napi::Value Binding::Setup(const Napi::CallbackInfo& info) {
     if (p.curl_texts.size() <= at) p.curl_texts.resize(at + 1);
     p.curl_texts[at] = GetString(texts.As<Napi::Object>(), key.ToString().Utf8Value().c_str());
   }
+  std::string rules_error;
+  if (!SetResponseRules(rules, &rules_error)) throw Napi::Error::New(env, rules_error);
   protocol_ = std::move(p);
   set_up_ = true;
   return env.Undefined();

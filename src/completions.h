@@ -12,6 +12,10 @@ namespace ned {
 
 class BatchEncoder {
  public:
+  // The packing's shape; setup() checks lib/'s STRIDE and SPAN against it.
+  static constexpr size_t kStride = 4;  // id, statusCode, bytesSent, d
+  static constexpr size_t kSpan = 3;    // headers start, headers end, body index
+
   // Starts a batch; keeps the buffers' capacity (a batch is packed for every wake-up).
   void Clear() {
     numbers_.clear();
@@ -40,9 +44,6 @@ class BatchEncoder {
   const std::string& header_text() const { return header_text_; }
 
  private:
-  static constexpr size_t kStride = 4;  // id, statusCode, bytesSent, d
-  static constexpr size_t kSpan = 3;    // headers start, headers end, body index
-
   void Row(double id, double status, double bytes_sent, double d) {
     numbers_.push_back(id);
     numbers_.push_back(status);

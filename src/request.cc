@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <new>
 #include <string_view>
 
@@ -30,21 +31,17 @@ namespace {
 // Response headers are bounded like the body, so a hostile server cannot grow our memory.
 constexpr size_t kMaxHeaderCount = 128;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
-// libcurl refuses a status line or header line over CURL_MAX_HTTP_HEADER, but reads any number of
-// shorter ones; the package holds the whole head to that size (the fallback's undici does too).
-constexpr size_t kMaxHeadBytes = 100 * 1024;
-static_assert(kMaxHeadBytes == 102400, "kHeadTooLarge names the limit");
 // libcurl 8.6+ reports a line over its limit as CURLE_TOO_LARGE (not in 7.88's headers).
 constexpr int kCurleTooLarge = 100;
 
-// Why a response is unreadable (Transfer::unreadable), in the fallback's words too.
-constexpr char kHeadTooLarge[] = "the response's status line and headers are over 102400 bytes";
-// RFC 9112 section 6.3: a response whose Content-Length is invalid (a list, a repeat, beyond any
-// length) or that has both framings cannot be delimited safely.
-constexpr char kBadContentLength[] =
-    "the response's Content-Length is not one number (RFC 9112, section 6.3)";
-constexpr char kBothFramings[] =
-    "the response has both Transfer-Encoding and Content-Length (RFC 9112, section 6.3)";
+// libcurl refuses a status line or header line over CURL_MAX_HTTP_HEADER, but reads any number of
+// shorter ones: the package holds the whole head to max_head_bytes. RFC 9112 section 6.3: a
+// response whose Content-Length is invalid (a list, a repeat, beyond any length) or that has both
+// framings cannot be delimited safely. Set once (SetResponseRules), before any transfer: the pump
+// reads them without a lock, and Transfer::unreadable points into them.
+std::mutex g_rules_mu;
+bool g_rules_set = false;
+ResponseRules g_rules;
 constexpr size_t kKeepCapacity = 1u << 20;  // bigger buffers are not kept for the next transfer
 
 std::string_view Trim(std::string_view s) {
@@ -115,12 +112,13 @@ size_t OnHeader(char* data, size_t size, size_t nitems, void* userp) noexcept {
     return n;
   }
   t->head_bytes += n;
-  if (t->head_bytes > kMaxHeadBytes) return Refuse(t, kHeadTooLarge);
+  if (t->head_bytes > g_rules.max_head_bytes) return Refuse(t, g_rules.head_too_large.c_str());
   if (line == "\r\n" || line == "\n") {
     t->headers_ended = true;
     // libcurl would frame the body by the Transfer-Encoding; a response with both may be an
     // attempt at response splitting.
-    if (t->has_content_length && t->has_transfer_encoding) return Refuse(t, kBothFramings);
+    if (t->has_content_length && t->has_transfer_encoding)
+      return Refuse(t, g_rules.both_framings.c_str());
     return n;
   }
   const bool folded = n > 0 && (data[0] == ' ' || data[0] == '\t');
@@ -133,7 +131,7 @@ size_t OnHeader(char* data, size_t size, size_t nitems, void* userp) noexcept {
           // libcurl itself refuses a value that does not start with a number, takes "2, 3" as 2
           // and a second header's value over the first.
           if (t->has_content_length || !IsLength(Trim(line.substr(15)))) {
-            return Refuse(t, kBadContentLength);
+            return Refuse(t, g_rules.bad_content_length.c_str());
           }
           t->has_content_length = true;
         }
@@ -207,6 +205,23 @@ void ShrinkIfBig(std::string* s) {
 }
 
 }  // namespace
+
+bool SetResponseRules(const ResponseRules& rules, std::string* error) {
+  std::lock_guard<std::mutex> lock(g_rules_mu);
+  if (!g_rules_set) {
+    g_rules = rules;
+    g_rules_set = true;
+    return true;
+  }
+  if (rules.max_head_bytes == g_rules.max_head_bytes &&
+      rules.head_too_large == g_rules.head_too_large &&
+      rules.bad_content_length == g_rules.bad_content_length &&
+      rules.both_framings == g_rules.both_framings) {
+    return true;
+  }
+  *error = "another copy of lib/ set other response rules in this process";
+  return false;
+}
 
 std::string OriginOf(const std::string& url) {
   const size_t scheme = url.find("://");
@@ -465,7 +480,9 @@ void CollectResult(CURL* easy, Transfer* t, CURLcode result) {
                             result == CURLE_OPERATION_TIMEDOUT;
   if (after_answer && t->status >= 200 && ResponseComplete(easy, t)) result = CURLE_OK;
   // A head the package cannot read is the server's fault, never a delivery: EPROTO.
-  if (t->unreadable == nullptr && LineOverLimit(easy, t, result)) t->unreadable = kHeadTooLarge;
+  if (t->unreadable == nullptr && LineOverLimit(easy, t, result)) {
+    t->unreadable = g_rules.head_too_large.c_str();
+  }
   if (t->unreadable != nullptr) result = CURLE_WEIRD_SERVER_REPLY;
   t->result = result;
   if (t->profile->timings) {

@@ -159,6 +159,18 @@ CURLcode ConfigureProfile(CURL* easy, const Profile& profile, CURLSH* share);
 // another transfer of it: everything a transfer may change is set every time).
 CURLcode ConfigureTransfer(CURL* easy, Transfer* t);
 
+// Responses the package refuses to read (lib/transport/protocol.js, handed over by setup()): the
+// head's limit, and why, in the words both transports use. Process-wide: the first setup() sets
+// them, before any transfer exists; a later one must bring the same (the same lib/).
+struct ResponseRules {
+  size_t max_head_bytes = 0;
+  std::string head_too_large;
+  std::string bad_content_length;
+  std::string both_framings;
+};
+// False (and `error` set) when they were set already, to something else.
+bool SetResponseRules(const ResponseRules& rules, std::string* error);
+
 // Copies status, timings and error details out of the finished easy handle into `t`.
 void CollectResult(CURL* easy, Transfer* t, CURLcode result);
 

@@ -169,3 +169,43 @@ describe('the addon and the fallback encode the same completions the same way', 
     });
   });
 });
+
+// What the addon is handed at load (lib/transport/protocol.js's addonSetup()), checked by it.
+const native = (() => {
+  try {
+    return require(require('node-gyp-build').resolve(path.join(__dirname, '..')));
+  } catch {
+    return null;
+  }
+})();
+const withNative = native && typeof native.setup === 'function' ? test : test.skip;
+
+withNative('the addon refuses a batch shape other than the one its encoder writes', () => {
+  const { addonSetup } = require('../lib/transport/protocol');
+  const setup = addonSetup();
+  expect(() => native.setup({ ...setup, batch: { stride: 5, span: 3 } })).toThrow(
+    'batch: this addon packs 4 numbers a completion and 3 a span',
+  );
+  // (The addon's RangeError is of the process's realm, not the test's: matched by name.)
+  expect(() => native.setup({ ...setup, batch: { stride: 4, span: 2 } })).toThrow(
+    expect.objectContaining({ name: 'RangeError' }),
+  );
+  native.setup(setup);
+});
+
+withNative(
+  "the unreadable responses' words and the head's limit: set once a process, then only the same",
+  () => {
+    const { addonSetup, UNREADABLE, MAX_HEAD_BYTES } = require('../lib/transport/protocol');
+    const setup = addonSetup();
+    expect(setup.unreadable).toBe(UNREADABLE);
+    expect(setup.maxHeadBytes).toBe(MAX_HEAD_BYTES);
+    expect(() =>
+      native.setup({ ...setup, unreadable: { ...UNREADABLE, bothFramings: 'other words' } }),
+    ).toThrow('another copy of lib/ set other response rules in this process');
+    expect(() => native.setup({ ...setup, maxHeadBytes: MAX_HEAD_BYTES + 1 })).toThrow(
+      'another copy of lib/ set other response rules in this process',
+    );
+    native.setup(setup); // the same: accepted
+  },
+);

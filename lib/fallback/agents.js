@@ -9,7 +9,7 @@ const net = require('node:net');
 const { performance } = require('node:perf_hooks');
 const { Agent, Pool, ProxyAgent, buildConnector } = require('undici');
 const { Connections } = require('./connections');
-const { MAX_HEAD_BYTES } = require('./errors');
+const { MAX_HEAD_BYTES } = require('../transport/protocol');
 
 // libcurl's default cap on concurrent streams per HTTP/2 connection.
 const H2_STREAMS = 100;

@@ -4,6 +4,9 @@
 // parentheses ("Couldn't connect to server (connect ECONNREFUSED 127.0.0.1:9)"), from the one
 // table of words (lib/transport/failures.js).
 const { CURL_TEXTS } = require('../transport/failures');
+// A response the package cannot read: the words and the head's limit are the native transport's
+// too (lib/transport/protocol.js).
+const { UNREADABLE } = require('../transport/protocol');
 
 // OpenSSL's X.509 verification results as Node names them (tls docs, "X509 certificate error
 // codes"), plus Node's own host name check.
@@ -55,14 +58,6 @@ const ARGUMENT_CODES = new Set([
   'ERR_INVALID_HTTP_TOKEN',
 ]);
 
-// A response the package cannot read (the native transport's words, src/request.cc): libcurl's
-// limit on a head (CURL_MAX_HTTP_HEADER), and RFC 9112 section 6.3's unframeable bodies.
-const MAX_HEAD_BYTES = 100 * 1024;
-const HEAD_TOO_LARGE = `the response's status line and headers are over ${MAX_HEAD_BYTES} bytes`;
-const BAD_CONTENT_LENGTH =
-  "the response's Content-Length is not one number (RFC 9112, section 6.3)";
-const BOTH_FRAMINGS =
-  'the response has both Transfer-Encoding and Content-Length (RFC 9112, section 6.3)';
 // llhttp's reasons (undici gives no code with them) for a status line that is not HTTP's, and for a
 // body whose chunked encoding cannot be read: libcurl's CURLE_UNSUPPORTED_PROTOCOL and RECV_ERROR.
 const NOT_A_STATUS_LINE =
@@ -129,7 +124,7 @@ function classify(err, how) {
   if (code === 'UND_ERR_HEADERS_OVERFLOW') return headTooLarge();
   // undici joins every Content-Length value and finds the body's length is not that "number".
   if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH')
-    return failure('EPROTO', 8, BAD_CONTENT_LENGTH);
+    return failure('EPROTO', 8, UNREADABLE.badContentLength);
   if (code === 'UND_ERR_SOCKET') {
     // An interim answer (1xx) is no response: the connection closed before one, as libcurl says.
     return how.statusCode >= 200
@@ -151,9 +146,9 @@ function classify(err, how) {
   ) {
     if (/chunk/i.test(detail)) return failure('EPROTO', 56, detail);
     if (NOT_A_STATUS_LINE.test(detail)) return failure('EPROTO', 1, detail);
-    if (BOTH_FRAMINGS_REASON.test(detail)) return failure('EPROTO', 8, BOTH_FRAMINGS);
+    if (BOTH_FRAMINGS_REASON.test(detail)) return failure('EPROTO', 8, UNREADABLE.bothFramings);
     if (/Duplicate Content-Length|Content-Length overflow/.test(detail))
-      return failure('EPROTO', 8, BAD_CONTENT_LENGTH);
+      return failure('EPROTO', 8, UNREADABLE.badContentLength);
     return failure('EPROTO', 8, detail);
   }
   if (code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_STREAM_CANCEL')
@@ -165,7 +160,7 @@ function classify(err, how) {
   return failure('ECURL', 0, `${err && err.name ? `${err.name}: ` : ''}${detail}`);
 }
 
-const headTooLarge = () => failure('EPROTO', 8, HEAD_TOO_LARGE);
+const headTooLarge = () => failure('EPROTO', 8, UNREADABLE.headTooLarge);
 // libcurl reads a status from 100 to 999 only (undici trips over an assertion below 100).
 const unsupportedStatus = () => failure('EPROTO', 1, 'Unsupported response code in HTTP response');
 const timedOut = (ms, bytes) =>
@@ -185,5 +180,4 @@ module.exports = {
   caFileUnusable,
   headTooLarge,
   unsupportedStatus,
-  MAX_HEAD_BYTES,
 };

@@ -7,7 +7,7 @@ const { performance } = require('node:perf_hooks');
 const errors = require('./errors');
 const { redactUrl, redactText, redactHeader } = require('../redact');
 const { kTimes, bytesRead, headEnd } = require('./agents');
-const { METHODS, FLAGS } = require('../transport/protocol');
+const { METHODS, FLAGS, MAX_HEAD_BYTES } = require('../transport/protocol');
 
 const NON_ASCII = /[\u0080-\uffff]/; // any UTF-16 unit past ASCII
 // A whole-request timer this late (ms) says the event loop was busy elsewhere (see timeOut()).
@@ -221,11 +221,11 @@ class Transfer {
   headTooLarge(statusCode) {
     if (this.headStart < 0) return false; // HTTP/2, or no socket seen: not counted
     const read = bytesRead(this.socket) - this.headStart;
-    if (read <= errors.MAX_HEAD_BYTES && statusCode >= 200) return false;
+    if (read <= MAX_HEAD_BYTES && statusCode >= 200) return false;
     const end = headEnd(this.socket, this.headStart);
     const head = end - this.headStart;
     this.headStart = end;
-    return head > errors.MAX_HEAD_BYTES;
+    return head > MAX_HEAD_BYTES;
   }
 
   // ---- the result ----

@@ -22,6 +22,19 @@ const MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
 // The largest connection and in-flight limit (setConnectionLimits, maxInFlight).
 const MAX_LIMIT = 100000;
 
+// ---- responses the package refuses to read --------------------------------------------------
+// A response's whole head (status line and headers) is held to MAX_HEAD_BYTES: libcurl bounds one
+// line (CURL_MAX_HTTP_HEADER), undici the head (maxHeaderSize); both transports hold the head.
+// Such a response, and one RFC 9112 section 6.3 says cannot be delimited, fails as EPROTO with
+// these words on either transport.
+const MAX_HEAD_BYTES = 100 * 1024;
+const UNREADABLE = Object.freeze({
+  headTooLarge: `the response's status line and headers are over ${MAX_HEAD_BYTES} bytes`,
+  badContentLength: "the response's Content-Length is not one number (RFC 9112, section 6.3)",
+  bothFramings:
+    'the response has both Transfer-Encoding and Content-Length (RFC 9112, section 6.3)',
+});
+
 // ---- completion batches ---------------------------------------------------------------------
 // A backend hands results back in batches: sink(numbers, details, headerText, count). `numbers`
 // holds STRIDE numbers per completion — [id, statusCode, bytesSent, d] — then the spans. `d` says
@@ -156,6 +169,9 @@ function addonSetup() {
     maxMs: MAX_MS,
     maxResponseBytes: MAX_RESPONSE_BYTES,
     maxLimit: MAX_LIMIT,
+    maxHeadBytes: MAX_HEAD_BYTES,
+    unreadable: UNREADABLE,
+    batch: { stride: STRIDE, span: SPAN },
     errorCodes: ERROR_CODES,
     curlTexts: CURL_TEXTS,
   };
@@ -170,6 +186,8 @@ module.exports = {
   MAX_MS,
   MAX_RESPONSE_BYTES,
   MAX_LIMIT,
+  MAX_HEAD_BYTES,
+  UNREADABLE,
   STRIDE,
   SPAN,
   BatchEncoder,
