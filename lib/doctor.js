@@ -3,7 +3,7 @@
 // nghttp2, the binary, the CA bundle, the proxies in effect) and, given a URL, one test request
 // with its timings and a plain-words diagnosis when it fails.
 const transport = require('./transport');
-const { proxiesFromEnvironment, profileFor } = require('./transport/options');
+const { proxiesFromEnvironment, profileFor, PROXY_VARIABLES } = require('./transport/options');
 const { targetOf } = require('./transport/request');
 const { noProxyMatcher } = require('./transport/no-proxy');
 const { closest } = require('./unknown-option');
@@ -119,21 +119,13 @@ function proxyFor(url, options) {
 }
 
 function environmentLines() {
-  const names = [
-    'http_proxy',
-    'https_proxy',
-    'HTTPS_PROXY',
-    'all_proxy',
-    'ALL_PROXY',
-    'no_proxy',
-    'NO_PROXY',
-    'HTTP_PROXY',
-  ];
+  const { http, https, noProxy, ignored } = PROXY_VARIABLES;
+  const names = [...new Set([...http, ...https, ...noProxy, ...ignored])];
   const set = names.filter((n) => process.env[n]);
   if (set.length === 0) return ['none of http_proxy, https_proxy, all_proxy, no_proxy is set'];
   return set.map(
     (n) =>
-      `${n}=${process.env[n]}${n === 'HTTP_PROXY' ? ' (ignored for http: URLs, as libcurl does)' : ''}`,
+      `${n}=${process.env[n]}${ignored.includes(n) ? ' (ignored for http: URLs, as libcurl does)' : ''}`,
   );
 }
 

@@ -168,15 +168,22 @@ function proxyOf(value) {
   return value;
 }
 
-// libcurl's environment rules, applied here on the main thread: http_proxy (lower case only, as
-// curl does) for http: URLs, https_proxy/HTTPS_PROXY for https:, then all_proxy/ALL_PROXY.
+// libcurl's environment rules, applied here on the main thread: the variables it reads for each
+// scheme, the first one set winning. http_proxy is lower case only, as curl has it: HTTP_PROXY is
+// ignored (a CGI server sets it from a request's Proxy header: "httpoxy").
+const PROXY_VARIABLES = Object.freeze({
+  http: Object.freeze(['http_proxy', 'all_proxy', 'ALL_PROXY']),
+  https: Object.freeze(['https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY']),
+  noProxy: Object.freeze(['no_proxy', 'NO_PROXY']),
+  ignored: Object.freeze(['HTTP_PROXY']),
+});
+
 function proxiesFromEnvironment() {
-  const env = process.env;
-  const all = env.all_proxy || env.ALL_PROXY || '';
+  const first = (names) => names.map((name) => process.env[name]).find(Boolean) || '';
   return {
-    httpProxy: env.http_proxy || all,
-    httpsProxy: env.https_proxy || env.HTTPS_PROXY || all,
-    noProxy: env.no_proxy || env.NO_PROXY || '',
+    httpProxy: first(PROXY_VARIABLES.http),
+    httpsProxy: first(PROXY_VARIABLES.https),
+    noProxy: first(PROXY_VARIABLES.noProxy),
   };
 }
 
@@ -415,4 +422,5 @@ module.exports = {
   OPTION_NAMES,
   DEFAULTS,
   DEFAULT_USER_AGENT,
+  PROXY_VARIABLES,
 };

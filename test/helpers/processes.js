@@ -80,18 +80,11 @@ function lineProcess(later, command, args, env = {}) {
   return { proc, lines, exited, until, send, stderr: () => stderr };
 }
 
-// The variables libcurl (and the fallback, and doctor) read a proxy from: a child started with
-// withoutProxyVariables() sees none of the caller's.
-const PROXY_VARIABLES = [
-  'http_proxy',
-  'HTTP_PROXY',
-  'https_proxy',
-  'HTTPS_PROXY',
-  'all_proxy',
-  'ALL_PROXY',
-  'no_proxy',
-  'NO_PROXY',
-];
+// The variables libcurl (and the fallback, and doctor) read a proxy from, as lib/ lists them, and
+// HTTP_PROXY, which they ignore: a child started with withoutProxyVariables() sees none of the
+// caller's.
+const { PROXY_VARIABLES: BY_SCHEME } = require('../../lib/transport/options');
+const PROXY_VARIABLES = [...new Set(Object.values(BY_SCHEME).flat())];
 
 // process.env without the proxy variables and the `also` names.
 function withoutProxyVariables(also = []) {
