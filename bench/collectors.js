@@ -5,7 +5,8 @@
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
-const { spawn, execFileSync, spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
+const { makeCertificates } = require('../test/helpers/certificates');
 
 const HERE = __dirname;
 
@@ -35,57 +36,6 @@ async function waitForPort(port, child, tries = 200) {
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`nothing listens on ${port}`);
-}
-
-function makeCertificates(dir) {
-  const file = (n) => path.join(dir, n);
-  const run = (args) => execFileSync('openssl', args, { stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run([
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    file('ca.key'),
-    '-out',
-    file('ca.pem'),
-    '-days',
-    '2',
-    '-subj',
-    '/CN=bench CA',
-  ]);
-  run([
-    'req',
-    ...ec,
-    '-keyout',
-    file('server.key'),
-    '-out',
-    file('server.csr'),
-    '-subj',
-    '/CN=127.0.0.1',
-  ]);
-  fs.writeFileSync(
-    file('ext.cnf'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n',
-  );
-  run([
-    'x509',
-    '-req',
-    '-in',
-    file('server.csr'),
-    '-CA',
-    file('ca.pem'),
-    '-CAkey',
-    file('ca.key'),
-    '-CAcreateserial',
-    '-out',
-    file('server.pem'),
-    '-days',
-    '2',
-    '-extfile',
-    file('ext.cnf'),
-  ]);
-  return file('ca.pem');
 }
 
 function nginxVersion() {
@@ -129,7 +79,11 @@ async function startNodeCollector(delayMs, failEvery = 0) {
 // nginx with the three servers; falls back to Node collectors (saying so) when nginx is missing.
 async function startLoopbackCollectors(runDir) {
   fs.mkdirSync(runDir, { recursive: true });
-  const caFile = makeCertificates(runDir);
+  const { caFile } = makeCertificates({
+    dir: runDir,
+    names: ['IP:127.0.0.1', 'DNS:localhost'],
+    caName: 'bench CA',
+  });
   const version = nginxVersion();
   if (!version) {
     const plain = await startNodeCollector(0);

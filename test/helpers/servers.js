@@ -9,7 +9,7 @@ const net = require('node:net');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
+const certificates = require('./certificates');
 
 // start(handler, { tls, h2 }) -> { url, origin, port, requests, connections, close() }
 // `requests` holds { method, url, headers, body (Buffer), httpVersion } for every request.
@@ -167,59 +167,7 @@ async function startProxy() {
 // A CA and a server certificate for `hostname`, made with the openssl command line.
 function makeCertificates(hostname = 'events.test') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ned-tls-'));
-  const file = (name) => path.join(dir, name);
-  const run = (args) => execFileSync('openssl', args, { stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run([
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    file('ca.key'),
-    '-out',
-    file('ca.pem'),
-    '-days',
-    '2',
-    '-subj',
-    '/CN=native-event-dispatcher test CA',
-  ]);
-  run([
-    'req',
-    ...ec,
-    '-keyout',
-    file('server.key'),
-    '-out',
-    file('server.csr'),
-    '-subj',
-    `/CN=${hostname}`,
-  ]);
-  fs.writeFileSync(file('ext.cnf'), `subjectAltName=DNS:${hostname}\nbasicConstraints=CA:FALSE\n`);
-  run([
-    'x509',
-    '-req',
-    '-in',
-    file('server.csr'),
-    '-CA',
-    file('ca.pem'),
-    '-CAkey',
-    file('ca.key'),
-    '-CAcreateserial',
-    '-out',
-    file('server.pem'),
-    '-days',
-    '2',
-    '-extfile',
-    file('ext.cnf'),
-  ]);
-  return {
-    dir,
-    caFile: file('ca.pem'),
-    key: fs.readFileSync(file('server.key')),
-    cert: fs.readFileSync(file('server.pem')),
-    remove() {
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return certificates.makeCertificates({ dir, names: [`DNS:${hostname}`] });
 }
 
 // Every value of header `name` in a request start() recorded, as sent (repeats and empty ones kept).
