@@ -52,7 +52,9 @@ void Multi::CloseIdleConnections() {
 }
 
 void Multi::StartWaiting() {
-  scheduler_.StartWaiting([this](Transfer* t) { return Start(t); });
+  while (Transfer* t = scheduler_.Next()) {
+    if (Start(t)) scheduler_.Started(t);
+  }
 }
 
 // Into the multi handle; else `t` ends here, failed.

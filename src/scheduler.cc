@@ -16,29 +16,18 @@ void Scheduler::Enqueue(Transfer* t) {
 
 void Scheduler::SetMaxInFlight(Channel* ch, long n) { lanes_[ch].max_in_flight = n; }
 
-void Scheduler::StartWaiting(const std::function<bool(Transfer*)>& start) {
-  while (waiting_total_ > 0 && !turns_.empty()) {
-    bool started = false;
-    const size_t n = turns_.size();
-    for (size_t i = 0; i < n; ++i) {
-      Lane* lane = turns_[(next_turn_ + i) % n];
-      if (lane->Waiting() == 0 || lane->active >= lane->max_in_flight) continue;
-      Transfer* t = NextStartable(lane);
-      if (t == nullptr) continue;
-      --waiting_total_;
-      started = true;
-      if (!start(t)) continue;
-      ++lane->active;
-      if (!SharesConnections(t)) {
-        t->origin_count = &origin_active_[t->Origin()];  // map nodes stay put: so does the pointer
-        ++*t->origin_count;
-        ++h1_active_;
-      }
-    }
-    ++next_turn_;
-    if (!started) break;
+Transfer* Scheduler::Next() {
+  // One look round the turns, from the lane after the last one that gave a transfer.
+  const size_t n = turns_.size();
+  for (size_t i = 0; waiting_total_ > 0 && i < n; ++i) {
+    Lane* lane = turns_[next_turn_++ % n];
+    if (lane->Waiting() == 0 || lane->active >= lane->max_in_flight) continue;
+    Transfer* t = NextStartable(lane);
+    if (t == nullptr) continue;
+    --waiting_total_;
+    return t;
   }
-  // Lanes with nothing waiting leave the turns.
+  // Nothing more starts now: lanes with nothing waiting leave the turns.
   turns_.erase(std::remove_if(turns_.begin(), turns_.end(),
                               [](Lane* lane) {
                                 if (lane->Waiting() > 0) return false;
@@ -46,6 +35,15 @@ void Scheduler::StartWaiting(const std::function<bool(Transfer*)>& start) {
                                 return true;
                               }),
                turns_.end());
+  return nullptr;
+}
+
+void Scheduler::Started(Transfer* t) {
+  ++lanes_[t->channel].active;
+  if (SharesConnections(t)) return;
+  t->origin_count = &origin_active_[t->Origin()];  // map nodes stay put: so does the pointer
+  ++*t->origin_count;
+  ++h1_active_;
 }
 
 void Scheduler::Ended(Transfer* t) {

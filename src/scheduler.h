@@ -10,7 +10,6 @@
 
 #include <cstddef>
 #include <deque>
-#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -36,10 +35,13 @@ class Scheduler {
   void SetCaps(const ConnectionLimits& caps) { caps_ = caps; }
   const ConnectionLimits& caps() const { return caps_; }
 
-  // Takes waiting transfers in turn, as far as the limits allow, and hands each to `start`, which
-  // returns whether it is in flight now (else it has ended, failed): those count until Ended().
-  void StartWaiting(const std::function<bool(Transfer*)>& start);
-  // A transfer counted by StartWaiting is no longer in flight.
+  // The waiting transfer to start next, taken out of the queues, as far as the limits allow: the
+  // lanes take turns. Null when none may start now. The caller starts it and says so (Started),
+  // before it asks for the next one; one that fails to start is simply not counted.
+  Transfer* Next();
+  // `t`, from Next(), is in flight: it counts against the limits until Ended().
+  void Started(Transfer* t);
+  // A transfer counted by Started is no longer in flight.
   void Ended(Transfer* t);
   // The origin of `t`, finished, answered over HTTP/2 (`h2`) or not: only there do http2 transfers
   // share connections (until then, or where ALPN chose HTTP/1.1, they are held to the caps).
@@ -74,7 +76,7 @@ class Scheduler {
 
   std::unordered_map<Channel*, Lane> lanes_;  // node-based: a Lane stays put, turns_ points at it
   std::vector<Lane*> turns_;                  // lanes with waiting transfers, taking turns
-  size_t next_turn_ = 0;
+  size_t next_turn_ = 0;                      // the lane Next() looks at first (mod turns_)
   size_t waiting_total_ = 0;
   ConnectionLimits caps_{0, 0};                          // in force on the multi handle
   std::unordered_map<std::string, long> origin_active_;  // HTTP/1.1 transfers per origin
