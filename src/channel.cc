@@ -42,7 +42,10 @@ void Channel::Submit(std::unique_ptr<Transfer> t) {
     uv_ref(reinterpret_cast<uv_handle_t*>(&async_));
     referenced_ = true;
   }
-  if (!pump_->Submit(this, std::move(t))) return;  // the pump was idle (now queued) or halted
+  bool ring = false;
+  const WorkOrder order = pump_->Submit(this, std::move(t), &ring);
+  QueueWork(order);   // the pump was idle: it runs on this loop now
+  if (!ring) return;  // idle (now queued here) or halted
   // A ring wakes the pump (a system call, and a thread switch): the first transfer of a burst rings
   // at once, the rest at most every kRingInterval, and the loop's next turn (uv_prepare/uv_check)
   // catches what is left. So a burst costs a ring or two, yet an application that does real work
@@ -107,7 +110,7 @@ void Channel::SetConnectionLimits(const ConnectionLimits& limits, bool initial) 
   pump_->SetConnectionLimits(limits, initial);
 }
 
-void Channel::CloseIdle() { pump_->CloseIdle(this); }
+void Channel::CloseIdle() { QueueWork(pump_->CloseIdle(this)); }
 
 PumpStats Channel::Stats() const { return pump_->Stats(); }
 
@@ -126,7 +129,7 @@ void Channel::OnAsync(uv_async_t* handle) {
   } else {
     self->Deliver();
   }
-  if (kick && !self->closing_) self->pump_->Host(self);
+  if (kick && !self->closing_) self->QueueWork(self->pump_->Host(self));
   self->MaybeFinishClose();  // may delete self
 }
 
@@ -186,10 +189,11 @@ void Channel::MaybeFinishClose() {
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), closed);
 }
 
-void Channel::QueueWork(uv_work_t* req, uv_work_cb work, uv_after_work_cb after) {
+void Channel::QueueWork(const WorkOrder& order) {
+  if (order.req == nullptr) return;
   ++works_queued_;
-  current_work_ = req;
-  uv_queue_work(loop_, req, work, after);
+  current_work_ = order.req;
+  uv_queue_work(loop_, order.req, order.work, order.after);
 }
 
 void Channel::WorkEnded(uv_work_t* req) {

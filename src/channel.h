@@ -24,6 +24,14 @@ namespace ned {
 
 using TransferBatch = std::vector<std::unique_ptr<Transfer>>;
 
+// A run of the pump's work item for a channel to queue on its loop (Channel::QueueWork): what the
+// pump hands back to the channel that found it idle. Empty (req null) when there is none to queue.
+struct WorkOrder {
+  uv_work_t* req = nullptr;
+  uv_work_cb work = nullptr;
+  uv_after_work_cb after = nullptr;
+};
+
 struct PumpStats {
   uint64_t submitted = 0;   // transfers ever queued, all environments
   uint64_t settled = 0;     // transfers handed back to their environment
@@ -77,8 +85,9 @@ class Channel {
 
   // For the pump.
 
-  // Hosting: the pump's work item goes on this loop; the channel stays until WorkEnded(req).
-  void QueueWork(uv_work_t* req, uv_work_cb work, uv_after_work_cb after);
+  // Hosting: the pump's work item goes on this loop (nothing if `order` is empty); the channel
+  // stays until WorkEnded(req).
+  void QueueWork(const WorkOrder& order);
   void WorkEnded(uv_work_t* req);
   void CancelWork();  // the work item queued here, if it has not started
   bool closing() const { return closing_; }

@@ -64,16 +64,15 @@ void Pump::Attach(Channel* ch) {
   channels_.push_back(ch);
 }
 
-bool Pump::Submit(Channel* ch, std::unique_ptr<Transfer> t) {
+WorkOrder Pump::Submit(Channel* ch, std::unique_ptr<Transfer> t, bool* ring) {
   std::lock_guard<std::mutex> lock(mu_);
   submitted_.fetch_add(1, std::memory_order_relaxed);
   incoming_.push_back(std::move(t));
-  if (stop_) return false;  // the process is exiting; nothing will run
-  if (state_ == State::kIdle) {
-    QueueWorkLocked(ch);
-    return false;
-  }
-  return true;
+  *ring = false;
+  if (stop_) return {};  // the process is exiting; nothing will run
+  if (state_ == State::kIdle) return OrderRunLocked(ch);
+  *ring = true;
+  return {};
 }
 
 // New transfers: no ring if the pump wakes by itself soon (kRingSlack), as it does for an
@@ -168,15 +167,17 @@ PumpStats Pump::Stats() const {
   return s;
 }
 
-// On `ch`'s thread, with mu_ held: the work item goes on ch's loop.
-void Pump::QueueWorkLocked(Channel* ch) {
+// On `ch`'s thread, with mu_ held: the pump is queued on ch's loop from now on, and ch queues the
+// work item (the order returned) before it does anything else. Nobody else touches ch's loop, so
+// that may happen after mu_ is let go.
+WorkOrder Pump::OrderRunLocked(Channel* ch) {
   state_ = State::kQueued;
   host_ = ch;
   yield_ = false;
   runs_.fetch_add(1, std::memory_order_relaxed);
   auto* item = new WorkItem{uv_work_t{}, this, ch};
   item->req.data = item;
-  ch->QueueWork(&item->req, &Pump::Work, &Pump::AfterWork);
+  return WorkOrder{&item->req, &Pump::Work, &Pump::AfterWork};
 }
 
 // Asks another environment to host the work item (its loop queues it on the threadpool).
@@ -188,25 +189,26 @@ void Pump::KickLocked(Channel* except) {
   }
 }
 
-void Pump::Host(Channel* ch) {
+WorkOrder Pump::Host(Channel* ch) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (state_ != State::kIdle || stop_) return;
-  if (has_work_ || !incoming_.empty() || !aborts_.empty() || !leaving_.empty()) QueueWorkLocked(ch);
+  if (state_ != State::kIdle || stop_) return {};
+  if (has_work_ || !incoming_.empty() || !aborts_.empty() || !leaving_.empty()) {
+    return OrderRunLocked(ch);
+  }
+  return {};
 }
 
 // On `ch`'s thread. The owner acts on it (TakeIntake); an idle pump gets a run for it on ch's
 // loop.
-void Pump::CloseIdle(Channel* ch) {
+WorkOrder Pump::CloseIdle(Channel* ch) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stop_) return;
+    if (stop_) return {};
     close_idle_ = true;
-    if (state_ == State::kIdle) {
-      QueueWorkLocked(ch);
-      return;
-    }
+    if (state_ == State::kIdle) return OrderRunLocked(ch);
   }
   Ring();
+  return {};
 }
 
 bool Pump::Leave(Channel* ch) {
@@ -263,7 +265,7 @@ void Pump::AfterWork(uv_work_t* req, int status) {
       self->InlineLocked(&lock);
       if (!self->stop_ && (self->has_work_ || !self->incoming_.empty())) {
         if (!host->closing()) {
-          self->QueueWorkLocked(host);
+          host->QueueWork(self->OrderRunLocked(host));
         } else {
           self->KickLocked(host);
         }

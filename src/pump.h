@@ -58,16 +58,16 @@ class Pump {
 
   // On `ch`'s thread, through the channel.
   void Attach(Channel* ch);
-  // Queues `t`. True when a running pump should hear of it (the channel paces the rings), false
-  // when it needs no ring: the pump was idle and now runs for it, or it is halted.
-  bool Submit(Channel* ch, std::unique_ptr<Transfer> t);
+  // Queues `t`. An idle pump now runs for it: the channel queues the returned order on its loop.
+  // `*ring`: a running pump should hear of it (the channel paces the rings).
+  WorkOrder Submit(Channel* ch, std::unique_ptr<Transfer> t, bool* ring);
   // Wakes the pump for new transfers, unless it wakes by itself soon.
   void RingForTransfers();
   void Abort(Channel* ch, double id);
   void SetMaxInFlight(Channel* ch, long n);
   void SetConnectionLimits(const ConnectionLimits& limits, bool initial);
-  void CloseIdle(Channel* ch);
-  void Host(Channel* ch);  // a channel asked to host (AskToHost) offers its loop
+  WorkOrder CloseIdle(Channel* ch);  // an order when the pump was idle (a run to close them)
+  WorkOrder Host(Channel* ch);       // a channel asked to host (AskToHost) offers its loop
   // The channel is closing; the pump lets go of it (Channel::Detach) later, or at once if this
   // returns true (halted: nobody looks at it again).
   bool Leave(Channel* ch);
@@ -80,7 +80,7 @@ class Pump {
   bool Init(std::string* error);
 
   // Hosting; the Locked ones with mu_ held.
-  void QueueWorkLocked(Channel* ch);  // on ch's thread
+  WorkOrder OrderRunLocked(Channel* ch);  // on ch's thread: a run hosted by ch, to queue there
   void KickLocked(Channel* except);
   void InlineLocked(std::unique_lock<std::mutex>* lock);  // an environment thread takes the multi
   void Ring();                                            // any thread, without mu_
