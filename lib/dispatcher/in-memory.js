@@ -38,11 +38,10 @@ class InMemory {
     if (!entry.settled) this.flyingBytes += entry.bytes;
   }
 
-  // It went out without being counted: the transport's copy of it is `bytes`.
-  sentUncounted(entry, bytes) {
-    entry.bytes = bytes;
-    this.bytes += bytes;
-    this.flyingBytes += bytes;
+  // It went out before it was counted (its bytes are known now: the transport's copy).
+  sentUncounted(entry) {
+    this.bytes += entry.bytes;
+    this.flyingBytes += entry.bytes;
   }
 
   // Its attempt ended.

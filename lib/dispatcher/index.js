@@ -325,7 +325,8 @@ class Dispatcher extends EventEmitter {
       entry.bytes = 0; // what it counts if the submit throws (and it settles at once)
       entry.transferId = this.submit(entry);
       if (entry.transferId === 0) return;
-      this.inMemory.sentUncounted(entry, completions.copiedBytes());
+      entry.bytes = completions.copiedBytes();
+      this.inMemory.sentUncounted(entry);
       return;
     }
     this.inMemory.sent(entry);
