@@ -156,14 +156,24 @@ test('terminating a worker with requests in flight does not crash, and the proce
   const { pumpStats } = require('..');
   const server = await holdingServer();
   // Each wait is bounded and named, so a hang says where it hung and what the pump was doing.
+  // Whether libuv's threadpool (where the pump runs) takes work now: an fs call is queued there.
+  const threadpool = () =>
+    Promise.race([
+      require('node:fs/promises')
+        .stat(__filename)
+        .then(() => 'free'),
+      new Promise((resolve) => setTimeout(() => resolve('busy for 1 s'), 1000).unref()),
+    ]);
   const step = (what, promise) => {
     let timer;
     const late = new Promise((resolve, reject) => {
-      timer = setTimeout(() => {
+      timer = setTimeout(async () => {
         const held = server.held.length;
+        const stats = JSON.stringify(pumpStats());
+        const pool = await threadpool();
         reject(
           new Error(
-            `${what}: still waiting after 12 s (${held} held) ${JSON.stringify(pumpStats())}`,
+            `${what}: still waiting after 12 s (${held} held, threadpool ${pool}) ${stats}`,
           ),
         );
       }, 12000);
