@@ -72,13 +72,33 @@ async function start(handler = (req, res) => res.end('ok'), options = {}) {
   };
 }
 
-// A port on which nothing listens (bound, then released).
+// A port on which nothing listens, and nothing will while the tests run: a privileged one (below
+// 1024), checked closed (a connection to it is refused). The tests' servers listen on port 0, and
+// the kernel gives them ports from the ephemeral range (32768 up): an ephemeral port bound and
+// released here could be handed to another test's server meanwhile (Jest runs files in parallel),
+// which would then answer this test's requests, or receive its retries. 700–988 holds none of the
+// ports fetch() refuses (the Fetch standard's "bad ports").
+const CLOSED_FIRST = 700;
+const CLOSED_LAST = 988;
+let nextClosed = CLOSED_FIRST;
 async function closedPort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (let tries = 0; tries <= CLOSED_LAST - CLOSED_FIRST; tries++) {
+    const port = nextClosed;
+    nextClosed = port === CLOSED_LAST ? CLOSED_FIRST : port + 1; // each call another port
+    if (await refused(port)) return port;
+  }
+  throw new Error(`no port in ${CLOSED_FIRST}–${CLOSED_LAST} on 127.0.0.1 refuses connections`);
+}
+
+function refused(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err) => resolve(err.code === 'ECONNREFUSED'));
+  });
 }
 
 // A raw TCP server: onSocket(socket, firstChunk) decides what the client gets.
