@@ -2,7 +2,8 @@
 // The documentation holds together: every relative link in README.md, CHANGELOG.md and docs/*.md
 // names a file that exists, and every #anchor a heading of the page it points at (GitHub's ids);
 // the README's comparison is the benchmark's latest figures; docs/benchmarks.md keeps the markers
-// `npm run bench` writes its tables between.
+// `npm run bench` writes its tables between; every `file:line` in docs/trace.md is the line of what
+// it names.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -161,6 +162,127 @@ describe('links', () => {
     ]) {
       expect(ids).toContain(id);
     }
+  });
+});
+
+// A page's blocks, each one string with the number of its first line: a table row, a list item
+// or a paragraph (with the lines that continue it).
+function blocks(markdown) {
+  const out = [];
+  let current = null;
+  for (const { line, number } of proseLines(markdown)) {
+    if (line.trim() === '') {
+      current = null;
+      continue;
+    }
+    const row = line.startsWith('|');
+    if (current === null || current.row || row || /^(\s*([-*+]|\d+\.)\s|#)/.test(line)) {
+      current = { text: line, number, row };
+      out.push(current);
+    } else {
+      current.text += `\n${line}`;
+    }
+  }
+  return out;
+}
+
+const PATH = /^((?:[\w.-]+\/)+[\w.-]+\.\w+)(?::(\d+))?$/; // lib/x.js, src/y.cc:12
+const NAME = /^[A-Za-z_~]\w*(?:(?:#|::|\.|->)[A-Za-z_~]\w*)*(?:\(.*\))?$/; // Pump::Submit, f()
+
+// What a name is looked for by on its line: the part after the last #, :: , . or ->, without
+// arguments (`Dispatcher#send` → send, `completions.copiedBytes()` → copiedBytes).
+const lastPart = (name) =>
+  name
+    .replace(/\(.*\)$/, '')
+    .split(/#|::|\.|->/)
+    .pop();
+
+// The `file:line` references of a page (docs/trace.md), in order: { at, file, line, name }, the
+// name undefined when there is none. The forms:
+//   `path:NNN`, named by a `Name` right after it, or else by one right before it with " (" or ", "
+//     between: `src/pump.cc:67` `Pump::Submit`, `Wake` (`src/channel.h:104`);
+//   `Name` :NNN, `Name` (:NNN), or :NNN alone: that line of the last full path before it in the
+//     same block (table row, list item or paragraph).
+function lineReferences(markdown) {
+  const refs = [];
+  for (const { text, number } of blocks(markdown)) {
+    const parts = text.split(/(`[^`]*`)/); // the odd ones are code spans
+    const code = (i) => (i % 2 === 1 && i > 0 && i < parts.length ? parts[i].slice(1, -1) : null);
+    const taken = new Set(); // code spans already given to a reference as its name
+    const nameAt = (i) => {
+      const c = code(i);
+      if (c === null || taken.has(i) || !NAME.test(c)) return undefined;
+      taken.add(i);
+      return c;
+    };
+    let file = null;
+    const short = (line, nameIndex) =>
+      refs.push({ at: number, file, line: Number(line), name: nameAt(nameIndex) });
+    for (let i = 0; i < parts.length; i++) {
+      if (i % 2 === 0) {
+        // Bare ones; the name is the code span just before, when only a space (and "(") is between.
+        for (const m of parts[i].matchAll(/(^|[\s(]):(\d+)\b/g)) {
+          const before = parts[i].slice(0, m.index + m[1].length);
+          short(m[2], /^\s+\(?$/.test(before) ? i - 1 : -1);
+        }
+        continue;
+      }
+      const c = code(i);
+      const path = PATH.exec(c);
+      if (path) {
+        file = path[1];
+        if (path[2] === undefined) continue;
+        let name;
+        if (/^\s+$/.test(parts[i + 1] || '')) name = nameAt(i + 2);
+        if (name === undefined && /^\**(\s+\(|,\s*)$/.test(parts[i - 1])) name = nameAt(i - 2);
+        refs.push({ at: number, file, line: Number(path[2]), name });
+        continue;
+      }
+      const bare = /^:(\d+)$/.exec(c);
+      if (bare) short(bare[1], /^\s+\(?$/.test(parts[i - 1]) ? i - 2 : -1);
+    }
+  }
+  return refs;
+}
+
+// What is wrong with the line references of `file` (a path under root): a list of messages.
+function wrongLines(root, file) {
+  const problems = [];
+  const sources = new Map();
+  for (const ref of lineReferences(fs.readFileSync(path.join(root, file), 'utf8'))) {
+    const where = `${file}:${ref.at}: ${ref.file}:${ref.line}`;
+    if (ref.file === null) {
+      problems.push(`${file}:${ref.at}: :${ref.line}: no file named before it in its block`);
+      continue;
+    }
+    if (!sources.has(ref.file)) {
+      const full = path.join(root, ref.file);
+      sources.set(ref.file, fs.existsSync(full) ? fs.readFileSync(full, 'utf8').split('\n') : null);
+    }
+    const lines = sources.get(ref.file);
+    if (lines === null) {
+      problems.push(`${where}: no such file`);
+      continue;
+    }
+    const count = lines.length - (lines[lines.length - 1] === '' ? 1 : 0);
+    if (ref.line < 1 || ref.line > count) {
+      problems.push(`${where}: the file has ${count} lines`);
+      continue;
+    }
+    if (ref.name === undefined) continue;
+    const part = lastPart(ref.name);
+    const text = lines[ref.line - 1];
+    if (!new RegExp(`(^|\\W)${part}(\\W|$)`).test(text))
+      problems.push(`${where} names ${ref.name}, but the line is: ${text.trim()}`);
+  }
+  return problems;
+}
+
+describe('the trace', () => {
+  test('docs/trace.md: every file:line reference points at what it names', () => {
+    const refs = lineReferences(fs.readFileSync(path.join(ROOT, 'docs', 'trace.md'), 'utf8'));
+    expect(refs.length).toBeGreaterThan(100); // the parser still finds them
+    expect(wrongLines(ROOT, 'docs/trace.md')).toEqual([]);
   });
 });
 
