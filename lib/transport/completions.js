@@ -1,8 +1,8 @@
 'use strict';
 // Requests in flight and their results. Each submitted request has an owner; the backend hands
 // results back in batches (packed as lib/transport/protocol.js describes, read by its
-// decodeBatch()). Each owner hears of its own:
-//   owner.onTransportResult(statusCode, bytesSent, outcome)
+// decodeBatch()). Each owner hears of its own, with the token it submitted the request with:
+//   owner.onTransportResult(token, statusCode, bytesSent, outcome)
 // `outcome` is undefined for a plain 2xx answer (the common case costs no object); otherwise
 // { statusCode, retryAfterMs, failure, headers, body, truncated, timings }, built once by the
 // decoder. `failure` ({ code, curlCode, message, statusCode }) is set when no complete HTTP
