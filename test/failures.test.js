@@ -23,13 +23,7 @@ test('errorCodes() refuses a code the table lacks', () => {
   expect(Object.keys(FAILURES)).toEqual(ERROR_CODES);
 });
 
-const native = (() => {
-  try {
-    return require(require('node-gyp-build').resolve(path.join(__dirname, '..')));
-  } catch {
-    return null;
-  }
-})();
+const native = require('./helpers/transports').nativeAddon();
 const withNative = native && typeof native.setup === 'function' ? test : test.skip;
 
 withNative('the addon refuses a table that lacks a code its classifier gives', () => {

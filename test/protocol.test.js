@@ -1,7 +1,6 @@
 'use strict';
 // The completion batches: the addon's encoder (src/completions.h) and the fallback's
 // (lib/transport/protocol.js) read back by the one decoder, for every kind of completion.
-const path = require('node:path');
 const { VERBS, FLAGS, STRIDE, BatchEncoder, decodeBatch } = require('../lib/transport/protocol');
 const { start } = require('./helpers/servers');
 const { backend: fallback, PROFILE_DEFAULTS } = require('./helpers/fallback');
@@ -136,7 +135,7 @@ describe('the addon and the fallback encode the same completions the same way', 
       binding.kind === 'native'
         ? binding
         : (() => {
-            const addon = require(require('node-gyp-build').resolve(path.join(__dirname, '..')));
+            const addon = require('./helpers/transports').nativeAddon();
             addon.setup(require('../lib/transport/protocol').addonSetup());
             return addon;
           })();
@@ -171,13 +170,7 @@ describe('the addon and the fallback encode the same completions the same way', 
 });
 
 // What the addon is handed at load (lib/transport/protocol.js's addonSetup()), checked by it.
-const native = (() => {
-  try {
-    return require(require('node-gyp-build').resolve(path.join(__dirname, '..')));
-  } catch {
-    return null;
-  }
-})();
+const native = require('./helpers/transports').nativeAddon();
 const withNative = native && typeof native.setup === 'function' ? test : test.skip;
 
 withNative('the addon refuses a batch shape other than the one its encoder writes', () => {

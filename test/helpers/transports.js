@@ -38,4 +38,16 @@ const per = (kind, values) => {
   return values[kind];
 };
 
-module.exports = { TRANSPORTS, load, per };
+// The native addon itself (the binary node-gyp-build finds), for tests of what it is handed at
+// load; null where it cannot load. It is not set up (setup()) by this.
+function nativeAddon() {
+  try {
+    return require(
+      require('node-gyp-build').resolve(require('node:path').join(__dirname, '../..')),
+    );
+  } catch {
+    return null;
+  }
+}
+
+module.exports = { TRANSPORTS, load, per, nativeAddon };
