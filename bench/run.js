@@ -8,7 +8,8 @@
 //   results.json (+ soak.json); --no-docs leaves docs/benchmarks.md as it is.
 //   --only takes client names (dispatcher, dispatchEvent, fallback, undici, http, fetch, optimizely,
 //   serialise, copy, libcurl) and/or scenario ids (loopback-64, far-256, tls-64, h2-64, rate, rate-tls,
-//   instructions, workers-8, …).
+//   instructions, workers-8, …). Such a partial run writes bench/results.partial.json only: the full
+//   results the README and docs/ quote stay as they are.
 // Two references are not dispatchers: `copy` (the floor plus copying the body out of the heap, the
 // fixed rates only) and `libcurl` (bench/libcurl-alone.c: the same requests from libcurl in a C
 // program, no Node; built here with cc, left out with a message where it cannot be).
@@ -422,6 +423,14 @@ async function main() {
   } finally {
     await slow.stop();
     await loopback.stop();
+  }
+  if (ONLY) {
+    const file = path.join(__dirname, 'results.partial.json');
+    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    process.stderr.write(
+      `wrote bench/results.partial.json (--only: results.json and the docs are left as they are)\n`,
+    );
+    return;
   }
   fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   regenerate();

@@ -123,10 +123,8 @@ function environmentLines() {
   const names = [...new Set([...http, ...https, ...noProxy, ...ignored])];
   const set = names.filter((n) => process.env[n]);
   if (set.length === 0) return ['none of http_proxy, https_proxy, all_proxy, no_proxy is set'];
-  return set.map(
-    (n) =>
-      `${n}=${process.env[n]}${ignored.includes(n) ? ' (ignored for http: URLs, as libcurl does)' : ''}`,
-  );
+  const note = (n) => (ignored.includes(n) ? ' (ignored for http: URLs, as libcurl does)' : '');
+  return set.map((n) => `${n}=${process.env[n]}${note(n)}`);
 }
 
 const ms = (v) => (v === null || v === undefined ? '–' : `${v.toFixed(1)} ms`);

@@ -6,8 +6,8 @@
 //   spooled (on disk, delivered later in this run or by the next one; 'spool' event) · lost
 //   ('drop' event, with why)
 // The flow of one event: accept() journals it and keeps it in memory → sendDue() sends it →
-// onTransportResult() → decide(): settle it, retry it later, park it in the spool, or drop it. close()
-// bounds it all.
+// onTransportResult() → decide(): settle it, retry it later, park it in the spool, or drop it.
+// close() bounds it all.
 const { EventEmitter } = require('node:events');
 const { performance } = require('node:perf_hooks');
 const completions = require('../transport/completions');
