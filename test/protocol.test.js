@@ -193,6 +193,9 @@ withNative(
     const setup = addonSetup();
     expect(setup.unreadable).toBe(UNREADABLE);
     expect(setup.maxHeadBytes).toBe(MAX_HEAD_BYTES);
+    // lib's own first (a no-op if lib set the addon up already in this process): whatever else
+    // comes after it is refused, never taken as the process's rules.
+    native.setup(setup);
     expect(() =>
       native.setup({ ...setup, unreadable: { ...UNREADABLE, bothFramings: 'other words' } }),
     ).toThrow('another copy of lib/ set other response rules in this process');
