@@ -92,4 +92,30 @@ function unreadable(err, code, what) {
   return out;
 }
 
-module.exports = { DispatchError, invalid, unreadable, isPlainObject, hidden, describe };
+// A dispatcher from createDispatcher(), as far as the caller needs one: an object with `methods`.
+function checkDispatcher(dispatcher, what, methods) {
+  if (
+    dispatcher === null ||
+    typeof dispatcher !== 'object' ||
+    methods.some((name) => typeof dispatcher[name] !== 'function')
+  ) {
+    throw invalid(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      what,
+      'a dispatcher from createDispatcher()',
+      dispatcher,
+    );
+  }
+  return dispatcher;
+}
+
+module.exports = {
+  DispatchError,
+  invalid,
+  unreadable,
+  isPlainObject,
+  hidden,
+  describe,
+  checkDispatcher,
+};

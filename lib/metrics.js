@@ -24,7 +24,7 @@
 //
 // @opentelemetry/api is an optional peer: required only here, and only when no meter or
 // meterProvider is given (the global one is then used).
-const { invalid, isPlainObject } = require('./errors');
+const { invalid, isPlainObject, checkDispatcher } = require('./errors');
 const { unknownOption } = require('./transport/options');
 const { COUNTS_ONLY } = require('./dispatcher');
 const { version } = require('../package.json');
@@ -169,20 +169,7 @@ function attributeSets(base, name) {
 }
 
 function instrumentDispatcher(dispatcher, options) {
-  if (
-    dispatcher === null ||
-    typeof dispatcher !== 'object' ||
-    typeof dispatcher.stats !== 'function' ||
-    typeof dispatcher.on !== 'function'
-  ) {
-    throw invalid(
-      TypeError,
-      'ERR_INVALID_ARG_TYPE',
-      'dispatcher',
-      'a dispatcher from createDispatcher()',
-      dispatcher,
-    );
-  }
+  checkDispatcher(dispatcher, 'dispatcher', ['stats', 'on']);
   const { meter, prefix, attributes } = readOptions(options);
   const counter = (name, description) =>
     meter.createCounter(`${prefix}.${name}`, { description, unit: '{event}', valueType: INT });

@@ -3,7 +3,7 @@
 // implements (lib/dispatcher/interface.js) — the events inside a batch (its eventCount), and a
 // shutdown helper that closes the client before the dispatcher and keeps one deadline for both.
 const { performance } = require('node:perf_hooks');
-const { invalid } = require('./errors');
+const { invalid, checkDispatcher } = require('./errors');
 const { Dispatcher: CoreDispatcher } = require('./dispatcher');
 
 // Deadlines on a monotonic clock (a step of the wall clock must not move them).
@@ -62,19 +62,7 @@ async function closeOptimizely(client, dispatcher, options) {
   if (!client || typeof client.close !== 'function') {
     throw invalid(TypeError, 'ERR_INVALID_ARG_TYPE', 'client', 'an Optimizely client', client);
   }
-  if (
-    !dispatcher ||
-    typeof dispatcher.close !== 'function' ||
-    typeof dispatcher.settleWithin !== 'function'
-  ) {
-    throw invalid(
-      TypeError,
-      'ERR_INVALID_ARG_TYPE',
-      'dispatcher',
-      'a dispatcher from createDispatcher()',
-      dispatcher,
-    );
-  }
+  checkDispatcher(dispatcher, 'dispatcher', ['close', 'settleWithin']);
   // The dispatcher settles what it holds early enough for the whole — its settling, and the SDK's
   // close() hearing of it — to end by the deadline; it says how much it kept for that.
   const { timeoutMs, reserveMs: reserve } = dispatcher.settleWithin(options);

@@ -9,23 +9,6 @@ const { FETCH_OPTIONS } = require('../fetch');
 
 const ACCEPTED = Symbol('accepted');
 
-function checkDispatcher(dispatcher, what) {
-  if (
-    dispatcher === null ||
-    typeof dispatcher !== 'object' ||
-    typeof dispatcher.send !== 'function'
-  ) {
-    throw invalid(
-      TypeError,
-      'ERR_INVALID_ARG_TYPE',
-      what,
-      'a dispatcher from createDispatcher()',
-      dispatcher,
-    );
-  }
-  return dispatcher;
-}
-
 // Resolves once the dispatcher took the request; rejects when it refused it (a closed dispatcher
 // without a spool, an invalid request). The dispatcher settles a refusal before send() returns,
 // so the race below sees it first; an accepted request's promise is still pending then.
@@ -57,4 +40,4 @@ function checkAdapterOptions(options, own, withDispatcher) {
   }
 }
 
-module.exports = { checkDispatcher, checkAdapterOptions, handOver, ACCEPTED };
+module.exports = { checkAdapterOptions, handOver, ACCEPTED };

@@ -16,7 +16,8 @@ const { targetOf } = require('../transport/request');
 const { errorCodes } = require('../transport/failures');
 const { retryAfterMs } = require('../http-date');
 const { decide } = require('../retry');
-const { checkDispatcher, checkAdapterOptions, handOver } = require('./durable');
+const { checkAdapterOptions, handOver } = require('./durable');
+const { checkDispatcher } = require('../errors');
 
 // The SDK's RetryingTransport as a retry policy (lib/retry.js decides): 429, 502, 503, 504 and
 // the network errors its HTTP transport deems transient are retried; backoff 1 s × 1.5ⁿ ± 20 %
@@ -191,7 +192,7 @@ function createOtlpTransport(options) {
   const { url, headers, retries = DEFAULT_RETRIES, dispatcher, ...fetchOptions } = options;
   const target = targetOf(url, 'options.url').href;
   if (dispatcher !== undefined) {
-    checkDispatcher(dispatcher, 'options.dispatcher');
+    checkDispatcher(dispatcher, 'options.dispatcher', ['send']);
     return new OtlpDispatcherTransport(dispatcher, target);
   }
   if (headers !== undefined && typeof headers !== 'function' && !isPlainObject(headers)) {

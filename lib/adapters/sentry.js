@@ -9,7 +9,8 @@ const { promisify } = require('node:util');
 const zlib = require('node:zlib');
 const { createFetch } = require('../fetch');
 const { invalid, isPlainObject } = require('../errors');
-const { checkDispatcher, checkAdapterOptions, handOver } = require('./durable');
+const { checkAdapterOptions, handOver } = require('./durable');
+const { checkDispatcher } = require('../errors');
 
 // As @sentry/node's own transport: envelopes over 32 KiB go gzip-compressed (here on zlib's
 // threads, not the main one).
@@ -84,7 +85,7 @@ function createSentryTransport(createTransport, options) {
   checkAdapterOptions(options || {}, ['dispatcher'], ['dispatcher']);
   const { dispatcher, ...fetchOptions } = options || {};
   if (dispatcher !== undefined) {
-    checkDispatcher(dispatcher, 'options.dispatcher');
+    checkDispatcher(dispatcher, 'options.dispatcher', ['send']);
     return (transportOptions) =>
       createTransport(transportOptions, dispatcherExecutor(dispatcher, transportOptions));
   }
