@@ -102,27 +102,16 @@ function submit(
   const generation = (generations[slot] || 0) + 1;
   const id = slot + SLOTS * generation;
   try {
-    copied =
-      traceSecrets === undefined
-        ? backend.submit(
-            id,
-            request.verb,
-            request.href,
-            request.body,
-            profile.handle,
-            headers,
-            flags,
-          )
-        : backend.submit(
-            id,
-            request.verb,
-            request.href,
-            request.body,
-            profile.handle,
-            headers,
-            flags,
-            traceSecrets,
-          );
+    copied = backend.submit(
+      id,
+      request.verb,
+      request.href,
+      request.body,
+      profile.handle,
+      headers,
+      flags,
+      traceSecrets,
+    );
   } catch (err) {
     if (slot < owners.length) free.push(slot);
     throw err;
