@@ -3,6 +3,7 @@
 // batches (uuid 00000000-0000-4000-8000-<12-digit sequence>) with at most 4 096 awaiting an answer,
 // samples RSS twice a second, and prints one JSON line at the end.
 const { createDispatcher } = require('..');
+const { batch: eventBatchOf } = require('../demo/event-batch');
 
 const [url, total] = [process.argv[2], Number(process.argv[3])];
 const dispatcher = createDispatcher({ baseDelayMs: 50, maxDelayMs: 1000 });
@@ -15,27 +16,18 @@ let notDelivered = 0;
 
 function batch(seq) {
   const uuid = `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`;
-  return {
-    account_id: '10000001',
-    project_id: '10000002',
-    revision: '42',
-    client_name: 'node-sdk',
-    client_version: '6.6.1',
-    anonymize_ip: true,
-    enrich_decisions: true,
-    visitors: [
-      {
-        visitor_id: `user-${seq}`,
-        attributes: [],
-        snapshots: [
-          {
-            decisions: [],
-            events: [{ entity_id: '30010', key: 'purchase', timestamp: Date.now(), uuid }],
-          },
-        ],
-      },
-    ],
-  };
+  return eventBatchOf([
+    {
+      visitor_id: `user-${seq}`,
+      attributes: [],
+      snapshots: [
+        {
+          decisions: [],
+          events: [{ entity_id: '30010', key: 'purchase', timestamp: Date.now(), uuid }],
+        },
+      ],
+    },
+  ]);
 }
 
 const sampler = setInterval(() => {

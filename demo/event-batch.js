@@ -1,6 +1,7 @@
 'use strict';
 // Optimizely-shaped EventBatch payloads (the body the SDK posts to logx.optimizely.com): one
-// visitor entry per user event, each event with its own uuid. Used by the demo and the benchmarks.
+// visitor entry per user event, each event with its own uuid. Used by the demo, the benchmarks
+// and the tests (test/helpers/events.js), which put visitors of their own in batch().
 const crypto = require('node:crypto');
 
 let visitorSeq = 0;
@@ -52,8 +53,8 @@ function visitor() {
   };
 }
 
-// An EventBatch with `visitors` visitors (10 is about 6 KB of JSON).
-function eventBatch(visitors = 10) {
+// An EventBatch around `visitors` (an array of visitor entries).
+function batch(visitors) {
   return {
     account_id: '10000001',
     project_id: '10000002',
@@ -62,8 +63,13 @@ function eventBatch(visitors = 10) {
     client_version: '6.6.1',
     anonymize_ip: true,
     enrich_decisions: true,
-    visitors: Array.from({ length: visitors }, visitor),
+    visitors,
   };
+}
+
+// An EventBatch with `visitors` visitors (10 is about 6 KB of JSON).
+function eventBatch(visitors = 10) {
+  return batch(Array.from({ length: visitors }, visitor));
 }
 
 // Every event uuid in a batch (as the collector sees it).
@@ -75,4 +81,4 @@ function uuidsOf(batch) {
   return out;
 }
 
-module.exports = { eventBatch, uuidsOf };
+module.exports = { batch, eventBatch, uuidsOf };

@@ -2,17 +2,11 @@
 // Optimizely-shaped events for the tests: each batch carries `visitors` visitors with one event
 // (and one uuid) each.
 const crypto = require('node:crypto');
+const { batch: eventBatchOf } = require('../../demo/event-batch');
 
 function batch(visitors = 2) {
-  return {
-    account_id: '10000001',
-    project_id: '10000002',
-    revision: '42',
-    client_name: 'node-sdk',
-    client_version: '6.6.1',
-    anonymize_ip: true,
-    enrich_decisions: true,
-    visitors: Array.from({ length: visitors }, (_, i) => ({
+  return eventBatchOf(
+    Array.from({ length: visitors }, (_, i) => ({
       visitor_id: `user-${i}`,
       attributes: [],
       snapshots: [
@@ -29,7 +23,7 @@ function batch(visitors = 2) {
         },
       ],
     })),
-  };
+  );
 }
 
 // A LogEvent as the SDK hands it over, and the uuids it carries.
